@@ -1,0 +1,106 @@
+import { boolean, integer, oneOf, optional, positiveNumber, setting, text } from "../setting.ts";
+
+const filePath = () => optional(text({ allowed: "a file path", maxLength: 4096 }));
+
+/** Process-wide settings of the scaler service itself (environment only). */
+export const serviceGroups = {
+  server: {
+    listenHost: setting({
+      env: "LISTEN_HOST",
+      type: text({ allowed: "a host name or IP address to bind", pattern: /^[A-Za-z0-9.:[\]-]+$/ }),
+      default: "0.0.0.0",
+      doc: "Address both servers bind to. 0.0.0.0 in a pod; 127.0.0.1 for a laptop.",
+    }),
+    grpcPort: setting({
+      env: "GRPC_PORT",
+      type: integer(0, 65535),
+      default: "6000",
+      doc: "Port of the gRPC ExternalScaler, health and reflection services (the `scalerAddress` port).",
+    }),
+    httpPort: setting({
+      env: "HTTP_PORT",
+      type: integer(0, 65535),
+      default: "8080",
+      doc: "Port of /metrics, /debug/decisions, /healthz and /readyz.",
+    }),
+    logLevel: setting({
+      env: "LOG_LEVEL",
+      type: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+      default: "info",
+      doc: "pino log level. Decisions are logged at info when they change, not on every poll.",
+    }),
+    shutdownGraceSeconds: setting({
+      env: "SHUTDOWN_GRACE_SECONDS",
+      type: positiveNumber(),
+      default: "10",
+      doc: "On SIGTERM: how long in-flight calls may finish after health turns NOT_SERVING and streams end.",
+    }),
+    keepaliveSeconds: setting({
+      env: "GRPC_KEEPALIVE_SECONDS",
+      type: positiveNumber(),
+      default: "30",
+      doc: "Server keepalive ping interval, so idle push streams survive proxies (KEDA sets no keepalive).",
+    }),
+    maxConnectionAgeSeconds: setting({
+      env: "GRPC_MAX_CONNECTION_AGE_SECONDS",
+      type: positiveNumber(),
+      default: "1800",
+      doc: "Connections are recycled after this age so a headless Service spreads KEDA over new replicas.",
+    }),
+    maxConcurrentStreams: setting({
+      env: "GRPC_MAX_CONCURRENT_STREAMS",
+      type: integer(2, 1_000_000),
+      default: "10000",
+      doc: "HTTP/2 streams per connection (KEDA shares one connection across all ScaledObjects).",
+    }),
+    maxMessageBytes: setting({
+      env: "GRPC_MAX_MESSAGE_BYTES",
+      type: integer(1024, 64 * 1024 * 1024),
+      default: "262144",
+      doc: "Largest gRPC message accepted; a ScaledObjectRef is a few kilobytes at most.",
+    }),
+    streamRefreshSeconds: setting({
+      env: "STREAM_REFRESH_SECONDS",
+      type: positiveNumber(),
+      default: "5",
+      doc: "How often open StreamIsActive/StreamMetricSpec streams re-evaluate (a message is sent only on change).",
+    }),
+    decisionTtlSeconds: setting({
+      env: "DECISION_TTL_SECONDS",
+      type: positiveNumber(),
+      default: "5",
+      doc: "A decision is reused for this long, so the GetMetrics + IsActive pair of one poll agree.",
+    }),
+  },
+  tls: {
+    certFile: setting({
+      env: "TLS_CERT_FILE",
+      type: filePath(),
+      doc: "PEM server certificate. Set with TLS_KEY_FILE to serve TLS; reloaded when the file changes.",
+    }),
+    keyFile: setting({
+      env: "TLS_KEY_FILE",
+      type: filePath(),
+      doc: "PEM private key of the server certificate.",
+    }),
+    clientCaFile: setting({
+      env: "TLS_CLIENT_CA_FILE",
+      type: filePath(),
+      doc: "PEM CA bundle. When set, clients (KEDA) must present a certificate signed by it (mutual TLS).",
+    }),
+    reloadCheckSeconds: setting({
+      env: "TLS_RELOAD_CHECK_SECONDS",
+      type: positiveNumber(),
+      default: "10",
+      doc: "How often the certificate files are checked for rotation (cert-manager rewrites them in place).",
+    }),
+  },
+  debug: {
+    exposeDecisions: setting({
+      env: "DEBUG_DECISIONS",
+      type: boolean(),
+      default: "true",
+      doc: "Serve /debug/decisions (the latest decision and reasons per ScaledObject).",
+    }),
+  },
+} as const;

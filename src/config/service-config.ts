@@ -1,0 +1,44 @@
+import { serviceGroups } from "./groups/service.ts";
+import { sourceEndpointGroups } from "./groups/sources.ts";
+import {
+  type CrossCheck,
+  type GroupsValues,
+  type RawInputs,
+  type Resolved,
+  resolveSettings,
+  schemaFor,
+} from "./resolve.ts";
+
+/** Process-wide settings: environment only. */
+export const serviceConfigGroups = { ...serviceGroups, ...sourceEndpointGroups } as const;
+
+export type ServiceConfig = GroupsValues<typeof serviceConfigGroups>;
+
+const crossChecks: CrossCheck<ServiceConfig>[] = [
+  ({ tls }) =>
+    (tls.certFile === undefined) !== (tls.keyFile === undefined)
+      ? {
+          group: "tls",
+          field: "keyFile",
+          message: "env TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither",
+        }
+      : undefined,
+  ({ tls }) =>
+    tls.clientCaFile !== undefined && tls.certFile === undefined
+      ? {
+          group: "tls",
+          field: "clientCaFile",
+          message: "env TLS_CLIENT_CA_FILE (mutual TLS) needs TLS_CERT_FILE and TLS_KEY_FILE as well",
+        }
+      : undefined,
+];
+
+const serviceConfigSchema = schemaFor(serviceConfigGroups, crossChecks);
+
+export function resolveServiceConfig(env: RawInputs["env"]): Resolved<ServiceConfig> {
+  return resolveSettings(serviceConfigGroups, serviceConfigSchema, { env }, { rejectUnknownKeys: false });
+}
+
+export function loadServiceConfig(env: RawInputs["env"]): ServiceConfig {
+  return resolveServiceConfig(env).values;
+}

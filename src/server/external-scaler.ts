@@ -1,0 +1,258 @@
+import * as grpc from "@grpc/grpc-js";
+import type { ScalerSpec } from "../config/spec.ts";
+import type { Decision } from "../policy/decision.ts";
+import type { DecisionBook, ScaledObjectRequest } from "./decision-book.ts";
+import type { Logger } from "./logger.ts";
+import { isOurMetricName } from "./metric-name.ts";
+import type { ScalerMetrics } from "./metrics.ts";
+import type {
+  GetMetricSpecResponseMessage,
+  GetMetricsRequestMessage,
+  GetMetricsResponseMessage,
+  IsActiveResponseMessage,
+  ScaledObjectRefMessage,
+} from "./proto.ts";
+import { RpcError, toServiceError } from "./rpc-errors.ts";
+
+export interface ExternalScalerDeps {
+  readonly book: DecisionBook;
+  readonly metrics: ScalerMetrics;
+  readonly logger: Logger;
+  /** How often an open stream re-evaluates; it writes only when the answer changes. */
+  readonly streamRefreshMs: number;
+}
+
+/** Bounds on what KEDA can send us; the gRPC message limit bounds the total as well. */
+const MAX_NAME_LENGTH = 253;
+const MAX_METADATA_ENTRIES = 200;
+
+function toRequest(ref: ScaledObjectRefMessage | null | undefined): ScaledObjectRequest {
+  if (!ref) throw new RpcError(grpc.status.INVALID_ARGUMENT, "scaledObjectRef is missing");
+  for (const field of ["name", "namespace"] as const) {
+    const value = ref[field];
+    if (!value) throw new RpcError(grpc.status.INVALID_ARGUMENT, `scaledObjectRef.${field} is empty`);
+    if (value.length > MAX_NAME_LENGTH)
+      throw new RpcError(
+        grpc.status.INVALID_ARGUMENT,
+        `scaledObjectRef.${field} is longer than ${MAX_NAME_LENGTH} characters`,
+      );
+  }
+  const scalerMetadata = ref.scalerMetadata ?? {};
+  if (Object.keys(scalerMetadata).length > MAX_METADATA_ENTRIES)
+    throw new RpcError(
+      grpc.status.INVALID_ARGUMENT,
+      `scalerMetadata has more than ${MAX_METADATA_ENTRIES} keys`,
+    );
+  return { name: ref.name, namespace: ref.namespace, scalerMetadata };
+}
+
+/** Desired-replica mode: target 1, so the HPA's ceil(value / target) is the count itself (contract §4). */
+function metricSpecsFor(spec: ScalerSpec): GetMetricSpecResponseMessage {
+  return { metricSpecs: [{ metricName: spec.target.metricName, targetSize: 1, targetSizeFloat: 1 }] };
+}
+
+function requireAvailable(decision: Decision): Decision {
+  if (!decision.available) throw new RpcError(grpc.status.UNAVAILABLE, decision.summary);
+  return decision;
+}
+
+/** Rejects when the client cancels or its deadline passes, so a handler stops waiting at once. */
+function whenCancelled(call: grpc.ServerUnaryCall<unknown, unknown>): {
+  promise: Promise<never>;
+  dispose: () => void;
+} {
+  let onCancel: () => void = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    onCancel = () =>
+      reject(new RpcError(grpc.status.CANCELLED, "the client cancelled the call or its deadline passed"));
+    call.once("cancelled", onCancel);
+  });
+  promise.catch(() => {});
+  return { promise, dispose: () => call.removeListener("cancelled", onCancel) };
+}
+
+interface OpenStream {
+  readonly method: string;
+  end(): void;
+}
+
+/**
+ * The ExternalScaler service: every RPC answers from the DecisionBook, so IsActive and
+ * GetMetrics of one poll agree, and GetMetricSpec never touches a source.
+ */
+export class ExternalScalerService {
+  private readonly openStreams = new Set<OpenStream>();
+
+  constructor(private readonly deps: ExternalScalerDeps) {}
+
+  get implementation(): grpc.UntypedServiceImplementation {
+    return {
+      GetMetricSpec: this.unary("GetMetricSpec", async (ref: ScaledObjectRefMessage) => {
+        return metricSpecsFor(this.deps.book.specFor(toRequest(ref)));
+      }),
+      GetMetrics: this.unary(
+        "GetMetrics",
+        async (request: GetMetricsRequestMessage, cancelled): Promise<GetMetricsResponseMessage> => {
+          const scaledObject = toRequest(request.scaledObjectRef);
+          const spec = this.deps.book.specFor(scaledObject);
+          if (!isOurMetricName(request.metricName ?? "", spec.target.metricName))
+            throw new RpcError(
+              grpc.status.NOT_FOUND,
+              `unknown metric ${JSON.stringify((request.metricName ?? "").slice(0, 100))}: this ScaledObject's metric is "${spec.target.metricName}"`,
+            );
+          const decision = requireAvailable(
+            await Promise.race([this.deps.book.decisionFor(scaledObject), cancelled]),
+          );
+          const value = decision.metricValue;
+          return {
+            metricValues: [
+              { metricName: spec.target.metricName, metricValue: value, metricValueFloat: value },
+            ],
+          };
+        },
+      ),
+      IsActive: this.unary(
+        "IsActive",
+        async (ref: ScaledObjectRefMessage, cancelled): Promise<IsActiveResponseMessage> => {
+          const scaledObject = toRequest(ref);
+          const decision = requireAvailable(
+            await Promise.race([this.deps.book.decisionFor(scaledObject), cancelled]),
+          );
+          return { result: decision.active };
+        },
+      ),
+      StreamIsActive: (call: grpc.ServerWritableStream<ScaledObjectRefMessage, IsActiveResponseMessage>) =>
+        this.streamIsActive(call),
+      StreamMetricSpec: (
+        call: grpc.ServerWritableStream<ScaledObjectRefMessage, GetMetricSpecResponseMessage>,
+      ) => this.streamMetricSpec(call),
+    };
+  }
+
+  /** Graceful shutdown: end every open stream with status OK, so KEDA reconnects without backoff. */
+  endAllStreams(): void {
+    for (const stream of [...this.openStreams]) stream.end();
+  }
+
+  get openStreamCount(): number {
+    return this.openStreams.size;
+  }
+
+  private unary<Req, Res>(
+    method: string,
+    handle: (request: Req, cancelled: Promise<never>) => Promise<Res>,
+  ): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const stopTimer = this.deps.metrics.rpcDuration.startTimer({ method });
+      const cancellation = whenCancelled(call as grpc.ServerUnaryCall<unknown, unknown>);
+      handle(call.request, cancellation.promise).then(
+        (response) => {
+          cancellation.dispose();
+          stopTimer();
+          this.deps.metrics.rpcRequests.inc({ method, code: grpc.status[grpc.status.OK] });
+          callback(null, response);
+        },
+        (error: unknown) => {
+          cancellation.dispose();
+          stopTimer();
+          const serviceError = toServiceError(error);
+          this.deps.metrics.rpcRequests.inc({ method, code: grpc.status[serviceError.code] });
+          if (serviceError.code === grpc.status.INTERNAL)
+            this.deps.logger.error({ err: error, method }, "RPC failed");
+          if (!call.cancelled) callback(serviceError);
+        },
+      );
+    };
+  }
+
+  private streamIsActive(
+    call: grpc.ServerWritableStream<ScaledObjectRefMessage, IsActiveResponseMessage>,
+  ): void {
+    const method = "StreamIsActive";
+    let request: ScaledObjectRequest;
+    try {
+      request = toRequest(call.request);
+      this.deps.book.specFor(request);
+    } catch (error) {
+      this.endWithError(call, method, error);
+      return;
+    }
+    let lastSent: boolean | undefined;
+    let firstMessageTimer: (() => number) | undefined = this.deps.metrics.rpcDuration.startTimer({ method });
+    const evaluate = async () => {
+      try {
+        const decision = await this.deps.book.decisionFor(request);
+        // An unknown answer is not sent: KEDA ignores `false`, and a made-up `true` would wake the target.
+        if (
+          !decision.available ||
+          decision.active === lastSent ||
+          call.cancelled ||
+          !this.openStreams.has(stream)
+        )
+          return;
+        lastSent = decision.active;
+        call.write({ result: decision.active });
+        firstMessageTimer?.();
+        firstMessageTimer = undefined;
+      } catch (error) {
+        this.deps.logger.warn({ err: error, method, scaledObject: request }, "stream evaluation failed");
+      }
+    };
+    const stream = this.track(call, method, () => clearInterval(timer));
+    const timer = setInterval(evaluate, this.deps.streamRefreshMs);
+    void evaluate();
+  }
+
+  private streamMetricSpec(
+    call: grpc.ServerWritableStream<ScaledObjectRefMessage, GetMetricSpecResponseMessage>,
+  ): void {
+    const method = "StreamMetricSpec";
+    const stopTimer = this.deps.metrics.rpcDuration.startTimer({ method });
+    try {
+      const specs = metricSpecsFor(this.deps.book.specFor(toRequest(call.request)));
+      // Specs come from configuration alone, which is fixed for the process's life: the first
+      // message is also the last, and GetMetricSpec answers byte-for-byte the same.
+      this.track(call, method, () => {});
+      call.write(specs);
+      stopTimer();
+    } catch (error) {
+      this.endWithError(call, method, error);
+    }
+  }
+
+  private track(
+    call: grpc.ServerWritableStream<unknown, unknown>,
+    method: string,
+    release: () => void,
+  ): OpenStream {
+    const stream: OpenStream = {
+      method,
+      end: () => {
+        if (!this.openStreams.delete(stream)) return;
+        release();
+        this.deps.metrics.openStreams.dec({ method });
+        this.deps.metrics.rpcRequests.inc({ method, code: grpc.status[grpc.status.OK] });
+        if (!call.cancelled) call.end();
+      },
+    };
+    this.openStreams.add(stream);
+    this.deps.metrics.openStreams.inc({ method });
+    call.once("cancelled", () => {
+      if (!this.openStreams.delete(stream)) return;
+      release();
+      this.deps.metrics.openStreams.dec({ method });
+      this.deps.metrics.rpcRequests.inc({ method, code: grpc.status[grpc.status.CANCELLED] });
+    });
+    return stream;
+  }
+
+  private endWithError(
+    call: grpc.ServerWritableStream<unknown, unknown>,
+    method: string,
+    error: unknown,
+  ): void {
+    const serviceError = toServiceError(error);
+    this.deps.metrics.rpcRequests.inc({ method, code: grpc.status[serviceError.code] });
+    call.emit("error", serviceError);
+  }
+}

@@ -1,0 +1,73 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Decision } from "../policy/decision.ts";
+import type { Logger } from "./logger.ts";
+import type { ScalerMetrics } from "./metrics.ts";
+
+export interface HttpEndpointsDeps {
+  readonly metrics: ScalerMetrics;
+  readonly logger: Logger;
+  readonly decisions: () => Decision[];
+  readonly exposeDecisions: boolean;
+  readonly isServing: () => boolean;
+  /** Extra exposition appended to /metrics (e.g. the sources' own registry). */
+  readonly extraMetrics?: () => Promise<string>;
+}
+
+/** /metrics, /debug/decisions, /healthz (process alive) and /readyz (serving, not shutting down). */
+export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
+  const routes: Record<string, (res: ServerResponse) => Promise<void> | void> = {
+    "/metrics": async (res) => {
+      const body =
+        (await deps.metrics.registry.metrics()) + (deps.extraMetrics ? await deps.extraMetrics() : "");
+      res.writeHead(200, { "content-type": deps.metrics.registry.contentType }).end(body);
+    },
+    "/healthz": (res) => {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    },
+    "/readyz": (res) => {
+      const serving = deps.isServing();
+      res
+        .writeHead(serving ? 200 : 503, { "content-type": "text/plain" })
+        .end(serving ? "serving\n" : "not serving\n");
+    },
+  };
+  if (deps.exposeDecisions)
+    routes["/debug/decisions"] = (res) => {
+      const decisions = deps
+        .decisions()
+        .sort((a, b) =>
+          `${a.scaledObject.namespace}/${a.scaledObject.name}`.localeCompare(
+            `${b.scaledObject.namespace}/${b.scaledObject.name}`,
+          ),
+        );
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(`${JSON.stringify({ decisions }, null, 2)}\n`);
+    };
+
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const route = req.method === "GET" || req.method === "HEAD" ? routes[path] : undefined;
+    if (!route) {
+      res
+        .writeHead(404, { "content-type": "text/plain" })
+        .end(`not found; try ${Object.keys(routes).join(", ")}\n`);
+      return;
+    }
+    Promise.resolve(route(res)).catch((error: unknown) => {
+      deps.logger.error({ err: error, path }, "HTTP endpoint failed");
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+}
+
+export function listenHttp(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

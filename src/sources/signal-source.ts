@@ -1,0 +1,10 @@
+import type { ScalerSpec } from "../config/spec.ts";
+import type { SignalReadings } from "../policy/readings.ts";
+
+/**
+ * Reads every signal a spec uses. Implementations never throw for upstream trouble: each
+ * reading is a value or a typed failure. `signal` aborts when KEDA's call is cancelled.
+ */
+export interface SignalSource {
+  read(spec: ScalerSpec, options: { signal?: AbortSignal; nowMs: number }): Promise<SignalReadings>;
+}

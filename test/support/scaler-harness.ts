@@ -1,0 +1,130 @@
+import * as grpc from "@grpc/grpc-js";
+import { pino } from "pino";
+import { loadServiceConfig } from "../../src/config/service-config.ts";
+import type { SignalReadings } from "../../src/policy/readings.ts";
+import { externalScalerClientConstructor } from "../../src/server/proto.ts";
+import { type RunningScaler, startScalerServer } from "../../src/server/scaler-server.ts";
+import type { SignalSource } from "../../src/sources/signal-source.ts";
+
+/**
+ * A SignalSource whose readings the test sets. It stands in for the upstream systems so that
+ * these tests exercise the gRPC contract; the real sources have their own integration tests.
+ */
+export class ScriptedSource implements SignalSource {
+  readings: SignalReadings = {};
+  /** When set, read() waits this long (or until aborted) before answering. */
+  delayMs = 0;
+  reads = 0;
+
+  async read(): Promise<SignalReadings> {
+    this.reads++;
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    return this.readings;
+  }
+
+  setBacklog(messages: number, nowMs = Date.now()): void {
+    this.readings = { queueBacklog: { ok: true, value: messages, observedAtMs: nowMs } };
+  }
+}
+
+export interface Harness {
+  readonly scaler: RunningScaler;
+  readonly source: ScriptedSource;
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const fullEnv = {
+    LISTEN_HOST: "127.0.0.1",
+    GRPC_PORT: "0",
+    HTTP_PORT: "0",
+    STREAM_REFRESH_SECONDS: "0.05",
+    DECISION_TTL_SECONDS: "0.02",
+    SHUTDOWN_GRACE_SECONDS: "2",
+    ...env,
+  };
+  const source = new ScriptedSource();
+  const scaler = await startScalerServer({
+    config: loadServiceConfig(fullEnv),
+    env: fullEnv,
+    source,
+    logger: pino({ level: "silent" }),
+  });
+  return {
+    scaler,
+    source,
+    address: `127.0.0.1:${scaler.grpcPort}`,
+    stop: () => scaler.shutdown(),
+  };
+}
+
+/** A client built from the same proto KEDA compiles, with promise-returning unary calls. */
+export class KedaLikeClient {
+  readonly raw: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+  constructor(
+    address: string,
+    credentials = grpc.credentials.createInsecure(),
+    options: grpc.ChannelOptions = {},
+  ) {
+    const Client = externalScalerClientConstructor();
+    this.raw = new Client(address, credentials, options) as KedaLikeClient["raw"];
+  }
+
+  call<Res>(method: string, request: unknown, deadlineMs = 5000): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const fn = this.raw[method] as (
+        req: unknown,
+        meta: grpc.Metadata,
+        opts: grpc.CallOptions,
+        cb: (e: grpc.ServiceError | null, r: Res) => void,
+      ) => void;
+      fn.call(
+        this.raw,
+        request,
+        new grpc.Metadata(),
+        { deadline: Date.now() + deadlineMs },
+        (error, response) => (error ? reject(error) : resolve(response)),
+      );
+    });
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}
+
+export function ref(name: string, scalerMetadata: Record<string, string> = {}, namespace = "inference") {
+  return {
+    name,
+    namespace,
+    scalerMetadata: { scalerAddress: "keda-llm-scaler.keda:6000", ...scalerMetadata },
+  };
+}
+
+/** Metadata under which the HPA count equals the backlog: one replica per message, no headroom. */
+export const ONE_PER_MESSAGE = {
+  queueMode: "perReplica",
+  messagesPerReplica: "1",
+  targetUtilisation: "1",
+  maxReplicas: "1000",
+};
+
+/** Polls until `check` passes or the bound runs out (no blind sleeps on a loaded machine). */
+export async function eventually(
+  check: () => void | Promise<void>,
+  timeoutMs = 5000,
+  intervalMs = 20,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
