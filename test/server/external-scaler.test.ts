@@ -219,9 +219,9 @@ describe("StreamIsActive", () => {
   it("sends the current state at once, true on activation, and nothing while unchanged", async () => {
     harness.source.setBacklog(0);
     const received: boolean[] = [];
-    const stream = client.raw.StreamIsActive(ref("pushed", ONE_PER_MESSAGE)) as grpc.ClientReadableStream<{
+    const stream = client.stream<{
       result: boolean;
-    }>;
+    }>("StreamIsActive", ref("pushed", ONE_PER_MESSAGE));
     stream.on("data", (message) => received.push(message.result));
     stream.on("error", () => {});
     await eventually(() => expect(received).toEqual([false]));
@@ -235,9 +235,7 @@ describe("StreamIsActive", () => {
   });
 
   it("ends with INVALID_ARGUMENT for bad metadata", async () => {
-    const stream = client.raw.StreamIsActive(
-      ref("bad", { role: "boss" }),
-    ) as grpc.ClientReadableStream<unknown>;
+    const stream = client.stream<unknown>("StreamIsActive", ref("bad", { role: "boss" }));
     const status = await new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
     expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(status.details).toContain("scalerMetadata.role must be one of serving, headroom");
@@ -247,7 +245,7 @@ describe("StreamIsActive", () => {
 describe("StreamMetricSpec", () => {
   it("sends the same specs as GetMetricSpec as soon as it opens", async () => {
     const so = ref("spec-stream", { metricName: "chat-replicas" });
-    const stream = client.raw.StreamMetricSpec(so) as grpc.ClientReadableStream<MetricSpecResponse>;
+    const stream = client.stream<MetricSpecResponse>("StreamMetricSpec", so);
     stream.on("error", () => {});
     const first = await new Promise<MetricSpecResponse>((resolve) => stream.once("data", resolve));
     const polled = await client.call<MetricSpecResponse>("GetMetricSpec", so);

@@ -16,7 +16,21 @@ export interface CertificateAuthority {
 
 export function makeCa(dir: string, name: string): CertificateAuthority {
   openssl(
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.crt`],
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.crt`,
+    ],
     dir,
   );
   return { dir, name, certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) };
@@ -39,10 +53,41 @@ export function makeLeaf(
       ? "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
       : "extendedKeyUsage=clientAuth\n",
   );
-  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.csr`], dir);
-  const validity = options.expired ? ["-not_before", "20200101000000Z", "-not_after", "20200102000000Z"] : ["-days", "2"];
   openssl(
-    ["x509", "-req", "-in", `${name}.csr`, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-out", `${name}.crt`, "-extfile", extFile, ...validity],
+    [
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+    ],
+    dir,
+  );
+  const validity = options.expired
+    ? ["-not_before", "20200101000000Z", "-not_after", "20200102000000Z"]
+    : ["-days", "2"];
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      ca.certFile,
+      "-CAkey",
+      ca.keyFile,
+      "-CAcreateserial",
+      "-out",
+      `${name}.crt`,
+      "-extfile",
+      extFile,
+      ...validity,
+    ],
     dir,
   );
   return { certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) };

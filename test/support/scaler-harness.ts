@@ -90,6 +90,12 @@ export class KedaLikeClient {
     });
   }
 
+  /** Opens a server-streaming call (StreamIsActive, StreamMetricSpec). */
+  stream<Res>(method: string, request: unknown): grpc.ClientReadableStream<Res> {
+    const fn = this.raw[method] as (req: unknown) => grpc.ClientReadableStream<Res>;
+    return fn.call(this.raw, request);
+  }
+
   close(): void {
     this.raw.close();
   }

@@ -42,6 +42,42 @@ export const policyGroups = {
       doc: "queueMode=perReplica: one replica per this many waiting messages (KEDA's messageCount).",
     }),
   },
+  ttft: {
+    enabled: setting({
+      key: "ttftEnabled",
+      env: "TTFT_ENABLED",
+      type: boolean(),
+      default: "true",
+      doc: "Let TTFT P95 against its target vote on demand.",
+    }),
+  },
+  kvCache: {
+    enabled: setting({
+      key: "kvCacheEnabled",
+      env: "KV_CACHE_ENABLED",
+      type: boolean(),
+      default: "true",
+      doc: "Let KV-cache usage against its target vote on demand.",
+    }),
+  },
+  gpu: {
+    enabled: setting({
+      key: "gpuEnabled",
+      env: "GPU_ENABLED",
+      type: boolean(),
+      default: "true",
+      doc: "Let GPU utilisation (DCGM or Azure Monitor) vote on demand.",
+    }),
+  },
+  tokens: {
+    enabled: setting({
+      key: "tokensEnabled",
+      env: "TOKENS_ENABLED",
+      type: boolean(),
+      default: "true",
+      doc: "Let per-pod token throughput (falling while requests wait) vote on demand.",
+    }),
+  },
   headroom: {
     targetUtilisation: setting({
       key: "targetUtilisation",
