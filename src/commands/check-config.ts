@@ -1,0 +1,167 @@
+import { readFileSync } from "node:fs";
+import { ConfigError, type ConfigProblem, type Provenance, type Resolved } from "../config/resolve.ts";
+import { checkTrigger, externalTriggersIn, type TriggerCheck } from "../config/scaledobject.ts";
+import { resolveServiceConfig, serviceConfigGroups } from "../config/service-config.ts";
+import type { Setting } from "../config/setting.ts";
+import { resolveScalerSpec, scalerSpecGroups } from "../config/spec.ts";
+
+const USAGE = `usage: keda-llm-scaler check-config [--scaledobject FILE.yaml]... [--json]
+
+Validates the environment exactly as 'serve' would and prints every resolved setting and where it
+came from (secrets redacted). With --scaledobject, also validates the external triggers of every
+ScaledObject in FILE (multi-document YAML, e.g. kustomize output) against that environment.
+Exit status: 0 valid, 1 invalid, 2 usage error.
+`;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface SettingLine {
+  readonly name: string;
+  readonly value: string;
+  readonly from: Provenance;
+}
+
+function shown(setting: Setting, value: unknown): string {
+  if (value === undefined) return "(unset)";
+  return setting.secret ? "(set, redacted)" : String(value);
+}
+
+function settingLines(
+  groups: Readonly<Record<string, Readonly<Record<string, Setting>>>>,
+  resolved: Resolved<Record<string, Record<string, unknown>>>,
+  nameOf: (setting: Setting) => string,
+): SettingLine[] {
+  return Object.entries(groups).flatMap(([group, settings]) =>
+    Object.entries(settings).map(([field, setting]) => ({
+      name: nameOf(setting),
+      value: shown(setting, resolved.values[group]?.[field]),
+      from: resolved.provenance[group]?.[field] ?? "unset",
+    })),
+  );
+}
+
+function problemsOf(run: () => void): readonly ConfigProblem[] {
+  try {
+    run();
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
+
+interface Report {
+  readonly valid: boolean;
+  readonly environment: { problems: readonly ConfigProblem[]; settings: SettingLine[] };
+  readonly scaledObjectDefaults: { problems: readonly ConfigProblem[]; settings: SettingLine[] };
+  readonly triggers: readonly {
+    scaledObject: string;
+    trigger: number;
+    problems: readonly ConfigProblem[];
+    warnings: readonly string[];
+  }[];
+}
+
+function buildReport(env: Env, files: readonly string[]): Report {
+  let service: SettingLine[] = [];
+  const serviceProblems = problemsOf(() => {
+    const resolved = resolveServiceConfig(env) as unknown as Resolved<
+      Record<string, Record<string, unknown>>
+    >;
+    service = settingLines(serviceConfigGroups, resolved, (s) => s.env);
+  });
+  // Every ScaledObject starts from the environment's defaults: a bad MAX_REPLICAS is caught here,
+  // at startup, rather than on the first poll of every ScaledObject.
+  let defaults: SettingLine[] = [];
+  const defaultProblems = problemsOf(() => {
+    const { spec, provenance } = resolveScalerSpec({ name: "defaults", namespace: "default" }, {}, env);
+    const resolved = { values: spec, provenance } as unknown as Resolved<
+      Record<string, Record<string, unknown>>
+    >;
+    defaults = settingLines(scalerSpecGroups, resolved, (s) => `${s.key ?? ""} (${s.env})`);
+  });
+  const checks: TriggerCheck[] = files.flatMap((file) =>
+    externalTriggersIn(readFileSync(file, "utf8")).map((trigger) => checkTrigger(trigger, env)),
+  );
+  const triggers = checks.map((check) => ({
+    scaledObject: `${check.trigger.scaledObject.namespace}/${check.trigger.scaledObject.name}`,
+    trigger: check.trigger.triggerIndex,
+    problems: check.problems,
+    warnings: check.warnings,
+  }));
+  const valid =
+    serviceProblems.length === 0 &&
+    defaultProblems.length === 0 &&
+    triggers.every((t) => t.problems.length === 0);
+  return {
+    valid,
+    environment: { problems: serviceProblems, settings: service },
+    scaledObjectDefaults: { problems: defaultProblems, settings: defaults },
+    triggers,
+  };
+}
+
+function printSettings(title: string, lines: readonly SettingLine[]): string[] {
+  if (lines.length === 0) return [];
+  const width = Math.max(...lines.map((l) => l.name.length));
+  return [title, ...lines.map((l) => `  ${l.name.padEnd(width)}  ${l.value}  [${l.from}]`), ""];
+}
+
+function printProblems(title: string, problems: readonly ConfigProblem[]): string[] {
+  return problems.length === 0 ? [] : [title, ...problems.map((p) => `  ✗ ${p.message}`), ""];
+}
+
+function text(report: Report, files: readonly string[]): string {
+  const out = [
+    ...printProblems("Environment: invalid", report.environment.problems),
+    ...printSettings("Environment (process-wide):", report.environment.settings),
+    ...printProblems(
+      "ScaledObject defaults from the environment: invalid",
+      report.scaledObjectDefaults.problems,
+    ),
+    ...printSettings("ScaledObject defaults (metadata key (env)):", report.scaledObjectDefaults.settings),
+  ];
+  if (files.length > 0 && report.triggers.length === 0)
+    out.push(`No external triggers found in ${files.join(", ")}.`, "");
+  for (const t of report.triggers) {
+    const verdict = t.problems.length === 0 ? "valid" : "invalid";
+    out.push(`ScaledObject ${t.scaledObject}, trigger ${t.trigger}: ${verdict}`);
+    for (const p of t.problems) out.push(`  ✗ ${p.message}`);
+    for (const w of t.warnings) out.push(`  ! ${w}`);
+  }
+  out.push(report.valid ? "Configuration is valid." : "Configuration is INVALID.");
+  return `${out.join("\n")}\n`;
+}
+
+export async function run(argv: string[], env: Env = process.env): Promise<number> {
+  const files: string[] = [];
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--help" || arg === "-h") {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (arg === "--json") json = true;
+    else if (arg === "--scaledobject") {
+      const file = argv[++i];
+      if (!file) {
+        process.stderr.write(`--scaledobject needs a file name\n\n${USAGE}`);
+        return 2;
+      }
+      files.push(file);
+    } else {
+      process.stderr.write(`unexpected argument ${JSON.stringify(arg)}\n\n${USAGE}`);
+      return 2;
+    }
+  }
+  let report: Report;
+  try {
+    report = buildReport(env, files);
+  } catch (error) {
+    process.stderr.write(`check-config: ${(error as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : text(report, files));
+  return report.valid ? 0 : 1;
+}

@@ -1,0 +1,76 @@
+import { ConfigError } from "../config/resolve.ts";
+import { loadServiceConfig, type ServiceConfig } from "../config/service-config.ts";
+import { parseScalerSpec } from "../config/spec.ts";
+import { createLogger } from "../server/logger.ts";
+import { startScalerServer } from "../server/scaler-server.ts";
+import { createSignalSource } from "../sources/collect.ts";
+
+const USAGE = `usage: keda-llm-scaler serve
+
+Runs the KEDA external scaler: gRPC on GRPC_PORT (default 6000), /metrics, /healthz, /readyz and
+/debug/decisions on HTTP_PORT (default 8080). Configured by environment variables; see
+'keda-llm-scaler config-docs' or 'keda-llm-scaler check-config'. SIGTERM/SIGINT shut down gracefully.
+`;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function problemsOf<T>(load: () => T): { value?: T; problems: readonly string[] } {
+  try {
+    return { value: load(), problems: [] };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { problems: error.problems.map((p) => p.message) };
+  }
+}
+
+/** Refuses to start on a bad environment, naming every problem at once (not one per restart). */
+function configOrExplain(env: Env): ServiceConfig | undefined {
+  const service = problemsOf(() => loadServiceConfig(env));
+  // Every ScaledObject inherits the env defaults: a bad MAX_REPLICAS must stop us here, not
+  // fail each ScaledObject's first poll.
+  const defaults = problemsOf(() => parseScalerSpec({ name: "defaults", namespace: "default" }, {}, env));
+  const problems = [...service.problems, ...defaults.problems];
+  if (problems.length === 0 && service.value) return service.value;
+  process.stderr.write(
+    `keda-llm-scaler: invalid configuration\n${problems.map((p) => `  ✗ ${p}`).join("\n")}\n`,
+  );
+  return undefined;
+}
+
+export async function run(argv: string[], env: Env = process.env): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (argv.length > 0) {
+    process.stderr.write(`unexpected argument ${JSON.stringify(argv[0])}\n\n${USAGE}`);
+    return 2;
+  }
+  const config = configOrExplain(env);
+  if (!config) return 1;
+  const logger = createLogger(config.server.logLevel);
+  const source = createSignalSource(config);
+  for (const line of source.describe()) logger.info({ source: line }, `source ${line}`);
+
+  const scaler = await startScalerServer({ config, env, source, logger });
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, "shutting down: health NOT_SERVING, streams ending, in-flight calls finishing");
+      process.removeListener("SIGTERM", stop);
+      process.removeListener("SIGINT", stop);
+      scaler.shutdown().then(
+        () => {
+          logger.info("stopped");
+          resolve(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, "shutdown failed");
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+}
