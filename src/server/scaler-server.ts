@@ -128,11 +128,14 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
   const host = config.server.listenHost.includes(":")
     ? `[${config.server.listenHost}]`
     : config.server.listenHost;
-  const grpcPort = await bindGrpc(
-    grpcServer,
-    `${host}:${config.server.grpcPort}`,
-    serverCredentials(tlsFiles),
-  );
+  let credentials: grpc.ServerCredentials;
+  try {
+    credentials = await serverCredentials(tlsFiles);
+  } catch (error) {
+    grpcServer.forceShutdown();
+    throw error;
+  }
+  const grpcPort = await bindGrpc(grpcServer, `${host}:${config.server.grpcPort}`, credentials);
 
   let serving = true;
   const http = createHttpEndpoints({
