@@ -67,31 +67,31 @@ export function checkTrigger(
   trigger: ExternalTrigger,
   env: Readonly<Record<string, string | undefined>>,
 ): TriggerCheck {
-  let spec: ScalerSpec;
-  try {
-    spec = resolveScalerSpec(trigger.scaledObject, trigger.metadata, env).spec;
-  } catch (error) {
-    if (error instanceof ConfigError) return { trigger, problems: error.problems, warnings: [] };
-    throw error;
-  }
-  const warnings: string[] = [];
-  if (trigger.metricType !== "AverageValue")
-    warnings.push(
-      `metricType ${trigger.metricType}: the scaler's answer is a replica count for AverageValue with target 1; use AverageValue (the default)`,
-    );
-  if (trigger.maxReplicaCount !== undefined && trigger.maxReplicaCount < spec.target.maxReplicas)
-    warnings.push(
-      `maxReplicaCount ${trigger.maxReplicaCount} is below the scaler's maxReplicas ${spec.target.maxReplicas}: the HPA will cap what the scaler asks for`,
-    );
-  if (trigger.minReplicaCount !== undefined && trigger.minReplicaCount > 0)
-    warnings.push(
-      `minReplicaCount ${trigger.minReplicaCount} keeps replicas up at night and at weekends; leave it at 0 and let the warm floor set the business-hours minimum`,
-    );
   const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
   if (!trigger.metadata.scalerAddress)
     problems.push({
       where: "scalerMetadata.scalerAddress",
       message: "scalerMetadata.scalerAddress is required: KEDA dials it (e.g. keda-llm-scaler.keda:6000)",
     });
+  if (trigger.metricType !== "AverageValue")
+    warnings.push(
+      `metricType ${trigger.metricType}: the scaler's answer is a replica count for AverageValue with target 1; use AverageValue (the default)`,
+    );
+  if (trigger.minReplicaCount !== undefined && trigger.minReplicaCount > 0)
+    warnings.push(
+      `minReplicaCount ${trigger.minReplicaCount} keeps replicas up at night and at weekends; leave it at 0 and let the warm floor set the business-hours minimum`,
+    );
+  let spec: ScalerSpec | undefined;
+  try {
+    spec = resolveScalerSpec(trigger.scaledObject, trigger.metadata, env).spec;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (spec && trigger.maxReplicaCount !== undefined && trigger.maxReplicaCount < spec.target.maxReplicas)
+    warnings.push(
+      `maxReplicaCount ${trigger.maxReplicaCount} is below the scaler's maxReplicas ${spec.target.maxReplicas}: the HPA will cap what the scaler asks for`,
+    );
   return { trigger, spec, problems, warnings };
 }
