@@ -8,8 +8,11 @@ bash scripts/install-test-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 npm ci --no-audit --no-fund --loglevel=error || { echo "0 passed, 1 failed"; exit 1; }
 
 status=0
-npx tsc --noEmit -p tsconfig.json || { echo "typecheck failed"; status=1; }
-npx biome check . || { echo "lint failed"; status=1; }
+# Typecheck and lint count as one check each in the final line, so a type error cannot hide
+# behind green tests.
+checks_failed=0
+npx tsc --noEmit -p tsconfig.json || { echo "typecheck failed"; status=1; checks_failed=$((checks_failed + 1)); }
+npx biome check . || { echo "lint failed"; status=1; checks_failed=$((checks_failed + 1)); }
 
 report=$(mktemp)
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report"
@@ -19,6 +22,12 @@ tests_status=$?
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-' "$report" || { echo "0 passed, 1 failed"; status=1; }
+  const checksFailed = Number(process.argv[2]);
+  // A file that fails to load has no failing test of its own: count it once.
+  const brokenFiles = (r.testResults ?? []).filter(
+    (f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed"),
+  ).length;
+  const failed = r.numFailedTests + brokenFiles + checksFailed;
+  console.log(`${r.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
+' "$report" "$checks_failed" || { echo "0 passed, 1 failed"; status=1; }
 exit $status
