@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1
+#
+# keda-llm-scaler image: build with dev dependencies, run with production dependencies only.
+#   docker build -t keda-llm-scaler:0.1.0 .
+# The base is pinned by tag (readable) and by the multi-arch manifest-list digest (immutable), so a
+# rebuild months later gets the same Node and Debian bits. Bump both together.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /build
+# Dependencies first, so source edits do not invalidate the npm layer. --ignore-scripts: nothing the
+# compiler needs runs an install script, and scripts that download prebuilt binaries fail offline.
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY proto ./proto
+COPY src ./src
+# tsc -p tsconfig.build.json emits dist/src/**/*.js with the .ts import extensions rewritten to .js.
+RUN npm run build
+
+FROM ${NODE_IMAGE} AS runtime
+# The process never writes outside /tmp; pointing HOME there keeps any library that looks for a home
+# directory off the read-only root filesystem.
+ENV NODE_ENV=production \
+    HOME=/tmp
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force \
+ && rm -rf /root/.npm /tmp/*
+# The server finds proto/ by walking up from its own module directory (dist/src/server -> /app).
+COPY proto ./proto
+COPY --from=build /build/dist ./dist
+# Numeric uid/gid: Kubernetes' runAsNonRoot can only verify a numeric USER. Files stay root-owned and
+# read-only to the process.
+USER 10001:10001
+# 6000: gRPC ExternalScaler + grpc.health.v1 + reflection (the scalerAddress port).
+# 8080: HTTP /metrics, /healthz, /readyz, /debug/decisions.
+EXPOSE 6000 8080
+ENTRYPOINT ["node", "--enable-source-maps", "dist/src/cli.js"]
+CMD ["serve"]
