@@ -83,6 +83,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     env: options.env,
     clock: options.clock ?? Date.now,
     decisionTtlMs: config.server.decisionTtlSeconds * 1000,
+    maxEntries: config.server.maxScaledObjects,
     onDecision: (decision, previous) => {
       metrics.observeDecision(decision);
       if (!decisionChanged(decision, previous)) return;

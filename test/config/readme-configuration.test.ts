@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { withConfigurationSection } from "../../src/config/docs.ts";
 import { serviceConfigGroups } from "../../src/config/service-config.ts";
+import type { Setting } from "../../src/config/setting.ts";
 import { scalerSpecGroups } from "../../src/config/spec.ts";
 
 const README = new URL("../../README.md", import.meta.url);
@@ -14,7 +15,11 @@ describe("README configuration table", () => {
 
   it("documents every setting, by env name and metadata key", () => {
     const readme = readFileSync(README, "utf8");
-    for (const groups of [scalerSpecGroups, serviceConfigGroups])
+    const groupSets: Readonly<Record<string, Readonly<Record<string, Setting>>>>[] = [
+      scalerSpecGroups,
+      serviceConfigGroups,
+    ];
+    for (const groups of groupSets)
       for (const group of Object.values(groups))
         for (const setting of Object.values(group)) {
           expect(readme).toContain(`\`${setting.env}\``);

@@ -71,6 +71,12 @@ export const serviceGroups = {
       default: "5",
       doc: "A decision is reused for this long, so the GetMetrics + IsActive pair of one poll agree.",
     }),
+    maxScaledObjects: setting({
+      env: "MAX_SCALED_OBJECTS",
+      type: integer(1, 1_000_000),
+      default: "10000",
+      doc: "ScaledObjects remembered (spec, decision, fail-static memory); the least recently polled is forgotten beyond this.",
+    }),
   },
   tls: {
     certFile: setting({
