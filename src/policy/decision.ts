@@ -50,6 +50,15 @@ export interface Decision {
   readonly loadReplicas: number;
   /** The warm floor at this instant. */
   readonly floorReplicas: number;
+  /** Why the floor is what it is (window, override, outside), when a schedule is configured. */
+  readonly floorReason?: string;
+  /** The serving Deployment's replicas as kube-state-metrics sees them, when known. */
+  readonly currentReplicas?: number;
+  readonly readyReplicas?: number;
+  /** Replicas that exist but are not ready yet (Pending, loading the model): capacity on its way. */
+  readonly inFlightReplicas?: number;
+  /** role=headroom: what the serving Deployment should run (the placeholders are sized from it). */
+  readonly servingReplicas?: number;
   /** Which figure set the answer: a signal, the warm floor, a clamp or a hold. */
   readonly drivingFactor: DemandSignal | "floor" | "minReplicas" | "maxReplicas" | "hold" | "none";
   readonly signals: readonly SignalVerdict[];

@@ -1,8 +1,21 @@
-import { boolean, fraction, nonNegativeNumber, oneOf, positiveNumber, setting } from "../setting.ts";
+import { z } from "zod";
+import { parseFloorOverrides, parseWarmSchedule } from "../../policy/schedule.ts";
+import {
+  boolean,
+  fraction,
+  integer,
+  nonNegativeNumber,
+  oneOf,
+  optional,
+  parsedBy,
+  positiveNumber,
+  setting,
+  type ValueType,
+} from "../setting.ts";
 
 /**
- * Per-ScaledObject knobs of the decision engine. Each has an env default; scalerMetadata
- * overrides it. (The policy issue owns this file: extend it as rules land.)
+ * Per-ScaledObject knobs of the decision engine (src/policy/). Each has an env default;
+ * scalerMetadata overrides it. The README's policy section explains how they work together.
  */
 export const policyGroups = {
   queue: {
@@ -18,21 +31,21 @@ export const policyGroups = {
       env: "QUEUE_MODE",
       type: oneOf(["drain", "perReplica"]),
       default: "drain",
-      doc: "drain: replicas to clear backlog + inflow within the SLA. perReplica: KEDA's one replica per N messages.",
+      doc: "drain: replicas to carry the inflow and clear the backlog within the SLA. perReplica: KEDA's one replica per N messages.",
     }),
     latencySlaSeconds: setting({
       key: "latencySlaSeconds",
       env: "LATENCY_SLA_SECONDS",
       type: positiveNumber(),
       default: "60",
-      doc: "A queued request must start within this (seed 000's < 60 s SLA).",
+      doc: "queueMode=drain: the backlog must drain within this (seed 000's < 60 s SLA).",
     }),
     requestsPerSecondPerReplica: setting({
       key: "requestsPerSecondPerReplica",
       env: "REQUESTS_PER_SECOND_PER_REPLICA",
       type: positiveNumber(),
       default: "2",
-      doc: "Sustained throughput of one replica at 100 %, in requests per second.",
+      doc: "queueMode=drain: sustained throughput of one replica at 100 %, in requests per second. Measure it.",
     }),
     messagesPerReplica: setting({
       key: "messagesPerReplica",
@@ -50,6 +63,27 @@ export const policyGroups = {
       default: "true",
       doc: "Let TTFT P95 against its target vote on demand.",
     }),
+    targetSeconds: setting({
+      key: "ttftTargetSeconds",
+      env: "TTFT_TARGET_SECONDS",
+      type: positiveNumber(),
+      default: "2",
+      doc: "TTFT P95 above this means the ready replicas are overloaded; demand = ready × P95 / target (step-bounded).",
+    }),
+    minRequestsPerSecond: setting({
+      key: "ttftMinRequestsPerSecond",
+      env: "TTFT_MIN_REQUESTS_PER_SECOND",
+      type: nonNegativeNumber(),
+      default: "0.1",
+      doc: "A P95 over fewer requests than this (per second, in the rate window) abstains: 0.1/s over 2 min is 12 samples.",
+    }),
+    requiresBacklog: setting({
+      key: "ttftRequiresBacklog",
+      env: "TTFT_REQUIRES_BACKLOG",
+      type: boolean(),
+      default: "true",
+      doc: "TTFT votes only while requests wait (when the backlog is known): slow prefill of long prompts on an idle queue is not missing capacity.",
+    }),
   },
   kvCache: {
     enabled: setting({
@@ -58,6 +92,13 @@ export const policyGroups = {
       type: boolean(),
       default: "true",
       doc: "Let KV-cache usage against its target vote on demand.",
+    }),
+    target: setting({
+      key: "kvCacheTarget",
+      env: "KV_CACHE_TARGET",
+      type: fraction(),
+      default: "0.8",
+      doc: "KV-cache usage that counts as a full replica (vLLM preempts near 1.0); demand = ready × usage / target.",
     }),
   },
   gpu: {
@@ -68,6 +109,13 @@ export const policyGroups = {
       default: "true",
       doc: "Let GPU utilisation (DCGM or Azure Monitor) vote on demand.",
     }),
+    target: setting({
+      key: "gpuTarget",
+      env: "GPU_TARGET",
+      type: fraction(),
+      default: "1",
+      doc: "GPU utilisation that counts as a full replica; with 0.7 headroom a new pod is asked for above 70 % (seed 000).",
+    }),
   },
   tokens: {
     enabled: setting({
@@ -77,6 +125,13 @@ export const policyGroups = {
       default: "true",
       doc: "Let per-pod token throughput (falling while requests wait) vote on demand.",
     }),
+    floorPerSecond: setting({
+      key: "tokensPerSecondFloor",
+      env: "TOKENS_PER_SECOND_FLOOR",
+      type: positiveNumber(),
+      default: "500",
+      doc: "Per-pod generated tokens/s below this while requests wait is overload (seed 001); demand = ready × floor / tokens/s.",
+    }),
   },
   headroom: {
     targetUtilisation: setting({
@@ -84,7 +139,14 @@ export const policyGroups = {
       env: "TARGET_UTILISATION",
       type: fraction(),
       default: "0.7",
-      doc: "Early-provisioning headroom: desired = load / this, so a new pod is asked for at 70 %.",
+      doc: "Early-provisioning headroom: desired = load / this, so a new pod (and node) is asked for at 70 %, not 100 %.",
+    }),
+    spareReplicas: setting({
+      key: "spareReplicas",
+      env: "SPARE_REPLICAS",
+      type: integer(0, 1000),
+      default: "1",
+      doc: "role=headroom: placeholder pods (each sized like one serving replica) kept while the serving side is warm.",
     }),
   },
   activation: {
@@ -93,7 +155,130 @@ export const policyGroups = {
       env: "ACTIVATION_BACKLOG",
       type: nonNegativeNumber(),
       default: "0",
-      doc: "Scale from zero when more than this many requests wait.",
+      doc: "Scale from zero when more than this many requests wait (running requests or a warm floor also keep it active).",
+    }),
+  },
+  stability: {
+    maxStepFactor: setting({
+      key: "maxStepFactor",
+      env: "MAX_STEP_FACTOR",
+      type: numberAtLeastOne(),
+      default: "2",
+      doc: "TTFT and token throughput may ask for at most this many times the ready replicas in one decision.",
+    }),
+    scaleDownBand: setting({
+      key: "scaleDownBand",
+      env: "SCALE_DOWN_BAND",
+      type: fractionBelowOne(),
+      default: "0.1",
+      doc: "Hysteresis: replicas are removed only when the rest would run at most at targetUtilisation × (1 − band).",
+    }),
+    scaleDownDelaySeconds: setting({
+      key: "scaleDownDelaySeconds",
+      env: "SCALE_DOWN_DELAY_SECONDS",
+      type: integer(0, 86_400),
+      default: "0",
+      doc: "Answer the highest count of this many seconds. 0: rely on the HPA's own 300 s scale-down stabilisation.",
+    }),
+    hpaTolerance: setting({
+      key: "hpaTolerance",
+      env: "HPA_TOLERANCE",
+      type: fractionBelowOne(),
+      default: "0.1",
+      doc: "The HPA's tolerance on this cluster (or the ScaledObject's behavior tolerance); 0 when it is switched off.",
+    }),
+    stepOverTolerance: setting({
+      key: "stepOverTolerance",
+      env: "STEP_OVER_TOLERANCE",
+      type: boolean(),
+      default: "true",
+      doc: "When a needed scale-up lies inside the HPA tolerance (10 → 11), ask for the smallest count the HPA acts on.",
+    }),
+  },
+  failStatic: {
+    holdSeconds: setting({
+      key: "failStaticHoldSeconds",
+      env: "FAIL_STATIC_HOLD_SECONDS",
+      type: integer(0, 86_400),
+      default: "120",
+      doc: "A failed or stale signal votes with its last good reading for this long; meanwhile the answer never goes down.",
+    }),
+    unavailableAfterSeconds: setting({
+      key: "unavailableAfterSeconds",
+      env: "UNAVAILABLE_AFTER_SECONDS",
+      type: integer(0, 86_400),
+      default: "300",
+      doc: "When no signal has had a good reading for this long, answer UNAVAILABLE so KEDA's fallback replicas apply.",
+    }),
+  },
+  warmFloor: {
+    schedule: setting({
+      key: "warmFloorSchedule",
+      env: "WARM_FLOOR_SCHEDULE",
+      type: optional(
+        parsedBy(
+          'business windows "<IANA zone> <weekdays> <HH:MM>-<HH:MM>" separated by ";" (e.g. "Asia/Singapore Mon-Fri 08:00-23:00")',
+          parseWarmSchedule,
+        ),
+      ),
+      doc: "Business windows per region; the floor is warmFloorReplicas inside any of them (widened by the lead and delay).",
+    }),
+    replicas: setting({
+      key: "warmFloorReplicas",
+      env: "WARM_FLOOR_REPLICAS",
+      type: integer(0, 10_000),
+      default: "1",
+      doc: "The floor inside a warm window.",
+    }),
+    outsideReplicas: setting({
+      key: "warmFloorOutsideReplicas",
+      env: "WARM_FLOOR_OUTSIDE_REPLICAS",
+      type: integer(0, 10_000),
+      default: "0",
+      doc: "The floor outside every window and on days not listed (weekends): 0 lets GPU nodes go.",
+    }),
+    prewarmMinutes: setting({
+      key: "warmFloorPrewarmMinutes",
+      env: "WARM_FLOOR_PREWARM_MINUTES",
+      type: integer(0, 1440),
+      default: "15",
+      doc: "The floor rises this long before a window opens (GPU node + model load take 5–10 min).",
+    }),
+    closeDelayMinutes: setting({
+      key: "warmFloorCloseDelayMinutes",
+      env: "WARM_FLOOR_CLOSE_DELAY_MINUTES",
+      type: integer(0, 1440),
+      default: "30",
+      doc: "The floor stays this long after a window closes.",
+    }),
+    overrides: setting({
+      key: "warmFloorOverrides",
+      env: "WARM_FLOOR_OVERRIDES",
+      type: optional(
+        parsedBy(
+          'overrides "[<zone>] <monthEnd|quarterEnd|YYYY-MM-DD[..YYYY-MM-DD]>=<replicas>[ from HH:MM day before]" separated by ";"',
+          (raw) => parseFloorOverrides(raw),
+        ),
+      ),
+      doc: "Dated floors for known peaks (month end = last weekday); in force they replace the floor, the highest wins. Zone: the first schedule region's.",
     }),
   },
 } as const;
+
+/** Like setting.ts's number types, for ranges it does not offer. */
+function numberWhere(allowed: string, accept: (n: number) => boolean): ValueType<number> {
+  const schema = z
+    .string()
+    .trim()
+    .refine((raw) => raw !== "" && Number.isFinite(Number(raw)) && accept(Number(raw)), { message: allowed })
+    .transform(Number);
+  return { schema, allowed };
+}
+
+function numberAtLeastOne(): ValueType<number> {
+  return numberWhere("a number 1 or greater", (n) => n >= 1);
+}
+
+function fractionBelowOne(): ValueType<number> {
+  return numberWhere("a number from 0 up to (not including) 1", (n) => n >= 0 && n < 1);
+}

@@ -1,0 +1,281 @@
+import type { ScalerSpec } from "../config/spec.ts";
+import type { DemandSignal, SignalVerdict } from "./decision.ts";
+import { describeFailure, type UsableReading, type UsableReadings, usableValue } from "./fail-static.ts";
+import type { SignalKey } from "./readings.ts";
+
+/**
+ * Per-signal demand: each signal's answer to "how many replicas carry the load I see, at 100 %
+ * utilisation?". Queue demand is absolute (it counts requests); the others are relative to the
+ * replicas that are ready now (they measure how hard those are working).
+ */
+
+export interface DemandContext {
+  /** Ready serving replicas, when kube-state-metrics is read. */
+  readonly readyReplicas: number | undefined;
+  /** Requests waiting (Service Bus active messages + vLLM waiting), when the queue is read and usable. */
+  readonly backlog: number | undefined;
+}
+
+/** Signals whose demand scales the ready replicas: capacity on its way must not be asked for twice. */
+export const READY_RELATIVE: ReadonlySet<DemandSignal> = new Set(["ttft", "kvCache", "gpu", "tokens"]);
+
+const round2 = (n: number): string => (Math.round(n * 100) / 100).toString();
+
+function verdict(
+  signal: DemandSignal,
+  status: SignalVerdict["status"],
+  readings: SignalVerdict["readings"],
+  note: string,
+  demandReplicas?: number,
+): SignalVerdict {
+  return demandReplicas === undefined
+    ? { signal, status, readings, note }
+    : { signal, status, readings, note, demandReplicas };
+}
+
+/** The part of a verdict that says whether its inputs were fresh, held, failed or absent. */
+function inputState(
+  signal: DemandSignal,
+  inputs: readonly (readonly [SignalKey, UsableReading | undefined])[],
+): { status: "voted" | "held"; readings: SignalVerdict["readings"] } | SignalVerdict | undefined {
+  const present = inputs.filter(([, reading]) => reading !== undefined);
+  if (present.length === 0) return undefined;
+  const failed = present.filter(([, reading]) => reading?.state === "failed");
+  if (failed.length > 0)
+    return verdict(
+      signal,
+      "failed",
+      {},
+      failed
+        .map(([key, r]) => (r && r.state === "failed" ? `${key}: ${describeFailure(r.failure)}` : key))
+        .join("; "),
+    );
+  const readings: SignalVerdict["readings"] = {};
+  let held = false;
+  for (const [key, reading] of present) {
+    const value = usableValue(reading);
+    if (value !== undefined) readings[key] = value;
+    if (reading?.state === "held") held = true;
+  }
+  return { status: held ? "held" : "voted", readings };
+}
+
+function disabled(signal: DemandSignal, enabled: boolean): SignalVerdict {
+  return verdict(
+    signal,
+    "disabled",
+    {},
+    enabled ? "no reading (no source configured for it)" : "switched off",
+  );
+}
+
+function heldSuffix(status: "voted" | "held", usable: UsableReadings, keys: readonly SignalKey[]): string {
+  if (status !== "held") return "";
+  const held = keys
+    .map((key) => [key, usable[key]] as const)
+    .filter(([, r]) => r?.state === "held")
+    .map(([key, r]) => (r?.state === "held" ? `${key} (${describeFailure(r.failure)})` : key));
+  return ` [last good value held: ${held.join(", ")}]`;
+}
+
+export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVerdict {
+  if (!spec.queue.enabled) return disabled("queue", false);
+  const state = inputState("queue", [
+    ["queueBacklog", usable.queueBacklog],
+    ["vllmWaiting", usable.vllmWaiting],
+  ]);
+  if (!state) return disabled("queue", true);
+  if ("signal" in state) return state;
+  const backlog = (state.readings.queueBacklog ?? 0) + (state.readings.vllmWaiting ?? 0);
+  const held = heldSuffix(state.status, usable, ["queueBacklog", "vllmWaiting"]);
+  if (spec.queue.mode === "perReplica") {
+    const demand = backlog / spec.queue.messagesPerReplica;
+    return verdict(
+      "queue",
+      state.status,
+      state.readings,
+      `${backlog} waiting / ${spec.queue.messagesPerReplica} per replica → ${round2(demand)}${held}`,
+      demand,
+    );
+  }
+  // Drain: carry what keeps arriving and clear what already waits within the SLA. The TTFT
+  // histogram's request rate is the served rate, the best inflow figure a pull queue offers.
+  const inflow = spec.ttft.enabled ? usableValue(usable.ttftRequestsPerSecond) : undefined;
+  const perReplica = spec.queue.requestsPerSecondPerReplica;
+  const sla = spec.queue.latencySlaSeconds;
+  const demand = ((inflow ?? 0) + backlog / sla) / perReplica;
+  const inflowText = inflow === undefined ? "inflow unknown" : `${round2(inflow)} req/s inflow`;
+  return verdict(
+    "queue",
+    state.status,
+    inflow === undefined ? state.readings : { ...state.readings, ttftRequestsPerSecond: inflow },
+    `(${inflowText} + ${backlog} waiting drained in ${sla} s) at ${perReplica} req/s per replica → ${round2(demand)}${held}`,
+    demand,
+  );
+}
+
+export function ttftDemand(spec: ScalerSpec, usable: UsableReadings, context: DemandContext): SignalVerdict {
+  if (!spec.ttft.enabled) return disabled("ttft", false);
+  const state = inputState("ttft", [["ttftP95Seconds", usable.ttftP95Seconds]]);
+  if (!state) return disabled("ttft", true);
+  if ("signal" in state) return state;
+  const p95 = state.readings.ttftP95Seconds ?? 0;
+  const rate = usableValue(usable.ttftRequestsPerSecond);
+  const readings = rate === undefined ? state.readings : { ...state.readings, ttftRequestsPerSecond: rate };
+  const target = spec.ttft.targetSeconds;
+  if (rate === undefined)
+    return verdict(
+      "ttft",
+      "abstained",
+      readings,
+      "request rate unknown: cannot tell whether the P95 has samples",
+    );
+  if (rate < spec.ttft.minRequestsPerSecond)
+    return verdict(
+      "ttft",
+      "abstained",
+      readings,
+      `${round2(rate)} req/s is below ${spec.ttft.minRequestsPerSecond}: too few samples for a P95`,
+    );
+  if (p95 <= target)
+    return verdict("ttft", "abstained", readings, `P95 ${round2(p95)} s within the ${target} s target`);
+  if (spec.ttft.requiresBacklog && context.backlog === 0)
+    return verdict("ttft", "abstained", readings, `P95 ${round2(p95)} s over target, but nothing waits`);
+  return proportional(
+    "ttft",
+    state.status,
+    readings,
+    context,
+    p95 / target,
+    spec.stability.maxStepFactor,
+    (r) => `P95 ${round2(p95)} s vs ${target} s target`.concat(r),
+  );
+}
+
+export function kvCacheDemand(
+  spec: ScalerSpec,
+  usable: UsableReadings,
+  context: DemandContext,
+): SignalVerdict {
+  if (!spec.kvCache.enabled) return disabled("kvCache", false);
+  const state = inputState("kvCache", [["kvCacheUsage", usable.kvCacheUsage]]);
+  if (!state) return disabled("kvCache", true);
+  if ("signal" in state) return state;
+  const usage = state.readings.kvCacheUsage ?? 0;
+  const target = spec.kvCache.target;
+  return proportional(
+    "kvCache",
+    state.status,
+    state.readings,
+    context,
+    usage / target,
+    Number.POSITIVE_INFINITY,
+    (r) => `KV-cache ${round2(usage * 100)} % vs ${round2(target * 100)} % target`.concat(r),
+  );
+}
+
+export function gpuDemand(spec: ScalerSpec, usable: UsableReadings, context: DemandContext): SignalVerdict {
+  if (!spec.gpu.enabled) return disabled("gpu", false);
+  const state = inputState("gpu", [["gpuUtilisation", usable.gpuUtilisation]]);
+  if (!state) return disabled("gpu", true);
+  if ("signal" in state) return state;
+  const utilisation = state.readings.gpuUtilisation ?? 0;
+  const target = spec.gpu.target;
+  return proportional(
+    "gpu",
+    state.status,
+    state.readings,
+    context,
+    utilisation / target,
+    Number.POSITIVE_INFINITY,
+    (r) => `GPU ${round2(utilisation * 100)} % vs ${round2(target * 100)} % full`.concat(r),
+  );
+}
+
+export function tokensDemand(
+  spec: ScalerSpec,
+  usable: UsableReadings,
+  context: DemandContext,
+): SignalVerdict {
+  if (!spec.tokens.enabled) return disabled("tokens", false);
+  const state = inputState("tokens", [["tokensPerSecondPerPod", usable.tokensPerSecondPerPod]]);
+  if (!state) return disabled("tokens", true);
+  if ("signal" in state) return state;
+  const perPod = state.readings.tokensPerSecondPerPod ?? 0;
+  const floor = spec.tokens.floorPerSecond;
+  if (context.backlog === undefined)
+    return verdict(
+      "tokens",
+      "abstained",
+      state.readings,
+      "backlog unknown: low throughput alone is not overload",
+    );
+  if (context.backlog === 0)
+    return verdict(
+      "tokens",
+      "abstained",
+      state.readings,
+      `${round2(perPod)} tok/s per pod with nothing waiting`,
+    );
+  if (perPod >= floor)
+    return verdict(
+      "tokens",
+      "abstained",
+      state.readings,
+      `${round2(perPod)} tok/s per pod is at or above ${floor}`,
+    );
+  // Zero throughput while requests wait is the worst overload; the step bound caps it.
+  const ratio = perPod > 0 ? floor / perPod : Number.POSITIVE_INFINITY;
+  return proportional(
+    "tokens",
+    state.status,
+    state.readings,
+    context,
+    ratio,
+    spec.stability.maxStepFactor,
+    (r) => `${round2(perPod)} tok/s per pod below the ${floor} floor while ${context.backlog} wait`.concat(r),
+  );
+}
+
+/** demand = ready × ratio, with the ratio bounded per step. Without ready replicas there is nothing to scale. */
+function proportional(
+  signal: DemandSignal,
+  status: "voted" | "held",
+  readings: SignalVerdict["readings"],
+  context: DemandContext,
+  ratio: number,
+  maxStep: number,
+  describe: (rest: string) => string,
+): SignalVerdict {
+  const ready = context.readyReplicas;
+  if (ready === undefined)
+    return verdict(signal, "abstained", readings, describe(": ready replicas unknown (kube-state-metrics)"));
+  if (ready === 0)
+    return verdict(signal, "abstained", readings, describe(": no ready replica to scale from"));
+  const bounded = Math.min(ratio, maxStep);
+  const demand = ready * bounded;
+  const bound = bounded < ratio ? ` (step bound ×${maxStep})` : "";
+  const held = status === "held" ? " [last good value held]" : "";
+  return verdict(
+    signal,
+    status,
+    { ...readings, replicasReady: ready },
+    describe(` → ${ready} ready × ${round2(bounded)}${bound} = ${round2(demand)}${held}`),
+    demand,
+  );
+}
+
+/** Every signal's verdict, in a fixed order (queue first: it decides whether to scale). */
+export function signalVerdicts(
+  spec: ScalerSpec,
+  usable: UsableReadings,
+  context: DemandContext,
+): SignalVerdict[] {
+  return [
+    queueDemand(spec, usable),
+    ttftDemand(spec, usable, context),
+    kvCacheDemand(spec, usable, context),
+    gpuDemand(spec, usable, context),
+    tokensDemand(spec, usable, context),
+  ];
+}
