@@ -1,0 +1,209 @@
+/**
+ * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --streams 500 --soak 0]
+ *
+ * The scaler under KEDA-like load, next to a no-op gRPC server on the same proto, same machine,
+ * same run: the scaler's cost is reported as ratios to that floor, not as noisy absolutes.
+ * Everything listens on 127.0.0.1; the load is capped in requests and seconds.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { startFakePrometheus } from "./support/fake-prometheus.ts";
+import type { LoadPlan, LoadResult } from "./support/load-generator.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    "scaled-objects": { type: "string", default: "2000" },
+    namespaces: { type: "string", default: "50" },
+    "interval-ms": { type: "string", default: "2000" },
+    seconds: { type: "string", default: "15" },
+    streams: { type: "string", default: "500" },
+    connections: { type: "string", default: "4" },
+    "max-requests": { type: "string", default: "200000" },
+    soak: { type: "string", default: "0" },
+  },
+});
+
+function positive(name: keyof typeof args): number {
+  const value = Number(args[name]);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`--${name} must be a non-negative number, got ${args[name]}`);
+  return value;
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return kib / 1024;
+}
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly address: string;
+}
+
+function startServer(script: string, args: string[], env: Record<string, string>): Promise<Started> {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    const timer = setTimeout(() => reject(new Error(`${script} did not start within 30 s`)), 30_000);
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      buffered += chunk;
+      const match = /"grpcPort":(\d+)/.exec(buffered);
+      if (match) {
+        clearTimeout(timer);
+        // Keep draining the server's log so it never blocks on a full pipe.
+        buffered = "";
+        resolve({ child, address: `127.0.0.1:${match[1]}` });
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`${script} exited with ${code} before serving`)));
+  });
+}
+
+function runGenerator(plan: LoadPlan): Promise<LoadResult> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "bench/support/load-generator.ts", JSON.stringify(plan)],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    out += chunk;
+  });
+  return new Promise((resolve, reject) =>
+    child.on("exit", (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as LoadResult)
+        : reject(new Error(`load generator exited ${code}`)),
+    ),
+  );
+}
+
+function stop(server: Started): Promise<void> {
+  return new Promise((resolve) => {
+    server.child.once("exit", () => resolve());
+    server.child.kill("SIGTERM");
+  });
+}
+
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+async function measure(label: string, server: Started, plan: LoadPlan) {
+  const pid = server.child.pid!;
+  const rssBefore = rssMiB(pid);
+  const result = await runGenerator({ ...plan, address: server.address });
+  const rssAfter = rssMiB(pid);
+  return { label, result, rssBefore, rssAfter };
+}
+
+async function main(): Promise<void> {
+  const plan: LoadPlan = {
+    address: "",
+    scaledObjects: positive("scaled-objects"),
+    namespaces: Math.max(1, positive("namespaces")),
+    pollIntervalMs: positive("interval-ms"),
+    durationMs: positive("seconds") * 1000,
+    maxRequests: positive("max-requests"),
+    streams: positive("streams"),
+    connections: Math.max(1, positive("connections")),
+    streamChurnPerSecond: 0,
+  };
+  const prometheus = await startFakePrometheus();
+  const scalerEnv = {
+    LISTEN_HOST: "127.0.0.1",
+    GRPC_PORT: "0",
+    HTTP_PORT: "0",
+    LOG_LEVEL: "warn",
+    PROMETHEUS_URL: prometheus.url,
+  };
+  console.log(
+    `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms, ` +
+      `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s, cap ${plan.maxRequests} requests`,
+  );
+
+  // The scaler logs at warn, so the "serving" line is not printed: start it at info, then quiet.
+  const scaler = await startServer("src/cli.ts", ["serve"], { ...scalerEnv, LOG_LEVEL: "info" });
+  const ours = await measure("keda-llm-scaler", scaler, plan);
+  const upstreamRequests = prometheus.requests();
+  const soakSeconds = positive("soak");
+  let soak: { samples: { atSeconds: number; rssMiB: number }[]; result: LoadResult } | undefined;
+  if (soakSeconds > 0) {
+    const samples: { atSeconds: number; rssMiB: number }[] = [];
+    const t0 = Date.now();
+    const sampler = setInterval(
+      () => samples.push({ atSeconds: (Date.now() - t0) / 1000, rssMiB: rssMiB(scaler.child.pid!) }),
+      5000,
+    );
+    const result = await runGenerator({
+      ...plan,
+      address: scaler.address,
+      durationMs: soakSeconds * 1000,
+      maxRequests: Math.max(plan.maxRequests, 2_000_000),
+      streamChurnPerSecond: 0.1,
+    });
+    clearInterval(sampler);
+    soak = { samples, result };
+  }
+  await stop(scaler);
+
+  const noopServer = await startServer("bench/support/noop-server.ts", [], {});
+  const floor = await measure("no-op gRPC server", noopServer, plan);
+  await stop(noopServer);
+  await prometheus.close();
+
+  console.log("");
+  console.log("| server | requests | errors | req/s | p50 ms | p99 ms | max ms | RSS before → after MiB |");
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const run of [ours, floor]) {
+    const r = run.result;
+    const errors =
+      Object.entries(r.errors)
+        .map(([code, n]) => `${code} ${n}`)
+        .join(", ") || "0";
+    console.log(
+      `| ${run.label} | ${r.requests} | ${errors} | ${fmt(r.throughputPerSecond, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${fmt(r.latencyMs.max, 1)} | ${fmt(run.rssBefore)} → ${fmt(run.rssAfter)} |`,
+    );
+  }
+  console.log("");
+  console.log(
+    `ratio p50 latency (scaler / no-op): ${fmt(ours.result.latencyMs.p50 / floor.result.latencyMs.p50, 2)}`,
+  );
+  console.log(
+    `ratio p99 latency (scaler / no-op): ${fmt(ours.result.latencyMs.p99 / floor.result.latencyMs.p99, 2)}`,
+  );
+  console.log(
+    `ratio throughput (scaler / no-op): ${fmt(ours.result.throughputPerSecond / floor.result.throughputPerSecond, 2)}`,
+  );
+  console.log(`ratio RSS after load (scaler / no-op): ${fmt(ours.rssAfter / floor.rssAfter, 2)}`);
+  console.log(
+    `upstream requests per poll (GetMetrics + IsActive pair): ${fmt(upstreamRequests / Math.max(1, ours.result.polls), 3)} ` +
+      `(${upstreamRequests} Prometheus queries for ${ours.result.polls} polls)`,
+  );
+  if (soak) {
+    const series = soak.samples.map((s) => `${fmt(s.atSeconds, 0)}s:${fmt(s.rssMiB)}`).join(" ");
+    const half = soak.samples.slice(Math.floor(soak.samples.length / 2));
+    const growth = half.length > 1 ? half[half.length - 1]!.rssMiB - half[0]!.rssMiB : 0;
+    console.log("");
+    console.log(
+      `soak ${soakSeconds} s: ${soak.result.requests} requests, ${soak.result.streamsOpened} streams opened (10 %/s churn), errors ${JSON.stringify(soak.result.errors)}`,
+    );
+    console.log(`soak RSS MiB: ${series}`);
+    console.log(`soak RSS change over the second half: ${fmt(growth)} MiB`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,172 @@
+/**
+ * Plays KEDA at scale against one gRPC address, in its own process so that the generator's work
+ * is not billed to the server: N ScaledObjects each poll GetMetrics + IsActive on their interval,
+ * S StreamIsActive streams stay open (or churn, in soak mode). Bounded by a request cap and a
+ * duration. Prints one JSON line of results.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { externalScalerClientConstructor } from "../../src/server/proto.ts";
+
+export interface LoadPlan {
+  readonly address: string;
+  readonly scaledObjects: number;
+  readonly namespaces: number;
+  readonly pollIntervalMs: number;
+  readonly durationMs: number;
+  readonly maxRequests: number;
+  readonly streams: number;
+  /** Connections to spread the ScaledObjects over (KEDA's operator and metrics server hold a few). */
+  readonly connections: number;
+  /** Soak mode: every second, close and reopen this fraction of the streams. */
+  readonly streamChurnPerSecond: number;
+}
+
+export interface LoadResult {
+  readonly requests: number;
+  readonly polls: number;
+  readonly errors: Record<string, number>;
+  readonly latencyMs: { p50: number; p99: number; max: number };
+  readonly throughputPerSecond: number;
+  readonly elapsedMs: number;
+  readonly streamsOpened: number;
+  readonly streamMessages: number;
+}
+
+type Client = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+function refFor(index: number, plan: LoadPlan) {
+  return {
+    name: `llm-${index}`,
+    namespace: `tenant-${index % plan.namespaces}`,
+    scalerMetadata: {
+      scalerAddress: plan.address,
+      modelName: "llama-3-70b",
+      deployment: `vllm-${index % plan.namespaces}`,
+      maxReplicas: "16",
+    },
+  };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
+  const Constructor = externalScalerClientConstructor();
+  const clients: Client[] = Array.from(
+    { length: plan.connections },
+    // A local subchannel pool gives each client its own HTTP/2 connection.
+    () =>
+      new Constructor(plan.address, grpc.credentials.createInsecure(), {
+        "grpc.use_local_subchannel_pool": 1,
+      }) as Client,
+  );
+  const latencies = new Float64Array(plan.maxRequests);
+  const errors: Record<string, number> = {};
+  let requests = 0;
+  let polls = 0;
+  let streamsOpened = 0;
+  let streamMessages = 0;
+  const started = performance.now();
+  const deadline = started + plan.durationMs;
+
+  const unary = (client: Client, method: string, request: unknown) =>
+    new Promise<void>((resolve) => {
+      if (requests >= plan.maxRequests) return resolve();
+      const slot = requests++;
+      const t0 = performance.now();
+      (
+        client[method] as (
+          r: unknown,
+          m: grpc.Metadata,
+          o: grpc.CallOptions,
+          cb: (e: grpc.ServiceError | null) => void,
+        ) => void
+      ).call(client, request, new grpc.Metadata(), { deadline: Date.now() + 3000 }, (error) => {
+        latencies[slot] = performance.now() - t0;
+        if (error) {
+          const code = grpc.status[error.code] ?? String(error.code);
+          errors[code] = (errors[code] ?? 0) + 1;
+        }
+        resolve();
+      });
+    });
+
+  const openStream = (index: number): grpc.ClientReadableStream<unknown> => {
+    const client = clients[index % clients.length]!;
+    const stream = (client.StreamIsActive as (r: unknown) => grpc.ClientReadableStream<unknown>).call(
+      client,
+      refFor(index, plan),
+    );
+    streamsOpened++;
+    stream.on("data", () => {
+      streamMessages++;
+    });
+    stream.on("error", () => {});
+    return stream;
+  };
+  const streams = Array.from({ length: plan.streams }, (_, i) => openStream(i));
+  const churn =
+    plan.streamChurnPerSecond > 0
+      ? setInterval(() => {
+          const count = Math.max(1, Math.round(streams.length * plan.streamChurnPerSecond));
+          for (let k = 0; k < count; k++) {
+            const i = Math.floor(Math.random() * streams.length);
+            streams[i]!.cancel();
+            streams[i] = openStream(i);
+          }
+        }, 1000)
+      : undefined;
+
+  const pollers = Array.from({ length: plan.scaledObjects }, async (_, index) => {
+    const client = clients[index % clients.length]!;
+    const ref = refFor(index, plan);
+    // KEDA's polls of different ScaledObjects are not aligned: start at a random phase.
+    let next = started + Math.random() * plan.pollIntervalMs;
+    for (;;) {
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (performance.now() >= deadline || requests >= plan.maxRequests) return;
+      polls++;
+      await unary(client, "GetMetrics", { scaledObjectRef: ref, metricName: "llm-desired-replicas" });
+      await unary(client, "IsActive", ref);
+      next += plan.pollIntervalMs;
+    }
+  });
+  await Promise.all(pollers);
+  const elapsedMs = performance.now() - started;
+  if (churn) clearInterval(churn);
+  for (const stream of streams) stream.cancel();
+  for (const client of clients) client.close();
+
+  const sorted = latencies.slice(0, requests).sort();
+  return {
+    requests,
+    polls,
+    errors,
+    latencyMs: {
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+      max: sorted[sorted.length - 1] ?? 0,
+    },
+    throughputPerSecond: (requests / elapsedMs) * 1000,
+    elapsedMs,
+    streamsOpened,
+    streamMessages,
+  };
+}
+
+if (process.argv[2]) {
+  const plan = JSON.parse(process.argv[2]) as LoadPlan;
+  runLoad(plan).then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.exit(0);
+    },
+    (error: unknown) => {
+      process.stderr.write(`${String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

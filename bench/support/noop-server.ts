@@ -1,0 +1,31 @@
+/**
+ * The same ExternalScaler proto served by handlers that answer constants at once: the floor any
+ * gRPC service on this machine pays. The load benchmark reports the scaler's cost as a ratio to it.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { externalScalerService, loadPackageDefinition } from "../../src/server/proto.ts";
+
+const spec = { metricSpecs: [{ metricName: "llm-desired-replicas", targetSize: 1, targetSizeFloat: 1 }] };
+const metrics = {
+  metricValues: [{ metricName: "llm-desired-replicas", metricValue: 1, metricValueFloat: 1 }],
+};
+
+const server = new grpc.Server({ "grpc.max_concurrent_streams": 10_000 });
+server.addService(externalScalerService(loadPackageDefinition()), {
+  IsActive: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, { result: true }),
+  GetMetricSpec: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, spec),
+  GetMetrics: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, metrics),
+  StreamIsActive: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+    call.write({ result: true });
+    call.on("cancelled", () => call.end());
+  },
+  StreamMetricSpec: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+    call.write(spec);
+    call.on("cancelled", () => call.end());
+  },
+});
+server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) => {
+  if (error) throw error;
+  process.stdout.write(`${JSON.stringify({ msg: "noop serving", grpcPort: port })}\n`);
+});
+process.on("SIGTERM", () => server.forceShutdown());
