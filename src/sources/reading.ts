@@ -28,10 +28,12 @@ export type Reading =
   | { readonly ok: true; readonly value: number; readonly observedAtMs: number }
   | { readonly ok: false; readonly failure: SourceFailure };
 
+export type FailedReading = Extract<Reading, { readonly ok: false }>;
+
 export function readingOf(value: number, observedAtMs: number): Reading {
   return { ok: true, value, observedAtMs };
 }
 
-export function failureOf(source: SourceName, kind: FailureKind, message: string): Reading {
+export function failureOf(source: SourceName, kind: FailureKind, message: string): FailedReading {
   return { ok: false, failure: { source, kind, message } };
 }

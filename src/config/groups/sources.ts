@@ -66,12 +66,34 @@ export const sourceEndpointGroups = {
       ),
       doc: "Fully qualified namespace for Entra ID auth (workload identity on AKS).",
     }),
+    caFile: setting({
+      env: "SERVICEBUS_CA_FILE",
+      type: optional(text({ allowed: "a file path", maxLength: 4096 })),
+      doc: "PEM CA bundle to trust for the management endpoint (a private CA, e.g. a TLS-inspecting proxy). Replaces the public CAs for these calls only.",
+    }),
   },
   azureMonitor: {
     endpoint: setting({
       env: "AZURE_MONITOR_METRICS_ENDPOINT",
       type: url("an https URL such as https://westeurope.metrics.monitor.azure.com"),
       doc: "Regional Azure Monitor metrics endpoint (metrics:getBatch).",
+    }),
+    audience: setting({
+      env: "AZURE_MONITOR_AUDIENCE",
+      type: text({ pattern: /^https:\/\/[^\s]+$/, allowed: "an https audience URL" }),
+      default: "https://management.azure.com",
+      doc: "Entra ID audience of the metrics API (sovereign clouds: https://management.usgovcloudapi.net, …).",
+    }),
+    caFile: setting({
+      env: "AZURE_MONITOR_CA_FILE",
+      type: optional(text({ allowed: "a file path", maxLength: 4096 })),
+      doc: "PEM CA bundle to trust for the metrics endpoint (private CA). Replaces the public CAs for these calls only.",
+    }),
+    staleAfterSeconds: setting({
+      env: "AZURE_MONITOR_STALE_AFTER_SECONDS",
+      type: positiveNumber(),
+      default: "300",
+      doc: "Azure Monitor platform metrics arrive 1–3 minutes late: a data point whose minute ended longer ago than this is `stale`.",
     }),
   },
   sourceLimits: {
@@ -95,6 +117,40 @@ export const sourceEndpointGroups = {
     }),
   },
 } as const;
+
+function customQuery(key: string, env: string, meaning: string) {
+  return setting({
+    key,
+    env,
+    type: optional(text({ maxLength: 4096, allowed: "a PromQL expression returning one series" })),
+    doc: `Custom PromQL for ${meaning}. Needs ALLOW_CUSTOM_QUERIES=true; must select namespace="<ScaledObject namespace>".`,
+  });
+}
+
+/**
+ * A full PromQL expression per signal, for setups the built queries do not fit. Used only when
+ * the operator sets ALLOW_CUSTOM_QUERIES=true, and then every selector in it must carry
+ * namespace="<the ScaledObject's namespace>".
+ */
+const customQuerySettings = {
+  waitingQuery: customQuery("waitingQuery", "CUSTOM_WAITING_QUERY", "vLLM waiting requests"),
+  runningQuery: customQuery("runningQuery", "CUSTOM_RUNNING_QUERY", "vLLM running requests"),
+  ttftP95Query: customQuery("ttftP95Query", "CUSTOM_TTFT_P95_QUERY", "TTFT P95 in seconds"),
+  ttftRateQuery: customQuery(
+    "ttftRateQuery",
+    "CUSTOM_TTFT_RATE_QUERY",
+    "requests per second behind the TTFT histogram",
+  ),
+  kvCacheQuery: customQuery("kvCacheQuery", "CUSTOM_KV_CACHE_QUERY", "KV-cache usage as a fraction 0–1"),
+  gpuQuery: customQuery("gpuQuery", "CUSTOM_GPU_QUERY", "GPU utilisation as a fraction 0–1"),
+  tokensPerSecondQuery: customQuery(
+    "tokensPerSecondQuery",
+    "CUSTOM_TOKENS_PER_SECOND_QUERY",
+    "generated tokens per second per pod",
+  ),
+} as const;
+
+export type CustomQueryKey = keyof typeof customQuerySettings;
 
 /** Per-ScaledObject: which queue, which Azure resource, optional custom queries. */
 export const sourceSelectionGroup = {
@@ -163,6 +219,7 @@ export const sourceSelectionGroup = {
     default: "2m",
     doc: "Window of rate() for TTFT P95 and tokens/s.",
   }),
+  ...customQuerySettings,
   queryTimeoutMs: setting({
     key: "queryTimeoutMs",
     env: "QUERY_TIMEOUT_MS",

@@ -1,0 +1,119 @@
+import type { ScalerSpec } from "../config/spec.ts";
+import type { SignalKey } from "../policy/readings.ts";
+import type { AzureMonitorGpuQuery } from "./azure-monitor.ts";
+import { customQueryKeyOf, type PrometheusSignal } from "./prometheus/queries.ts";
+import { type FailedReading, failureOf } from "./reading.ts";
+import type { ServiceBusEntity } from "./servicebus.ts";
+
+/**
+ * Which readings a ScaledObject gets, and from where. The rule (the policy depends on it):
+ *
+ * - **absent**: the signal is switched off, or nothing at all points at a source for it (no
+ *   PROMETHEUS_URL for the Prometheus signals; no queue or topic named for the backlog). The
+ *   policy reads absence as "signal not in use".
+ * - **`not_configured` failure**: the ScaledObject asked for the signal explicitly (named a
+ *   queue, chose gpuSource=azureMonitor, supplied a custom query) but the process lacks the
+ *   endpoint or credentials. The message names the key to set. The policy reads it as "signal
+ *   broken" (fail-static), because a forgotten secret must not look like an idle queue.
+ */
+export type SignalTask =
+  | { readonly source: "prometheus"; readonly signal: PrometheusSignal }
+  | { readonly source: "serviceBus"; readonly entity: ServiceBusEntity }
+  | { readonly source: "azureMonitor"; readonly query: AzureMonitorGpuQuery }
+  | { readonly source: "failure"; readonly reading: FailedReading };
+
+export interface ConfiguredSources {
+  readonly prometheus: boolean;
+  readonly serviceBus: { readonly configured: boolean; readonly problem?: string | undefined };
+  readonly azureMonitor: { readonly configured: boolean; readonly problem?: string | undefined };
+}
+
+/** The Prometheus signals a spec uses. Replicas are always read: capacity already on its way. */
+export function prometheusSignalsOf(spec: ScalerSpec): PrometheusSignal[] {
+  const signals: PrometheusSignal[] = [];
+  if (spec.queue.enabled) signals.push("vllmWaiting");
+  signals.push("vllmRunning");
+  if (spec.ttft.enabled) signals.push("ttftP95Seconds", "ttftRequestsPerSecond");
+  if (spec.kvCache.enabled) signals.push("kvCacheUsage");
+  if (spec.gpu.enabled && spec.sources.gpuSource === "dcgm") signals.push("gpuUtilisation");
+  if (spec.tokens.enabled) signals.push("tokensPerSecondPerPod");
+  signals.push("replicasDesired", "replicasReady", "replicasUnavailable");
+  return signals;
+}
+
+function serviceBusEntityOf(spec: ScalerSpec): ServiceBusEntity | undefined {
+  const { serviceBusQueue, serviceBusTopic, serviceBusSubscription } = spec.sources;
+  if (serviceBusQueue) return { queue: serviceBusQueue };
+  if (serviceBusTopic && serviceBusSubscription)
+    return { topic: serviceBusTopic, subscription: serviceBusSubscription };
+  return undefined;
+}
+
+export function planReadings(spec: ScalerSpec, sources: ConfiguredSources): Map<SignalKey, SignalTask> {
+  const plan = new Map<SignalKey, SignalTask>();
+
+  for (const signal of prometheusSignalsOf(spec)) {
+    if (sources.prometheus) {
+      plan.set(signal, { source: "prometheus", signal });
+      continue;
+    }
+    const customKey = customQueryKeyOf(signal);
+    if (customKey && spec.sources[customKey] !== undefined)
+      plan.set(signal, {
+        source: "failure",
+        reading: failureOf(
+          "prometheus",
+          "not_configured",
+          `scalerMetadata.${customKey} is set but the scaler has no Prometheus: set env PROMETHEUS_URL`,
+        ),
+      });
+  }
+
+  const entity = spec.queue.enabled ? serviceBusEntityOf(spec) : undefined;
+  if (entity)
+    plan.set(
+      "queueBacklog",
+      sources.serviceBus.configured
+        ? { source: "serviceBus", entity }
+        : {
+            source: "failure",
+            reading: failureOf(
+              "serviceBus",
+              "not_configured",
+              `scalerMetadata names a Service Bus entity but ${sources.serviceBus.problem ?? "Service Bus is not configured"}`,
+            ),
+          },
+    );
+
+  if (spec.gpu.enabled && spec.sources.gpuSource === "azureMonitor") {
+    const resourceIds = spec.sources.azureMonitorResourceIds?.split(",").map((id) => id.trim());
+    if (!resourceIds || resourceIds.length === 0)
+      plan.set("gpuUtilisation", {
+        source: "failure",
+        reading: failureOf(
+          "azureMonitor",
+          "not_configured",
+          "gpuSource=azureMonitor needs scalerMetadata.azureMonitorResourceIds (or env AZURE_MONITOR_RESOURCE_IDS)",
+        ),
+      });
+    else if (!sources.azureMonitor.configured)
+      plan.set("gpuUtilisation", {
+        source: "failure",
+        reading: failureOf(
+          "azureMonitor",
+          "not_configured",
+          `gpuSource=azureMonitor but ${sources.azureMonitor.problem ?? "Azure Monitor is not configured"}`,
+        ),
+      });
+    else
+      plan.set("gpuUtilisation", {
+        source: "azureMonitor",
+        query: {
+          resourceIds,
+          metric: spec.sources.azureMonitorMetric,
+          metricNamespace: spec.sources.azureMonitorNamespace,
+        },
+      });
+  }
+  return plan;
+}

@@ -1,0 +1,213 @@
+import type { CustomQueryKey } from "../../config/groups/sources.ts";
+import type { ScalerSpec } from "../../config/spec.ts";
+import { type FailedReading, failureOf } from "../reading.ts";
+import { namespaceViolation } from "./guard.ts";
+import { type LabelMatcher, NAMESPACE_NAME, regexLiteral, selector } from "./promql.ts";
+
+export type PrometheusSignal =
+  | "vllmWaiting"
+  | "vllmRunning"
+  | "ttftP95Seconds"
+  | "ttftRequestsPerSecond"
+  | "kvCacheUsage"
+  | "gpuUtilisation"
+  | "tokensPerSecondPerPod"
+  | "replicasDesired"
+  | "replicasReady"
+  | "replicasUnavailable";
+
+export interface PrometheusQuery {
+  readonly signal: PrometheusSignal;
+  /** The exact text sent to Prometheus: also the cache key's main part. */
+  readonly expr: string;
+  /**
+   * Built queries return two series: `scaler_part="value"` and `scaler_part="freshness"` (the
+   * oldest newest-sample time of the series behind the value), so staleness is judged from the
+   * samples themselves in the same request. Custom queries are read as they are.
+   */
+  readonly custom: boolean;
+  /** For messages: what this query reads, e.g. "vllmWaiting in namespace team-a". */
+  readonly what: string;
+  /** Why an empty answer may happen, for the `empty` failure's message. */
+  readonly whenEmpty: string;
+}
+
+/** Label that tells the value series from the freshness series of a built query. */
+export const PART_LABEL = "scaler_part";
+
+const CUSTOM_QUERY_OF: Partial<Record<PrometheusSignal, CustomQueryKey>> = {
+  vllmWaiting: "waitingQuery",
+  vllmRunning: "runningQuery",
+  ttftP95Seconds: "ttftP95Query",
+  ttftRequestsPerSecond: "ttftRateQuery",
+  kvCacheUsage: "kvCacheQuery",
+  gpuUtilisation: "gpuQuery",
+  tokensPerSecondPerPod: "tokensPerSecondQuery",
+};
+
+export function customQueryKeyOf(signal: PrometheusSignal): CustomQueryKey | undefined {
+  return CUSTOM_QUERY_OF[signal];
+}
+
+/**
+ * `value` and its freshness in one request. label_replace with an empty source label just adds
+ * the marker label; `or` keeps both because their label sets differ.
+ */
+function withFreshness(value: string, freshnessSelector: string): string {
+  return (
+    `label_replace(${value}, "${PART_LABEL}", "value", "", "")` +
+    ` or label_replace(min(timestamp(${freshnessSelector})), "${PART_LABEL}", "freshness", "", "")`
+  );
+}
+
+export function targetDeployment(spec: ScalerSpec): string {
+  return spec.target.deployment ?? spec.scaledObject.name;
+}
+
+/**
+ * The target's pods. With an explicit podPrefix: every pod whose name starts with it. Otherwise
+ * the Deployment's own naming, `<deployment>-<pod-template-hash>-<suffix>`, which does not
+ * match a sibling Deployment such as `<deployment>-guard`.
+ */
+function podMatcher(spec: ScalerSpec): LabelMatcher {
+  if (spec.target.podPrefix)
+    return { label: "pod", op: "=~", value: `${regexLiteral(spec.target.podPrefix)}.*` };
+  return { label: "pod", op: "=~", value: `${regexLiteral(targetDeployment(spec))}-[a-z0-9]+-[a-z0-9]+` };
+}
+
+function describePods(spec: ScalerSpec): string {
+  return spec.target.podPrefix
+    ? `pods named ${spec.target.podPrefix}*`
+    : `pods of Deployment ${targetDeployment(spec)}`;
+}
+
+function builtQuery(spec: ScalerSpec, signal: PrometheusSignal): PrometheusQuery {
+  const namespace = spec.scaledObject.namespace;
+  const inNamespace: LabelMatcher = { label: "namespace", op: "=", value: namespace };
+  const vllmMatchers: LabelMatcher[] = [inNamespace, podMatcher(spec)];
+  if (spec.target.modelName)
+    vllmMatchers.push({ label: "model_name", op: "=", value: spec.target.modelName });
+  const vllm = (metric: string) => selector(metric, vllmMatchers);
+  const window = spec.sources.rateWindow;
+  // Every series of a vLLM pod comes from the same scrape, so the running gauge (present in every
+  // vLLM version) dates them all.
+  const vllmFreshness = vllm("vllm:num_requests_running");
+  const model = spec.target.modelName ? ` serving ${spec.target.modelName}` : "";
+  const what = `${signal} in namespace ${namespace}`;
+  const vllmEmpty = (metric: string) =>
+    `no ${describePods(spec)}${model} in namespace ${namespace} report ${metric} ` +
+    "(scaled to zero, not scraped yet, or the pod/model selector matches nothing)";
+  const vllmQuery = (value: string, metric: string): PrometheusQuery => ({
+    signal,
+    expr: withFreshness(value, vllmFreshness),
+    custom: false,
+    what,
+    whenEmpty: vllmEmpty(metric),
+  });
+
+  switch (signal) {
+    case "vllmWaiting":
+      return vllmQuery(`sum(${vllm("vllm:num_requests_waiting")})`, "vllm:num_requests_waiting");
+    case "vllmRunning":
+      return vllmQuery(`sum(${vllm("vllm:num_requests_running")})`, "vllm:num_requests_running");
+    case "ttftP95Seconds":
+      // NaN (not_a_number) when no request finished prefill in the window: 0/0 in every bucket.
+      return vllmQuery(
+        `histogram_quantile(0.95, sum by (le) (rate(${vllm("vllm:time_to_first_token_seconds_bucket")}[${window}])))`,
+        "vllm:time_to_first_token_seconds",
+      );
+    case "ttftRequestsPerSecond":
+      return vllmQuery(
+        `sum(rate(${vllm("vllm:time_to_first_token_seconds_count")}[${window}]))`,
+        "vllm:time_to_first_token_seconds",
+      );
+    case "kvCacheUsage":
+      // Vector `or` matches on labels without the metric name: a pod exporting both names
+      // (v0.9.2–v0.11) counts once, with the new one; pods with only the old name still count.
+      return vllmQuery(
+        `avg(${vllm("vllm:kv_cache_usage_perc")} or ${vllm("vllm:gpu_cache_usage_perc")})`,
+        "vllm:kv_cache_usage_perc (or vllm:gpu_cache_usage_perc)",
+      );
+    case "tokensPerSecondPerPod":
+      return vllmQuery(
+        `sum(rate(${vllm("vllm:generation_tokens_total")}[${window}])) / count(count by (pod) (${vllm("vllm:generation_tokens_total")}))`,
+        "vllm:generation_tokens_total",
+      );
+    case "gpuUtilisation": {
+      const percent = spec.sources.gpuMetric === "util";
+      const metric = percent ? "DCGM_FI_DEV_GPU_UTIL" : "DCGM_FI_PROF_GR_ENGINE_ACTIVE";
+      // dcgm-exporter's pod attribution puts namespace/pod on each GPU it assigned to a pod.
+      const gpus = selector(metric, [inNamespace, podMatcher(spec)]);
+      return {
+        signal,
+        expr: withFreshness(percent ? `avg(${gpus}) / 100` : `avg(${gpus})`, gpus),
+        custom: false,
+        what,
+        whenEmpty:
+          `no GPU of ${describePods(spec)} in namespace ${namespace} reports ${metric} ` +
+          "(dcgm-exporter not scraped with honor_labels, pod attribution off, or no pods)",
+      };
+    }
+    case "replicasDesired":
+    case "replicasReady":
+    case "replicasUnavailable": {
+      const metric = {
+        replicasDesired: "kube_deployment_spec_replicas",
+        replicasReady: "kube_deployment_status_replicas_ready",
+        replicasUnavailable: "kube_deployment_status_replicas_unavailable",
+      }[signal];
+      const deployment = selector(metric, [
+        inNamespace,
+        { label: "deployment", op: "=", value: targetDeployment(spec) },
+      ]);
+      // max, not sum: kube-state-metrics run with two replicas exports every series twice.
+      return {
+        signal,
+        expr: withFreshness(`max(${deployment})`, deployment),
+        custom: false,
+        what,
+        whenEmpty:
+          `kube-state-metrics has no ${metric} for Deployment ${targetDeployment(spec)} in namespace ${namespace} ` +
+          "(kube-state-metrics not scraped, or the deployment name is wrong: set scalerMetadata.deployment)",
+      };
+    }
+  }
+}
+
+/**
+ * The query for one signal of a ScaledObject, or the failure that stands in for it: a custom
+ * query that the operator has not allowed, or that reaches outside the ScaledObject's namespace,
+ * is `forbidden_query` (never silently replaced by the built query).
+ */
+export function prometheusQuery(
+  spec: ScalerSpec,
+  signal: PrometheusSignal,
+  options: { allowCustomQueries: boolean },
+): PrometheusQuery | FailedReading {
+  const namespace = spec.scaledObject.namespace;
+  if (!NAMESPACE_NAME.test(namespace))
+    return failureOf(
+      "prometheus",
+      "forbidden_query",
+      `${signal}: ${JSON.stringify(namespace.slice(0, 80))} is not a Kubernetes namespace name`,
+    );
+  const customKey = customQueryKeyOf(signal);
+  const custom = customKey ? spec.sources[customKey] : undefined;
+  if (customKey === undefined || custom === undefined) return builtQuery(spec, signal);
+  if (!options.allowCustomQueries)
+    return failureOf(
+      "prometheus",
+      "forbidden_query",
+      `scalerMetadata.${customKey} is set but custom queries are off (the operator enables them with env ALLOW_CUSTOM_QUERIES=true)`,
+    );
+  const violation = namespaceViolation(custom, namespace);
+  if (violation)
+    return failureOf("prometheus", "forbidden_query", `scalerMetadata.${customKey}: ${violation}`);
+  return {
+    signal,
+    expr: custom,
+    custom: true,
+    what: `${signal} (custom query) in namespace ${namespace}`,
+    whenEmpty: `scalerMetadata.${customKey} returned no series`,
+  };
+}
