@@ -28,13 +28,23 @@ interface Interval {
   readonly replicas: number;
 }
 
+interface PrecomputedWindow extends Interval {
+  /** The answer inside the window, and before it (after the previous one). */
+  readonly inside: FloorAt;
+  readonly before: FloorAt;
+}
+
+interface PrecomputedOverride extends Interval {
+  readonly inside: FloorAt;
+}
+
 interface Precomputed {
   /** The instants for which `windows` and `overrides` are complete. */
   readonly validFromMs: number;
   readonly validToMs: number;
   /** Warm windows (lead and delay included), merged where they overlap, sorted. */
-  readonly windows: readonly Interval[];
-  readonly overrides: readonly Interval[];
+  readonly windows: readonly PrecomputedWindow[];
+  readonly overrides: readonly PrecomputedOverride[];
 }
 
 const MINUTE_MS = 60_000;
@@ -165,12 +175,34 @@ function expandOverrides(settings: WarmFloorSettings, fromMs: number, days: numb
 function precompute(settings: WarmFloorSettings, nowMs: number): Precomputed {
   const fromMs = nowMs - LOOKBACK_DAYS * DAY_MS;
   const days = LOOKBACK_DAYS + SPAN_DAYS + 1;
-  return {
-    validFromMs: nowMs - DAY_MS,
-    validToMs: nowMs + (SPAN_DAYS - 1) * DAY_MS,
-    windows: expandWindows(settings, fromMs, days),
-    overrides: expandOverrides(settings, fromMs, days),
-  };
+  const zone = settings.schedule?.windows[0]?.zone ?? "UTC";
+  // Answers are built here, once per interval, because formatting an instant with luxon costs
+  // more than the whole rest of a decision.
+  const windows = expandWindows(settings, fromMs, days).map((window) => ({
+    ...window,
+    inside: {
+      replicas: settings.replicas,
+      reason: `warm window "${window.label}" (pre-warm ${settings.prewarmMinutes} min, close delay ${settings.closeDelayMinutes} min) until ${formatInstant(window.endMs, zone)}`,
+      source: "window" as const,
+      untilMs: window.endMs,
+    },
+    before: {
+      replicas: settings.outsideReplicas,
+      reason: `outside the warm window; next pre-warm ${formatInstant(window.startMs, zone)}`,
+      source: "outside" as const,
+      untilMs: window.startMs,
+    },
+  }));
+  const overrides = expandOverrides(settings, fromMs, days).map((override) => ({
+    ...override,
+    inside: {
+      replicas: override.replicas,
+      reason: `override "${override.label}" until ${formatInstant(override.endMs, zone)}`,
+      source: "override" as const,
+      untilMs: override.endMs,
+    },
+  }));
+  return { validFromMs: nowMs - DAY_MS, validToMs: nowMs + (SPAN_DAYS - 1) * DAY_MS, windows, overrides };
 }
 
 function precomputedFor(settings: WarmFloorSettings, nowMs: number): Precomputed {
@@ -181,9 +213,12 @@ function precomputedFor(settings: WarmFloorSettings, nowMs: number): Precomputed
   return fresh;
 }
 
-function formatUntil(ms: number, zone: string): string {
+function formatInstant(ms: number, zone: string): string {
   return DateTime.fromMillis(ms, { zone }).toFormat("ccc yyyy-MM-dd HH:mm ZZZZ");
 }
+
+const NO_SCHEDULE = "no warm floor schedule";
+const OUTSIDE = "outside the warm window";
 
 /**
  * The warm floor at an instant: an override in force sets it (the highest of several wins),
@@ -192,37 +227,17 @@ function formatUntil(ms: number, zone: string): string {
  */
 export function warmFloorAt(settings: WarmFloorSettings, nowMs: number): FloorAt {
   if (!settings.schedule && !settings.overrides)
-    return { replicas: settings.outsideReplicas, reason: "no warm floor schedule", source: "none" };
+    return { replicas: settings.outsideReplicas, reason: NO_SCHEDULE, source: "none" };
   const pre = precomputedFor(settings, nowMs);
-  const shownZone = settings.schedule?.windows[0]?.zone ?? "UTC";
-  let override: Interval | undefined;
+  let override: PrecomputedOverride | undefined;
   for (const interval of pre.overrides) {
     if (interval.startMs > nowMs) break;
     if (nowMs < interval.endMs && (!override || interval.replicas > override.replicas)) override = interval;
   }
-  if (override)
-    return {
-      replicas: override.replicas,
-      reason: `override "${override.label}" until ${formatUntil(override.endMs, shownZone)}`,
-      source: "override",
-      untilMs: override.endMs,
-    };
+  if (override) return override.inside;
   for (const window of pre.windows) {
-    if (window.startMs > nowMs) {
-      return {
-        replicas: settings.outsideReplicas,
-        reason: `outside the warm window; next pre-warm ${formatUntil(window.startMs, shownZone)}`,
-        source: "outside",
-        untilMs: window.startMs,
-      };
-    }
-    if (nowMs < window.endMs)
-      return {
-        replicas: settings.replicas,
-        reason: `warm window "${window.label}" (pre-warm ${settings.prewarmMinutes} min, close delay ${settings.closeDelayMinutes} min) until ${formatUntil(window.endMs, shownZone)}`,
-        source: "window",
-        untilMs: window.endMs,
-      };
+    if (window.startMs > nowMs) return window.before;
+    if (nowMs < window.endMs) return window.inside;
   }
-  return { replicas: settings.outsideReplicas, reason: "outside the warm window", source: "outside" };
+  return { replicas: settings.outsideReplicas, reason: OUTSIDE, source: "outside" };
 }

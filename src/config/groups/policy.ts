@@ -6,7 +6,6 @@ import {
   integer,
   nonNegativeNumber,
   oneOf,
-  optional,
   parsedBy,
   positiveNumber,
   setting,
@@ -215,11 +214,9 @@ export const policyGroups = {
     schedule: setting({
       key: "warmFloorSchedule",
       env: "WARM_FLOOR_SCHEDULE",
-      type: optional(
-        parsedBy(
-          'business windows "<IANA zone> <weekdays> <HH:MM>-<HH:MM>" separated by ";" (e.g. "Asia/Singapore Mon-Fri 08:00-23:00")',
-          parseWarmSchedule,
-        ),
+      type: unsetOr(
+        'business windows "<IANA zone> <weekdays> <HH:MM>-<HH:MM>" separated by ";" (e.g. "Asia/Singapore Mon-Fri 08:00-23:00")',
+        parseWarmSchedule,
       ),
       doc: "Business windows per region; the floor is warmFloorReplicas inside any of them (widened by the lead and delay).",
     }),
@@ -254,16 +251,22 @@ export const policyGroups = {
     overrides: setting({
       key: "warmFloorOverrides",
       env: "WARM_FLOOR_OVERRIDES",
-      type: optional(
-        parsedBy(
-          'overrides "[<zone>] <monthEnd|quarterEnd|YYYY-MM-DD[..YYYY-MM-DD]>=<replicas>[ from HH:MM day before]" separated by ";"',
-          (raw) => parseFloorOverrides(raw),
-        ),
+      type: unsetOr(
+        'overrides "[<zone>] <monthEnd|quarterEnd|YYYY-MM-DD[..YYYY-MM-DD]>=<replicas>[ from HH:MM day before]" separated by ";"',
+        (raw) => parseFloorOverrides(raw),
       ),
       doc: "Dated floors for known peaks (month end = last weekday); in force they replace the floor, the highest wins. Zone: the first schedule region's.",
     }),
   },
 } as const;
+
+/**
+ * An optional parsed value whose errors keep the parser's detail (setting.ts's `optional`
+ * replaces them with the generic phrase): empty or unset parses to undefined.
+ */
+function unsetOr<T>(allowed: string, parse: (raw: string) => T): ValueType<T | undefined> {
+  return parsedBy(allowed, (raw) => (raw.trim() === "" ? undefined : parse(raw)));
+}
 
 /** Like setting.ts's number types, for ranges it does not offer. */
 function numberWhere(allowed: string, accept: (n: number) => boolean): ValueType<number> {

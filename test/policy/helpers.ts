@@ -1,0 +1,62 @@
+import { parseScalerSpec, type ScalerSpec } from "../../src/config/spec.ts";
+import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
+import type { Decision } from "../../src/policy/decision.ts";
+import type { SignalReadings } from "../../src/policy/readings.ts";
+import type { Reading } from "../../src/sources/reading.ts";
+
+/** A spec from scalerMetadata over no environment: the documented defaults apply. */
+export function specOf(metadata: Record<string, string> = {}): ScalerSpec {
+  return parseScalerSpec({ name: "vllm", namespace: "inference" }, metadata, {});
+}
+
+export const ok = (value: number, observedAtMs = 0): Reading => ({ ok: true, value, observedAtMs });
+
+export const broken = (message = "connect ECONNREFUSED"): Reading => ({
+  ok: false,
+  failure: { source: "prometheus", kind: "unreachable", message },
+});
+
+export const at = (iso: string): number => {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new Error(`bad instant ${iso}`);
+  return ms;
+};
+
+export type Values = Partial<Record<keyof SignalReadings, number | Reading>>;
+
+/** Plain numbers become readings observed at `nowMs`; `broken()` entries stay failures. */
+export function readingsOf(values: Values, nowMs: number): SignalReadings {
+  const readings: Record<string, Reading> = {};
+  for (const [key, value] of Object.entries(values))
+    if (value !== undefined) readings[key] = typeof value === "number" ? ok(value, nowMs) : value;
+  return readings as SignalReadings;
+}
+
+/** A Monday, 20:00 in Singapore: no schedule in these tests says anything about it unless asked. */
+export const NOON = at("2026-11-23T12:00:00Z");
+
+export function decideOnce(spec: ScalerSpec, values: Values, nowMs = NOON, memory?: PolicyMemory): Decision {
+  return decide(spec, readingsOf(values, nowMs), nowMs, memory).decision;
+}
+
+/** Drives decide() through a timeline of polls, carrying memory like the server does. */
+export function timeline(
+  spec: ScalerSpec,
+  startMs: number,
+  polls: readonly { afterSeconds: number; readings: Values }[],
+): Decision[] {
+  let memory: PolicyMemory | undefined;
+  return polls.map((poll) => {
+    const result = decide(
+      spec,
+      readingsOf(poll.readings, startMs + poll.afterSeconds * 1000),
+      startMs + poll.afterSeconds * 1000,
+      memory,
+    );
+    memory = result.memory;
+    return result.decision;
+  });
+}
+
+/** Metadata without the HPA tolerance step or hysteresis, where a test isolates another rule. */
+export const PLAIN = { scaleDownBand: "0", stepOverTolerance: "false" };
