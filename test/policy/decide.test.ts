@@ -1,0 +1,514 @@
+import { describe, expect, it } from "vitest";
+import { decide } from "../../src/policy/decide.ts";
+import type { Decision } from "../../src/policy/decision.ts";
+import { broken, decideOnce, NOON, PLAIN, readingsOf, specOf, timeline } from "./helpers.ts";
+
+const verdictOf = (decision: Decision, signal: string) => decision.signals.find((v) => v.signal === signal);
+
+describe("queue demand", () => {
+  it("perReplica: one replica per messagesPerReplica waiting, then the 70 % headroom", () => {
+    const decision = decideOnce(specOf({ queueMode: "perReplica", messagesPerReplica: "5" }), {
+      queueBacklog: 12,
+    });
+    // 12 / 5 = 2.4 replicas of load; 2.4 / 0.7 = 3.43 → 4.
+    expect(decision).toMatchObject({
+      loadReplicas: 2.4,
+      desiredReplicas: 4,
+      metricValue: 4,
+      drivingFactor: "queue",
+    });
+  });
+
+  it("drain: carries the inflow and clears the backlog within the SLA", () => {
+    const decision = decideOnce(specOf(), { queueBacklog: 100, vllmWaiting: 20, ttftRequestsPerSecond: 3 });
+    // (3 req/s + 120 waiting / 60 s) / 2 req/s per replica = 2.5; 2.5 / 0.7 = 3.57 → 4.
+    expect(decision.loadReplicas).toBeCloseTo(2.5);
+    expect(decision.desiredReplicas).toBe(4);
+    expect(verdictOf(decision, "queue")?.note).toContain("3 req/s inflow + 120 waiting drained in 60 s");
+  });
+
+  it("drain without a request rate counts the backlog alone, and says so", () => {
+    const decision = decideOnce(specOf({ ttftEnabled: "false" }), { queueBacklog: 240 });
+    expect(decision.loadReplicas).toBeCloseTo(2);
+    expect(verdictOf(decision, "queue")?.note).toContain("inflow unknown");
+  });
+
+  it("can be switched off: the readings are then ignored", () => {
+    const decision = decideOnce(specOf({ queueEnabled: "false" }), { queueBacklog: 500 });
+    expect(verdictOf(decision, "queue")).toMatchObject({ status: "disabled", note: "switched off" });
+  });
+});
+
+describe("TTFT P95 demand", () => {
+  const spec = specOf({ ttftTargetSeconds: "2", maxReplicas: "20" });
+
+  it("scales the ready replicas in proportion to P95 over target", () => {
+    const decision = decideOnce(spec, {
+      ttftP95Seconds: 3,
+      ttftRequestsPerSecond: 5,
+      replicasReady: 4,
+      vllmWaiting: 3,
+    });
+    // 4 ready × 3 / 2 = 6; 6 / 0.7 = 8.57 → 9.
+    expect(verdictOf(decision, "ttft")).toMatchObject({ status: "voted", demandReplicas: 6 });
+    expect(decision).toMatchObject({ desiredReplicas: 9, drivingFactor: "ttft" });
+  });
+
+  it("is bounded per step by maxStepFactor", () => {
+    const decision = decideOnce(spec, {
+      ttftP95Seconds: 20,
+      ttftRequestsPerSecond: 5,
+      replicasReady: 4,
+      vllmWaiting: 3,
+    });
+    expect(verdictOf(decision, "ttft")?.demandReplicas).toBe(8);
+    expect(verdictOf(decision, "ttft")?.note).toContain("step bound ×2");
+  });
+
+  it("abstains when the window holds too few requests for a percentile", () => {
+    const decision = decideOnce(spec, {
+      ttftP95Seconds: 30,
+      ttftRequestsPerSecond: 0.05,
+      replicasReady: 2,
+      vllmWaiting: 3,
+    });
+    expect(verdictOf(decision, "ttft")).toMatchObject({ status: "abstained" });
+    expect(verdictOf(decision, "ttft")?.note).toContain("too few samples");
+    expect(verdictOf(decision, "ttft")?.demandReplicas).toBeUndefined();
+  });
+
+  it("abstains at zero traffic instead of voting with noise", () => {
+    const decision = decideOnce(spec, {
+      ttftP95Seconds: 0,
+      ttftRequestsPerSecond: 0,
+      replicasReady: 1,
+      queueBacklog: 0,
+    });
+    expect(verdictOf(decision, "ttft")?.status).toBe("abstained");
+  });
+
+  it("abstains within target (latency says how much, not whether to shrink)", () => {
+    const decision = decideOnce(spec, {
+      ttftP95Seconds: 1.5,
+      ttftRequestsPerSecond: 5,
+      replicasReady: 4,
+      vllmWaiting: 3,
+    });
+    expect(verdictOf(decision, "ttft")?.note).toContain("within the 2 s target");
+  });
+
+  it("abstains while nothing waits, unless told otherwise", () => {
+    const readings = { ttftP95Seconds: 4, ttftRequestsPerSecond: 5, replicasReady: 2, vllmWaiting: 0 };
+    expect(verdictOf(decideOnce(spec, readings), "ttft")?.status).toBe("abstained");
+    const eager = specOf({ ttftRequiresBacklog: "false" });
+    expect(verdictOf(decideOnce(eager, readings), "ttft")?.demandReplicas).toBe(4);
+  });
+});
+
+describe("KV-cache, GPU and token throughput demand", () => {
+  it("KV-cache: ready × usage / target (0.8)", () => {
+    const decision = decideOnce(specOf(), { kvCacheUsage: 0.9, replicasReady: 2 });
+    expect(verdictOf(decision, "kvCache")?.demandReplicas).toBeCloseTo(2.25);
+    expect(decision.desiredReplicas).toBe(4);
+  });
+
+  it("GPU: a new pod is asked for above 70 % utilisation, not at it", () => {
+    expect(
+      decideOnce(specOf(), { gpuUtilisation: 0.7, replicasReady: 2, vllmRunning: 4 }).desiredReplicas,
+    ).toBe(2);
+    expect(
+      decideOnce(specOf(), { gpuUtilisation: 0.71, replicasReady: 2, vllmRunning: 4 }).desiredReplicas,
+    ).toBe(3);
+  });
+
+  it("tokens: throughput under the floor while requests wait is overload", () => {
+    const decision = decideOnce(specOf(), { tokensPerSecondPerPod: 250, replicasReady: 2, vllmWaiting: 5 });
+    // 2 ready × 500 / 250 = 4; 4 / 0.7 = 5.71 → 6 (queue alone: 5 / 60 / 2 ≈ 0.04).
+    expect(decision).toMatchObject({ drivingFactor: "tokens", desiredReplicas: 6 });
+  });
+
+  it("tokens: low throughput with nothing waiting is just a quiet hour", () => {
+    const decision = decideOnce(specOf(), { tokensPerSecondPerPod: 50, replicasReady: 2, vllmWaiting: 0 });
+    expect(verdictOf(decision, "tokens")).toMatchObject({ status: "abstained" });
+  });
+
+  it("ready-relative signals abstain without kube-state-metrics replicas", () => {
+    const decision = decideOnce(specOf(), { kvCacheUsage: 0.95 });
+    expect(verdictOf(decision, "kvCache")?.note).toContain("ready replicas unknown");
+  });
+});
+
+describe("fusion", () => {
+  it("takes the largest demand and names the signal that won", () => {
+    const decision = decideOnce(specOf(), {
+      queueBacklog: 120,
+      ttftRequestsPerSecond: 2,
+      ttftP95Seconds: 1,
+      kvCacheUsage: 0.96,
+      gpuUtilisation: 0.5,
+      replicasReady: 3,
+    });
+    // queue (2 + 2) / 2 = 2; kvCache 3 × 0.96 / 0.8 = 3.6; gpu 1.5.
+    expect(decision.drivingFactor).toBe("kvCache");
+    expect(decision.loadReplicas).toBeCloseTo(3.6);
+    expect(decision.desiredReplicas).toBe(6);
+    expect(decision.summary).toMatch(/^6 replica\(s\): kvCache demand 3\.6 ÷ 0\.7 headroom/);
+  });
+
+  it("honours a different headroom", () => {
+    const decision = decideOnce(
+      specOf({
+        targetUtilisation: "0.5",
+        queueMode: "perReplica",
+        messagesPerReplica: "1",
+        maxReplicas: "20",
+      }),
+      {
+        queueBacklog: 7,
+      },
+    );
+    expect(decision.desiredReplicas).toBe(14);
+  });
+});
+
+describe("capacity already on its way", () => {
+  it("does not ask again for replicas that are starting (no cascade during a 10-minute node lag)", () => {
+    const spec = specOf({ ...PLAIN, maxReplicas: "20" });
+    // TTFT keeps rising while the new node provisions; the pods asked for are Pending.
+    const polls = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((minute) => ({
+      afterSeconds: minute * 60,
+      readings: {
+        ttftP95Seconds: 3 + minute,
+        ttftRequestsPerSecond: 6,
+        vllmWaiting: 10 + minute * 5,
+        replicasReady: 2,
+        replicasDesired: minute === 0 ? 2 : 5,
+        replicasUnavailable: minute === 0 ? 0 : 3,
+      },
+    }));
+    const answers = timeline(spec, NOON, polls).map((d) => d.desiredReplicas);
+    // First poll: 2 ready × 1.5 = 3 → 5. Afterwards TTFT alone would ask 2 × 2 → 6, and more.
+    expect(answers[0]).toBe(5);
+    expect(Math.max(...answers)).toBe(5);
+    const later = timeline(spec, NOON, polls)[5];
+    expect(later?.rules.map((r) => r.rule)).toContain("capacity-on-its-way");
+  });
+
+  it("still lets the backlog (an absolute count) raise the answer while replicas start", () => {
+    const spec = specOf({ ...PLAIN, maxReplicas: "50" });
+    const [first, second] = timeline(spec, NOON, [
+      {
+        afterSeconds: 0,
+        readings: { queueBacklog: 120, replicasReady: 2, replicasDesired: 4, replicasUnavailable: 2 },
+      },
+      {
+        afterSeconds: 30,
+        readings: { queueBacklog: 1200, replicasReady: 2, replicasDesired: 4, replicasUnavailable: 2 },
+      },
+    ]);
+    expect(first?.desiredReplicas).toBe(2);
+    // 1200 / 60 / 2 = 10 → 15.
+    expect(second?.desiredReplicas).toBe(15);
+  });
+});
+
+describe("stability", () => {
+  it("scales up at once but down only when the rest would run at most at 63 % (band 0.1)", () => {
+    const spec = specOf({ queueMode: "perReplica", messagesPerReplica: "1", stepOverTolerance: "false" });
+    const answers = timeline(
+      spec,
+      NOON,
+      [3.5, 2.7, 2.5, 2.4, 3.5].map((load, i) => ({
+        afterSeconds: i * 15,
+        readings: { queueBacklog: load },
+      })),
+    ).map((d) => d.desiredReplicas);
+    // 3.5/0.7 = 5; 2.7 → 3.86 → 4, but 4 replicas would run at 67.5 % > 63 %: keep 5;
+    // 2.5 → 3.57 → 4 and 2.5/4 = 62.5 %: down to 4; 2.4 → 4; 3.5 → 5 at once.
+    expect(answers).toEqual([5, 5, 4, 4, 5]);
+  });
+
+  it("says when hysteresis kept the count", () => {
+    const spec = specOf({ queueMode: "perReplica", messagesPerReplica: "1" });
+    const [, second] = timeline(spec, NOON, [
+      { afterSeconds: 0, readings: { queueBacklog: 3.5 } },
+      { afterSeconds: 15, readings: { queueBacklog: 2.7 } },
+    ]);
+    expect(second?.rules).toContainEqual(expect.objectContaining({ rule: "hysteresis" }));
+  });
+
+  it("scaleDownDelaySeconds answers the highest count of the window", () => {
+    const spec = specOf({
+      ...PLAIN,
+      queueMode: "perReplica",
+      messagesPerReplica: "1",
+      targetUtilisation: "1",
+      scaleDownDelaySeconds: "60",
+    });
+    const answers = timeline(spec, NOON, [
+      { afterSeconds: 0, readings: { queueBacklog: 6 } },
+      { afterSeconds: 20, readings: { queueBacklog: 2 } },
+      { afterSeconds: 59, readings: { queueBacklog: 2 } },
+      { afterSeconds: 61, readings: { queueBacklog: 2 } },
+    ]).map((d) => d.desiredReplicas);
+    expect(answers).toEqual([6, 6, 6, 2]);
+  });
+});
+
+describe("HPA tolerance", () => {
+  const spec = specOf({
+    queueMode: "perReplica",
+    messagesPerReplica: "1",
+    targetUtilisation: "1",
+    maxReplicas: "30",
+  });
+
+  it("10 → 11 lies inside the 10 % band: reports 12, the smallest count the HPA acts on, and says why", () => {
+    const decision = decideOnce(spec, { queueBacklog: 11, replicasDesired: 10 });
+    expect(decision).toMatchObject({ desiredReplicas: 11, metricValue: 12, active: true });
+    expect(decision.rules).toContainEqual({
+      rule: "hpa-tolerance",
+      note: "the HPA at 10 ignores 11 (inside its 10 % tolerance): reporting 12, the smallest count it acts on",
+    });
+  });
+
+  it("without the step, reports 11 and says the HPA will not move", () => {
+    const decision = decideOnce(
+      specOf({
+        ...PLAIN,
+        queueMode: "perReplica",
+        messagesPerReplica: "1",
+        targetUtilisation: "1",
+        maxReplicas: "30",
+      }),
+      {
+        queueBacklog: 11,
+        replicasDesired: 10,
+      },
+    );
+    expect(decision.metricValue).toBe(11);
+    expect(decision.rules.find((r) => r.rule === "hpa-tolerance")?.note).toContain("will not move to 11");
+  });
+
+  it("does nothing where the band allows the step, or the tolerance is off", () => {
+    expect(decideOnce(spec, { queueBacklog: 12, replicasDesired: 10 }).rules).toEqual([]);
+    expect(decideOnce(spec, { queueBacklog: 6, replicasDesired: 5 }).rules).toEqual([]);
+    const noTolerance = specOf({
+      queueMode: "perReplica",
+      messagesPerReplica: "1",
+      targetUtilisation: "1",
+      maxReplicas: "30",
+      hpaTolerance: "0",
+    });
+    expect(decideOnce(noTolerance, { queueBacklog: 11, replicasDesired: 10 })).toMatchObject({
+      metricValue: 11,
+      rules: [],
+    });
+  });
+});
+
+describe("fail-static", () => {
+  const spec = specOf({
+    queueMode: "perReplica",
+    messagesPerReplica: "1",
+    targetUtilisation: "1",
+    failStaticHoldSeconds: "120",
+    unavailableAfterSeconds: "300",
+  });
+
+  it("answers UNAVAILABLE on the first poll when the only source fails: nothing to hold", () => {
+    const decision = decideOnce(spec, { queueBacklog: broken() });
+    expect(decision).toMatchObject({ available: false, metricValue: 0, active: false });
+    expect(decision.summary).toContain("ECONNREFUSED");
+  });
+
+  it("holds the last good value, then the last answer, then hands over to KEDA's fallback", () => {
+    const decisions = timeline(spec, NOON, [
+      { afterSeconds: 0, readings: { queueBacklog: 5 } },
+      { afterSeconds: 60, readings: { queueBacklog: broken() } },
+      { afterSeconds: 120, readings: { queueBacklog: broken() } },
+      { afterSeconds: 180, readings: { queueBacklog: broken() } },
+      { afterSeconds: 300, readings: { queueBacklog: broken() } },
+      { afterSeconds: 301, readings: { queueBacklog: broken() } },
+      { afterSeconds: 330, readings: { queueBacklog: 2 } },
+    ]);
+    expect(decisions.map((d) => [d.available, d.metricValue, verdictOf(d, "queue")?.status])).toEqual([
+      [true, 5, "voted"],
+      [true, 5, "held"], // last good reading (60 s old) still votes
+      [true, 5, "held"], // 120 s: the hold's last instant
+      [true, 5, "failed"], // past the hold: the previous answer stands (drivingFactor hold)
+      [true, 5, "failed"], // 300 s since the last good reading: still within unavailableAfterSeconds
+      [false, 0, "failed"], // 301 s: UNAVAILABLE, KEDA's fallback replicas apply
+      [true, 3, "voted"], // back: 2 waiting, but the band keeps 3 on the way down from 5
+    ]);
+    expect(decisions[3]?.drivingFactor).toBe("hold");
+    expect(decisions[5]?.summary).toContain("more than unavailableAfterSeconds 300");
+  });
+
+  it("never scales down, nor to zero, while a signal is missing", () => {
+    const decisions = timeline(specOf({ ...PLAIN, failStaticHoldSeconds: "0" }), NOON, [
+      {
+        afterSeconds: 0,
+        readings: { queueBacklog: 400, kvCacheUsage: 0.5, replicasReady: 3, vllmRunning: 10 },
+      },
+      {
+        afterSeconds: 15,
+        readings: { queueBacklog: broken(), kvCacheUsage: 0, replicasReady: 3, vllmRunning: 0 },
+      },
+    ]);
+    expect(decisions[0]?.desiredReplicas).toBe(5);
+    expect(decisions[1]).toMatchObject({ available: true, desiredReplicas: 5, metricValue: 5, active: true });
+    expect(decisions[1]?.rules.map((r) => r.rule)).toContain("no-scale-down-on-missing-data");
+  });
+
+  it("does not answer zero on a partial failure with no previous answer", () => {
+    const decision = decideOnce(specOf(), { queueBacklog: broken(), kvCacheUsage: 0, replicasReady: 0 });
+    expect(decision.available).toBe(false);
+    expect(decision.summary).toContain("missing data never scales to zero");
+  });
+
+  it("keeps the memory bounded: one last good value per signal kind", () => {
+    let memory = decide(spec, readingsOf({ queueBacklog: 1 }, NOON), NOON).memory;
+    for (let i = 1; i <= 1000; i++)
+      memory = decide(
+        spec,
+        readingsOf({ queueBacklog: i % 7, vllmRunning: 1 }, NOON + i * 1000),
+        NOON + i * 1000,
+        memory,
+      ).memory;
+    expect(Object.keys(memory.lastGood ?? {}).sort()).toEqual(["queueBacklog", "vllmRunning"]);
+    expect(memory.recent).toBeUndefined();
+  });
+});
+
+describe("activation and scale-to-zero (seed 001's dev workload)", () => {
+  const dev = specOf({ minReplicas: "0", maxReplicas: "2" });
+
+  it("scales to zero when the floor is zero and nothing waits or runs", () => {
+    const decisions = timeline(dev, NOON, [
+      { afterSeconds: 0, readings: { queueBacklog: 30, replicasReady: 1, vllmRunning: 4 } },
+      { afterSeconds: 60, readings: { queueBacklog: 0, replicasReady: 1, vllmRunning: 0, kvCacheUsage: 0 } },
+    ]);
+    expect(decisions[0]).toMatchObject({ metricValue: 1, active: true });
+    expect(decisions[1]).toMatchObject({ desiredReplicas: 0, metricValue: 0, active: false });
+  });
+
+  it("wakes from zero on the first waiting request", () => {
+    expect(decideOnce(dev, { queueBacklog: 1, replicasReady: 0 })).toMatchObject({
+      metricValue: 1,
+      active: true,
+    });
+  });
+
+  it("stays inactive at or below activationBacklog, unless requests are running", () => {
+    const spec = specOf({ activationBacklog: "2", queueMode: "perReplica", messagesPerReplica: "1" });
+    const idle = decideOnce(spec, { queueBacklog: 2, vllmRunning: 0 });
+    expect(idle).toMatchObject({ metricValue: 0, active: false });
+    expect(idle.rules.map((r) => r.rule)).toContain("activation");
+    expect(decideOnce(spec, { queueBacklog: 2, vllmRunning: 1 })).toMatchObject({
+      metricValue: 3,
+      active: true,
+    });
+  });
+});
+
+describe("clamps", () => {
+  it("never asks for more than maxReplicas, and says so", () => {
+    const decision = decideOnce(specOf({ maxReplicas: "4" }), { queueBacklog: 10_000 });
+    expect(decision).toMatchObject({ desiredReplicas: 4, drivingFactor: "maxReplicas" });
+    expect(decision.rules.map((r) => r.rule)).toContain("maxReplicas");
+  });
+
+  it("never asks for fewer than minReplicas", () => {
+    expect(decideOnce(specOf({ minReplicas: "2" }), { queueBacklog: 0 })).toMatchObject({
+      desiredReplicas: 2,
+      active: true,
+      drivingFactor: "minReplicas",
+    });
+  });
+});
+
+describe("advisory (shadow) mode", () => {
+  const spec = specOf({ mode: "advisory" });
+
+  it("computes everything but reports the current count, so nothing moves", () => {
+    const decision = decideOnce(spec, { queueBacklog: 600, replicasDesired: 3, replicasReady: 3 });
+    expect(decision).toMatchObject({ desiredReplicas: 8, metricValue: 3, active: true });
+    expect(decision.rules.find((r) => r.rule === "advisory")?.note).toContain("would ask for 8");
+  });
+
+  it("keeps a Deployment at zero at zero", () => {
+    expect(decideOnce(spec, { queueBacklog: 50, replicasDesired: 0 })).toMatchObject({
+      metricValue: 0,
+      active: false,
+    });
+  });
+
+  it("answers UNAVAILABLE when it cannot see the current count (the HPA then holds)", () => {
+    expect(decideOnce(spec, { queueBacklog: 50 }).available).toBe(false);
+  });
+});
+
+describe("role=headroom (placeholder pods for warm GPU nodes)", () => {
+  const headroom = { role: "headroom", spareReplicas: "2", maxReplicas: "3" };
+
+  it("keeps spareReplicas placeholders while the serving side is warm", () => {
+    const decision = decideOnce(specOf(headroom), { queueBacklog: 240, replicasReady: 3, vllmRunning: 8 });
+    expect(decision).toMatchObject({
+      role: "headroom",
+      desiredReplicas: 2,
+      metricValue: 2,
+      active: true,
+      servingReplicas: 3,
+    });
+  });
+
+  it("keeps none while the serving side is cold (nights, weekends: zero GPU cost)", () => {
+    expect(decideOnce(specOf(headroom), { queueBacklog: 0, vllmRunning: 0 })).toMatchObject({
+      desiredReplicas: 0,
+      active: false,
+    });
+  });
+
+  it("follows the warm floor: placeholders from the pre-warm on", () => {
+    const spec = specOf({ ...headroom, warmFloorSchedule: "Asia/Singapore Mon-Fri 08:00-23:00" });
+    expect(
+      decideOnce(spec, { queueBacklog: 0 }, Date.parse("2026-11-23T07:45:00+08:00")).desiredReplicas,
+    ).toBe(2);
+    expect(
+      decideOnce(spec, { queueBacklog: 0 }, Date.parse("2026-11-23T07:44:00+08:00")).desiredReplicas,
+    ).toBe(0);
+  });
+
+  it("is clamped to its own maxReplicas", () => {
+    const spec = specOf({ role: "headroom", spareReplicas: "5", maxReplicas: "3" });
+    expect(decideOnce(spec, { queueBacklog: 240, vllmRunning: 1 }).desiredReplicas).toBe(3);
+  });
+});
+
+describe("explainability", () => {
+  it("carries every signal's verdict, the floor and a sentence", () => {
+    const decision = decideOnce(
+      specOf({ warmFloorSchedule: "Asia/Singapore Mon-Fri 08:00-23:00" }),
+      {
+        queueBacklog: 0,
+        ttftP95Seconds: 2.1,
+        ttftRequestsPerSecond: 0,
+        replicasReady: 1,
+        replicasDesired: 1,
+      },
+      Date.parse("2026-11-23T08:00:00+08:00"),
+    );
+    expect(decision.signals.map((v) => [v.signal, v.status])).toEqual([
+      ["queue", "voted"],
+      ["ttft", "abstained"],
+      ["kvCache", "disabled"],
+      ["gpu", "disabled"],
+      ["tokens", "disabled"],
+    ]);
+    expect(decision).toMatchObject({ floorReplicas: 1, drivingFactor: "floor", desiredReplicas: 1 });
+    expect(decision.summary).toMatch(
+      /^1 replica\(s\): warm floor 1 \(warm window "Asia\/Singapore Mon-Fri 08:00-23:00"/,
+    );
+  });
+});
