@@ -1,0 +1,147 @@
+/**
+ * The simulated world's parameters. Every default is taken from, or justified by, the seeds in
+ * ../shared/seeds (cited per field) or the traces; every one is a `simulate` flag.
+ */
+export interface ReplicaModel {
+  /** Prompt tokens per second one replica prefills (GPU time is shared with decoding). */
+  readonly prefillTokensPerSecond: number;
+  /** Generated tokens per second of one replica with a full batch (continuous batching). */
+  readonly decodeTokensPerSecond: number;
+  /** Generated tokens per second of one sequence: a small batch cannot use the whole GPU. */
+  readonly decodeTokensPerSecondPerSequence: number;
+  /** vLLM max_num_seqs: sequences in the running batch. */
+  readonly maxNumSeqs: number;
+  /** KV-cache capacity in tokens; a running sequence holds context + generated tokens. */
+  readonly kvCacheTokens: number;
+  /** Messages a pod's queue consumer holds beyond its batch (they show as vLLM `waiting`). */
+  readonly consumerPrefetch: number;
+}
+
+export interface ClusterModel {
+  readonly gpusPerNode: number;
+  readonly gpusPerPod: number;
+  readonly minNodes: number;
+  readonly maxNodes: number;
+  readonly caScanIntervalMs: number;
+  /** New GPU node: VM allocation to Ready, drawn uniformly from [min, max]. */
+  readonly provisionDelayMs: readonly [number, number];
+  readonly scaleDownUnneededMs: number;
+  /** Image pull + model load + warm-up, drawn uniformly from [min, max]. */
+  readonly podStartupMs: readonly [number, number];
+  /** Low-priority placeholder pods that keep spare GPU nodes warm (preempted by real pods). */
+  readonly placeholderPods: number;
+}
+
+export interface ObservationModel {
+  /** Prometheus scrape interval of vLLM, DCGM and kube-state-metrics. */
+  readonly scrapeIntervalMs: number;
+  /** Extra lag before a scrape is queryable (remote write, rule evaluation). */
+  readonly prometheusDelayMs: number;
+  /** Lag of the Service Bus management API's active message count. */
+  readonly serviceBusDelayMs: number;
+  /** rate()/histogram window for TTFT P95 and tokens/s. */
+  readonly rateWindowMs: number;
+}
+
+export interface SimModel {
+  readonly replica: ReplicaModel;
+  readonly cluster: ClusterModel;
+  readonly observation: ObservationModel;
+  /** The simulation step; every controller period must be a multiple of it. */
+  readonly tickMs: number;
+  readonly slaSeconds: number;
+  readonly dollarsPerGpuHour: number;
+  readonly seed: number;
+  /** After the trace ends, keep serving (unaccounted) until every request had its first token, at most this long. */
+  readonly drainLimitMs: number;
+  /**
+   * Before the trace starts, every policy serves the trace's opening rate (its first 10 minutes'
+   * mean) for this long, unaccounted: each starts from its own steady state instead of from a
+   * cold, empty cluster that no real deployment would be in.
+   */
+  readonly warmupMs: number;
+}
+
+export const DEFAULT_MODEL: SimModel = {
+  replica: {
+    // With Azure-conversation sizes (1,155 context, 211 generated tokens on average) one replica
+    // carries 1155/4000 + 211/1000 ≈ 0.5 GPU-seconds per request, i.e. 2 requests/s: the policy's
+    // own requestsPerSecondPerReplica default, so the model and the scaler agree on capacity.
+    prefillTokensPerSecond: 4000,
+    decodeTokensPerSecond: 1000,
+    decodeTokensPerSecondPerSequence: 40,
+    maxNumSeqs: 32,
+    kvCacheTokens: 200_000,
+    consumerPrefetch: 8,
+  },
+  cluster: {
+    // Standard_NC24ads_A100_v4: one A100 per node, one pod per GPU (seed 000's realtime pool).
+    gpusPerNode: 1,
+    gpusPerPod: 1,
+    minNodes: 0,
+    maxNodes: 8,
+    // seed 002: scanInterval=10s; CA default is also 10 s.
+    caScanIntervalMs: 10_000,
+    // seed 000: "GPU node provisioning, 5–8 min reaction time".
+    provisionDelayMs: [5 * 60_000, 8 * 60_000],
+    // seed 000: "Node 2 idle 10 min → Cluster Autoscaler terminates it" (CA default scale-down-unneeded-time).
+    scaleDownUnneededMs: 10 * 60_000,
+    // seed 001: "GPU pod initialization takes 30-120 seconds (model loading)".
+    podStartupMs: [30_000, 120_000],
+    placeholderPods: 0,
+  },
+  observation: {
+    scrapeIntervalMs: 15_000,
+    prometheusDelayMs: 15_000,
+    serviceBusDelayMs: 0,
+    rateWindowMs: 120_000,
+  },
+  tickMs: 5_000,
+  // seed 000: "Keep GPU inference latency < 60s (SLA)".
+  slaSeconds: 60,
+  // seed 000: always-on "720 hrs/month × 2,450/month" ≈ $3.40 per A100 GPU-hour.
+  dollarsPerGpuHour: 3.4,
+  seed: 1,
+  drainLimitMs: 2 * 3_600_000,
+  warmupMs: 30 * 60_000,
+};
+
+/** GPU-seconds one request costs on one replica at 100 % utilisation (prefill + full-batch decode). */
+export function workSecondsPerRequest(
+  replica: ReplicaModel,
+  contextTokens: number,
+  generatedTokens: number,
+): number {
+  return contextTokens / replica.prefillTokensPerSecond + generatedTokens / replica.decodeTokensPerSecond;
+}
+
+export function podsPerNode(cluster: ClusterModel): number {
+  return Math.floor(cluster.gpusPerNode / cluster.gpusPerPod);
+}
+
+/** Checks the combinations a flag parser cannot: names the flag to change. */
+export function validateModel(model: SimModel): void {
+  const problems: string[] = [];
+  const { cluster, replica } = model;
+  if (cluster.gpusPerPod > cluster.gpusPerNode)
+    problems.push(
+      `--gpus-per-pod (${cluster.gpusPerPod}) must not exceed --gpus-per-node (${cluster.gpusPerNode})`,
+    );
+  if (cluster.maxNodes < cluster.minNodes)
+    problems.push(`--max-nodes (${cluster.maxNodes}) must be at least --min-nodes (${cluster.minNodes})`);
+  for (const [flag, [low, high]] of [
+    ["--provision-minutes", cluster.provisionDelayMs],
+    ["--startup-seconds", cluster.podStartupMs],
+  ] as const)
+    if (low > high || low < 0) problems.push(`${flag} must be "min-max" with 0 ≤ min ≤ max`);
+  for (const [flag, period] of [
+    ["--ca-scan-seconds", cluster.caScanIntervalMs],
+    ["--scrape-seconds", model.observation.scrapeIntervalMs],
+  ] as const)
+    if (period % model.tickMs !== 0 || period <= 0)
+      problems.push(`${flag} must be a positive multiple of --tick-seconds (${model.tickMs / 1000})`);
+  if (model.warmupMs % model.tickMs !== 0 || model.warmupMs < 0)
+    problems.push(`--warmup-minutes must be a whole number of ticks (${model.tickMs / 1000} s)`);
+  if (replica.kvCacheTokens < 1) problems.push("--kv-cache-tokens must be at least 1");
+  if (problems.length > 0) throw new Error(problems.join("; "));
+}

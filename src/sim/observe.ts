@@ -1,0 +1,234 @@
+import type { SignalReadings } from "../policy/readings.ts";
+import { failureOf, type Reading, readingOf } from "../sources/reading.ts";
+import type { Cluster } from "./cluster.ts";
+import type { ObservationModel } from "./model.ts";
+import type { RequestQueue } from "./serving.ts";
+
+/** vLLM's `vllm:time_to_first_token_seconds` bucket bounds (signals.md). */
+export const VLLM_TTFT_BUCKETS = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640,
+  2560,
+] as const;
+
+/** What Prometheus holds after one scrape of the vLLM pods, DCGM and kube-state-metrics. */
+export interface ScrapeSnapshot {
+  readonly atMs: number;
+  /** Pods exposing vLLM metrics (ready or draining). */
+  readonly servingPods: number;
+  readonly waiting: number;
+  readonly running: number;
+  readonly kvUsageAverage: number;
+  readonly gpuUtilisationAverage: number;
+  readonly ttftP95Seconds: number | undefined;
+  readonly ttftRequestsPerSecond: number;
+  readonly tokensPerSecondPerPod: number;
+  readonly replicasDesired: number;
+  readonly replicasReady: number;
+  readonly replicasUnavailable: number;
+  /** All pods of the Deployment (kube_pod_info), for seed 001's "waiting per pod" query. */
+  readonly podsListed: number;
+}
+
+/**
+ * Prometheus-quantile over cumulative-free bucket counts (histogram_quantile: linear inside the
+ * bucket; the +Inf bucket answers with the highest finite bound).
+ */
+export function histogramQuantile(
+  q: number,
+  bounds: readonly number[],
+  counts: ArrayLike<number>,
+): number | undefined {
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) total += counts[i] as number;
+  if (total === 0) return undefined;
+  const rank = q * total;
+  let cumulative = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const inBucket = counts[i] as number;
+    if (cumulative + inBucket >= rank && inBucket > 0) {
+      if (i >= bounds.length) return bounds[bounds.length - 1];
+      const lower = i === 0 ? 0 : (bounds[i - 1] as number);
+      const upper = bounds[i] as number;
+      return lower + ((upper - lower) * (rank - cumulative)) / inBucket;
+    }
+    cumulative += inBucket;
+  }
+  return bounds[bounds.length - 1];
+}
+
+/**
+ * The monitoring pipeline as the scaler sees it: per-tick TTFT histograms and token counts
+ * rolled over the rate window, a snapshot every scrape interval that becomes queryable after the
+ * ingestion delay, and the Service Bus count read (almost) live.
+ */
+export class Observer {
+  private readonly windowTicks: number;
+  private readonly ttftRing: Float64Array[];
+  private readonly tokensRing: Float64Array;
+  private ringIndex = 0;
+  private readonly snapshots: ScrapeSnapshot[] = [];
+  private readonly queueHistory: { atMs: number; length: number }[] = [];
+
+  constructor(
+    private readonly model: ObservationModel,
+    tickMs: number,
+  ) {
+    this.windowTicks = Math.max(1, Math.round(model.rateWindowMs / tickMs));
+    this.ttftRing = Array.from(
+      { length: this.windowTicks },
+      () => new Float64Array(VLLM_TTFT_BUCKETS.length + 1),
+    );
+    this.tokensRing = new Float64Array(this.windowTicks);
+  }
+
+  /** Called by the serving sink for each first-token batch (the vLLM histogram observes it). */
+  observeTtft(count: number, firstSeconds: number, lastSeconds: number): void {
+    const buckets = this.ttftRing[this.ringIndex] as Float64Array;
+    const points = Math.min(count, 4);
+    for (let k = 0; k < points; k++) {
+      const ttft =
+        points === 1
+          ? (firstSeconds + lastSeconds) / 2
+          : firstSeconds + ((lastSeconds - firstSeconds) * k) / (points - 1);
+      let b = 0;
+      while (b < VLLM_TTFT_BUCKETS.length && ttft > (VLLM_TTFT_BUCKETS[b] as number)) b++;
+      buckets[b] = (buckets[b] as number) + count / points;
+    }
+  }
+
+  /** Closes one tick: records tokens, the queue length, and scrapes on scrape instants. */
+  endTick(tickEndMs: number, cluster: Cluster, queue: RequestQueue, replicasDesired: number): void {
+    let generated = 0;
+    for (const pod of cluster.pods) if (!pod.placeholder) generated += pod.serving.generatedTokensLastTick;
+    this.tokensRing[this.ringIndex] = generated;
+    this.queueHistory.push({ atMs: tickEndMs, length: queue.length });
+    const keepQueueMs = this.model.serviceBusDelayMs + 60_000;
+    while (
+      this.queueHistory.length > 2 &&
+      (this.queueHistory[0] as { atMs: number }).atMs < tickEndMs - keepQueueMs
+    )
+      this.queueHistory.shift();
+    if (tickEndMs % this.model.scrapeIntervalMs === 0) this.scrape(tickEndMs, cluster, replicasDesired);
+    this.ringIndex = (this.ringIndex + 1) % this.windowTicks;
+    (this.ttftRing[this.ringIndex] as Float64Array).fill(0);
+  }
+
+  private scrape(atMs: number, cluster: Cluster, replicasDesired: number): void {
+    let servingPods = 0;
+    let waiting = 0;
+    let running = 0;
+    let kv = 0;
+    let gpu = 0;
+    let notReady = 0;
+    let listed = 0;
+    for (const pod of cluster.pods) {
+      if (pod.placeholder) continue;
+      if (pod.phase !== "terminating") listed++;
+      if (pod.phase === "pending" || pod.phase === "starting") notReady++;
+      if (pod.phase !== "ready" && pod.phase !== "terminating") continue;
+      servingPods++;
+      waiting += pod.serving.waitingCount;
+      running += pod.serving.runningCount;
+      kv += pod.serving.kvUsage;
+      gpu += pod.serving.utilisation;
+    }
+    const summed = new Float64Array(VLLM_TTFT_BUCKETS.length + 1);
+    let requests = 0;
+    for (const ring of this.ttftRing)
+      for (let b = 0; b < summed.length; b++) {
+        summed[b] = (summed[b] as number) + (ring[b] as number);
+        requests += ring[b] as number;
+      }
+    let tokens = 0;
+    for (const t of this.tokensRing) tokens += t;
+    const windowSeconds = this.model.rateWindowMs / 1000;
+    this.snapshots.push({
+      atMs,
+      servingPods,
+      waiting,
+      running,
+      kvUsageAverage: servingPods > 0 ? kv / servingPods : 0,
+      gpuUtilisationAverage: servingPods > 0 ? gpu / servingPods : 0,
+      ttftP95Seconds: histogramQuantile(0.95, VLLM_TTFT_BUCKETS, summed),
+      ttftRequestsPerSecond: requests / windowSeconds,
+      tokensPerSecondPerPod: servingPods > 0 ? tokens / windowSeconds / servingPods : 0,
+      replicasDesired,
+      replicasReady: cluster.readyServingCount(),
+      replicasUnavailable: notReady,
+      podsListed: listed,
+    });
+    // Older snapshots than the ingestion delay needs are never read again.
+    const horizon = atMs - this.model.prometheusDelayMs - 2 * this.model.scrapeIntervalMs;
+    while (this.snapshots.length > 2 && (this.snapshots[1] as ScrapeSnapshot).atMs <= horizon)
+      this.snapshots.shift();
+  }
+
+  /** The newest snapshot a query at `nowMs` can see, if any. */
+  visibleSnapshot(nowMs: number): ScrapeSnapshot | undefined {
+    const cutoff = nowMs - this.model.prometheusDelayMs;
+    for (let i = this.snapshots.length - 1; i >= 0; i--) {
+      const s = this.snapshots[i] as ScrapeSnapshot;
+      if (s.atMs <= cutoff) return s;
+    }
+    return undefined;
+  }
+
+  /** Active messages as the Service Bus management API reports them at `nowMs`. */
+  queueBacklogAt(nowMs: number, liveLength: number): { value: number; atMs: number } {
+    if (this.model.serviceBusDelayMs === 0) return { value: liveLength, atMs: nowMs };
+    const cutoff = nowMs - this.model.serviceBusDelayMs;
+    for (let i = this.queueHistory.length - 1; i >= 0; i--) {
+      const h = this.queueHistory[i] as { atMs: number; length: number };
+      if (h.atMs <= cutoff) return { value: h.length, atMs: h.atMs };
+    }
+    return { value: liveLength, atMs: nowMs };
+  }
+
+  /**
+   * Every signal the model can produce, as the sources would hand them to decide(): values with
+   * the time they were observed, and typed failures where the real query would come back empty
+   * (averages over zero pods; a TTFT percentile with no requests in the window).
+   */
+  readings(nowMs: number, liveQueueLength: number): SignalReadings {
+    const backlog = this.queueBacklogAt(nowMs, liveQueueLength);
+    const queueBacklog = readingOf(backlog.value, backlog.atMs);
+    const s = this.visibleSnapshot(nowMs);
+    if (!s) {
+      const none = failureOf("prometheus", "empty", "no scrape yet");
+      return {
+        queueBacklog,
+        vllmWaiting: none,
+        vllmRunning: none,
+        ttftP95Seconds: none,
+        ttftRequestsPerSecond: none,
+        kvCacheUsage: none,
+        gpuUtilisation: none,
+        tokensPerSecondPerPod: none,
+        replicasDesired: none,
+        replicasReady: none,
+        replicasUnavailable: none,
+      };
+    }
+    const at = s.atMs;
+    const perPod = (value: number): Reading =>
+      s.servingPods > 0
+        ? readingOf(value, at)
+        : failureOf("prometheus", "empty", "no serving pods to average over");
+    return {
+      queueBacklog,
+      vllmWaiting: readingOf(s.waiting, at),
+      vllmRunning: readingOf(s.running, at),
+      ttftP95Seconds:
+        s.ttftP95Seconds === undefined
+          ? failureOf("prometheus", "empty", "no requests in the TTFT window")
+          : readingOf(s.ttftP95Seconds, at),
+      ttftRequestsPerSecond: readingOf(s.ttftRequestsPerSecond, at),
+      kvCacheUsage: perPod(s.kvUsageAverage),
+      gpuUtilisation: perPod(s.gpuUtilisationAverage),
+      tokensPerSecondPerPod: perPod(s.tokensPerSecondPerPod),
+      replicasDesired: readingOf(s.replicasDesired, at),
+      replicasReady: readingOf(s.replicasReady, at),
+      replicasUnavailable: readingOf(s.replicasUnavailable, at),
+    };
+  }
+}

@@ -1,0 +1,311 @@
+import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
+import { decide, type PolicyMemory } from "../policy/decide.ts";
+import type { Decision } from "../policy/decision.ts";
+import { DEFAULT_HPA_BEHAVIOR, DEFAULT_HPA_TOLERANCE, type HpaBehavior } from "../policy/hpa.ts";
+import type { SignalReadings } from "../policy/readings.ts";
+import { HPA_SYNC_PERIOD_MS, type ScalingSetup, type Trigger, type TriggerEvaluation } from "./autoscaler.ts";
+import type { ScrapeSnapshot } from "./observe.ts";
+import { LocalClock } from "./time.ts";
+
+/** What triggers can look at: the world through the monitoring pipeline, never the model's internals. */
+export interface WorldView {
+  readings(nowMs: number): SignalReadings;
+  snapshot(nowMs: number): ScrapeSnapshot | undefined;
+  queueBacklog(nowMs: number): number;
+  readyPods(): number;
+  unreadyPods(): number;
+}
+
+/** How `ours` is deployed: its trigger metadata and the ScaledObject around it. */
+export interface OursDeployment {
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly pollingIntervalMs: number;
+  readonly cooldownMs: number;
+  readonly minReplicaCount: number;
+  readonly maxReplicaCount: number;
+  readonly behavior?: HpaBehavior;
+  /** KEDA fallback: after this many failed fetches, hold `replicas`. */
+  readonly fallback?: { readonly failureThreshold: number; readonly replicas: number };
+}
+
+export interface PolicyContext {
+  /** The trace's local zone: baselines' cron schedules and our warm floor meet its clock. */
+  readonly zone: string;
+  readonly maxReplicas: number;
+  readonly ours: OursDeployment;
+  readonly hpaTolerance: number;
+}
+
+export interface BuiltPolicy {
+  readonly setup: ScalingSetup;
+  readonly initialReplicas: (nowMs: number) => number;
+  /** The warm floor in force (ours only), for the report. */
+  readonly floorAt?: (nowMs: number) => number;
+  readonly decisions?: { drivingFactors: Map<string, number> };
+}
+
+export interface PolicyDefinition {
+  readonly name: string;
+  readonly description: string;
+  build(view: WorldView, context: PolicyContext): BuiltPolicy;
+}
+
+/**
+ * The ScaledObject of deploy/examples/realtime: poll 15 s, cooldown 600 s, min 0 (the warm floor
+ * holds the business-hours minimum), up fast (+4 pods or +100 % per 15 s), down one pod per
+ * 2 min after a 10 min window, fallback to 2 replicas after 3 failed fetches.
+ */
+export const OURS_REALTIME_SCALED_OBJECT: Omit<OursDeployment, "metadata"> = {
+  pollingIntervalMs: 15_000,
+  cooldownMs: 600_000,
+  minReplicaCount: 0,
+  maxReplicaCount: 8,
+  behavior: {
+    scaleUp: DEFAULT_HPA_BEHAVIOR.scaleUp,
+    scaleDown: {
+      stabilizationWindowSeconds: 600,
+      selectPolicy: "Min",
+      policies: [{ type: "Pods", value: 1, periodSeconds: 120 }],
+    },
+  },
+  fallback: { failureThreshold: 3, replicas: 2 },
+};
+
+function inWeekdayWindow(clock: LocalClock, nowMs: number, fromMinute: number, toMinute: number): boolean {
+  const local = clock.at(nowMs);
+  return local.weekday <= 5 && local.minuteOfDay >= fromMinute && local.minuteOfDay < toMinute;
+}
+
+function averageValue(value: number, target: number, active: boolean): TriggerEvaluation {
+  return { metric: { kind: "averageValue", value, target }, active };
+}
+
+/** The project's decision engine, driven through KEDA's external trigger exactly as the service is. */
+function oursPolicy(
+  name: string,
+  description: string,
+  overrides: Readonly<Record<string, string>>,
+): PolicyDefinition {
+  return {
+    name,
+    description,
+    build(view, context) {
+      const deployment = context.ours;
+      const metadata: Record<string, string> = { ...deployment.metadata, ...overrides };
+      for (const [key, value] of Object.entries(metadata)) if (value === "") delete metadata[key];
+      const spec: ScalerSpec = parseScalerSpec(
+        { name: "vllm-realtime", namespace: "simulated" },
+        metadata,
+        {},
+      );
+      let memory: PolicyMemory = {};
+      let lastDecision: Decision | undefined;
+      let failures = 0;
+      const drivingFactors = new Map<string, number>();
+      const trigger: Trigger = {
+        name: "external",
+        evaluate(nowMs) {
+          const result = decide(spec, view.readings(nowMs), nowMs, memory);
+          memory = result.memory;
+          lastDecision = result.decision;
+          const d = result.decision;
+          drivingFactors.set(d.drivingFactor, (drivingFactors.get(d.drivingFactor) ?? 0) + 1);
+          if (!d.available) {
+            failures++;
+            const fallback = deployment.fallback;
+            if (fallback && failures > fallback.failureThreshold)
+              return averageValue(fallback.replicas, 1, true);
+            return { error: d.summary, active: false };
+          }
+          failures = 0;
+          return averageValue(d.metricValue, 1, d.active);
+        },
+      };
+      return {
+        setup: {
+          maxReplicas: deployment.maxReplicaCount,
+          minReplicasAt: () => deployment.minReplicaCount,
+          keda: { pollingIntervalMs: deployment.pollingIntervalMs, cooldownMs: deployment.cooldownMs },
+          hpa: {
+            syncPeriodMs: HPA_SYNC_PERIOD_MS,
+            tolerance: context.hpaTolerance,
+            ...(deployment.behavior ? { behavior: deployment.behavior } : {}),
+          },
+          triggers: [trigger],
+        },
+        initialReplicas: () => deployment.minReplicaCount,
+        floorAt: () => lastDecision?.floorReplicas ?? 0,
+        decisions: { drivingFactors },
+      };
+    },
+  };
+}
+
+/**
+ * Seed 000's ScaledObject: an azure-servicebus trigger with messageCount 5, cooldown 300 s,
+ * min 1, max 8, default polling (30 s), no behaviour block; and its CronJob pre-warm, which sets
+ * the minimum to 1 at 07:45 and to 0 at 23:30 on weekdays (weekends 0), in the trace's zone.
+ */
+const kedaQueue: PolicyDefinition = {
+  name: "keda-queue",
+  description: "seed 000: Service Bus messageCount 5, cooldown 300 s, CronJob min 1 Mon–Fri 07:45–23:30",
+  build(view, context) {
+    const clock = new LocalClock(context.zone);
+    const minAt = (nowMs: number) => (inWeekdayWindow(clock, nowMs, 7 * 60 + 45, 23 * 60 + 30) ? 1 : 0);
+    const trigger: Trigger = {
+      name: "azure-servicebus",
+      evaluate(nowMs) {
+        const messages = view.queueBacklog(nowMs);
+        return averageValue(messages, 5, messages > 0);
+      },
+    };
+    return {
+      setup: {
+        maxReplicas: Math.min(8, context.maxReplicas),
+        minReplicasAt: minAt,
+        keda: { pollingIntervalMs: 30_000, cooldownMs: 300_000 },
+        hpa: { syncPeriodMs: HPA_SYNC_PERIOD_MS, tolerance: context.hpaTolerance },
+        triggers: [trigger],
+      },
+      initialReplicas: minAt,
+    };
+  },
+};
+
+/**
+ * Seed 001's triggers: Prometheus "waiting per pod" (threshold 5, activation 2), average GPU
+ * utilisation (threshold 80), a cron of 3 replicas Mon–Fri 07:30–20:00; polling 10 s, cooldown
+ * 120 s, min 1, max 8, and its asymmetric behaviour (up 2 pods per 30 s; down after 600 s, 1 pod
+ * per 120 s). Prometheus triggers use AverageValue, so a per-pod average as the value proposes
+ * ceil(average / threshold) replicas: that is how this configuration behaves in a real cluster.
+ */
+const kedaMulti: PolicyDefinition = {
+  name: "keda-multi",
+  description: "seed 001: waiting/pod 5, GPU util 80 %, cron 3 Mon–Fri 07:30–20:00, up 2/30 s, down 1/120 s",
+  build(view, context) {
+    const clock = new LocalClock(context.zone);
+    const waitingPerPod: Trigger = {
+      name: "prometheus-waiting-per-pod",
+      evaluate(nowMs) {
+        const s = view.snapshot(nowMs);
+        // Empty result (no pods yet) → 0, KEDA's ignoreNullValues default.
+        const value = s && s.podsListed > 0 ? s.waiting / s.podsListed : 0;
+        return averageValue(value, 5, value > 2);
+      },
+    };
+    const gpu: Trigger = {
+      name: "prometheus-gpu-util",
+      evaluate(nowMs) {
+        const s = view.snapshot(nowMs);
+        const value = s && s.servingPods > 0 ? s.gpuUtilisationAverage * 100 : 0;
+        return averageValue(value, 80, value > 0);
+      },
+    };
+    const cron: Trigger = {
+      name: "cron",
+      evaluate(nowMs) {
+        // KEDA's cron scaler: desiredReplicas inside the window, 1 (and inactive) outside.
+        const inside = inWeekdayWindow(clock, nowMs, 7 * 60 + 30, 20 * 60);
+        return averageValue(inside ? 3 : 1, 1, inside);
+      },
+    };
+    return {
+      setup: {
+        maxReplicas: Math.min(8, context.maxReplicas),
+        minReplicasAt: () => 1,
+        keda: { pollingIntervalMs: 10_000, cooldownMs: 120_000 },
+        hpa: {
+          syncPeriodMs: HPA_SYNC_PERIOD_MS,
+          tolerance: context.hpaTolerance,
+          behavior: {
+            scaleUp: {
+              stabilizationWindowSeconds: 0,
+              selectPolicy: "Max",
+              policies: [{ type: "Pods", value: 2, periodSeconds: 30 }],
+            },
+            scaleDown: {
+              stabilizationWindowSeconds: 600,
+              selectPolicy: "Max",
+              policies: [{ type: "Pods", value: 1, periodSeconds: 120 }],
+            },
+          },
+        },
+        triggers: [waitingPerPod, gpu, cron],
+      },
+      initialReplicas: () => 1,
+    };
+  },
+};
+
+/** The CPU-style HPA a team starts with, on GPU utilisation: target 80 % per pod, min 1, default behaviour. */
+const hpaGpu: PolicyDefinition = {
+  name: "hpa-gpu",
+  description: "plain HPA on GPU utilisation, target 80 %, min 1, max 8",
+  build(view, context) {
+    const trigger: Trigger = {
+      name: "gpu-utilisation",
+      evaluate(nowMs) {
+        const s = view.snapshot(nowMs);
+        if (!s || s.servingPods === 0) return { error: "no ready pods report GPU utilisation", active: true };
+        return {
+          metric: {
+            kind: "utilisation",
+            average: s.gpuUtilisationAverage,
+            target: 0.8,
+            readyPods: view.readyPods(),
+            unreadyPods: view.unreadyPods(),
+          },
+          active: true,
+        };
+      },
+    };
+    return {
+      setup: {
+        maxReplicas: Math.min(8, context.maxReplicas),
+        minReplicasAt: () => 1,
+        hpa: { syncPeriodMs: HPA_SYNC_PERIOD_MS, tolerance: context.hpaTolerance },
+        triggers: [trigger],
+      },
+      initialReplicas: () => 1,
+    };
+  },
+};
+
+const alwaysOn: PolicyDefinition = {
+  name: "always-on",
+  description: "a fixed fleet of max replicas, day and night",
+  build(_view, context) {
+    return {
+      setup: { maxReplicas: context.maxReplicas, minReplicasAt: () => context.maxReplicas, triggers: [] },
+      initialReplicas: () => context.maxReplicas,
+    };
+  },
+};
+
+export const POLICIES: readonly PolicyDefinition[] = [
+  oursPolicy("ours", "this scaler: five signals, 70 % headroom, warm floor (deploy/examples/realtime)", {}),
+  oursPolicy("ours-no-floor", "this scaler without the warm floor", { warmFloorSchedule: "" }),
+  oursPolicy("ours-no-headroom", "this scaler at 100 % target utilisation, no spare replica", {
+    targetUtilisation: "1",
+    spareReplicas: "0",
+  }),
+  kedaQueue,
+  kedaMulti,
+  hpaGpu,
+  alwaysOn,
+];
+
+export const DEFAULT_POLICY_NAMES = ["ours", "keda-queue", "keda-multi", "hpa-gpu", "always-on"] as const;
+
+export function policiesByName(names: readonly string[]): PolicyDefinition[] {
+  return names.map((name) => {
+    const found = POLICIES.find((p) => p.name === name);
+    if (!found)
+      throw new Error(
+        `unknown policy ${JSON.stringify(name)}: choose from ${POLICIES.map((p) => p.name).join(", ")}`,
+      );
+    return found;
+  });
+}
+
+export { DEFAULT_HPA_TOLERANCE };

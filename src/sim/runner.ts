@@ -1,0 +1,273 @@
+import type { ArrivalStream } from "./arrivals.ts";
+import { ScaleController } from "./autoscaler.ts";
+import { Cluster } from "./cluster.ts";
+import { type SimModel, validateModel } from "./model.ts";
+import { Observer } from "./observe.ts";
+import type { PolicyContext, PolicyDefinition, WorldView } from "./policies.ts";
+import { Rng } from "./rng.ts";
+import { RequestQueue, type ServingSink } from "./serving.ts";
+import { Timeline, type TimelinePoint, TtftStats } from "./stats.ts";
+
+/** Stable, documented result fields (README "simulator"; `--json`). */
+export interface PolicyResult {
+  readonly name: string;
+  readonly description: string;
+  /** Requests that arrived (in intervals with data). */
+  readonly requests: number;
+  /** Share of requests whose time to first token was within the SLA. */
+  readonly withinSlaFraction: number;
+  readonly ttftP50Seconds: number;
+  readonly ttftP95Seconds: number;
+  readonly ttftP99Seconds: number;
+  readonly worstQueueWaitSeconds: number;
+  /** Requests still without a first token when the drain limit ran out (counted as misses). */
+  readonly unservedRequests: number;
+  /** GPU-hours of every node from request to removal, over the trace's span with data. */
+  readonly gpuHours: number;
+  readonly costDollars: number;
+  /** gpuHours / lowerBoundGpuHours (≥ 1). */
+  readonly lowerBoundRatio: number;
+  /** Changes of the Deployment's replica count. */
+  readonly scaleEvents: number;
+  /** Pods that loaded the model (cold starts). */
+  readonly coldStarts: number;
+  readonly nodesProvisioned: number;
+  readonly peakReplicas: number;
+  readonly peakNodes: number;
+  /** How often each factor drove our decision (ours only). */
+  readonly drivingFactors?: Readonly<Record<string, number>>;
+  readonly wallSeconds: number;
+  readonly simulatedMinutesPerWallSecond: number;
+  readonly timeline: readonly TimelinePoint[];
+}
+
+export interface SimulationResult {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly requests: number;
+  readonly scale: number;
+  readonly zone: string;
+  readonly slaSeconds: number;
+  /** GPU-hours if capacity followed demand exactly, at 100 % utilisation, with no start-up delay. */
+  readonly lowerBoundGpuHours: number;
+  readonly timelineBucketMinutes: number;
+  readonly policies: readonly PolicyResult[];
+}
+
+export interface RunOptions {
+  readonly model: SimModel;
+  readonly context: PolicyContext;
+  /** Called now and then with the share of this policy's run done. */
+  readonly onProgress?: (policy: string, fraction: number) => void;
+  /** Upper bound on timeline points per policy. */
+  readonly maxTimelinePoints?: number;
+}
+
+/** GPU-seconds of work in each tick of the stream. */
+function workSeconds(arrivals: ArrivalStream, model: SimModel, tick: number): number {
+  return (
+    (arrivals.contextTokens[tick] as number) / model.replica.prefillTokensPerSecond +
+    (arrivals.generatedTokens[tick] as number) / model.replica.decodeTokensPerSecond
+  );
+}
+
+/** The mean arrival rate and request size of the trace's first 10 minutes with data. */
+function openingRate(arrivals: ArrivalStream): {
+  requestsPerTick: number;
+  contextTokens: number;
+  generatedTokens: number;
+} {
+  const window = Math.max(1, Math.round(600_000 / arrivals.tickMs));
+  let ticks = 0;
+  let count = 0;
+  let context = 0;
+  let generated = 0;
+  for (let t = 0; t < arrivals.ticks && ticks < window; t++) {
+    if (!arrivals.accounted[t]) continue;
+    ticks++;
+    count += arrivals.count[t] as number;
+    context += arrivals.contextTokens[t] as number;
+    generated += arrivals.generatedTokens[t] as number;
+  }
+  return {
+    requestsPerTick: ticks > 0 ? count / ticks : 0,
+    contextTokens: count > 0 ? context / count : 0,
+    generatedTokens: count > 0 ? generated / count : 0,
+  };
+}
+
+export function lowerBoundGpuHours(arrivals: ArrivalStream, model: SimModel): number {
+  let seconds = 0;
+  for (let t = 0; t < arrivals.ticks; t++)
+    if (arrivals.accounted[t]) seconds += workSeconds(arrivals, model, t);
+  return (seconds * model.cluster.gpusPerPod) / 3600;
+}
+
+export function simulate(
+  arrivals: ArrivalStream,
+  policies: readonly PolicyDefinition[],
+  options: RunOptions,
+): SimulationResult {
+  validateModel(options.model);
+  const lowerBound = lowerBoundGpuHours(arrivals, options.model);
+  const results = policies.map((policy) => runPolicy(arrivals, policy, options, lowerBound));
+  const first = results[0]?.timeline;
+  const bucketMs = first?.[0] && first[1] ? first[1].atMs - first[0].atMs : 60_000;
+  return {
+    startMs: arrivals.startMs,
+    endMs: arrivals.startMs + arrivals.ticks * arrivals.tickMs,
+    requests: arrivals.totalRequests,
+    scale: arrivals.scale,
+    zone: options.context.zone,
+    slaSeconds: options.model.slaSeconds,
+    lowerBoundGpuHours: lowerBound,
+    timelineBucketMinutes: bucketMs / 60_000,
+    policies: results,
+  };
+}
+
+export function runPolicy(
+  arrivals: ArrivalStream,
+  policy: PolicyDefinition,
+  options: RunOptions,
+  lowerBound = lowerBoundGpuHours(arrivals, options.model),
+): PolicyResult {
+  const { model } = options;
+  if (arrivals.tickMs !== model.tickMs) throw new Error("the arrival stream was built with another tick");
+  const wallStart = performance.now();
+  const rng = new Rng(model.seed);
+  const cluster = new Cluster(model.cluster, model.replica, rng);
+  const queue = new RequestQueue();
+  const observer = new Observer(model.observation, model.tickMs);
+  const view: WorldView = {
+    readings: (nowMs) => observer.readings(nowMs, queue.length),
+    snapshot: (nowMs) => observer.visibleSnapshot(nowMs),
+    queueBacklog: (nowMs) => observer.queueBacklogAt(nowMs, queue.length).value,
+    readyPods: () => cluster.readyServingCount(),
+    unreadyPods: () => cluster.servingPods().filter((p) => p.phase !== "ready").length,
+  };
+  const built = policy.build(view, options.context);
+  const startMs = arrivals.startMs;
+  const warmupTicks = Math.round(model.warmupMs / model.tickMs);
+  const firstMs = startMs - warmupTicks * model.tickMs;
+  const controller = new ScaleController(built.setup, built.initialReplicas(firstMs), firstMs);
+  cluster.warmStart(controller.replicas, firstMs);
+  const opening = openingRate(arrivals);
+  const warmupRng = new Rng(model.seed + 1);
+  let scaleEventsBefore = 0;
+
+  const spanMs = arrivals.ticks * arrivals.tickMs;
+  const maxPoints = options.maxTimelinePoints ?? 1500;
+  const bucketMs = Math.max(60_000, Math.ceil(spanMs / maxPoints / 60_000) * 60_000);
+  const timeline = new Timeline(startMs, bucketMs);
+  const stats = new TtftStats(model.slaSeconds);
+  let point: TimelinePoint | undefined = timeline.at(startMs);
+  const sink: ServingSink = {
+    firstTokens(count, first, last, wait, arrivalMs) {
+      observer.observeTtft(count, first, last);
+      if (arrivalMs < startMs) return; // warm-up traffic
+      stats.record(count, first, last, wait);
+      if (point) {
+        point.ttftMaxSeconds = Math.max(point.ttftMaxSeconds, last);
+        if (last > model.slaSeconds)
+          point.slaMisses +=
+            first > model.slaSeconds ? count : (count * (last - model.slaSeconds)) / (last - first);
+      }
+    },
+    completed() {},
+  };
+
+  const tickMs = model.tickMs;
+  const tickSeconds = tickMs / 1000;
+  const drainTicks = Math.ceil(model.drainLimitMs / tickMs);
+  const progressEvery = Math.max(1, Math.floor(arrivals.ticks / 200));
+  let gpuSeconds = 0;
+  let requests = 0;
+  let tick = -warmupTicks;
+  for (; tick < arrivals.ticks + drainTicks; tick++) {
+    const nowMs = startMs + tick * tickMs;
+    const inTrace = tick >= 0 && tick < arrivals.ticks;
+    if (tick === 0) {
+      cluster.resetCounters();
+      scaleEventsBefore = controller.scaleEvents;
+    }
+    if (tick >= arrivals.ticks && queue.length === 0 && cluster.pods.every((p) => p.serving.idle)) break;
+    cluster.advance(nowMs);
+    if (nowMs % model.cluster.caScanIntervalMs === 0) cluster.autoscaleNodes(nowMs);
+    controller.step(nowMs);
+    cluster.reconcileReplicas(controller.replicas, nowMs, queue);
+    cluster.advance(nowMs);
+    if (inTrace) {
+      point = timeline.at(nowMs);
+      const n = arrivals.count[tick] as number;
+      if (n > 0) {
+        queue.push({
+          count: n,
+          contextTokens: (arrivals.contextTokens[tick] as number) / n,
+          generatedTokens: (arrivals.generatedTokens[tick] as number) / n,
+          arrivalMs: nowMs + (arrivals.meanOffsetMs[tick] as number),
+        });
+        requests += n;
+      }
+    } else {
+      point = undefined;
+      if (tick < 0) {
+        const n = warmupRng.poisson(opening.requestsPerTick);
+        if (n > 0)
+          queue.push({
+            count: n,
+            contextTokens: opening.contextTokens,
+            generatedTokens: opening.generatedTokens,
+            arrivalMs: nowMs + tickMs / 2,
+          });
+      }
+    }
+    cluster.dispatch(queue);
+    cluster.processTick(nowMs, tickMs, sink);
+    observer.endTick(nowMs + tickMs, cluster, queue, controller.replicas);
+    if (inTrace && arrivals.accounted[tick]) {
+      gpuSeconds += cluster.gpusBilled() * tickSeconds;
+      const share = tickMs / bucketMs;
+      const p = point as TimelinePoint;
+      p.demandReplicas += (workSeconds(arrivals, model, tick) / tickSeconds) * share;
+      p.readyReplicas += cluster.readyServingCount() * share;
+      p.nodes += cluster.nodes.length * share;
+      p.desiredReplicas = Math.max(p.desiredReplicas, controller.replicas);
+      p.queueMax = Math.max(p.queueMax, queue.length);
+      p.floorReplicas = Math.max(p.floorReplicas, built.floorAt?.(nowMs) ?? 0);
+      p.samples++;
+    }
+    if (inTrace && tick % progressEvery === 0) options.onProgress?.(policy.name, tick / arrivals.ticks);
+  }
+  if (queue.length > 0) {
+    const endMs = startMs + tick * tickMs;
+    stats.recordUnserved(queue.length, (endMs - (queue.oldestArrivalMs() ?? endMs)) / 1000);
+  }
+  options.onProgress?.(policy.name, 1);
+  const wallSeconds = (performance.now() - wallStart) / 1000;
+  const gpuHours = gpuSeconds / 3600;
+  const drivingFactors = built.decisions ? Object.fromEntries(built.decisions.drivingFactors) : undefined;
+  return {
+    name: policy.name,
+    description: policy.description,
+    requests,
+    withinSlaFraction: stats.withinSlaFraction(),
+    ttftP50Seconds: stats.quantile(0.5),
+    ttftP95Seconds: stats.quantile(0.95),
+    ttftP99Seconds: stats.quantile(0.99),
+    worstQueueWaitSeconds: stats.worstQueueWaitSeconds,
+    unservedRequests: queue.length,
+    gpuHours,
+    costDollars: gpuHours * model.dollarsPerGpuHour,
+    lowerBoundRatio: lowerBound > 0 ? gpuHours / lowerBound : Number.POSITIVE_INFINITY,
+    scaleEvents: controller.scaleEvents - scaleEventsBefore,
+    coldStarts: cluster.counters.coldStarts,
+    nodesProvisioned: cluster.counters.nodesProvisioned,
+    peakReplicas: cluster.counters.peakReadyReplicas,
+    peakNodes: cluster.counters.peakNodes,
+    ...(drivingFactors ? { drivingFactors } : {}),
+    wallSeconds,
+    simulatedMinutesPerWallSecond: spanMs / 60_000 / Math.max(wallSeconds, 1e-6),
+    timeline: timeline.points,
+  };
+}

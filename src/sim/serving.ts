@@ -1,0 +1,208 @@
+import type { ReplicaModel } from "./model.ts";
+
+/** Requests that arrived together; token counts are per request (the cohort's means). */
+export interface Cohort {
+  count: number;
+  readonly contextTokens: number;
+  readonly generatedTokens: number;
+  readonly arrivalMs: number;
+}
+
+interface RunningCohort {
+  count: number;
+  remainingTokens: number;
+  readonly kvTokensPerRequest: number;
+}
+
+/** Where a pod reports what it did, for the results and the simulated metrics. */
+export interface ServingSink {
+  /** `count` requests got their first token; TTFTs spread evenly over [first, last] seconds. */
+  firstTokens(
+    count: number,
+    firstTtftSeconds: number,
+    lastTtftSeconds: number,
+    queueWaitSeconds: number,
+    arrivalMs: number,
+  ): void;
+  completed(count: number): void;
+}
+
+/**
+ * The durable request queue (Azure Service Bus): first in, first out, nothing is ever dropped.
+ * Pods' consumers pull cohorts from its head; a draining pod hands unstarted ones back.
+ */
+export class RequestQueue {
+  private items: Cohort[] = [];
+  private head = 0;
+  private waitingRequests = 0;
+
+  get length(): number {
+    return this.waitingRequests;
+  }
+
+  push(cohort: Cohort): void {
+    if (cohort.count <= 0) return;
+    this.items.push(cohort);
+    this.waitingRequests += cohort.count;
+  }
+
+  /** Back to the head: these were pulled earlier, so they are the oldest. */
+  returnToHead(cohort: Cohort): void {
+    if (cohort.count <= 0) return;
+    if (this.head > 0) this.items[--this.head] = cohort;
+    else this.items.unshift(cohort);
+    this.waitingRequests += cohort.count;
+  }
+
+  /** Up to `max` requests from the head, as one cohort (split off the head cohort if needed). */
+  pull(max: number): Cohort | undefined {
+    const first = this.items[this.head];
+    if (first === undefined || max <= 0) return undefined;
+    const n = Math.min(max, first.count);
+    this.waitingRequests -= n;
+    if (n === first.count) {
+      this.head++;
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      return first;
+    }
+    first.count -= n;
+    return { ...first, count: n };
+  }
+
+  /** Arrival time of the oldest waiting request (for the worst queue wait at the end). */
+  oldestArrivalMs(): number | undefined {
+    return this.items[this.head]?.arrivalMs;
+  }
+}
+
+/**
+ * One vLLM replica with continuous batching, at cohort granularity. Per tick it admits pulled
+ * requests into the batch while sequences (max_num_seqs) and KV cache allow, prefills them one
+ * after another (TTFT = queue wait + prefill), then decodes: the batch shares
+ * min(decodeTokensPerSecond, n × decodeTokensPerSecondPerSequence) tokens/s, and requests leave
+ * as their last token is generated, freeing their slot and KV blocks.
+ */
+export class ServingReplica {
+  private waiting: Cohort[] = [];
+  private running: RunningCohort[] = [];
+  waitingCount = 0;
+  runningCount = 0;
+  kvUsedTokens = 0;
+  /** Prefill that ran past the end of the last tick delays this one. */
+  private busyUntilMs = 0;
+  /** Share of the replica's throughput used in the last tick, 0–1. */
+  utilisation = 0;
+  generatedTokensLastTick = 0;
+
+  constructor(private readonly model: ReplicaModel) {}
+
+  /** How many more requests its consumer would pull now. */
+  appetite(): number {
+    return Math.max(
+      0,
+      this.model.maxNumSeqs + this.model.consumerPrefetch - this.runningCount - this.waitingCount,
+    );
+  }
+
+  accept(cohort: Cohort): void {
+    this.waiting.push(cohort);
+    this.waitingCount += cohort.count;
+  }
+
+  /** On shutdown the consumer abandons unstarted messages: they return to the queue. */
+  releaseWaiting(): Cohort[] {
+    const released = this.waiting;
+    this.waiting = [];
+    this.waitingCount = 0;
+    return released;
+  }
+
+  get idle(): boolean {
+    return this.runningCount === 0 && this.waitingCount === 0;
+  }
+
+  get kvUsage(): number {
+    return this.kvUsedTokens / this.model.kvCacheTokens;
+  }
+
+  processTick(tickStartMs: number, tickMs: number, sink: ServingSink): void {
+    const m = this.model;
+    const tickEndMs = tickStartMs + tickMs;
+    let cursorMs = Math.max(tickStartMs, this.busyUntilMs);
+    let prefillBusyMs = Math.max(0, Math.min(this.busyUntilMs, tickEndMs) - tickStartMs);
+    while (this.waiting.length > 0 && cursorMs < tickEndMs) {
+      const cohort = this.waiting[0] as Cohort;
+      const kvPerRequest = Math.max(1, cohort.contextTokens + cohort.generatedTokens);
+      const slots = m.maxNumSeqs - this.runningCount;
+      const kvRoom = Math.floor((m.kvCacheTokens - this.kvUsedTokens) / kvPerRequest);
+      // A request larger than the whole cache still runs alone (vLLM would truncate or reject it;
+      // the queue model never drops requests).
+      const admissible = this.runningCount === 0 ? Math.max(1, kvRoom) : kvRoom;
+      const n = Math.min(cohort.count, slots, admissible);
+      if (n <= 0) break;
+      const startMs = Math.max(cursorMs, cohort.arrivalMs);
+      const perRequestMs = (cohort.contextTokens / m.prefillTokensPerSecond) * 1000;
+      const endMs = startMs + n * perRequestMs;
+      const base = startMs - cohort.arrivalMs;
+      sink.firstTokens(
+        n,
+        (base + perRequestMs) / 1000,
+        (base + n * perRequestMs) / 1000,
+        Math.max(0, base) / 1000,
+        cohort.arrivalMs,
+      );
+      prefillBusyMs += Math.min(endMs, tickEndMs) - Math.min(startMs, tickEndMs);
+      cursorMs = endMs;
+      this.running.push({
+        count: n,
+        remainingTokens: cohort.generatedTokens,
+        kvTokensPerRequest: kvPerRequest,
+      });
+      this.runningCount += n;
+      this.kvUsedTokens += n * kvPerRequest;
+      this.waitingCount -= n;
+      cohort.count -= n;
+      if (cohort.count === 0) this.waiting.shift();
+    }
+    this.busyUntilMs = cursorMs;
+    const generated = this.decode(Math.max(0, tickEndMs - cursorMs) / 1000, sink);
+    this.generatedTokensLastTick = generated;
+    this.utilisation = Math.min(
+      1,
+      (prefillBusyMs / 1000 + generated / m.decodeTokensPerSecond) / (tickMs / 1000),
+    );
+  }
+
+  /** Water-filling: everyone decodes at the shared rate until the shortest finishes, repeat. */
+  private decode(seconds: number, sink: ServingSink): number {
+    const m = this.model;
+    let generated = 0;
+    let left = seconds;
+    while (this.runningCount > 0 && left > 1e-9) {
+      const perSequence =
+        Math.min(m.decodeTokensPerSecond, this.runningCount * m.decodeTokensPerSecondPerSequence) /
+        this.runningCount;
+      let shortest = Number.POSITIVE_INFINITY;
+      for (const r of this.running) shortest = Math.min(shortest, r.remainingTokens);
+      const step = Math.min(left, shortest / perSequence);
+      const advance = perSequence * step;
+      generated += advance * this.runningCount;
+      left -= step;
+      let kept = 0;
+      for (const r of this.running) {
+        r.remainingTokens -= advance;
+        if (r.remainingTokens <= 1e-6) {
+          this.runningCount -= r.count;
+          this.kvUsedTokens -= r.count * r.kvTokensPerRequest;
+          sink.completed(r.count);
+        } else this.running[kept++] = r;
+      }
+      this.running.length = kept;
+    }
+    if (this.runningCount === 0) this.kvUsedTokens = 0;
+    return generated;
+  }
+}
