@@ -19,7 +19,7 @@ type Token =
   | { kind: "number"; at: number }
   | { kind: "punct"; text: string; at: number };
 
-const PUNCTUATION = ["=~", "!~", "!=", "==", "<=", ">=", "{", "}", "(", ")", "[", "]", ",", ":", "@"];
+const PUNCTUATION = ["=~", "!~", "!=", "==", "<=", ">=", "{", "}", "(", ")", ",", "@"];
 const SINGLE_OPERATORS = new Set(["=", "+", "-", "*", "/", "%", "^", "<", ">"]);
 const LABEL_LIST_KEYWORDS = new Set(["by", "without", "on", "ignoring", "group_left", "group_right"]);
 const OTHER_KEYWORDS = new Set(["and", "or", "unless", "bool", "offset", "atan2"]);
@@ -107,6 +107,16 @@ function lex(source: string): Token[] {
       const { value, end } = readString(source, i);
       tokens.push({ kind: "string", value, at: i });
       i = end;
+      continue;
+    }
+    if (c === "[") {
+      // A range or subquery: durations only ([5m], [1h:30s]). Read whole, so the `:` of a
+      // subquery is not taken for the start of a metric name.
+      const close = source.indexOf("]", i);
+      if (close < 0 || !/^[\s0-9A-Za-z_.:]*$/.test(source.slice(i + 1, close)))
+        throw new QueryGuardError(`cannot read the range at ${i}`);
+      tokens.push({ kind: "number", at: i });
+      i = close + 1;
       continue;
     }
     if (/[0-9]/.test(c) || (c === "." && /[0-9]/.test(source[i + 1] ?? ""))) {
