@@ -1,0 +1,273 @@
+import type { ServerResponse } from "node:http";
+import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { loadServiceConfig } from "../../src/config/service-config.ts";
+import { parseScalerSpec } from "../../src/config/spec.ts";
+import { createSignalSource, type ScalerSignalSource } from "../../src/sources/collect.ts";
+import type { Reading } from "../../src/sources/reading.ts";
+import { makeCa, makeLeaf, tempDir } from "../support/certs.ts";
+import { closedPort, FakeHttpServer } from "../support/fake-http.ts";
+
+/**
+ * Every failure type of the Prometheus source, against a scripted HTTP server: what Prometheus
+ * (or a proxy in front of it) can answer, and what the network can do.
+ */
+
+const SPEC = parseScalerSpec(
+  { name: "llama", namespace: "team-a" },
+  { ttftEnabled: "false", kvCacheEnabled: "false", gpuEnabled: "false", tokensEnabled: "false" },
+  {},
+);
+// vllmWaiting, vllmRunning and the three replica series.
+const QUERIES_PER_READ = 5;
+
+function answerVector(res: ServerResponse, value: string, freshnessSeconds = Date.now() / 1000): void {
+  const now = Date.now() / 1000;
+  res.writeHead(200, { "content-type": "application/json" }).end(
+    JSON.stringify({
+      status: "success",
+      data: {
+        resultType: "vector",
+        result: [
+          { metric: { scaler_part: "value" }, value: [now, value] },
+          { metric: { scaler_part: "freshness" }, value: [now, String(freshnessSeconds)] },
+        ],
+      },
+    }),
+  );
+}
+
+const server = new FakeHttpServer();
+const sources: ScalerSignalSource[] = [];
+
+function source(env: Record<string, string> = {}, credential?: TokenCredential): ScalerSignalSource {
+  const created = createSignalSource(
+    loadServiceConfig({ PROMETHEUS_URL: server.url, SOURCE_CACHE_TTL_MS: "0", ...env }),
+    credential ? { credential: () => credential } : {},
+  );
+  sources.push(created);
+  return created;
+}
+
+async function waiting(from: ScalerSignalSource, signal?: AbortSignal): Promise<Reading> {
+  const readings = await from.read(SPEC, { nowMs: Date.now(), ...(signal ? { signal } : {}) });
+  if (!readings.vllmWaiting) throw new Error("no vllmWaiting reading");
+  return readings.vllmWaiting;
+}
+
+function failure(reading: Reading): { kind: string; message: string } {
+  if (reading.ok) throw new Error(`expected a failure, got ${reading.value}`);
+  return reading.failure;
+}
+
+beforeAll(async () => {
+  await server.listen();
+});
+
+beforeEach(() => {
+  server.requests.length = 0;
+});
+
+afterAll(async () => {
+  await Promise.all(sources.map((s) => s.close()));
+  await server.close();
+});
+
+describe("Prometheus source faults", () => {
+  it("reads a value and sends the query as a form POST with Prometheus' own timeout", async () => {
+    server.handler = (_req, res) => answerVector(res, "12");
+    const reading = await waiting(source({ SOURCE_TIMEOUT_MS: "700" }));
+    expect(reading).toMatchObject({ ok: true, value: 12 });
+    const sent = new URLSearchParams(server.requests[0]?.body);
+    expect(server.requests[0]?.url).toBe("/api/v1/query");
+    expect(sent.get("timeout")).toBe("700ms");
+    expect(sent.get("query")).toContain('namespace="team-a"');
+  });
+
+  it("keeps a path prefix of PROMETHEUS_URL", async () => {
+    server.handler = (_req, res) => answerVector(res, "1");
+    await waiting(source({ PROMETHEUS_URL: `${server.url}/prometheus/` }));
+    expect(server.requests[0]?.url).toBe("/prometheus/api/v1/query");
+  });
+
+  it("connection refused → unreachable", async () => {
+    const port = await closedPort();
+    const reading = await waiting(source({ PROMETHEUS_URL: `http://127.0.0.1:${port}` }));
+    expect(failure(reading)).toMatchObject({ kind: "unreachable" });
+    expect(failure(reading).message).toContain("ECONNREFUSED");
+  });
+
+  it("no answer within SOURCE_TIMEOUT_MS → timeout", async () => {
+    server.handler = () => {}; // never answers
+    const reading = await waiting(source({ SOURCE_TIMEOUT_MS: "150" }));
+    expect(failure(reading)).toMatchObject({ kind: "timeout", message: expect.stringContaining("150 ms") });
+  });
+
+  it("answers at once when KEDA cancels the call, whatever the upstream deadline", async () => {
+    server.handler = () => {};
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const reading = await waiting(source({ SOURCE_TIMEOUT_MS: "20000" }), controller.signal);
+    expect(failure(reading)).toMatchObject({
+      kind: "timeout",
+      message: expect.stringContaining("cancelled"),
+    });
+  });
+
+  it.each([
+    [401, "auth"],
+    [403, "auth"],
+    [404, "not_found"],
+    [429, "throttled"],
+    [503, "throttled"],
+    [502, "unreachable"],
+  ])("HTTP %i → %s", async (status, kind) => {
+    server.handler = (_req, res) => res.writeHead(status, { "retry-after": "7" }).end("nope");
+    const reading = await waiting(source());
+    expect(failure(reading).kind).toBe(kind);
+    if (kind === "throttled") expect(failure(reading).message).toContain("retry after 7");
+  });
+
+  it("a rejected query → bad_response with Prometheus' reason", async () => {
+    server.handler = (_req, res) =>
+      res
+        .writeHead(400, { "content-type": "application/json" })
+        .end(JSON.stringify({ status: "error", errorType: "bad_data", error: "parse error at char 5" }));
+    expect(failure(await waiting(source()))).toMatchObject({
+      kind: "bad_response",
+      message: expect.stringContaining("parse error at char 5"),
+    });
+  });
+
+  it.each([
+    ["a body that is not JSON", "<html>proxy error</html>"],
+    ["JSON that is not an API answer", '{"hello": 1}'],
+    ["a matrix instead of a vector", '{"status":"success","data":{"resultType":"matrix","result":[]}}'],
+    [
+      "a malformed sample",
+      '{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":"x"}]}}',
+    ],
+  ])("%s → bad_response", async (_name, body) => {
+    server.handler = (_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(body);
+    expect(failure(await waiting(source())).kind).toBe("bad_response");
+  });
+
+  it("an empty vector → empty, NaN and ±Inf → not_a_number, an old sample → stale", async () => {
+    server.handler = (_req, res) =>
+      res.writeHead(200).end('{"status":"success","data":{"resultType":"vector","result":[]}}');
+    expect(failure(await waiting(source())).kind).toBe("empty");
+    for (const value of ["NaN", "+Inf", "-Inf"]) {
+      server.handler = (_req, res) => answerVector(res, value);
+      expect(failure(await waiting(source())).kind).toBe("not_a_number");
+    }
+    server.handler = (_req, res) => answerVector(res, "3", Date.now() / 1000 - 600);
+    expect(failure(await waiting(source({ SOURCE_STALE_AFTER_SECONDS: "120" }))).kind).toBe("stale");
+  });
+
+  it("sends a bearer token or basic credentials, and never puts them in a failure", async () => {
+    server.handler = (_req, res) => res.writeHead(401).end("bad token sekret-token-123");
+    const bearer = await waiting(
+      source({ PROMETHEUS_AUTH: "bearer", PROMETHEUS_BEARER_TOKEN: "sekret-token-123" }),
+    );
+    expect(server.requests[0]?.headers.authorization).toBe("Bearer sekret-token-123");
+    expect(JSON.stringify(bearer)).not.toContain("sekret");
+    server.requests.length = 0;
+    const basic = await waiting(
+      source({ PROMETHEUS_AUTH: "basic", PROMETHEUS_USERNAME: "scaler", PROMETHEUS_PASSWORD: "pa55word" }),
+    );
+    expect(server.requests[0]?.headers.authorization).toBe(
+      `Basic ${Buffer.from("scaler:pa55word").toString("base64")}`,
+    );
+    expect(JSON.stringify(basic)).not.toContain("pa55");
+  });
+
+  it("names the missing setting when auth is incomplete", async () => {
+    const reading = await waiting(source({ PROMETHEUS_AUTH: "bearer" }));
+    expect(failure(reading)).toMatchObject({
+      kind: "not_configured",
+      message: expect.stringContaining("PROMETHEUS_BEARER_TOKEN"),
+    });
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("gets an Entra ID token for managed Prometheus once and reuses it until it nears expiry", async () => {
+    server.handler = (_req, res) => answerVector(res, "2");
+    const scopes: string[] = [];
+    const credential: TokenCredential = {
+      getToken: async (scope): Promise<AccessToken> => {
+        scopes.push(String(scope));
+        return { token: "entra-token", expiresOnTimestamp: Date.now() + 3600_000 };
+      },
+    };
+    const managed = source({ PROMETHEUS_AUTH: "azure" }, credential);
+    await waiting(managed);
+    await waiting(managed);
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual(
+      Array(2 * QUERIES_PER_READ).fill("Bearer entra-token"),
+    );
+    expect(scopes).toEqual(["https://prometheus.monitor.azure.com/.default"]);
+    const failing: TokenCredential = {
+      getToken: async () => {
+        throw Object.assign(new Error("AADSTS700016 secret detail"), { name: "CredentialUnavailableError" });
+      },
+    };
+    const broken = await waiting(source({ PROMETHEUS_AUTH: "azure" }, failing));
+    expect(failure(broken)).toMatchObject({ kind: "auth" });
+    expect(failure(broken).message).not.toContain("AADSTS");
+  });
+
+  it("shares one in-flight request between concurrent readers (TTL 0)", async () => {
+    const pending: ServerResponse[] = [];
+    server.handler = (_req, res) => {
+      pending.push(res);
+      if (pending.length === QUERIES_PER_READ) for (const r of pending) answerVector(r, "4");
+    };
+    const shared = source();
+    const readings = await Promise.all(Array.from({ length: 10 }, () => waiting(shared)));
+    expect(readings.every((r) => r.ok && r.value === 4)).toBe(true);
+    expect(server.requests).toHaveLength(QUERIES_PER_READ);
+    expect(shared.stats()).toMatchObject({
+      upstreamRequests: QUERIES_PER_READ,
+      cacheHits: 9 * QUERIES_PER_READ,
+    });
+  });
+});
+
+describe("Prometheus over TLS with a private CA", () => {
+  const dir = tempDir("prometheus-ca-");
+  const ca = makeCa(dir, "test-ca");
+  const leaf = makeLeaf(ca, "prometheus", { server: true });
+  const tlsServer = new FakeHttpServer(leaf);
+
+  beforeAll(async () => {
+    await tlsServer.listen();
+    tlsServer.handler = (_req, res) => answerVector(res, "5");
+  });
+
+  afterAll(async () => {
+    await tlsServer.close();
+  });
+
+  it("trusts PROMETHEUS_CA_FILE for this client only", async () => {
+    const trusted = createSignalSource(
+      loadServiceConfig({ PROMETHEUS_URL: tlsServer.url, PROMETHEUS_CA_FILE: ca.certFile }),
+    );
+    sources.push(trusted);
+    expect(await waiting(trusted)).toMatchObject({ ok: true, value: 5 });
+    // Without the CA the same endpoint is refused: the trust was not made process-wide.
+    const untrusted = createSignalSource(loadServiceConfig({ PROMETHEUS_URL: tlsServer.url }));
+    sources.push(untrusted);
+    expect(failure(await waiting(untrusted))).toMatchObject({
+      kind: "unreachable",
+      message: expect.stringContaining("TLS"),
+    });
+  });
+
+  it("refuses to start with an unreadable CA file, naming the setting", () => {
+    expect(() =>
+      createSignalSource(
+        loadServiceConfig({ PROMETHEUS_URL: tlsServer.url, PROMETHEUS_CA_FILE: `${dir}/missing.pem` }),
+      ),
+    ).toThrow(/PROMETHEUS_CA_FILE.*ENOENT/);
+  });
+});
