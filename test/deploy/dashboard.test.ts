@@ -112,8 +112,8 @@ describe("the Grafana dashboard (deploy/grafana/keda-llm-scaler.json)", () => {
 
   it("uses a data-source variable, so it imports into any Grafana", () => {
     expect(dashboard.templating.list.find((v) => v.type === "datasource")?.name).toBe("datasource");
+    // Grafana's own variable syntax, not a JavaScript template.
     for (const panel of dashboard.panels.filter((p) => p.type !== "row"))
-      // Grafana's own variable syntax, not a JavaScript template.
       expect(panel.datasource?.uid, panel.title).toBe(["$", "{datasource}"].join(""));
   });
 
