@@ -107,7 +107,12 @@ function serviceBusFailure(
     return failureOf("serviceBus", "auth", `${what}: no Entra ID token (${name})`);
   if (rest.code === "MessageEntityNotFoundError")
     return failureOf("serviceBus", "not_found", `${what}: no such entity in the namespace`);
-  if (rest.code === "PARSE_ERROR" || error instanceof TypeError)
+  // The SDK reports an answer it cannot read as PARSE_ERROR, a plain "Error occurred while
+  // parsing…", or a TypeError from walking a missing element.
+  const unreadable =
+    error instanceof TypeError ||
+    (error instanceof Error && error.message.includes("parsing the response body"));
+  if (rest.code === "PARSE_ERROR" || unreadable)
     return failureOf(
       "serviceBus",
       "bad_response",
