@@ -1,0 +1,310 @@
+import { parseArgs } from "node:util";
+import { DEFAULT_MODEL, type SimModel } from "./model.ts";
+import { DEFAULT_POLICY_NAMES, POLICIES } from "./policies.ts";
+import { checkTimeZone } from "./time.ts";
+import { TOKEN_SIZE_DISTRIBUTIONS, type TokenSizeDistribution } from "./token-sizes.ts";
+import { type CountColumns, DEFAULT_COUNT_COLUMNS, type TraceFormat } from "./trace.ts";
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export const SIMULATE_USAGE = `usage: keda-llm-scaler simulate --trace FILE [options]
+
+Replays a request trace through the policies (this scaler's decide() and the configurations teams
+use today) over a model of the queue, vLLM pods, KEDA + HPA and the Cluster Autoscaler, and
+prints one row per policy: SLA kept, TTFT, GPU-hours, cost, ratio to the lower bound.
+
+trace
+  --trace FILE                 Azure LLM trace (TIMESTAMP,ContextTokens,GeneratedTokens) or a count CSV
+  --format azure|counts        default: detected from the header
+  --time-column NAME           count CSV time column (default ${DEFAULT_COUNT_COLUMNS.timeColumn})
+  --count-column NAME          count CSV request-count column (default ${DEFAULT_COUNT_COLUMNS.countColumn})
+  --valid-column NAME          rows with 0 here are "no data", not zero demand (default ${DEFAULT_COUNT_COLUMNS.validColumn})
+  --tz ZONE                    zone of timestamps without an offset, of the baselines' crons and of
+                               our warm floor (default UTC; the NASA trace is America/New_York)
+  --scale X                    multiply the arrival rate by X
+  --peak-replicas N            scale so that the busiest minute needs N replicas at 100 %
+  --token-sizes conv|code      token sizes for count traces (default conv: the Azure conversation trace)
+  --burstiness CV              rate variation between ${DEFAULT_MODEL.tickMs / 1000} s ticks for count traces (default 0: Poisson)
+policies
+  --policy NAME                repeatable; default ${DEFAULT_POLICY_NAMES.join(", ")};
+                               also ${POLICIES.map((p) => p.name)
+                                 .filter((n) => !(DEFAULT_POLICY_NAMES as readonly string[]).includes(n))
+                                 .join(", ")}, or "all"
+  --config FILE                ours: a ScaledObject YAML (e.g. deploy/examples/realtime/scaledobject.yaml)
+                               or a mapping of scalerMetadata keys
+  --metadata KEY=VALUE         repeatable; overrides ours' scalerMetadata
+  --max-replicas N             every policy's maximum (default 8, seeds 000/001)
+  --hpa-tolerance X            cluster HPA tolerance (default 0.1)
+model (defaults from the seeds; see README "simulator")
+  --prefill-tokens-per-second N (${DEFAULT_MODEL.replica.prefillTokensPerSecond})   --decode-tokens-per-second N (${DEFAULT_MODEL.replica.decodeTokensPerSecond})
+  --decode-tokens-per-second-per-sequence N (${DEFAULT_MODEL.replica.decodeTokensPerSecondPerSequence})   --max-num-seqs N (${DEFAULT_MODEL.replica.maxNumSeqs})
+  --kv-cache-tokens N (${DEFAULT_MODEL.replica.kvCacheTokens})   --consumer-prefetch N (${DEFAULT_MODEL.replica.consumerPrefetch})
+  --gpus-per-node N (1)   --gpus-per-pod N (1)   --min-nodes N (0)   --max-nodes N (8)
+  --provision-minutes MIN-MAX (5-8)   --startup-seconds MIN-MAX (30-120)   --ca-scan-seconds N (10)
+  --scale-down-unneeded-minutes N (10)   --placeholder-pods N (0)
+  --scrape-seconds N (15)   --prometheus-delay-seconds N (15)   --servicebus-delay-seconds N (0)
+  --sla-seconds N (60)   --dollars-per-gpu-hour X (3.4)   --seed N (1)   --tick-seconds N (5)
+  --warmup-minutes N (30)
+output
+  --json                       print the results as JSON instead of the table
+  --report FILE                write FILE.html (table + charts), FILE.svg (charts) or FILE.json (with timelines);
+                               a path without one of those endings is a directory for index.html + result.json
+  --no-progress                no progress bar (it is shown only on a terminal anyway)
+`;
+
+export interface SimulateOptions {
+  readonly traceFile: string;
+  readonly format?: TraceFormat;
+  readonly columns: CountColumns;
+  readonly zone: string;
+  readonly scale?: number;
+  readonly peakReplicas?: number;
+  readonly tokenSizes: TokenSizeDistribution;
+  readonly burstiness: number;
+  readonly policies: readonly string[];
+  readonly configFile?: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly maxReplicas: number;
+  readonly hpaTolerance: number;
+  readonly model: SimModel;
+  readonly json: boolean;
+  readonly report?: string;
+  readonly progress: boolean;
+}
+
+const NUMBER_FLAGS = [
+  "scale",
+  "peak-replicas",
+  "burstiness",
+  "max-replicas",
+  "hpa-tolerance",
+  "prefill-tokens-per-second",
+  "decode-tokens-per-second",
+  "decode-tokens-per-second-per-sequence",
+  "max-num-seqs",
+  "kv-cache-tokens",
+  "consumer-prefetch",
+  "gpus-per-node",
+  "gpus-per-pod",
+  "min-nodes",
+  "max-nodes",
+  "ca-scan-seconds",
+  "scale-down-unneeded-minutes",
+  "placeholder-pods",
+  "scrape-seconds",
+  "prometheus-delay-seconds",
+  "servicebus-delay-seconds",
+  "sla-seconds",
+  "dollars-per-gpu-hour",
+  "seed",
+  "tick-seconds",
+  "warmup-minutes",
+] as const;
+
+type NumberFlag = (typeof NUMBER_FLAGS)[number];
+
+/** Flags that must be whole numbers, and their least allowed value. */
+const WHOLE: Partial<Record<NumberFlag, number>> = {
+  "peak-replicas": 1,
+  "max-replicas": 1,
+  "max-num-seqs": 1,
+  "kv-cache-tokens": 1,
+  "consumer-prefetch": 0,
+  "gpus-per-node": 1,
+  "gpus-per-pod": 1,
+  "min-nodes": 0,
+  "max-nodes": 1,
+  "placeholder-pods": 0,
+  seed: 0,
+  "tick-seconds": 1,
+  "warmup-minutes": 0,
+};
+
+const ZERO_ALLOWED: ReadonlySet<NumberFlag> = new Set([
+  "burstiness",
+  "hpa-tolerance",
+  "prometheus-delay-seconds",
+  "servicebus-delay-seconds",
+  "consumer-prefetch",
+  "min-nodes",
+  "placeholder-pods",
+  "seed",
+  "warmup-minutes",
+]);
+
+function numberFlag(flag: NumberFlag, raw: string): number {
+  const value = Number(raw.trim());
+  const whole = WHOLE[flag];
+  const zeroOk = ZERO_ALLOWED.has(flag);
+  const ok =
+    raw.trim() !== "" &&
+    Number.isFinite(value) &&
+    (zeroOk ? value >= 0 : value > 0) &&
+    (whole === undefined || (Number.isInteger(value) && value >= whole));
+  if (!ok) {
+    const kind =
+      whole !== undefined ? `a whole number ≥ ${whole}` : zeroOk ? "a number ≥ 0" : "a positive number";
+    throw new UsageError(`--${flag} must be ${kind}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function rangeFlag(flag: string, raw: string, unitMs: number): readonly [number, number] {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*$/.exec(raw);
+  if (!m) throw new UsageError(`--${flag} must be "MIN-MAX" (or one number), got ${JSON.stringify(raw)}`);
+  const low = Number(m[1]);
+  const high = m[2] === undefined ? low : Number(m[2]);
+  if (high < low) throw new UsageError(`--${flag}: MIN must not exceed MAX, got ${JSON.stringify(raw)}`);
+  return [low * unitMs, high * unitMs];
+}
+
+export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
+  const numberOptions = Object.fromEntries(NUMBER_FLAGS.map((f) => [f, { type: "string" as const }]));
+  let parsed: ReturnType<typeof parse>;
+  function parse() {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      strict: true,
+      options: {
+        ...numberOptions,
+        trace: { type: "string" },
+        format: { type: "string" },
+        "time-column": { type: "string" },
+        "count-column": { type: "string" },
+        "valid-column": { type: "string" },
+        tz: { type: "string" },
+        "token-sizes": { type: "string" },
+        policy: { type: "string", multiple: true },
+        config: { type: "string" },
+        metadata: { type: "string", multiple: true },
+        "provision-minutes": { type: "string" },
+        "startup-seconds": { type: "string" },
+        json: { type: "boolean" },
+        report: { type: "string" },
+        "no-progress": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  }
+  try {
+    parsed = parse();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  if (v.help) throw new UsageError("");
+  const str = (name: string): string | undefined => v[name] as string | undefined;
+  const num = (flag: NumberFlag): number | undefined => {
+    const raw = str(flag);
+    return raw === undefined ? undefined : numberFlag(flag, raw);
+  };
+  const traceFile = str("trace");
+  if (!traceFile) throw new UsageError("--trace FILE is required");
+  const format = str("format");
+  if (format !== undefined && format !== "azure" && format !== "counts")
+    throw new UsageError(`--format must be azure or counts, got ${JSON.stringify(format)}`);
+  const zone = str("tz") ?? "UTC";
+  try {
+    checkTimeZone(zone);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const scale = num("scale");
+  const peakReplicas = num("peak-replicas");
+  if (scale !== undefined && peakReplicas !== undefined)
+    throw new UsageError("--scale and --peak-replicas are exclusive: give one");
+  const tokenSizesName = str("token-sizes") ?? "conv";
+  const tokenSizes = TOKEN_SIZE_DISTRIBUTIONS[tokenSizesName];
+  if (!tokenSizes)
+    throw new UsageError(
+      `--token-sizes must be one of ${Object.keys(TOKEN_SIZE_DISTRIBUTIONS).join(", ")}, got ${JSON.stringify(tokenSizesName)}`,
+    );
+  const requested = (v.policy as string[] | undefined) ?? [...DEFAULT_POLICY_NAMES];
+  const policies = requested.includes("all") ? POLICIES.map((p) => p.name) : requested;
+  for (const name of policies)
+    if (!POLICIES.some((p) => p.name === name))
+      throw new UsageError(
+        `--policy ${JSON.stringify(name)} is unknown: choose from ${POLICIES.map((p) => p.name).join(", ")}, all`,
+      );
+  const metadata: Record<string, string> = {};
+  for (const entry of (v.metadata as string[] | undefined) ?? []) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--metadata must be KEY=VALUE, got ${JSON.stringify(entry)}`);
+    metadata[entry.slice(0, eq).trim()] = entry.slice(eq + 1);
+  }
+  const d = DEFAULT_MODEL;
+  const seconds = (flag: NumberFlag, fallbackMs: number) => {
+    const value = num(flag);
+    return value === undefined ? fallbackMs : value * 1000;
+  };
+  const minutes = (flag: NumberFlag, fallbackMs: number) => {
+    const value = num(flag);
+    return value === undefined ? fallbackMs : value * 60_000;
+  };
+  const model: SimModel = {
+    replica: {
+      prefillTokensPerSecond: num("prefill-tokens-per-second") ?? d.replica.prefillTokensPerSecond,
+      decodeTokensPerSecond: num("decode-tokens-per-second") ?? d.replica.decodeTokensPerSecond,
+      decodeTokensPerSecondPerSequence:
+        num("decode-tokens-per-second-per-sequence") ?? d.replica.decodeTokensPerSecondPerSequence,
+      maxNumSeqs: num("max-num-seqs") ?? d.replica.maxNumSeqs,
+      kvCacheTokens: num("kv-cache-tokens") ?? d.replica.kvCacheTokens,
+      consumerPrefetch: num("consumer-prefetch") ?? d.replica.consumerPrefetch,
+    },
+    cluster: {
+      gpusPerNode: num("gpus-per-node") ?? d.cluster.gpusPerNode,
+      gpusPerPod: num("gpus-per-pod") ?? d.cluster.gpusPerPod,
+      minNodes: num("min-nodes") ?? d.cluster.minNodes,
+      maxNodes: num("max-nodes") ?? d.cluster.maxNodes,
+      caScanIntervalMs: seconds("ca-scan-seconds", d.cluster.caScanIntervalMs),
+      provisionDelayMs: str("provision-minutes")
+        ? rangeFlag("provision-minutes", str("provision-minutes") as string, 60_000)
+        : d.cluster.provisionDelayMs,
+      scaleDownUnneededMs: minutes("scale-down-unneeded-minutes", d.cluster.scaleDownUnneededMs),
+      podStartupMs: str("startup-seconds")
+        ? rangeFlag("startup-seconds", str("startup-seconds") as string, 1000)
+        : d.cluster.podStartupMs,
+      placeholderPods: num("placeholder-pods") ?? d.cluster.placeholderPods,
+    },
+    observation: {
+      scrapeIntervalMs: seconds("scrape-seconds", d.observation.scrapeIntervalMs),
+      prometheusDelayMs: seconds("prometheus-delay-seconds", d.observation.prometheusDelayMs),
+      serviceBusDelayMs: seconds("servicebus-delay-seconds", d.observation.serviceBusDelayMs),
+      rateWindowMs: d.observation.rateWindowMs,
+    },
+    tickMs: seconds("tick-seconds", d.tickMs),
+    slaSeconds: num("sla-seconds") ?? d.slaSeconds,
+    dollarsPerGpuHour: num("dollars-per-gpu-hour") ?? d.dollarsPerGpuHour,
+    seed: num("seed") ?? d.seed,
+    drainLimitMs: d.drainLimitMs,
+    warmupMs: minutes("warmup-minutes", d.warmupMs),
+  };
+  const configFile = str("config");
+  const report = str("report");
+  return {
+    traceFile,
+    ...(format ? { format: format as TraceFormat } : {}),
+    columns: {
+      timeColumn: str("time-column") ?? DEFAULT_COUNT_COLUMNS.timeColumn,
+      countColumn: str("count-column") ?? DEFAULT_COUNT_COLUMNS.countColumn,
+      validColumn: str("valid-column") ?? DEFAULT_COUNT_COLUMNS.validColumn,
+    },
+    zone,
+    ...(scale !== undefined ? { scale } : {}),
+    ...(peakReplicas !== undefined ? { peakReplicas } : {}),
+    tokenSizes,
+    burstiness: num("burstiness") ?? 0,
+    policies,
+    ...(configFile ? { configFile } : {}),
+    metadata,
+    maxReplicas: num("max-replicas") ?? 8,
+    hpaTolerance: num("hpa-tolerance") ?? 0.1,
+    model,
+    json: v.json === true,
+    ...(report ? { report } : {}),
+    progress: v["no-progress"] !== true,
+  };
+}

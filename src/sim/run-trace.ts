@@ -1,0 +1,100 @@
+import { basename } from "node:path";
+import { type ArrivalStream, buildArrivals, scaleForPeakReplicas } from "./arrivals.ts";
+import type { SimulateOptions } from "./options.ts";
+import { oursDeploymentFromYaml } from "./ours-config.ts";
+import {
+  OURS_REALTIME_SCALED_OBJECT,
+  type OursDeployment,
+  type PolicyContext,
+  policiesByName,
+} from "./policies.ts";
+import type { RunDescription } from "./report.ts";
+import { type SimulationResult, simulate } from "./runner.ts";
+import { readTrace } from "./trace.ts";
+
+export interface TraceRun {
+  readonly run: RunDescription;
+  readonly result: SimulationResult;
+}
+
+/**
+ * What `ours` runs with unless told otherwise: the realtime example's ScaledObject, the same
+ * maximum and SLA as the baselines, the replica's measured capacity for this trace's request
+ * sizes (a team sets requestsPerSecondPerReplica from a load test), and a warm floor on the
+ * business window seed 000's CronJob keeps (08:00–23:00 on weekdays), on the trace's clock.
+ */
+export function defaultOursDeployment(options: SimulateOptions, arrivals: ArrivalStream): OursDeployment {
+  let work = 0;
+  for (let t = 0; t < arrivals.ticks; t++)
+    work +=
+      (arrivals.contextTokens[t] as number) / options.model.replica.prefillTokensPerSecond +
+      (arrivals.generatedTokens[t] as number) / options.model.replica.decodeTokensPerSecond;
+  const perReplica = arrivals.totalRequests > 0 && work > 0 ? arrivals.totalRequests / work : 2;
+  return {
+    ...OURS_REALTIME_SCALED_OBJECT,
+    maxReplicaCount: options.maxReplicas,
+    metadata: {
+      maxReplicas: String(options.maxReplicas),
+      latencySlaSeconds: String(options.model.slaSeconds),
+      requestsPerSecondPerReplica: perReplica.toFixed(2),
+      warmFloorSchedule: `${options.zone} Mon-Fri 08:00-23:00`,
+    },
+  };
+}
+
+export function runTrace(
+  options: SimulateOptions,
+  traceText: string,
+  configText: string | undefined,
+  onProgress?: (policy: string, fraction: number) => void,
+): TraceRun {
+  const name = basename(options.traceFile);
+  const trace = readTrace(traceText, {
+    name,
+    zone: options.zone,
+    ...(options.format ? { format: options.format } : {}),
+    columns: options.columns,
+  });
+  const scale =
+    options.peakReplicas !== undefined
+      ? scaleForPeakReplicas(trace, options.model.replica, options.tokenSizes, options.peakReplicas)
+      : (options.scale ?? 1);
+  const arrivals = buildArrivals(trace, {
+    tickMs: options.model.tickMs,
+    scale,
+    seed: options.model.seed,
+    tokenSizes: options.tokenSizes,
+    burstiness: options.burstiness,
+  });
+  const defaults = defaultOursDeployment(options, arrivals);
+  const fromConfig =
+    configText !== undefined
+      ? oursDeploymentFromYaml(configText, options.configFile ?? "--config")
+      : undefined;
+  const ours: OursDeployment = {
+    ...(fromConfig ?? defaults),
+    metadata: { ...defaults.metadata, ...(fromConfig?.metadata ?? {}), ...options.metadata },
+  };
+  const context: PolicyContext = {
+    zone: options.zone,
+    maxReplicas: options.maxReplicas,
+    hpaTolerance: options.hpaTolerance,
+    ours,
+  };
+  const result = simulate(arrivals, policiesByName(options.policies), {
+    model: options.model,
+    context,
+    ...(onProgress ? { onProgress } : {}),
+  });
+  return {
+    run: {
+      trace: name,
+      format: trace.kind === "requests" ? "azure" : "counts",
+      zone: options.zone,
+      dollarsPerGpuHour: options.model.dollarsPerGpuHour,
+      tickSeconds: options.model.tickMs / 1000,
+      seed: options.model.seed,
+    },
+    result,
+  };
+}
