@@ -50,7 +50,8 @@ export class AzureMonitorGpuReader {
       return;
     }
     const clientOptions: MetricsClientOptions = {
-      audience: config.audience,
+      // The client uses `audience` verbatim as the token scope, so it needs the /.default suffix.
+      audience: `${config.audience.replace(/\/+$/, "")}/.default`,
       retryOptions: { maxRetries: 0 },
       ...(options.caPem ? { tlsOptions: { ca: options.caPem } } : {}),
     };
