@@ -1,0 +1,143 @@
+import { describe, expect, it } from "vitest";
+import { parseScalerSpec } from "../../src/config/spec.ts";
+import { SharedCache } from "../../src/sources/cache.ts";
+import { planReadings } from "../../src/sources/plan.ts";
+
+function deferred<T>() {
+  let resolve: (value: T) => void = () => {};
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+describe("SharedCache", () => {
+  it("runs one load for concurrent callers of a key, and one per key", async () => {
+    const cache = new SharedCache<number>(1000);
+    const pending = deferred<number>();
+    let loads = 0;
+    const load = () => {
+      loads++;
+      return pending.promise;
+    };
+    const answers = [cache.get("a", load), cache.get("a", load), cache.get("a", load)];
+    void cache.get("b", () => Promise.resolve(2));
+    pending.resolve(7);
+    expect(await Promise.all(answers)).toEqual([7, 7, 7]);
+    expect(loads).toBe(1);
+    expect(cache.stats()).toMatchObject({ hits: 2, misses: 2 });
+  });
+
+  it("answers from the cache until the TTL has passed since the answer arrived", async () => {
+    let now = 0;
+    const cache = new SharedCache<number>(5000, () => now);
+    let loads = 0;
+    const load = async () => ++loads;
+    expect(await cache.get("k", load)).toBe(1);
+    now = 4999;
+    expect(await cache.get("k", load)).toBe(1);
+    now = 5000;
+    expect(await cache.get("k", load)).toBe(2);
+  });
+
+  it("with TTL 0 still joins an in-flight load but keeps nothing afterwards", async () => {
+    const cache = new SharedCache<number>(0);
+    const pending = deferred<number>();
+    let loads = 0;
+    const first = cache.get("k", () => {
+      loads++;
+      return pending.promise;
+    });
+    const second = cache.get("k", async () => ++loads);
+    pending.resolve(1);
+    expect(await Promise.all([first, second])).toEqual([1, 1]);
+    expect(await cache.get("k", async () => ++loads)).toBe(2);
+  });
+
+  it("does not keep a load that threw", async () => {
+    const cache = new SharedCache<number>(60_000);
+    await expect(cache.get("k", () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+    expect(await cache.get("k", async () => 3)).toBe(3);
+  });
+
+  it("stays within its size bound", async () => {
+    const cache = new SharedCache<number>(60_000, Date.now, 100);
+    for (let i = 0; i < 1000; i++) await cache.get(`k${i}`, async () => i);
+    expect(cache.stats().size).toBeLessThanOrEqual(100);
+  });
+});
+
+describe("which readings a ScaledObject gets", () => {
+  const none = { prometheus: false, serviceBus: { configured: false }, azureMonitor: { configured: false } };
+  const all = { prometheus: true, serviceBus: { configured: true }, azureMonitor: { configured: true } };
+  const spec = (metadata: Record<string, string> = {}) =>
+    parseScalerSpec({ name: "llama", namespace: "team-a" }, metadata, {});
+
+  it("reads nothing (absent, not failed) when no source points anywhere", () => {
+    expect([...planReadings(spec(), none).keys()]).toEqual([]);
+  });
+
+  it("reads the switched-on Prometheus signals plus running requests and replicas", () => {
+    expect([...planReadings(spec(), all).keys()].sort()).toEqual(
+      [
+        "vllmWaiting",
+        "vllmRunning",
+        "ttftP95Seconds",
+        "ttftRequestsPerSecond",
+        "kvCacheUsage",
+        "gpuUtilisation",
+        "tokensPerSecondPerPod",
+        "replicasDesired",
+        "replicasReady",
+        "replicasUnavailable",
+      ].sort(),
+    );
+    const off = spec({
+      queueEnabled: "false",
+      ttftEnabled: "false",
+      kvCacheEnabled: "false",
+      gpuEnabled: "false",
+      tokensEnabled: "false",
+    });
+    expect([...planReadings(off, all).keys()].sort()).toEqual(
+      ["vllmRunning", "replicasDesired", "replicasReady", "replicasUnavailable"].sort(),
+    );
+  });
+
+  it("fails, naming the setting, what the ScaledObject asked for but the process cannot serve", () => {
+    const plan = planReadings(
+      spec({
+        serviceBusQueue: "q",
+        gpuSource: "azureMonitor",
+        azureMonitorResourceIds: "/subscriptions/x/y",
+        waitingQuery: 'sum(m{namespace="team-a"})',
+      }),
+      {
+        prometheus: false,
+        serviceBus: { configured: false, problem: "set env SERVICEBUS_CONNECTION_STRING" },
+        azureMonitor: { configured: false, problem: "set env AZURE_MONITOR_METRICS_ENDPOINT" },
+      },
+    );
+    const failures = Object.fromEntries(
+      [...plan].map(([key, task]) => [
+        key,
+        task.source === "failure" ? task.reading.failure.message : task.source,
+      ]),
+    );
+    expect(failures).toEqual({
+      queueBacklog: expect.stringContaining("SERVICEBUS_CONNECTION_STRING"),
+      gpuUtilisation: expect.stringContaining("AZURE_MONITOR_METRICS_ENDPOINT"),
+      vllmWaiting: expect.stringContaining("PROMETHEUS_URL"),
+    });
+  });
+
+  it("takes the backlog from Service Bus only while the queue signal is switched on", () => {
+    expect(planReadings(spec({ serviceBusQueue: "q" }), all).get("queueBacklog")).toMatchObject({
+      source: "serviceBus",
+      entity: { queue: "q" },
+    });
+    expect(planReadings(spec({ serviceBusQueue: "q", queueEnabled: "false" }), all).has("queueBacklog")).toBe(
+      false,
+    );
+  });
+});
