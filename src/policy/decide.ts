@@ -278,6 +278,8 @@ export function decide(
     backlogActivates ||
     running > 0 ||
     (noBacklogSignal && load > 0) ||
+    // A failed or held signal cannot prove the workload idle: missing data never scales to zero.
+    missingData ||
     holding;
 
   let answer = desired;
@@ -378,7 +380,7 @@ export function summarise(decision: Decision, utilisation: number): string {
       why = `maxReplicas (load ${round2(decision.loadReplicas)} ÷ ${utilisation} headroom is more)`;
       break;
     case "hold":
-      why = "held: missing data or a scale-down delay never lowers the answer";
+      why = "held";
       break;
     case "none":
       why = "no demand and no floor";
@@ -392,6 +394,6 @@ export function summarise(decision: Decision, utilisation: number): string {
       : decision.active
         ? ""
         : " (inactive)";
-  const rules = decision.rules.length > 0 ? `. ${decision.rules.map((r) => r.note).join(". ")}` : "";
+  const rules = decision.rules.length > 0 ? ` — ${decision.rules.map((r) => r.note).join("; ")}` : "";
   return `${what}: ${why}${sent}${rules}.`;
 }

@@ -27,3 +27,18 @@ export interface SignalReadings {
 }
 
 export type SignalKey = keyof SignalReadings;
+
+/** Every reading name, for tools that accept readings by name (the `explain` command). */
+export const SIGNAL_KEYS = [
+  "queueBacklog",
+  "vllmWaiting",
+  "vllmRunning",
+  "ttftP95Seconds",
+  "ttftRequestsPerSecond",
+  "kvCacheUsage",
+  "gpuUtilisation",
+  "tokensPerSecondPerPod",
+  "replicasDesired",
+  "replicasReady",
+  "replicasUnavailable",
+] as const satisfies readonly SignalKey[];

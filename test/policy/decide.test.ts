@@ -361,6 +361,14 @@ describe("fail-static", () => {
     expect(decisions[1]?.rules.map((r) => r.rule)).toContain("no-scale-down-on-missing-data");
   });
 
+  it("stays active while the backlog is unknown, even if the signals left say idle", () => {
+    const decisions = timeline(spec, NOON, [
+      { afterSeconds: 0, readings: { queueBacklog: 1 } },
+      { afterSeconds: 150, readings: { queueBacklog: broken(), gpuUtilisation: 0.01, replicasReady: 3 } },
+    ]);
+    expect(decisions[1]).toMatchObject({ available: true, desiredReplicas: 1, metricValue: 1, active: true });
+  });
+
   it("does not answer zero on a partial failure with no previous answer", () => {
     const decision = decideOnce(specOf(), { queueBacklog: broken(), kvCacheUsage: 0, replicasReady: 0 });
     expect(decision.available).toBe(false);

@@ -77,7 +77,8 @@ function memoryAfter(spec: ScalerSpec, other: Other, backlog: number): PolicyMem
   return decide(spec, readingsFrom(other, backlog, NOON - 15_000), NOON - 15_000).memory;
 }
 
-const RUNS = { numRuns: 300 };
+/** 300 runs keep the suite quick; POLICY_PROPERTY_RUNS=5000 searches harder. */
+const RUNS = { numRuns: Number(process.env.POLICY_PROPERTY_RUNS ?? 300) };
 
 describe("decision properties", () => {
   it("more backlog never gives fewer replicas (same everything else, same memory)", () => {

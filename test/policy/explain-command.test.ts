@@ -1,0 +1,82 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { run } from "../../src/commands/explain.ts";
+
+async function explain(argv: string[], env: Record<string, string> = {}) {
+  let out = "";
+  let err = "";
+  const code = await run(argv, env, { out: (t) => (out += t), err: (t) => (err += t) });
+  return { code, out, err };
+}
+
+function file(content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), "explain-"));
+  const path = join(dir, "scenario.json");
+  writeFileSync(path, JSON.stringify(content));
+  return path;
+}
+
+describe("keda-llm-scaler explain", () => {
+  it("prints the decision, each signal's verdict and the floor for given metadata, readings and time", async () => {
+    const { code, out } = await explain([
+      "--metadata",
+      "warmFloorSchedule=Asia/Singapore Mon-Fri 08:00-23:00",
+      "--readings",
+      "queueBacklog=12,ttftP95Seconds=2.1,ttftRequestsPerSecond=0.05",
+      "--at",
+      "2026-11-23T07:50:00+08:00",
+    ]);
+    expect(code).toBe(0);
+    expect(out).toContain("ScaledObject default/explain at 2026-11-23T07:50:00.000+08:00");
+    expect(out).toContain("Answer: 1 replica(s) → GetMetrics 1 (target 1), IsActive true");
+    expect(out).toMatch(/ttft {5}abstained .* too few samples for a P95/);
+    expect(out).toContain('warm floor 1 (warm window "Asia/Singapore Mon-Fri 08:00-23:00"');
+  });
+
+  it("takes environment defaults under the metadata, as the server does", async () => {
+    const { out } = await explain(["--readings", "queueBacklog=10", "--json"], {
+      QUEUE_MODE: "perReplica",
+      MESSAGES_PER_REPLICA: "1",
+      TARGET_UTILISATION: "1",
+      MAX_REPLICAS: "50",
+    });
+    expect(JSON.parse(out)).toMatchObject({ desiredReplicas: 10, metricValue: 10, drivingFactor: "queue" });
+  });
+
+  it("replays a timeline file, carrying memory: hold, then UNAVAILABLE", async () => {
+    const path = file({
+      metadata: { queueMode: "perReplica", messagesPerReplica: "1", targetUtilisation: "1" },
+      polls: [
+        { at: "2026-11-23T09:00:00Z", readings: { queueBacklog: 4 } },
+        { at: "2026-11-23T09:04:00Z", readings: { queueBacklog: "fail:connect ECONNREFUSED" } },
+        { at: "2026-11-23T09:06:00Z", readings: { queueBacklog: "fail:connect ECONNREFUSED" } },
+      ],
+    });
+    const { code, out } = await explain(["--file", path, "--json"]);
+    expect(code).toBe(0);
+    const decisions = JSON.parse(out) as { available: boolean; metricValue: number; drivingFactor: string }[];
+    expect(decisions.map((d) => [d.available, d.metricValue, d.drivingFactor])).toEqual([
+      [true, 4, "queue"],
+      [true, 4, "hold"],
+      [false, 0, "none"],
+    ]);
+  });
+
+  it("names a bad metadata key, a bad reading and a bad instant", async () => {
+    const badKey = await explain(["--metadata", "maxReplica=3"]);
+    expect(badKey.code).toBe(1);
+    expect(badKey.err).toContain('unknown key "maxReplica" (did you mean "maxReplicas"?)');
+    const badReading = await explain(["--readings", "queueBaclog=3"]);
+    expect(badReading.err).toContain('unknown reading "queueBaclog"');
+    const badValue = await explain(["--readings", "queueBacklog=-1"]);
+    expect(badValue.err).toContain(
+      'reading queueBacklog must be a number zero or greater, or "fail", got "-1"',
+    );
+    const badAt = await explain(["--at", "tomorrow"]);
+    expect(badAt.err).toContain('--at "tomorrow" is not an ISO-8601 instant');
+    const usage = await explain(["--bogus"]);
+    expect(usage.code).toBe(2);
+  });
+});
