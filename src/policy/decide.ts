@@ -321,7 +321,16 @@ export function decide(
 
   const memoryOut = nextMemory(desired, delay.recent);
   const currentCount = replicas.current ?? replicas.ready;
-  if (spec.target.mode === "advisory") {
+  if (spec.target.mode === "advisory" && spec.advisory.answer === "abstain") {
+    // Beside other triggers: the HPA takes the maximum and KEDA the OR of activity, so 0 and
+    // inactive leave the decision to them entirely.
+    rules.push({
+      rule: "advisory",
+      note: `advisory mode (abstain): would ask for ${metricValue}, reports 0 and inactive so the other triggers decide`,
+    });
+    metricValue = 0;
+    active = false;
+  } else if (spec.target.mode === "advisory") {
     if (!serving || currentCount === undefined) {
       const why = !serving
         ? "advisory mode keeps the serving Deployment's count and has no meaning for role=headroom"

@@ -452,6 +452,15 @@ describe("advisory (shadow) mode", () => {
     });
   });
 
+  it("abstain: reports 0 and inactive, so beside other triggers it never outvotes them", () => {
+    const decision = decideOnce(specOf({ mode: "advisory", advisoryAnswer: "abstain" }), {
+      queueBacklog: 600,
+      replicasDesired: 3,
+    });
+    expect(decision).toMatchObject({ desiredReplicas: 8, metricValue: 0, active: false, available: true });
+    expect(decision.rules.find((r) => r.rule === "advisory")?.note).toContain("would ask for 8");
+  });
+
   it("answers UNAVAILABLE when it cannot see the current count (the HPA then holds)", () => {
     expect(decideOnce(spec, { queueBacklog: 50 }).available).toBe(false);
   });

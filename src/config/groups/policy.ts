@@ -194,6 +194,15 @@ export const policyGroups = {
       doc: "When a needed scale-up lies inside the HPA tolerance (10 → 11), ask for the smallest count the HPA acts on.",
     }),
   },
+  advisory: {
+    answer: setting({
+      key: "advisoryAnswer",
+      env: "ADVISORY_ANSWER",
+      type: oneOf(["current", "abstain"]),
+      default: "current",
+      doc: "mode=advisory: current reports the Deployment's count (as the only trigger nothing moves); abstain reports 0 and inactive, which never outvotes the other triggers of the ScaledObject.",
+    }),
+  },
   failStatic: {
     holdSeconds: setting({
       key: "failStaticHoldSeconds",
