@@ -140,16 +140,31 @@ export class Cluster {
     return n;
   }
 
+  /** Serving pods that exist but are not ready yet (Pending or loading the model). */
+  unreadyServingCount(): number {
+    let n = 0;
+    for (const p of this.pods) if (!p.placeholder && (p.phase === "pending" || p.phase === "starting")) n++;
+    return n;
+  }
+
+  private servingCount(): number {
+    let n = 0;
+    for (const p of this.pods) if (!p.placeholder && p.phase !== "terminating") n++;
+    return n;
+  }
+
   /**
    * The Deployment controller: create pods, or delete the least useful first (k8s ReplicaSet
    * order: unscheduled, then not ready, then the most recently ready).
    */
   reconcileReplicas(desired: number, nowMs: number, queue: RequestQueue): void {
-    const current = this.servingPods();
-    if (current.length < desired) {
-      for (let i = current.length; i < desired; i++) this.createPod(nowMs, false);
+    const count = this.servingCount();
+    if (count === desired) return;
+    if (count < desired) {
+      for (let i = count; i < desired; i++) this.createPod(nowMs, false);
       return;
     }
+    const current = this.servingPods();
     const rank = (p: SimPod) => (p.phase === "pending" ? 0 : p.phase === "starting" ? 1 : 2);
     const victims = [...current]
       .sort((a, b) => rank(a) - rank(b) || b.readyAtMs - a.readyAtMs || b.createdMs - a.createdMs)
@@ -172,12 +187,18 @@ export class Cluster {
 
   /** Node readiness, pod start-up, drained pods leaving, then scheduling. */
   advance(nowMs: number): void {
-    for (const pod of [...this.pods]) {
+    let pending = 0;
+    for (let i = this.pods.length - 1; i >= 0; i--) {
+      const pod = this.pods[i] as SimPod;
       if (pod.phase === "starting" && nowMs >= pod.readyAtMs) pod.phase = "ready";
       else if (pod.phase === "terminating" && pod.serving.idle) this.remove(pod, nowMs);
+      else if (pod.phase === "pending") pending++;
     }
-    this.reconcilePlaceholders(nowMs);
-    this.schedule(nowMs);
+    if (this.model.placeholderPods > 0) {
+      this.reconcilePlaceholders(nowMs);
+      pending++;
+    }
+    if (pending > 0) this.schedule(nowMs);
     this.updatePeaks(nowMs);
   }
 
@@ -203,8 +224,11 @@ export class Cluster {
 
   /** One Cluster Autoscaler scan. */
   autoscaleNodes(nowMs: number): void {
-    const pending = this.pods.filter((p) => p.phase === "pending").length;
-    const upcoming = this.nodes.filter((n) => !n.isReady(nowMs)).length * this.perNode;
+    let pending = 0;
+    for (const p of this.pods) if (p.phase === "pending") pending++;
+    let provisioning = 0;
+    for (const n of this.nodes) if (!n.isReady(nowMs)) provisioning++;
+    const upcoming = provisioning * this.perNode;
     const shortfall = pending - upcoming;
     if (shortfall > 0) {
       const wanted = Math.ceil(shortfall / this.perNode);

@@ -135,10 +135,8 @@ export class Observer {
     const summed = new Float64Array(VLLM_TTFT_BUCKETS.length + 1);
     let requests = 0;
     for (const ring of this.ttftRing)
-      for (let b = 0; b < summed.length; b++) {
-        summed[b] = (summed[b] as number) + (ring[b] as number);
-        requests += ring[b] as number;
-      }
+      for (let b = 0; b < summed.length; b++) summed[b] = (summed[b] as number) + (ring[b] as number);
+    for (let b = 0; b < summed.length; b++) requests += summed[b] as number;
     let tokens = 0;
     for (const t of this.tokensRing) tokens += t;
     const windowSeconds = this.model.rateWindowMs / 1000;
@@ -187,7 +185,7 @@ export class Observer {
   /**
    * Every signal the model can produce, as the sources would hand them to decide(): values with
    * the time they were observed, and typed failures where the real query would come back empty
-   * (averages over zero pods; a TTFT percentile with no requests in the window).
+   * (no pods serving) or NaN (a TTFT percentile with no requests in the window).
    */
   readings(nowMs: number, liveQueueLength: number): SignalReadings {
     const backlog = this.queueBacklogAt(nowMs, liveQueueLength);
@@ -210,22 +208,28 @@ export class Observer {
       };
     }
     const at = s.atMs;
-    const perPod = (value: number): Reading =>
+    // As the Prometheus source reads them: every vLLM and DCGM series comes from the pods, so
+    // with no pod serving the query is empty (a typed failure, never a made-up 0).
+    const fromPods = (value: number): Reading =>
       s.servingPods > 0
         ? readingOf(value, at)
-        : failureOf("prometheus", "empty", "no serving pods to average over");
+        : failureOf(
+            "prometheus",
+            "empty",
+            "no pods of the target report vLLM or DCGM metrics (scaled to zero)",
+          );
     return {
       queueBacklog,
-      vllmWaiting: readingOf(s.waiting, at),
-      vllmRunning: readingOf(s.running, at),
+      vllmWaiting: fromPods(s.waiting),
+      vllmRunning: fromPods(s.running),
       ttftP95Seconds:
-        s.ttftP95Seconds === undefined
-          ? failureOf("prometheus", "empty", "no requests in the TTFT window")
-          : readingOf(s.ttftP95Seconds, at),
-      ttftRequestsPerSecond: readingOf(s.ttftRequestsPerSecond, at),
-      kvCacheUsage: perPod(s.kvUsageAverage),
-      gpuUtilisation: perPod(s.gpuUtilisationAverage),
-      tokensPerSecondPerPod: perPod(s.tokensPerSecondPerPod),
+        s.ttftP95Seconds === undefined && s.servingPods > 0
+          ? failureOf("prometheus", "not_a_number", "no request finished prefill in the rate window")
+          : fromPods(s.ttftP95Seconds ?? 0),
+      ttftRequestsPerSecond: fromPods(s.ttftRequestsPerSecond),
+      kvCacheUsage: fromPods(s.kvUsageAverage),
+      gpuUtilisation: fromPods(s.gpuUtilisationAverage),
+      tokensPerSecondPerPod: fromPods(s.tokensPerSecondPerPod),
       replicasDesired: readingOf(s.replicasDesired, at),
       replicasReady: readingOf(s.replicasReady, at),
       replicasUnavailable: readingOf(s.replicasUnavailable, at),

@@ -144,7 +144,7 @@ export function runPolicy(
     snapshot: (nowMs) => observer.visibleSnapshot(nowMs),
     queueBacklog: (nowMs) => observer.queueBacklogAt(nowMs, queue.length).value,
     readyPods: () => cluster.readyServingCount(),
-    unreadyPods: () => cluster.servingPods().filter((p) => p.phase !== "ready").length,
+    unreadyPods: () => cluster.unreadyServingCount(),
   };
   const built = policy.build(view, options.context);
   const startMs = arrivals.startMs;

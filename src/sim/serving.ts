@@ -129,6 +129,11 @@ export class ServingReplica {
   }
 
   processTick(tickStartMs: number, tickMs: number, sink: ServingSink): void {
+    if (this.runningCount === 0 && this.waitingCount === 0 && this.busyUntilMs <= tickStartMs) {
+      this.utilisation = 0;
+      this.generatedTokensLastTick = 0;
+      return;
+    }
     const m = this.model;
     const tickEndMs = tickStartMs + tickMs;
     let cursorMs = Math.max(tickStartMs, this.busyUntilMs);
