@@ -193,7 +193,7 @@ export function createSignalSource(
           }${config.prometheus.allowCustomQueries ? ", custom queries allowed" : ""})${
             prometheus.misconfiguration ? ` MISCONFIGURED: ${prometheus.misconfiguration}` : ""
           }`
-        : "prometheus: off (set PROMETHEUS_URL); vLLM, DCGM and replica signals are not read",
+        : "prometheus: off (PROMETHEUS_URL is not set): vLLM, DCGM and replica signals are not read",
       serviceBus.configured
         ? `serviceBus: ${config.serviceBus.connectionString ? "connection string" : `Entra ID, namespace ${config.serviceBus.namespace}`}`
         : `serviceBus: off (${serviceBus.problem})`,

@@ -15,6 +15,10 @@ import type { ServiceBusEntity } from "./servicebus.ts";
  *   queue, chose gpuSource=azureMonitor, supplied a custom query) but the process lacks the
  *   endpoint or credentials. The message names the key to set. The policy reads it as "signal
  *   broken" (fail-static), because a forgotten secret must not look like an idle queue.
+ * - **nothing at all**: when a ScaledObject has signals switched on but no source could serve
+ *   any of them, its primary signal (the backlog, else the first one on) is a `not_configured`
+ *   failure listing the ways to configure one. An unconfigured scaler must answer UNAVAILABLE,
+ *   not "no demand, 0 replicas".
  */
 export type SignalTask =
   | { readonly source: "prometheus"; readonly signal: PrometheusSignal }
@@ -115,5 +119,28 @@ export function planReadings(spec: ScalerSpec, sources: ConfiguredSources): Map<
         },
       });
   }
+  if (plan.size === 0) {
+    const primary = primarySignalOf(spec);
+    if (primary)
+      plan.set(primary, {
+        source: "failure",
+        reading: failureOf(
+          primary === "queueBacklog" ? "serviceBus" : "prometheus",
+          "not_configured",
+          "no source is configured for any signal this ScaledObject uses: set env PROMETHEUS_URL (vLLM, DCGM, " +
+            "kube-state-metrics), or scalerMetadata.serviceBusQueue with env SERVICEBUS_CONNECTION_STRING or " +
+            "SERVICEBUS_NAMESPACE, or gpuSource=azureMonitor with env AZURE_MONITOR_METRICS_ENDPOINT; or switch the signals off",
+        ),
+      });
+  }
   return plan;
+}
+
+function primarySignalOf(spec: ScalerSpec): SignalKey | undefined {
+  if (spec.queue.enabled) return "queueBacklog";
+  if (spec.ttft.enabled) return "ttftP95Seconds";
+  if (spec.kvCache.enabled) return "kvCacheUsage";
+  if (spec.gpu.enabled) return "gpuUtilisation";
+  if (spec.tokens.enabled) return "tokensPerSecondPerPod";
+  return undefined;
 }

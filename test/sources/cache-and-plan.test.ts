@@ -73,8 +73,31 @@ describe("which readings a ScaledObject gets", () => {
   const spec = (metadata: Record<string, string> = {}) =>
     parseScalerSpec({ name: "llama", namespace: "team-a" }, metadata, {});
 
-  it("reads nothing (absent, not failed) when no source points anywhere", () => {
-    expect([...planReadings(spec(), none).keys()]).toEqual([]);
+  it("leaves a signal absent when another source serves the ScaledObject", () => {
+    const plan = planReadings(spec({ serviceBusQueue: "q" }), { ...none, serviceBus: { configured: true } });
+    expect([...plan.keys()]).toEqual(["queueBacklog"]);
+  });
+
+  it("fails the primary signal, listing the ways to configure one, when nothing can be read at all", () => {
+    const plan = planReadings(spec(), none);
+    expect([...plan.keys()]).toEqual(["queueBacklog"]);
+    const task = plan.get("queueBacklog");
+    expect(task?.source === "failure" && task.reading.failure).toMatchObject({
+      kind: "not_configured",
+      message: expect.stringMatching(
+        /PROMETHEUS_URL.*SERVICEBUS_CONNECTION_STRING.*AZURE_MONITOR_METRICS_ENDPOINT/,
+      ),
+    });
+    expect([...planReadings(spec({ queueEnabled: "false" }), none).keys()]).toEqual(["ttftP95Seconds"]);
+    // Every signal switched off (a floor-only ScaledObject): nothing to read, nothing failed.
+    const floorOnly = spec({
+      queueEnabled: "false",
+      ttftEnabled: "false",
+      kvCacheEnabled: "false",
+      gpuEnabled: "false",
+      tokensEnabled: "false",
+    });
+    expect(planReadings(floorOnly, none).size).toBe(0);
   });
 
   it("reads the switched-on Prometheus signals plus running requests and replicas", () => {

@@ -164,8 +164,9 @@ describe("Service Bus source (real SDK, local management endpoint)", () => {
     const readings = await unnamed.read(parseScalerSpec({ name: "x", namespace: "team-a" }, {}, {}), {
       nowMs: Date.now(),
     });
-    // No queue named and no Prometheus: nothing is read, nothing is made up.
-    expect(readings).toEqual({});
+    // No queue named and no Prometheus: nothing can be read, and that is a failure, not a 0.
+    expect(Object.keys(readings)).toEqual(["queueBacklog"]);
+    expect(readings.queueBacklog).toMatchObject({ ok: false, failure: { kind: "not_configured" } });
   });
 
   it("reports an invalid connection string without echoing it", async () => {
