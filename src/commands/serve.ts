@@ -49,10 +49,23 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
   const config = configOrExplain(env);
   if (!config) return 1;
   const logger = createLogger(config.server.logLevel);
-  const source = createSignalSource(config);
+  const built = problemsOf(() => createSignalSource(config));
+  if (!built.value) {
+    process.stderr.write(
+      `keda-llm-scaler: invalid configuration\n${built.problems.map((p) => `  ✗ ${p}`).join("\n")}\n`,
+    );
+    return 1;
+  }
+  const source = built.value;
   for (const line of source.describe()) logger.info({ source: line }, `source ${line}`);
 
-  const scaler = await startScalerServer({ config, env, source, logger });
+  const scaler = await startScalerServer({
+    config,
+    env,
+    source,
+    logger,
+    sourceMetrics: () => source.metricsText(),
+  });
 
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {

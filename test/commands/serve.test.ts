@@ -28,8 +28,8 @@ describe("serve with no external systems configured", () => {
 
   it("logs which sources are missing and how to configure them", () => {
     const logged = serve.lines.join("\n");
-    expect(logged).toContain("PROMETHEUS_URL is not set");
-    expect(logged).toContain("SERVICEBUS_CONNECTION_STRING");
+    expect(logged).toMatch(/prometheus: off.*PROMETHEUS_URL/);
+    expect(logged).toMatch(/serviceBus: off.*SERVICEBUS_CONNECTION_STRING/);
   });
 
   it("answers GetMetricSpec from configuration alone", async () => {
