@@ -2,18 +2,14 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments } from "yaml";
+import { stringify } from "yaml";
+import { type Manifest, parseManifests } from "./manifest.ts";
+import { renderWithMiniKustomize } from "./mini-kustomize.ts";
+
+export { type Manifest, parseManifests };
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 export const DEPLOY_DIR = join(REPO_ROOT, "deploy");
-
-/** A rendered Kubernetes object: plain JSON, as `kubectl apply` would send it. */
-export interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  [field: string]: unknown;
-}
 
 export interface Rendered {
   readonly dir: string;
@@ -39,28 +35,22 @@ export function kustomizationDirs(root = DEPLOY_DIR): string[] {
   return found.sort();
 }
 
-export function parseManifests(yamlText: string, origin: string): Manifest[] {
-  return parseAllDocuments(yamlText).flatMap((document, index) => {
-    if (document.errors.length > 0)
-      throw new Error(`${origin} document ${index}: ${document.errors[0]?.message}`);
-    const value: unknown = document.toJS();
-    if (value === null || value === undefined) return [];
-    if (typeof value !== "object" || Array.isArray(value))
-      throw new Error(`${origin} document ${index} is not a Kubernetes object`);
-    return [value as Manifest];
-  });
-}
-
-const cache = new Map<string, Rendered>();
-
 /**
- * Renders a kustomization with the kustomize built into kubectl (offline: no cluster, no network).
- * kubectl is part of this project's machine image; without it the deploy checks cannot run, and
- * they fail saying so rather than pass without checking anything.
+ * Whether `kubectl kustomize` (kustomize v5, built into kubectl) can be run here.
+ * DEPLOY_TEST_RENDERER=mini runs the whole suite on mini-kustomize, as on a machine without kubectl.
  */
-export function renderKustomization(dir: string): Rendered {
-  const cached = cache.get(dir);
-  if (cached) return cached;
+export const hasKubectl: boolean = (() => {
+  if (process.env.DEPLOY_TEST_RENDERER === "mini") return false;
+  try {
+    execFileSync("kubectl", ["version", "--client"], { stdio: "ignore", timeout: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Renders with the kustomize built into kubectl (offline: no cluster, no network). */
+export function renderWithKubectl(dir: string): Rendered {
   let yaml: string;
   try {
     yaml = execFileSync("kubectl", ["kustomize", join(REPO_ROOT, dir)], {
@@ -69,13 +59,29 @@ export function renderKustomization(dir: string): Rendered {
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT")
-      throw new Error("kubectl not found on PATH: the deploy tests render with `kubectl kustomize`");
     const stderr = String((error as { stderr?: unknown }).stderr ?? "");
     throw new Error(`kubectl kustomize ${dir} failed: ${stderr || String(error)}`);
   }
-  const rendered = { dir, yaml, manifests: parseManifests(yaml, dir) };
+  return { dir, yaml, manifests: parseManifests(yaml, dir) };
+}
+
+/** Renders with mini-kustomize (the subset deploy/ uses), for machines without kubectl. */
+export function renderWithMini(dir: string): Rendered {
+  const manifests = renderWithMiniKustomize(join(REPO_ROOT, dir));
+  return { dir, yaml: manifests.map((m) => stringify(m)).join("---\n"), manifests };
+}
+
+const cache = new Map<string, Rendered>();
+
+/**
+ * Renders a kustomization as `kubectl kustomize` would: with kubectl where it is installed (it is
+ * on this project's machine image), otherwise with mini-kustomize, which a test holds to kubectl's
+ * output wherever both exist.
+ */
+export function renderKustomization(dir: string): Rendered {
+  const cached = cache.get(dir);
+  if (cached) return cached;
+  const rendered = hasKubectl ? renderWithKubectl(dir) : renderWithMini(dir);
   cache.set(dir, rendered);
   return rendered;
 }
