@@ -166,7 +166,10 @@ describe("mutual TLS (deploy/overlays/aks-mtls)", () => {
     expect(mount?.readOnly).toBe(true);
     for (const key of ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE"])
       expect(env[key]?.startsWith(`${mount?.mountPath}/`), key).toBe(true);
-    const secretName = pod.volumes?.find((v) => v.name === "tls")?.secret?.secretName;
+    const secret = pod.volumes?.find((v) => v.name === "tls")?.secret;
+    // The key is readable by the pod's user and group only, never by others.
+    expect((secret?.defaultMode ?? 0o644) & 0o007).toBe(0);
+    const secretName = secret?.secretName;
     const certificate = only<{ spec: { secretName: string; dnsNames: string[]; usages: string[] } }>(
       manifests,
       "Certificate",
