@@ -26,16 +26,13 @@ interface Interval {
   readonly endMs: number;
   readonly label: string;
   readonly replicas: number;
-}
-
-interface PrecomputedWindow extends Interval {
-  /** The answer inside the window, and before it (after the previous one). */
-  readonly inside: FloorAt;
-  readonly before: FloorAt;
-}
-
-interface PrecomputedOverride extends Interval {
-  readonly inside: FloorAt;
+  /**
+   * The answers inside the interval and before it, built on first use and kept: formatting an
+   * instant with luxon costs more than the whole rest of a decision, and most intervals of a
+   * fortnight are never asked about.
+   */
+  inside?: FloorAt;
+  before?: FloorAt;
 }
 
 interface Precomputed {
@@ -43,8 +40,10 @@ interface Precomputed {
   readonly validFromMs: number;
   readonly validToMs: number;
   /** Warm windows (lead and delay included), merged where they overlap, sorted. */
-  readonly windows: readonly PrecomputedWindow[];
-  readonly overrides: readonly PrecomputedOverride[];
+  /** The zone in which reasons show instants: the first region's (the hub). */
+  readonly zone: string;
+  readonly windows: readonly Interval[];
+  readonly overrides: readonly Interval[];
 }
 
 const MINUTE_MS = 60_000;
@@ -175,34 +174,13 @@ function expandOverrides(settings: WarmFloorSettings, fromMs: number, days: numb
 function precompute(settings: WarmFloorSettings, nowMs: number): Precomputed {
   const fromMs = nowMs - LOOKBACK_DAYS * DAY_MS;
   const days = LOOKBACK_DAYS + SPAN_DAYS + 1;
-  const zone = settings.schedule?.windows[0]?.zone ?? "UTC";
-  // Answers are built here, once per interval, because formatting an instant with luxon costs
-  // more than the whole rest of a decision.
-  const windows = expandWindows(settings, fromMs, days).map((window) => ({
-    ...window,
-    inside: {
-      replicas: settings.replicas,
-      reason: `warm window "${window.label}" (pre-warm ${settings.prewarmMinutes} min, close delay ${settings.closeDelayMinutes} min) until ${formatInstant(window.endMs, zone)}`,
-      source: "window" as const,
-      untilMs: window.endMs,
-    },
-    before: {
-      replicas: settings.outsideReplicas,
-      reason: `outside the warm window; next pre-warm ${formatInstant(window.startMs, zone)}`,
-      source: "outside" as const,
-      untilMs: window.startMs,
-    },
-  }));
-  const overrides = expandOverrides(settings, fromMs, days).map((override) => ({
-    ...override,
-    inside: {
-      replicas: override.replicas,
-      reason: `override "${override.label}" until ${formatInstant(override.endMs, zone)}`,
-      source: "override" as const,
-      untilMs: override.endMs,
-    },
-  }));
-  return { validFromMs: nowMs - DAY_MS, validToMs: nowMs + (SPAN_DAYS - 1) * DAY_MS, windows, overrides };
+  return {
+    validFromMs: nowMs - DAY_MS,
+    validToMs: nowMs + (SPAN_DAYS - 1) * DAY_MS,
+    zone: settings.schedule?.windows[0]?.zone ?? "UTC",
+    windows: expandWindows(settings, fromMs, days),
+    overrides: expandOverrides(settings, fromMs, days),
+  };
 }
 
 function precomputedFor(settings: WarmFloorSettings, nowMs: number): Precomputed {
@@ -229,15 +207,39 @@ export function warmFloorAt(settings: WarmFloorSettings, nowMs: number): FloorAt
   if (!settings.schedule && !settings.overrides)
     return { replicas: settings.outsideReplicas, reason: NO_SCHEDULE, source: "none" };
   const pre = precomputedFor(settings, nowMs);
-  let override: PrecomputedOverride | undefined;
+  let override: Interval | undefined;
   for (const interval of pre.overrides) {
     if (interval.startMs > nowMs) break;
     if (nowMs < interval.endMs && (!override || interval.replicas > override.replicas)) override = interval;
   }
-  if (override) return override.inside;
+  if (override) {
+    override.inside ??= {
+      replicas: override.replicas,
+      reason: `override "${override.label}" until ${formatInstant(override.endMs, pre.zone)}`,
+      source: "override",
+      untilMs: override.endMs,
+    };
+    return override.inside;
+  }
   for (const window of pre.windows) {
-    if (window.startMs > nowMs) return window.before;
-    if (nowMs < window.endMs) return window.inside;
+    if (window.startMs > nowMs) {
+      window.before ??= {
+        replicas: settings.outsideReplicas,
+        reason: `outside the warm window; next pre-warm ${formatInstant(window.startMs, pre.zone)}`,
+        source: "outside",
+        untilMs: window.startMs,
+      };
+      return window.before;
+    }
+    if (nowMs < window.endMs) {
+      window.inside ??= {
+        replicas: settings.replicas,
+        reason: `warm window "${window.label}" (pre-warm ${settings.prewarmMinutes} min, close delay ${settings.closeDelayMinutes} min) until ${formatInstant(window.endMs, pre.zone)}`,
+        source: "window",
+        untilMs: window.endMs,
+      };
+      return window.inside;
+    }
   }
   return { replicas: settings.outsideReplicas, reason: OUTSIDE, source: "outside" };
 }

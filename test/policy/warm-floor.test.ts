@@ -238,7 +238,7 @@ describe("evaluation over time", () => {
   it("gives the same answers when the instants jump around as when each is asked fresh", () => {
     const spec = specOf({ ...APAC, warmFloorOverrides: "monthEnd=2 from 18:00 day before" });
     const start = at("2026-01-01T00:00:00Z");
-    const instants = Array.from({ length: 400 }, (_, i) => start + ((i * 7919) % 400) * 22 * 3_600_000);
+    const instants = Array.from({ length: 120 }, (_, i) => start + ((i * 7919) % 120) * 73 * 3_600_000);
     const jumping = instants.map((ms) => warmFloorAt(spec.warmFloor, ms).replicas);
     const fresh = instants.map(
       (ms) =>
