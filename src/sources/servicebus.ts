@@ -1,4 +1,5 @@
 import type { TokenCredential } from "@azure/core-auth";
+import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import {
   ServiceBusAdministrationClient,
   type ServiceBusAdministrationClientOptions,
@@ -63,6 +64,7 @@ export class ServiceBusBacklogReader {
       problem =
         "set env SERVICEBUS_CONNECTION_STRING, or SERVICEBUS_NAMESPACE for Entra ID (workload identity)";
     }
+    client?.pipeline.addPolicy(requireActiveMessageCount);
     this.client = client;
     this.problem = problem;
   }
@@ -93,6 +95,23 @@ export class ServiceBusBacklogReader {
     }
   }
 }
+
+/**
+ * The SDK parses a missing ActiveMessageCount as 0 (`parseInt(undefined) || 0`). This policy
+ * sees the raw answer first, so a truncated or foreign entry cannot pass for an empty queue.
+ */
+const requireActiveMessageCount: PipelinePolicy = {
+  name: "requireActiveMessageCount",
+  async sendRequest(request, next) {
+    const response = await next(request);
+    const body = response.bodyAsText ?? "";
+    if (response.status === 200 && body.includes("<entry") && !body.includes("ActiveMessageCount>"))
+      throw Object.assign(new Error("runtime properties without ActiveMessageCount"), {
+        code: "PARSE_ERROR",
+      });
+    return response;
+  },
+};
 
 function serviceBusFailure(
   error: unknown,

@@ -129,6 +129,11 @@ describe("Service Bus source (real SDK, local management endpoint)", () => {
     expect(failure(await backlog(source(), QUEUE)).kind).toBe("bad_response");
   });
 
+  it("an entry whose counts lack the active one → bad_response (the SDK alone would read 0)", async () => {
+    endpoint.queues.set("inference-requests", { deadLetter: 9 });
+    expect(failure(await backlog(source(), QUEUE)).kind).toBe("bad_response");
+  });
+
   it("does not trust the endpoint's certificate without SERVICEBUS_CA_FILE", async () => {
     const reading = await backlog(source({ SERVICEBUS_CA_FILE: "" }), QUEUE);
     expect(failure(reading)).toMatchObject({ kind: "unreachable", message: expect.stringContaining("TLS") });

@@ -14,7 +14,8 @@ const SB_CONNECT = "http://schemas.microsoft.com/netservices/2010/10/servicebus/
 const SB_COUNTS = "http://schemas.microsoft.com/netservices/2011/06/servicebus";
 
 export interface MessageCounts {
-  active: number;
+  /** Left out: the answer has CountDetails without ActiveMessageCount (a malformed document). */
+  active?: number;
   deadLetter?: number;
   scheduled?: number;
 }
@@ -33,7 +34,9 @@ export const SAS_KEY_NAME = "RootManageSharedAccessKey";
 function countDetails(counts: MessageCounts): string {
   return (
     `<CountDetails xmlns:d2p1="${SB_COUNTS}">` +
-    `<d2p1:ActiveMessageCount>${counts.active}</d2p1:ActiveMessageCount>` +
+    (counts.active === undefined
+      ? ""
+      : `<d2p1:ActiveMessageCount>${counts.active}</d2p1:ActiveMessageCount>`) +
     `<d2p1:DeadLetterMessageCount>${counts.deadLetter ?? 0}</d2p1:DeadLetterMessageCount>` +
     `<d2p1:ScheduledMessageCount>${counts.scheduled ?? 0}</d2p1:ScheduledMessageCount>` +
     "<d2p1:TransferMessageCount>0</d2p1:TransferMessageCount>" +
@@ -57,7 +60,7 @@ function entry(selfUrl: string, title: string, content: string): string {
 }
 
 function total(counts: MessageCounts): number {
-  return counts.active + (counts.deadLetter ?? 0) + (counts.scheduled ?? 0);
+  return (counts.active ?? 0) + (counts.deadLetter ?? 0) + (counts.scheduled ?? 0);
 }
 
 function queueDescription(counts: MessageCounts): string {
