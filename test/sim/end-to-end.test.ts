@@ -1,0 +1,165 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { run } from "../../src/commands/simulate.ts";
+import { parseSimulateArgs } from "../../src/sim/options.ts";
+import { runTrace } from "../../src/sim/run-trace.ts";
+import { azureTraceCsv } from "./fixtures.ts";
+
+/** The shipped traces live next to the repository (../shared/traces), never inside it. */
+const TRACES = fileURLToPath(new URL("../../../shared/traces/", import.meta.url));
+
+function sharedTrace(name: string): string {
+  const file = join(TRACES, name);
+  if (!existsSync(file))
+    throw new Error(
+      `the shared trace ${file} is missing: the tests expect ../shared/traces next to the repository (see its README)`,
+    );
+  return file;
+}
+
+function simulateFile(file: string, flags: string[]) {
+  const options = parseSimulateArgs(["--trace", file, "--no-progress", ...flags]);
+  return runTrace(options, readFileSync(file, "utf8"), undefined).result;
+}
+
+function policy(result: ReturnType<typeof simulateFile>, name: string) {
+  const found = result.policies.find((p) => p.name === name);
+  if (!found) throw new Error(`no result for ${name}`);
+  return found;
+}
+
+describe("simulate, end to end on the shipped traces", () => {
+  it("ours keeps the SLA better than seed 000's KEDA queue scaler at comparable GPU-hours (Azure conversation, 1 h)", () => {
+    const result = simulateFile(sharedTrace("azure_llm_2023_conv_1h.csv"), [
+      "--policy",
+      "ours",
+      "--policy",
+      "keda-queue",
+    ]);
+    const ours = policy(result, "ours");
+    const queue = policy(result, "keda-queue");
+    expect(ours.requests).toBe(19366);
+    expect(queue.requests).toBe(19366);
+    expect(ours.withinSlaFraction).toBeGreaterThan(queue.withinSlaFraction);
+    expect(ours.ttftP95Seconds).toBeLessThan(queue.ttftP95Seconds);
+    expect(ours.gpuHours).toBeLessThanOrEqual(queue.gpuHours * 1.1);
+    expect(ours.coldStarts).toBeLessThan(queue.coldStarts);
+    // No policy can beat the lower bound.
+    for (const p of result.policies) expect(p.lowerBoundRatio).toBeGreaterThan(1);
+  });
+
+  it("is deterministic for a seed, and the seed matters", () => {
+    const file = sharedTrace("azure_llm_2023_code_1h.csv");
+    const flags = ["--policy", "keda-queue", "--peak-replicas", "6"];
+    const a = policy(simulateFile(file, flags), "keda-queue");
+    const b = policy(simulateFile(file, flags), "keda-queue");
+    const c = policy(simulateFile(file, [...flags, "--seed", "2"]), "keda-queue");
+    expect(b.withinSlaFraction).toBe(a.withinSlaFraction);
+    expect(b.gpuHours).toBe(a.gpuHours);
+    expect(b.timeline).toEqual(a.timeline);
+    expect(c.gpuHours === a.gpuHours && c.withinSlaFraction === a.withinSlaFraction).toBe(false);
+  });
+
+  it("replays the two months of the NASA count trace on its EDT clock, missing minutes unaccounted", () => {
+    const file = sharedTrace("nasa_http_1995_requests_per_minute.csv");
+    const full = simulateFile(file, [
+      "--time-column",
+      "minute_start_local_edt",
+      "--tz",
+      "America/New_York",
+      "--peak-replicas",
+      "6",
+      "--policy",
+      "always-on",
+      "--policy",
+      "hpa-gpu",
+    ]);
+    const alwaysOn = policy(full, "always-on");
+    // 62 days minus the 7,634 no-data minutes, 8 GPUs all the time.
+    expect(alwaysOn.gpuHours).toBeCloseTo(((89_280 - 7_634) / 60) * 8, 6);
+    expect(alwaysOn.withinSlaFraction).toBe(1);
+    const hpa = policy(full, "hpa-gpu");
+    expect(hpa.gpuHours).toBeLessThan(alwaysOn.gpuHours);
+    expect(hpa.requests).toBe(alwaysOn.requests);
+  });
+});
+
+describe("the simulate command", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sim-"));
+  afterEach(() => vi.restoreAllMocks());
+
+  function capture(): { out: () => string; err: () => string } {
+    let out = "";
+    let err = "";
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      err += String(chunk);
+      return true;
+    });
+    return { out: () => out, err: () => err };
+  }
+
+  it("prints stable JSON fields and writes an HTML report with one chart per policy", async () => {
+    const trace = join(dir, "burst.csv");
+    // 20 quiet minutes, a 10-minute burst, 20 quiet minutes.
+    writeFileSync(
+      trace,
+      azureTraceCsv(50, (m) => (m >= 20 && m < 30 ? 120 : 6), { context: 1000, generated: 200 }),
+    );
+    const report = join(dir, "report.html");
+    const io = capture();
+    const code = await run([
+      "--trace",
+      trace,
+      "--json",
+      "--policy",
+      "ours",
+      "--policy",
+      "always-on",
+      "--report",
+      report,
+    ]);
+    vi.restoreAllMocks();
+    expect(code, io.err()).toBe(0);
+    const json = JSON.parse(io.out()) as {
+      lowerBoundGpuHours: number;
+      policies: Record<string, unknown>[];
+    };
+    expect(json.lowerBoundGpuHours).toBeGreaterThan(0);
+    expect(json.policies.map((p) => p.name)).toEqual(["ours", "always-on"]);
+    for (const p of json.policies)
+      for (const field of [
+        "name",
+        "requests",
+        "withinSlaFraction",
+        "ttftP95Seconds",
+        "gpuHours",
+        "lowerBoundRatio",
+        "scaleEvents",
+        "coldStarts",
+      ])
+        expect(p, field).toHaveProperty(field);
+    const html = readFileSync(report, "utf8");
+    expect(html.match(/<svg /g)?.length).toBe(2);
+    expect(html).toContain("always-on");
+  });
+
+  it("explains bad flags and exits 2", async () => {
+    const io = capture();
+    expect(await run(["--trace", "x.csv", "--scale", "2", "--peak-replicas", "3"])).toBe(2);
+    expect(await run(["--trace", "x.csv", "--policy", "karpenter"])).toBe(2);
+    expect(await run(["--trace", "x.csv", "--tz", "Nowhere/Land"])).toBe(2);
+    expect(await run(["--trace", join(dir, "missing.csv")])).toBe(2);
+    vi.restoreAllMocks();
+    expect(io.err()).toContain("--scale and --peak-replicas are exclusive");
+    expect(io.err()).toContain('--policy "karpenter" is unknown');
+    expect(io.err()).toContain("Nowhere/Land");
+    expect(io.err()).toContain("cannot read the trace");
+  });
+});

@@ -1,0 +1,198 @@
+import { describe, expect, it } from "vitest";
+import {
+  averageValueProposal,
+  behaviorNormalize,
+  DEFAULT_HPA_BEHAVIOR,
+  type HpaBehavior,
+  legacyNormalize,
+  scaleDownLimit,
+  scaleUpLimit,
+  stabilizedRecommendation,
+  utilisationProposal,
+} from "../../src/policy/hpa.ts";
+import { ScaleController, type ScalingSetup } from "../../src/sim/autoscaler.ts";
+
+const noHistory = { recommendations: [], scaleUpEvents: [], scaleDownEvents: [] };
+
+describe("HPA arithmetic (keda-contract §4.3 worked examples)", () => {
+  it("stays at 10 when asked for 11 or 9: the inclusive 10 % band", () => {
+    expect(averageValueProposal(10, 11, 1)).toBe(10);
+    expect(averageValueProposal(10, 9, 1)).toBe(10);
+    expect(averageValueProposal(10, 12, 1)).toBe(12);
+    expect(averageValueProposal(10, 8, 1)).toBe(8);
+    expect(averageValueProposal(20, 22, 1)).toBe(20);
+    expect(averageValueProposal(20, 23, 1)).toBe(23);
+  });
+
+  it("proposes ceil(U / T) for a queue: 23 messages at messageCount 5 → 5 replicas", () => {
+    expect(averageValueProposal(1, 23, 5)).toBe(5);
+    expect(averageValueProposal(3, 0, 5)).toBe(0);
+  });
+
+  it("without behaviour, caps a scale-up at max(2·C, 4): 1 → 4, then 4 → 7", () => {
+    expect(legacyNormalize(1, [{ atMs: 0, replicas: 7 }], 0, 1, 8)).toBe(4);
+    expect(legacyNormalize(4, [{ atMs: 15_000, replicas: 7 }], 15_000, 1, 8)).toBe(7);
+  });
+
+  it("without behaviour, keeps the highest recommendation of the last 5 minutes", () => {
+    const recs = [
+      { atMs: 0, replicas: 10 },
+      { atMs: 60_000, replicas: 8 },
+    ];
+    expect(legacyNormalize(10, recs, 60_000, 1, 20)).toBe(10);
+    expect(legacyNormalize(10, [...recs, { atMs: 301_000, replicas: 8 }], 301_000, 1, 20)).toBe(8);
+  });
+
+  it("with the default behaviour, 3 → 7 in one step (+4 pods per 15 s)", () => {
+    expect(
+      behaviorNormalize(
+        3,
+        7,
+        { ...noHistory, recommendations: [{ atMs: 0, replicas: 7 }] },
+        0,
+        1,
+        8,
+        DEFAULT_HPA_BEHAVIOR,
+      ),
+    ).toBe(7);
+    // +100 % wins above 4 replicas: 6 → 12.
+    expect(scaleUpLimit(6, [], DEFAULT_HPA_BEHAVIOR.scaleUp, 0)).toBe(12);
+    // Replicas added within the period count against it.
+    expect(scaleUpLimit(7, [{ atMs: 0, replicas: 4 }], DEFAULT_HPA_BEHAVIOR.scaleUp, 10_000)).toBe(7);
+  });
+
+  it("seed 001's scale-down: one pod per 120 s after a 600 s window", () => {
+    const behavior: HpaBehavior = {
+      scaleUp: {
+        stabilizationWindowSeconds: 0,
+        selectPolicy: "Max",
+        policies: [{ type: "Pods", value: 2, periodSeconds: 30 }],
+      },
+      scaleDown: {
+        stabilizationWindowSeconds: 600,
+        selectPolicy: "Max",
+        policies: [{ type: "Pods", value: 1, periodSeconds: 120 }],
+      },
+    };
+    const recommendations = [
+      { atMs: 0, replicas: 8 },
+      { atMs: 300_000, replicas: 2 },
+    ];
+    expect(stabilizedRecommendation(8, 2, recommendations, 300_000, behavior)).toBe(8);
+    expect(
+      stabilizedRecommendation(
+        8,
+        2,
+        [...recommendations, { atMs: 601_000, replicas: 2 }].slice(1),
+        601_000,
+        behavior,
+      ),
+    ).toBe(2);
+    expect(scaleDownLimit(8, [], behavior.scaleDown, 601_000)).toBe(7);
+    expect(scaleDownLimit(7, [{ atMs: 601_000, replicas: 1 }], behavior.scaleDown, 660_000)).toBe(7);
+    expect(scaleUpLimit(2, [], behavior.scaleUp, 0)).toBe(4);
+  });
+
+  it("a utilisation HPA does not count pods still loading as busy on a scale-up", () => {
+    // 2 ready at 100 % against 80 %: ratio 1.25 → 3 replicas.
+    expect(utilisationProposal(2, 2, 0, 1.0, 0.8)).toBe(3);
+    // With 2 more pods starting, (2 × 100 %) / (4 × 80 %) = 0.625 < 1: no further scale-up.
+    expect(utilisationProposal(4, 2, 2, 1.0, 0.8)).toBe(4);
+    // Inside the tolerance nothing moves; below it, ceil(ratio × ready).
+    expect(utilisationProposal(4, 4, 0, 0.85, 0.8)).toBe(4);
+    expect(utilisationProposal(4, 4, 0, 0.3, 0.8)).toBe(2);
+  });
+});
+
+describe("the simulated KEDA + HPA loop", () => {
+  function setup(
+    value: () => number,
+    active: () => boolean,
+    overrides: Partial<ScalingSetup> = {},
+  ): ScalingSetup {
+    return {
+      maxReplicas: 8,
+      minReplicasAt: () => 0,
+      keda: { pollingIntervalMs: 30_000, cooldownMs: 300_000 },
+      hpa: { syncPeriodMs: 15_000, tolerance: 0.1 },
+      triggers: [
+        {
+          name: "t",
+          evaluate: () => ({ metric: { kind: "averageValue", value: value(), target: 1 }, active: active() }),
+        },
+      ],
+      ...overrides,
+    };
+  }
+
+  it("activates 0 → 1 on the polling loop, then the HPA takes it on", () => {
+    const controller = new ScaleController(
+      setup(
+        () => 6,
+        () => true,
+      ),
+      0,
+      0,
+    );
+    controller.step(15_000);
+    expect(controller.replicas).toBe(0); // the HPA does nothing at 0 and KEDA has not polled
+    controller.step(30_000);
+    // KEDA set 1, then the HPA's sync at the same instant proposes 6, capped at max(2·1, 4) = 4.
+    expect(controller.replicas).toBe(4);
+    controller.step(45_000);
+    expect(controller.replicas).toBe(6);
+  });
+
+  it("scales to zero only after the cooldown with every trigger inactive", () => {
+    let active = true;
+    const controller = new ScaleController(
+      setup(
+        () => (active ? 2 : 0),
+        () => active,
+      ),
+      2,
+      0,
+    );
+    controller.step(0);
+    active = false;
+    for (let t = 15_000; t < 300_000; t += 15_000) controller.step(t);
+    expect(controller.replicas).toBeGreaterThan(0);
+    controller.step(300_000);
+    expect(controller.replicas).toBe(0);
+  });
+
+  it("does not scale down while a metric is in error, but may scale up", () => {
+    let failing = false;
+    let value = 4;
+    const controller = new ScaleController(
+      {
+        ...setup(
+          () => value,
+          () => true,
+        ),
+        triggers: [
+          {
+            name: "ok",
+            evaluate: () => ({ metric: { kind: "averageValue", value, target: 1 }, active: true }),
+          },
+          {
+            name: "flaky",
+            evaluate: () =>
+              failing
+                ? { error: "down", active: false }
+                : { metric: { kind: "averageValue", value: 0, target: 1 }, active: false },
+          },
+        ],
+      },
+      4,
+      0,
+    );
+    failing = true;
+    value = 1;
+    for (let t = 15_000; t <= 900_000; t += 15_000) controller.step(t);
+    expect(controller.replicas).toBe(4);
+    value = 8;
+    controller.step(915_000);
+    expect(controller.replicas).toBe(8);
+  });
+});

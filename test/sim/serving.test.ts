@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import type { ReplicaModel } from "../../src/sim/model.ts";
+import { RequestQueue, ServingReplica, type ServingSink } from "../../src/sim/serving.ts";
+
+/** Round numbers so every expectation below can be worked out by hand. */
+const REPLICA: ReplicaModel = {
+  prefillTokensPerSecond: 1000,
+  decodeTokensPerSecond: 100,
+  decodeTokensPerSecondPerSequence: 100,
+  maxNumSeqs: 4,
+  kvCacheTokens: 1_000_000,
+  consumerPrefetch: 100,
+};
+
+function recordingSink() {
+  const firstTokens: { count: number; first: number; last: number; wait: number }[] = [];
+  let completed = 0;
+  const sink: ServingSink = {
+    firstTokens: (count, first, last, wait) => firstTokens.push({ count, first, last, wait }),
+    completed: (count) => {
+      completed += count;
+    },
+  };
+  return { sink, firstTokens, completed: () => completed };
+}
+
+describe("one vLLM replica", () => {
+  it("prefills a burst one request after another: TTFT = wait + prefill", () => {
+    const replica = new ServingReplica(REPLICA);
+    const { sink, firstTokens } = recordingSink();
+    // 4 requests of 1,000 prompt tokens at t = 0: each prefill takes 1 s.
+    replica.accept({ count: 4, contextTokens: 1000, generatedTokens: 100, arrivalMs: 0 });
+    replica.processTick(0, 5_000, sink);
+    expect(firstTokens).toEqual([{ count: 4, first: 1, last: 4, wait: 0 }]);
+    expect(replica.runningCount).toBe(4);
+  });
+
+  it("shares the decode rate over the batch and frees slots as requests finish", () => {
+    const replica = new ServingReplica(REPLICA);
+    const { sink, completed } = recordingSink();
+    // 2 requests, 100 prompt tokens (0.1 s each), 100 generated: after 0.2 s of prefill the batch
+    // of 2 decodes at 100 tok/s shared → 50 tok/s each → done 2 s later, at t = 2.2 s.
+    replica.accept({ count: 2, contextTokens: 100, generatedTokens: 100, arrivalMs: 0 });
+    replica.processTick(0, 2_000, sink);
+    expect(completed()).toBe(0);
+    expect(replica.generatedTokensLastTick).toBeCloseTo(180, 6);
+    replica.processTick(2_000, 2_000, sink);
+    expect(completed()).toBe(2);
+    expect(replica.idle).toBe(true);
+    expect(replica.kvUsedTokens).toBe(0);
+  });
+
+  it("holds requests beyond max_num_seqs as vLLM waiting, and starts them when slots free", () => {
+    const replica = new ServingReplica(REPLICA);
+    const { sink, firstTokens } = recordingSink();
+    replica.accept({ count: 6, contextTokens: 100, generatedTokens: 10, arrivalMs: 0 });
+    replica.processTick(0, 1_000, sink);
+    // 4 × 0.1 s prefill, then 4 × 10 tokens at 100 tok/s = 0.4 s: the first 4 are done within the
+    // first second; the other 2 waited for a slot and start in the next tick.
+    expect(firstTokens).toEqual([{ count: 4, first: 0.1, last: 0.4, wait: 0 }]);
+    expect(replica.runningCount).toBe(0);
+    expect(replica.waitingCount).toBe(2);
+    replica.processTick(1_000, 1_000, sink);
+    expect(firstTokens[1]).toEqual({ count: 2, first: 1.1, last: 1.2, wait: 1 });
+  });
+
+  it("is limited by the KV cache as well as by sequences", () => {
+    const replica = new ServingReplica({ ...REPLICA, kvCacheTokens: 2_500 });
+    const { sink } = recordingSink();
+    replica.accept({ count: 4, contextTokens: 1000, generatedTokens: 100, arrivalMs: 0 });
+    replica.processTick(0, 500, sink);
+    // 1,100 tokens each: only 2 fit in 2,500, although 4 sequences would.
+    expect(replica.runningCount).toBe(2);
+    expect(replica.waitingCount).toBe(2);
+    expect(replica.kvUsage).toBeCloseTo(2200 / 2500, 9);
+  });
+
+  it("reports throughput utilisation: a full batch decoding all tick is 100 % busy", () => {
+    const replica = new ServingReplica({ ...REPLICA, decodeTokensPerSecondPerSequence: 25 });
+    const { sink } = recordingSink();
+    replica.accept({ count: 4, contextTokens: 0, generatedTokens: 10_000, arrivalMs: 0 });
+    replica.processTick(0, 1_000, sink);
+    expect(replica.utilisation).toBeCloseTo(1, 6);
+    const lone = new ServingReplica({ ...REPLICA, decodeTokensPerSecondPerSequence: 25 });
+    lone.accept({ count: 1, contextTokens: 0, generatedTokens: 10_000, arrivalMs: 0 });
+    lone.processTick(0, 1_000, sink);
+    expect(lone.utilisation).toBeCloseTo(0.25, 6);
+  });
+});
+
+describe("the durable queue", () => {
+  it("never drops: what goes in comes out, in order, whatever the pulls and returns", () => {
+    const queue = new RequestQueue();
+    let pushed = 0;
+    let pulled = 0;
+    let lastArrival = -1;
+    for (let i = 0; i < 500; i++) {
+      const count = (i * 7) % 13;
+      queue.push({ count, contextTokens: 10, generatedTokens: 10, arrivalMs: i });
+      pushed += count;
+      const cohort = queue.pull((i * 5) % 11);
+      if (!cohort) continue;
+      if (i % 3 === 0) {
+        queue.returnToHead(cohort);
+        continue;
+      }
+      expect(cohort.arrivalMs).toBeGreaterThanOrEqual(lastArrival);
+      lastArrival = cohort.arrivalMs;
+      pulled += cohort.count;
+    }
+    expect(queue.length).toBe(pushed - pulled);
+    let drained = 0;
+    for (let cohort = queue.pull(1000); cohort; cohort = queue.pull(1000)) drained += cohort.count;
+    expect(drained + pulled).toBe(pushed);
+    expect(queue.length).toBe(0);
+  });
+});
