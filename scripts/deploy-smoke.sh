@@ -21,8 +21,10 @@ cp -r "$work/build/proto" "$work/build/dist" "$work/app/"
 
 echo "== serve"
 port=$((20000 + RANDOM % 20000))
-(cd "$work/app" && NODE_ENV=production HOME=/tmp LISTEN_HOST=127.0.0.1 GRPC_PORT=0 HTTP_PORT="$port" \
-  node --enable-source-maps dist/src/cli.js serve >"$work/serve.log" 2>&1) &
+cd "$work/app"
+# Started directly (not in a subshell) so that SIGTERM reaches node and `wait` returns its status.
+NODE_ENV=production HOME=/tmp LISTEN_HOST=127.0.0.1 GRPC_PORT=0 HTTP_PORT="$port" \
+  node --enable-source-maps dist/src/cli.js serve >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 50); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
@@ -30,7 +32,15 @@ for _ in $(seq 1 50); do
 done
 curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
-curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^keda_llm_scaler_rpc_requests_total\|^# HELP keda_llm_scaler_'
+curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
+grep -q '^# HELP keda_llm_scaler_' "$work/metrics.txt"
 kill -TERM "$pid"
-wait "$pid"
-echo "ok: built, started with production dependencies only, healthy, stopped cleanly on SIGTERM"
+status=0
+wait "$pid" || status=$?
+pid=""
+if [ "$status" -ne 0 ]; then
+  echo "serve exited with status $status on SIGTERM:" >&2
+  cat "$work/serve.log" >&2
+  exit 1
+fi
+echo "ok: built, started with production dependencies only ($(du -sh node_modules | cut -f1) node_modules), healthy, stopped cleanly on SIGTERM"
