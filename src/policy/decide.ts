@@ -1,6 +1,7 @@
 import type { ScalerSpec } from "../config/spec.ts";
 import type { Decision, DemandSignal, RuleFired, SignalVerdict } from "./decision.ts";
 import { applyFailStatic, type LastGoodReadings, type UsableReadings, usableValue } from "./fail-static.ts";
+import { interpretIdleReadings } from "./no-pods.ts";
 import type { SignalReadings } from "./readings.ts";
 import { READY_RELATIVE, signalVerdicts } from "./signals.ts";
 import {
@@ -48,17 +49,25 @@ function replicasOf(usable: UsableReadings): Replicas {
   return { current, ready, inFlight };
 }
 
-/** Requests waiting, when every queue reading in use is usable (fresh or held). */
-function backlogOf(usable: UsableReadings): number | undefined {
+interface Backlog {
+  /** Requests waiting, when every queue reading in use is usable (fresh or held). */
+  readonly exact: number | undefined;
+  /** The sum of the usable ones: enough to know that something waits. */
+  readonly atLeast: number;
+  /** Whether any queue reading is present at all. */
+  readonly read: boolean;
+}
+
+function backlogOf(usable: UsableReadings): Backlog {
   const readings = [usable.queueBacklog, usable.vllmWaiting].filter((r) => r !== undefined);
-  if (readings.length === 0) return undefined;
-  let sum = 0;
+  let atLeast = 0;
+  let complete = true;
   for (const reading of readings) {
     const value = usableValue(reading);
-    if (value === undefined) return undefined;
-    sum += value;
+    if (value === undefined) complete = false;
+    else atLeast += value;
   }
-  return sum;
+  return { exact: complete && readings.length > 0 ? atLeast : undefined, atLeast, read: readings.length > 0 };
 }
 
 interface Fused {
@@ -146,13 +155,18 @@ export function decide(
 ): DecideResult {
   const rules: RuleFired[] = [];
   const holdMs = spec.failStatic.holdSeconds * 1000;
-  const { usable, lastGood } = applyFailStatic(readings, memory.lastGood ?? {}, nowMs, holdMs);
+  const idle = interpretIdleReadings(readings);
+  if (idle.note) rules.push({ rule: "no-ready-pods", note: idle.note });
+  const { usable, lastGood } = applyFailStatic(idle.readings, memory.lastGood ?? {}, nowMs, holdMs);
   const replicas = replicasOf(usable);
   const backlog = backlogOf(usable);
-  const verdicts = signalVerdicts(spec, usable, { readyReplicas: replicas.ready, backlog });
+  const verdicts = signalVerdicts(spec, usable, {
+    readyReplicas: replicas.ready,
+    backlog: backlog.exact,
+    ttftWithoutSamples: idle.ttftWithoutSamples,
+  });
   const inUse = verdicts.filter((v) => v.status !== "disabled");
   const failed = inUse.filter((v) => v.status === "failed");
-  const held = inUse.filter((v) => v.status === "held");
   const fresh = inUse.some((v) => v.status === "voted" || v.status === "abstained");
   const lastSignalAtMs = fresh ? nowMs : memory.lastSignalAtMs;
   const floorAt = warmFloorAt(spec.warmFloor, nowMs);
@@ -165,7 +179,12 @@ export function decide(
     ...(lastSignalAtMs !== undefined ? { lastSignalAtMs } : {}),
     ...(recent && recent.length > 0 ? { recent } : {}),
   });
-  const missingData = failed.length > 0 || held.length > 0;
+  // Any reading that is broken (held or failed), not only a whole signal: a partial backlog is a
+  // lower bound, and replica counts feed the ready-relative signals.
+  const brokenKeys = Object.entries(usable)
+    .filter(([, reading]) => reading.state !== "fresh")
+    .map(([key]) => key);
+  const missingData = brokenKeys.length > 0;
   const failureText = failed.map((v) => `${v.signal}: ${v.note}`).join("; ");
 
   const serving = spec.target.role === "serving";
@@ -215,7 +234,7 @@ export function decide(
     if (missingData && previous !== undefined && desired < previous) {
       rules.push({
         rule: "no-scale-down-on-missing-data",
-        note: `kept ${previous} instead of ${desired}: ${[...failed, ...held].map((v) => v.signal).join(", ")} ${failed.length > 0 ? "failed" : "held"}`,
+        note: `kept ${previous} instead of ${desired}: ${brokenKeys.join(", ")} missing (failed or held)`,
       });
       desired = previous;
       driving = "hold";
@@ -269,9 +288,8 @@ export function decide(
 
   // Activation: a replica count above zero wakes the workload only with a reason to run.
   const running = usableValue(usable.vllmRunning) ?? 0;
-  const backlogActivates = backlog !== undefined && backlog > spec.activation.activationBacklog;
-  const noBacklogSignal =
-    backlog === undefined && !verdicts.some((v) => v.signal === "queue" && v.status === "failed");
+  const backlogActivates = backlog.atLeast > spec.activation.activationBacklog;
+  const noBacklogSignal = !backlog.read;
   const evidence =
     floor > 0 ||
     (serving && spec.target.minReplicas > 0) ||

@@ -12,8 +12,10 @@ import type { SignalKey } from "./readings.ts";
 export interface DemandContext {
   /** Ready serving replicas, when kube-state-metrics is read. */
   readonly readyReplicas: number | undefined;
-  /** Requests waiting (Service Bus active messages + vLLM waiting), when the queue is read and usable. */
+  /** Requests waiting (Service Bus active messages + vLLM waiting), when every queue reading is usable. */
   readonly backlog: number | undefined;
+  /** TTFT P95 came back NaN: no request finished prefill in the rate window. */
+  readonly ttftWithoutSamples?: boolean;
 }
 
 /** Signals whose demand scales the ready replicas: capacity on its way must not be asked for twice. */
@@ -33,23 +35,25 @@ function verdict(
     : { signal, status, readings, note, demandReplicas };
 }
 
-/** The part of a verdict that says whether its inputs were fresh, held, failed or absent. */
+/**
+ * The part of a verdict that says whether its inputs were fresh, held or failed. A signal with
+ * several inputs (the queue) votes with those that work: a partial sum is a lower bound, and the
+ * decision never goes down while any reading is missing. It fails only when all inputs failed.
+ */
 function inputState(
   signal: DemandSignal,
   inputs: readonly (readonly [SignalKey, UsableReading | undefined])[],
-): { status: "voted" | "held"; readings: SignalVerdict["readings"] } | SignalVerdict | undefined {
+):
+  | { status: "voted" | "held"; readings: SignalVerdict["readings"]; missing: string }
+  | SignalVerdict
+  | undefined {
   const present = inputs.filter(([, reading]) => reading !== undefined);
   if (present.length === 0) return undefined;
   const failed = present.filter(([, reading]) => reading?.state === "failed");
-  if (failed.length > 0)
-    return verdict(
-      signal,
-      "failed",
-      {},
-      failed
-        .map(([key, r]) => (r && r.state === "failed" ? `${key}: ${describeFailure(r.failure)}` : key))
-        .join("; "),
-    );
+  const failures = failed
+    .map(([key, r]) => (r && r.state === "failed" ? `${key}: ${describeFailure(r.failure)}` : key))
+    .join("; ");
+  if (failed.length === present.length) return verdict(signal, "failed", {}, failures);
   const readings: SignalVerdict["readings"] = {};
   let held = false;
   for (const [key, reading] of present) {
@@ -57,7 +61,11 @@ function inputState(
     if (value !== undefined) readings[key] = value;
     if (reading?.state === "held") held = true;
   }
-  return { status: held ? "held" : "voted", readings };
+  return {
+    status: held ? "held" : "voted",
+    readings,
+    missing: failed.length > 0 ? ` [without ${failures}]` : "",
+  };
 }
 
 function disabled(signal: DemandSignal, enabled: boolean): SignalVerdict {
@@ -87,7 +95,7 @@ export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVer
   if (!state) return disabled("queue", true);
   if ("signal" in state) return state;
   const backlog = (state.readings.queueBacklog ?? 0) + (state.readings.vllmWaiting ?? 0);
-  const held = heldSuffix(state.status, usable, ["queueBacklog", "vllmWaiting"]);
+  const held = heldSuffix(state.status, usable, ["queueBacklog", "vllmWaiting"]) + state.missing;
   if (spec.queue.mode === "perReplica") {
     const demand = backlog / spec.queue.messagesPerReplica;
     return verdict(
@@ -116,6 +124,8 @@ export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVer
 
 export function ttftDemand(spec: ScalerSpec, usable: UsableReadings, context: DemandContext): SignalVerdict {
   if (!spec.ttft.enabled) return disabled("ttft", false);
+  if (context.ttftWithoutSamples)
+    return verdict("ttft", "abstained", {}, "P95 is NaN: no request finished prefill in the window");
   const state = inputState("ttft", [["ttftP95Seconds", usable.ttftP95Seconds]]);
   if (!state) return disabled("ttft", true);
   if ("signal" in state) return state;

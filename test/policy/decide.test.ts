@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decide } from "../../src/policy/decide.ts";
 import type { Decision } from "../../src/policy/decision.ts";
-import { broken, decideOnce, NOON, PLAIN, readingsOf, specOf, timeline } from "./helpers.ts";
+import { broken, decideOnce, empty, NOON, PLAIN, readingsOf, specOf, timeline } from "./helpers.ts";
 
 const verdictOf = (decision: Decision, signal: string) => decision.signals.find((v) => v.signal === signal);
 
@@ -31,6 +31,22 @@ describe("queue demand", () => {
     const decision = decideOnce(specOf({ ttftEnabled: "false" }), { queueBacklog: 240 });
     expect(decision.loadReplicas).toBeCloseTo(2);
     expect(verdictOf(decision, "queue")?.note).toContain("inflow unknown");
+  });
+
+  it("votes with Service Bus alone when vLLM's waiting count fails, and does not go down meanwhile", () => {
+    const spec = specOf({
+      queueMode: "perReplica",
+      messagesPerReplica: "1",
+      targetUtilisation: "1",
+      failStaticHoldSeconds: "0",
+    });
+    const [, partial] = timeline(spec, NOON, [
+      { afterSeconds: 0, readings: { queueBacklog: 6, vllmWaiting: 2 } },
+      { afterSeconds: 15, readings: { queueBacklog: 5, vllmWaiting: broken() } },
+    ]);
+    expect(verdictOf(partial!, "queue")).toMatchObject({ status: "voted", demandReplicas: 5 });
+    expect(verdictOf(partial!, "queue")?.note).toContain("[without vllmWaiting: prometheus unreachable");
+    expect(partial).toMatchObject({ desiredReplicas: 8, active: true });
   });
 
   it("can be switched off: the readings are then ignored", () => {
@@ -85,6 +101,19 @@ describe("TTFT P95 demand", () => {
       queueBacklog: 0,
     });
     expect(verdictOf(decision, "ttft")?.status).toBe("abstained");
+  });
+
+  it("abstains when the P95 is NaN (no request finished prefill in the window)", () => {
+    const decision = decideOnce(spec, {
+      ttftP95Seconds: broken("histogram_quantile returned NaN", "not_a_number"),
+      ttftRequestsPerSecond: 0,
+      replicasReady: 2,
+      queueBacklog: 0,
+      vllmWaiting: 0,
+    });
+    expect(verdictOf(decision, "ttft")).toMatchObject({ status: "abstained" });
+    expect(decision.rules).toEqual([]);
+    expect(decision.available).toBe(true);
   });
 
   it("abstains within target (latency says how much, not whether to shrink)", () => {
@@ -406,6 +435,56 @@ describe("activation and scale-to-zero (seed 001's dev workload)", () => {
       metricValue: 1,
       active: true,
     });
+  });
+
+  /** At zero pods every vLLM and DCGM query is empty: that is the state of a scaled-to-zero Deployment. */
+  const podSignalsEmpty = {
+    vllmWaiting: empty(),
+    vllmRunning: empty(),
+    ttftP95Seconds: empty(),
+    ttftRequestsPerSecond: empty(),
+    kvCacheUsage: empty(),
+    gpuUtilisation: empty(),
+    tokensPerSecondPerPod: empty(),
+  };
+
+  it("reads the pods' empty metrics at zero ready replicas as nothing waiting, not as missing data", () => {
+    const decisions = timeline(dev, NOON, [
+      {
+        afterSeconds: 0,
+        readings: { queueBacklog: 2, vllmWaiting: 0, vllmRunning: 1, replicasReady: 1, replicasDesired: 1 },
+      },
+      {
+        afterSeconds: 60,
+        readings: { queueBacklog: 0, ...podSignalsEmpty, replicasReady: 0, replicasDesired: 1 },
+      },
+    ]);
+    expect(decisions[1]).toMatchObject({
+      available: true,
+      desiredReplicas: 0,
+      metricValue: 0,
+      active: false,
+    });
+    expect(decisions[1]?.rules.map((r) => r.rule)).toContain("no-ready-pods");
+  });
+
+  it("wakes from zero on Service Bus messages while the pods' metrics are empty", () => {
+    const decision = decideOnce(dev, {
+      queueBacklog: 3,
+      ...podSignalsEmpty,
+      replicasReady: 0,
+      replicasDesired: 0,
+    });
+    expect(decision).toMatchObject({ available: true, metricValue: 1, active: true, drivingFactor: "queue" });
+  });
+
+  it("treats empty pod metrics as missing data while replicas are ready (a selector or scrape problem)", () => {
+    const decisions = timeline(specOf({ ...PLAIN, failStaticHoldSeconds: "0" }), NOON, [
+      { afterSeconds: 0, readings: { queueBacklog: 240, vllmWaiting: 0, replicasReady: 3 } },
+      { afterSeconds: 30, readings: { queueBacklog: 0, vllmWaiting: empty(), replicasReady: 3 } },
+    ]);
+    expect(decisions[1]).toMatchObject({ desiredReplicas: decisions[0]?.desiredReplicas, active: true });
+    expect(decisions[1]?.rules.map((r) => r.rule)).toContain("no-scale-down-on-missing-data");
   });
 
   it("stays inactive at or below activationBacklog, unless requests are running", () => {

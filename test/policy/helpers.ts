@@ -2,7 +2,7 @@ import { parseScalerSpec, type ScalerSpec } from "../../src/config/spec.ts";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
 import type { Decision } from "../../src/policy/decision.ts";
 import type { SignalReadings } from "../../src/policy/readings.ts";
-import type { Reading } from "../../src/sources/reading.ts";
+import type { FailureKind, Reading } from "../../src/sources/reading.ts";
 
 /** A spec from scalerMetadata over no environment: the documented defaults apply. */
 export function specOf(metadata: Record<string, string> = {}): ScalerSpec {
@@ -11,10 +11,13 @@ export function specOf(metadata: Record<string, string> = {}): ScalerSpec {
 
 export const ok = (value: number, observedAtMs = 0): Reading => ({ ok: true, value, observedAtMs });
 
-export const broken = (message = "connect ECONNREFUSED"): Reading => ({
+export const broken = (message = "connect ECONNREFUSED", kind: FailureKind = "unreachable"): Reading => ({
   ok: false,
-  failure: { source: "prometheus", kind: "unreachable", message },
+  failure: { source: "prometheus", kind, message },
 });
+
+/** What the Prometheus source answers when no pod exports the series (e.g. scaled to zero). */
+export const empty = (): Reading => broken("no pods of Deployment vllm report it", "empty");
 
 export const at = (iso: string): number => {
   const ms = Date.parse(iso);

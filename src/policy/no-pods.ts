@@ -1,0 +1,62 @@
+import type { Reading } from "../sources/reading.ts";
+import type { SignalKey, SignalReadings } from "./readings.ts";
+
+/**
+ * Signals that the serving pods themselves export (vLLM, DCGM with pod attribution). With no pod
+ * ready, their queries come back empty — that is the state of a Deployment scaled to zero, not a
+ * broken source, and treating it as missing data would keep a dev workload awake forever.
+ */
+const FROM_PODS: readonly SignalKey[] = [
+  "vllmWaiting",
+  "vllmRunning",
+  "ttftP95Seconds",
+  "ttftRequestsPerSecond",
+  "kvCacheUsage",
+  "gpuUtilisation",
+  "tokensPerSecondPerPod",
+];
+
+export interface IdleInterpretation {
+  readonly readings: SignalReadings;
+  /** Set when the readings were reinterpreted, in words for the decision's reasons. */
+  readonly note?: string;
+  /** TTFT P95 was NaN: no request finished prefill in the window, so there is no percentile. */
+  readonly ttftWithoutSamples: boolean;
+}
+
+/**
+ * Reads two kinds of "failure" for what they are:
+ * - with kube-state-metrics saying no replica is ready, an `empty` answer from a pod-exported
+ *   signal means there is no pod to report it: nothing waits or runs inside vLLM (0), and the
+ *   ready-relative signals have nothing to scale from (they abstain on 0 ready replicas);
+ * - a TTFT P95 that is `not_a_number` is a percentile over no requests: TTFT abstains.
+ * Anything else stays a failure for the fail-static rules.
+ */
+export function interpretIdleReadings(readings: SignalReadings): IdleInterpretation {
+  const ready = readings.replicasReady;
+  const noPodReady = ready?.ok === true && ready.value === 0;
+  const p95 = readings.ttftP95Seconds;
+  const ttftWithoutSamples = p95 !== undefined && !p95.ok && p95.failure.kind === "not_a_number";
+  if (!noPodReady && !ttftWithoutSamples) return { readings, ttftWithoutSamples };
+
+  const result: Partial<Record<SignalKey, Reading>> = { ...readings };
+  const reread: SignalKey[] = [];
+  if (noPodReady && ready?.ok)
+    for (const key of FROM_PODS) {
+      const reading = readings[key];
+      if (reading && !reading.ok && reading.failure.kind === "empty") {
+        result[key] = { ok: true, value: 0, observedAtMs: ready.observedAtMs };
+        reread.push(key);
+      }
+    }
+  if (ttftWithoutSamples && !reread.includes("ttftP95Seconds")) delete result.ttftP95Seconds;
+  return {
+    readings: result,
+    ttftWithoutSamples: ttftWithoutSamples && !reread.includes("ttftP95Seconds"),
+    ...(reread.length > 0
+      ? {
+          note: `no replica is ready, so the pods' own metrics are empty: read ${reread.join(", ")} as 0 (nothing waits or runs inside vLLM)`,
+        }
+      : {}),
+  };
+}
