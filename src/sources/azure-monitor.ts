@@ -1,8 +1,8 @@
 import type { TokenCredential } from "@azure/core-auth";
-import {
+import type {
   MetricsClient,
-  type MetricsClientOptions,
-  type MetricsQueryResourcesOptions,
+  MetricsClientOptions,
+  MetricsQueryResourcesOptions,
 } from "@azure/monitor-query-metrics";
 import type { ServiceConfig } from "../config/service-config.ts";
 import { failureForError, failureForStatus, isAbortError, unlessAborted } from "./failures.ts";
@@ -33,7 +33,8 @@ export type GpuAnswer =
  * metrics:getBatch API). Seed 000's trigger: "70 % of the node's GPU".
  */
 export class AzureMonitorGpuReader {
-  private readonly client: MetricsClient | undefined;
+  /** Loaded only when configured (the SDK is slow to load), and then at once. */
+  private readonly client: Promise<MetricsClient> | undefined;
   readonly problem: string | undefined;
 
   constructor(
@@ -55,7 +56,11 @@ export class AzureMonitorGpuReader {
       retryOptions: { maxRetries: 0 },
       ...(options.caPem ? { tlsOptions: { ca: options.caPem } } : {}),
     };
-    this.client = new MetricsClient(config.endpoint, options.credential(), clientOptions);
+    const endpoint = config.endpoint;
+    const credential = options.credential();
+    this.client = import("@azure/monitor-query-metrics").then(
+      ({ MetricsClient }) => new MetricsClient(endpoint, credential, clientOptions),
+    );
   }
 
   get configured(): boolean {
@@ -79,7 +84,8 @@ export class AzureMonitorGpuReader {
       abortSignal,
     } as MetricsQueryResourcesOptions;
     try {
-      const work = this.client.queryResources(
+      const client = await this.client;
+      const work = client.queryResources(
         [...query.resourceIds],
         [query.metric],
         query.metricNamespace,

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
-import { DefaultAzureCredential } from "@azure/identity";
 import { ConfigError } from "../config/resolve.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
 import type { ScalerSpec } from "../config/spec.ts";
@@ -73,13 +72,22 @@ function safeUrl(url: string): string {
   }
 }
 
-/** One credential for the whole process, made on first use (it probes the environment). */
-function lazyCredential(): () => TokenCredential {
-  let credential: TokenCredential | undefined;
-  return () => {
-    credential ??= new DefaultAzureCredential();
-    return credential;
+/**
+ * One DefaultAzureCredential for the whole process, made on the first token request: it probes
+ * the environment, and loading @azure/identity costs most of a second that a scaler using no
+ * Entra ID should not pay at startup.
+ */
+function lazyDefaultCredential(): () => TokenCredential {
+  let credential: Promise<TokenCredential> | undefined;
+  const onFirstUse: TokenCredential = {
+    getToken: async (scopes, options) => {
+      credential ??= import("@azure/identity").then(
+        ({ DefaultAzureCredential }) => new DefaultAzureCredential(),
+      );
+      return (await credential).getToken(scopes, options);
+    },
   };
+  return () => onFirstUse;
 }
 
 /**
@@ -93,7 +101,7 @@ export function createSignalSource(
   options: SignalSourceOptions = {},
 ): ScalerSignalSource {
   const clock = options.clock ?? Date.now;
-  const credential = options.credential ?? lazyCredential();
+  const credential = options.credential ?? lazyDefaultCredential();
   const limits = config.sourceLimits;
   const metrics = new SourceMetrics();
 

@@ -1,8 +1,8 @@
 import type { TokenCredential } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
-import {
+import type {
   ServiceBusAdministrationClient,
-  type ServiceBusAdministrationClientOptions,
+  ServiceBusAdministrationClientOptions,
 } from "@azure/service-bus";
 import type { ServiceConfig } from "../config/service-config.ts";
 import { failureForError, failureForStatus, isAbortError } from "./failures.ts";
@@ -30,60 +30,76 @@ interface RestLikeError {
  * ones are not work a new replica could start.
  */
 export class ServiceBusBacklogReader {
-  private readonly client: ServiceBusAdministrationClient | undefined;
-  /** Why no client could be built; never contains the connection string. */
+  /**
+   * Loaded only when Service Bus is configured (the SDK costs most of a second to load), and then
+   * at once, so the first KEDA call does not pay for it inside its deadline.
+   */
+  private client: Promise<ServiceBusAdministrationClient | string> | undefined;
+  private readonly clock: () => number;
+  /** Why Service Bus is off; never contains the connection string. */
   readonly problem: string | undefined;
 
   constructor(
-    config: ServiceBusConfig,
-    options: {
+    private readonly config: ServiceBusConfig,
+    private readonly options: {
       caPem?: Buffer;
       credential?: () => TokenCredential;
       clock?: () => number;
     } = {},
   ) {
     this.clock = options.clock ?? Date.now;
+    this.problem =
+      config.connectionString || (config.namespace && options.credential)
+        ? undefined
+        : "set env SERVICEBUS_CONNECTION_STRING, or SERVICEBUS_NAMESPACE for Entra ID (workload identity)";
+    if (this.configured) this.client = this.makeClient();
+  }
+
+  get configured(): boolean {
+    return this.problem === undefined;
+  }
+
+  /** The client, or why it cannot be made (an unparseable connection string). */
+  private async makeClient(): Promise<ServiceBusAdministrationClient | string> {
+    const { ServiceBusAdministrationClient } = await import("@azure/service-bus");
     const clientOptions: ServiceBusAdministrationClientOptions = {
       // Retries belong to KEDA's next poll: a Retry-After wait inside our deadline would only
       // turn "throttled" into "timeout".
       retryOptions: { maxRetries: 0 },
-      ...(options.caPem ? { tlsOptions: { ca: options.caPem } } : {}),
+      ...(this.options.caPem ? { tlsOptions: { ca: this.options.caPem } } : {}),
     };
-    let client: ServiceBusAdministrationClient | undefined;
-    let problem: string | undefined;
-    if (config.connectionString) {
+    let client: ServiceBusAdministrationClient;
+    if (this.config.connectionString) {
       try {
-        client = new ServiceBusAdministrationClient(config.connectionString, clientOptions);
+        client = new ServiceBusAdministrationClient(this.config.connectionString, clientOptions);
       } catch {
-        problem =
-          "env SERVICEBUS_CONNECTION_STRING is not a valid connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…)";
+        return "env SERVICEBUS_CONNECTION_STRING is not a valid connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…)";
       }
-    } else if (config.namespace && options.credential) {
-      client = new ServiceBusAdministrationClient(config.namespace, options.credential(), clientOptions);
+    } else if (this.config.namespace && this.options.credential) {
+      client = new ServiceBusAdministrationClient(
+        this.config.namespace,
+        this.options.credential(),
+        clientOptions,
+      );
     } else {
-      problem =
-        "set env SERVICEBUS_CONNECTION_STRING, or SERVICEBUS_NAMESPACE for Entra ID (workload identity)";
+      return this.problem ?? "Service Bus is not configured";
     }
-    client?.pipeline.addPolicy(requireActiveMessageCount);
-    this.client = client;
-    this.problem = problem;
-  }
-
-  private readonly clock: () => number;
-
-  get configured(): boolean {
-    return this.client !== undefined;
+    client.pipeline.addPolicy(requireActiveMessageCount);
+    return client;
   }
 
   async read(entity: ServiceBusEntity, timeoutMs: number): Promise<Reading> {
     const what = `Service Bus ${describeEntity(entity)}`;
-    if (!this.client) return failureOf("serviceBus", "not_configured", `${what}: ${this.problem}`);
+    if (this.problem) return failureOf("serviceBus", "not_configured", `${what}: ${this.problem}`);
+    this.client ??= this.makeClient();
+    const client = await this.client;
+    if (typeof client === "string") return failureOf("serviceBus", "not_configured", `${what}: ${client}`);
     const abortSignal = AbortSignal.timeout(timeoutMs);
     try {
       const properties =
         "queue" in entity
-          ? await this.client.getQueueRuntimeProperties(entity.queue, { abortSignal })
-          : await this.client.getSubscriptionRuntimeProperties(entity.topic, entity.subscription, {
+          ? await client.getQueueRuntimeProperties(entity.queue, { abortSignal })
+          : await client.getSubscriptionRuntimeProperties(entity.topic, entity.subscription, {
               abortSignal,
             });
       const active = properties.activeMessageCount;
