@@ -1,7 +1,9 @@
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
 import { parseScalerSpec } from "../../src/config/spec.ts";
 import type { SignalReadings } from "../../src/policy/readings.ts";
+import { startScalerServer } from "../../src/server/scaler-server.ts";
 import { createSignalSource, type ScalerSignalSource } from "../../src/sources/collect.ts";
 import type { Reading } from "../../src/sources/reading.ts";
 import {
@@ -11,6 +13,7 @@ import {
   startPrometheus,
   VllmPodExporter,
 } from "../support/prometheus.ts";
+import { KedaLikeClient, ONE_PER_MESSAGE, ref } from "../support/scaler-harness.ts";
 
 /**
  * The Prometheus source against a real Prometheus scraping exporters with vLLM, DCGM and
@@ -293,5 +296,65 @@ describe("Prometheus source (real Prometheus)", () => {
       'keda_llm_scaler_source_requests_total{source="prometheus",outcome="ok"} 20',
     );
     await source.close();
+  });
+});
+
+describe("the scaler service on real Prometheus readings", () => {
+  it("answers KEDA's poll from the namespace's vLLM pods with one upstream request per query", async () => {
+    const env = {
+      LISTEN_HOST: "127.0.0.1",
+      GRPC_PORT: "0",
+      HTTP_PORT: "0",
+      PROMETHEUS_URL: prometheus.url,
+      SOURCE_CACHE_TTL_MS: "5000",
+    };
+    const source = createSignalSource(loadServiceConfig(env));
+    const scaler = await startScalerServer({
+      config: loadServiceConfig(env),
+      env: {},
+      source,
+      logger: pino({ level: "silent" }),
+      sourceMetrics: () => source.metricsText(),
+    });
+    const client = new KedaLikeClient(`127.0.0.1:${scaler.grpcPort}`);
+    try {
+      // Only the backlog votes: 7 waiting in team-a's llama pods → 7 replicas at one per request.
+      const metadata = {
+        ...ONE_PER_MESSAGE,
+        deployment: "llama",
+        modelName: LLAMA,
+        rateWindow: "10s",
+        ttftEnabled: "false",
+        kvCacheEnabled: "false",
+        gpuEnabled: "false",
+        tokensEnabled: "false",
+      };
+      const scaledObjects = Array.from({ length: 10 }, (_, i) => ref(`chat-${i}`, metadata, "team-a"));
+      const answers = await Promise.all(
+        scaledObjects.map(async (scaledObjectRef) => {
+          const metrics = await client.call<{ metricValues: { metricValueFloat: number }[] }>("GetMetrics", {
+            scaledObjectRef,
+            metricName: "llm-desired-replicas",
+          });
+          const active = await client.call<{ result: boolean }>("IsActive", scaledObjectRef);
+          return { value: metrics.metricValues[0]?.metricValueFloat, active: active.result };
+        }),
+      );
+      expect(answers).toEqual(Array(10).fill({ value: 7, active: true }));
+      // vllmWaiting, vllmRunning and three replica series, shared by all ten ScaledObjects.
+      const upstream = source.stats().upstreamRequests;
+      expect(upstream).toBe(5);
+      process.stdout.write(
+        `[sources] through gRPC: 10 ScaledObjects × (GetMetrics + IsActive) → ${upstream} upstream requests\n`,
+      );
+      const exposition = await (await fetch(`http://127.0.0.1:${scaler.httpPort}/metrics`)).text();
+      expect(exposition).toContain(
+        'keda_llm_scaler_source_requests_total{source="prometheus",outcome="ok"} 5',
+      );
+    } finally {
+      client.close();
+      await scaler.shutdown();
+      await source.close();
+    }
   });
 });
