@@ -60,14 +60,17 @@ const CLUSTER_SCOPED = new Set([
   "APIService",
 ]);
 
-/** Strategic-merge list keys of the built-in types deploy/ patches (custom resources: lists are replaced). */
+/**
+ * Strategic-merge list keys (Kubernetes' patchMergeKey) of the pod fields deploy/ patches. Other
+ * lists, and every list of a custom resource, are replaced whole, as kustomize does. (Lists with a
+ * context-dependent key, such as ports, are not needed here; the parity test would catch them.)
+ */
 const MERGE_KEYS: Record<string, string> = {
   containers: "name",
   initContainers: "name",
   env: "name",
   volumes: "name",
   volumeMounts: "mountPath",
-  tolerations: "key",
 };
 
 const BUILT_IN_GROUPS = new Set(["", "apps", "batch", "policy", "networking.k8s.io", "scheduling.k8s.io"]);
