@@ -61,6 +61,8 @@ export class AzureMonitorGpuReader {
     this.client = import("@azure/monitor-query-metrics").then(
       ({ MetricsClient }) => new MetricsClient(endpoint, credential, clientOptions),
     );
+    // A failure here surfaces in query() as a typed failure; until then it is not "unhandled".
+    this.client.catch(() => {});
   }
 
   get configured(): boolean {

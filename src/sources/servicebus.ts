@@ -52,7 +52,11 @@ export class ServiceBusBacklogReader {
       config.connectionString || (config.namespace && options.credential)
         ? undefined
         : "set env SERVICEBUS_CONNECTION_STRING, or SERVICEBUS_NAMESPACE for Entra ID (workload identity)";
-    if (this.configured) this.client = this.makeClient();
+    if (this.configured) {
+      this.client = this.makeClient();
+      // A failure here surfaces in read() as a typed failure; until then it is not "unhandled".
+      this.client.catch(() => {});
+    }
   }
 
   get configured(): boolean {
@@ -92,10 +96,10 @@ export class ServiceBusBacklogReader {
     const what = `Service Bus ${describeEntity(entity)}`;
     if (this.problem) return failureOf("serviceBus", "not_configured", `${what}: ${this.problem}`);
     this.client ??= this.makeClient();
-    const client = await this.client;
-    if (typeof client === "string") return failureOf("serviceBus", "not_configured", `${what}: ${client}`);
     const abortSignal = AbortSignal.timeout(timeoutMs);
     try {
+      const client = await this.client;
+      if (typeof client === "string") return failureOf("serviceBus", "not_configured", `${what}: ${client}`);
       const properties =
         "queue" in entity
           ? await client.getQueueRuntimeProperties(entity.queue, { abortSignal })
