@@ -268,6 +268,13 @@ describe("node pools: AKS commands, Karpenter NodePools and the workloads agree"
     expect(capacity).toEqual([spot ? "spot" : "on-demand"]);
   });
 
+  it("lets the autoscaler's node drain wait as long as vLLM's own termination grace", () => {
+    const drain = Number(/max-graceful-termination-sec=(\d+)/.exec(readme)?.[1]);
+    expect(drain).toBeGreaterThanOrEqual(
+      podSpec("realtime", "vllm-realtime").terminationGracePeriodSeconds ?? 30,
+    );
+  });
+
   it("documents the Cluster Autoscaler profile settings that decide GPU reaction time", () => {
     for (const setting of [
       "scan-interval=",
