@@ -103,6 +103,35 @@ describe("Prometheus source faults", () => {
     expect(failure(reading)).toMatchObject({ kind: "timeout", message: expect.stringContaining("150 ms") });
   });
 
+  it("takes a ScaledObject's queryTimeoutMs over SOURCE_TIMEOUT_MS", async () => {
+    server.handler = () => {};
+    const spec = parseScalerSpec(
+      { name: "llama", namespace: "team-a" },
+      { queryTimeoutMs: "120", ttftEnabled: "false", kvCacheEnabled: "false", gpuEnabled: "false" },
+      {},
+    );
+    const readings = await source({ SOURCE_TIMEOUT_MS: "20000" }).read(spec, { nowMs: Date.now() });
+    expect(readings.vllmWaiting).toMatchObject({
+      ok: false,
+      failure: { kind: "timeout", message: expect.stringContaining("120 ms") },
+    });
+  });
+
+  it("describes its sources for the startup log without any secret", () => {
+    const lines = source({
+      PROMETHEUS_URL: "https://scaler:hunter2@prometheus.example:9090/",
+      PROMETHEUS_AUTH: "bearer",
+      PROMETHEUS_BEARER_TOKEN: "tok-abc-123",
+      SERVICEBUS_CONNECTION_STRING:
+        "Endpoint=sb://ns.example/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0",
+    }).describe();
+    const text = lines.join("\n");
+    expect(text).toContain("prometheus: https://redacted@prometheus.example:9090/ (auth bearer)");
+    expect(text).toContain("serviceBus: connection string");
+    expect(text).toContain("azureMonitor: off");
+    for (const secret of ["hunter2", "tok-abc-123", "c2VjcmV0"]) expect(text).not.toContain(secret);
+  });
+
   it("answers at once when KEDA cancels the call, whatever the upstream deadline", async () => {
     server.handler = () => {};
     const controller = new AbortController();
