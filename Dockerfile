@@ -4,6 +4,8 @@
 #   docker build -t keda-llm-scaler:0.1.0 .
 # The base is pinned by tag (readable) and by the multi-arch manifest-list digest (immutable), so a
 # rebuild months later gets the same Node and Debian bits. Bump both together.
+# Node 20 is the project's runtime (package.json engines, CI); its upstream support ended in April
+# 2026, so moving to Node 22/24 means changing this line, engines and CI together.
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
 
 FROM ${NODE_IMAGE} AS build
