@@ -14,6 +14,10 @@ import { REPO_ROOT } from "./kustomize.ts";
  *     dropping them), so a typo like `readOnlyRootFilesytem` would pass. Each object is therefore also
  *     compiled as a TypeScript object literal typed with the model's interface: an excess-property
  *     error is an unknown field, at any depth.
+ *
+ * Versions are the newest that support Node 20. @kubernetes-models/keda 0.4.2 predates
+ * `advanced.scalingModifiers`, `fallback.behavior` and `initialCooldownPeriod` (2.0.0 has them but
+ * needs Node 22): a manifest using those fields fails here until the project moves to Node 22.
  */
 
 /** API group → the package holding its models. Core and built-in groups live in kubernetes-models. */
