@@ -20,8 +20,9 @@ export interface ArrivalStream {
   readonly count: Uint32Array;
   readonly contextTokens: Float64Array;
   readonly generatedTokens: Float64Array;
-  /** Mean arrival time within the tick, ms after the tick's start. */
-  readonly meanOffsetMs: Float32Array;
+  /** First and last arrival within the tick, ms after the tick's start. */
+  readonly firstOffsetMs: Float32Array;
+  readonly lastOffsetMs: Float32Array;
   /** 0 where the trace has no data: neither demand nor cost is counted there. */
   readonly accounted: Uint8Array;
   readonly totalRequests: number;
@@ -62,7 +63,8 @@ function emptyStream(startMs: number, tickMs: number, ticks: number, scale: numb
     count: new Uint32Array(ticks),
     contextTokens: new Float64Array(ticks),
     generatedTokens: new Float64Array(ticks),
-    meanOffsetMs: new Float32Array(ticks),
+    firstOffsetMs: new Float32Array(ticks),
+    lastOffsetMs: new Float32Array(ticks),
     accounted: new Uint8Array(ticks).fill(1),
     totalRequests: 0,
     scale,
@@ -76,7 +78,6 @@ function fromRequests(trace: RequestTrace, options: ArrivalOptions): ArrivalStre
   const startMs = floorTo(first, MINUTE_MS);
   const ticks = Math.floor((last - startMs) / options.tickMs) + 1;
   const stream = emptyStream(startMs, options.tickMs, ticks, options.scale);
-  const offsetSum = new Float64Array(ticks);
   const whole = Math.floor(options.scale);
   const fraction = options.scale - whole;
   let total = 0;
@@ -91,12 +92,11 @@ function fromRequests(trace: RequestTrace, options: ArrivalOptions): ArrivalStre
       (stream.contextTokens[tick] as number) + copies * (trace.contextTokens[i] as number);
     stream.generatedTokens[tick] =
       (stream.generatedTokens[tick] as number) + copies * (trace.generatedTokens[i] as number);
-    offsetSum[tick] = (offsetSum[tick] as number) + copies * (offset - tick * options.tickMs);
+    const within = offset - tick * options.tickMs;
+    // Requests are sorted: the first one seen in a tick is its earliest.
+    if (stream.count[tick] === copies) stream.firstOffsetMs[tick] = within;
+    stream.lastOffsetMs[tick] = within;
     total += copies;
-  }
-  for (let t = 0; t < ticks; t++) {
-    const n = stream.count[t] as number;
-    if (n > 0) stream.meanOffsetMs[t] = (offsetSum[t] as number) / n;
   }
   return { ...stream, totalRequests: total };
 }
@@ -144,8 +144,9 @@ function fromCounts(trace: CountTrace, options: ArrivalOptions): ArrivalStream {
     stream.count[t] = n;
     stream.contextTokens[t] = context;
     stream.generatedTokens[t] = generated;
-    // Poisson arrivals are uniform within the tick: on average, half-way.
-    stream.meanOffsetMs[t] = options.tickMs / 2;
+    // Poisson arrivals are uniform within the tick: n evenly spaced, one in the middle of each n-th.
+    stream.firstOffsetMs[t] = options.tickMs / (2 * n);
+    stream.lastOffsetMs[t] = options.tickMs - options.tickMs / (2 * n);
     total += n;
   }
   return { ...stream, totalRequests: total };

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_MODEL, type SimModel } from "./model.ts";
 import { DEFAULT_POLICY_NAMES, POLICIES } from "./policies.ts";
-import { checkTimeZone } from "./time.ts";
+import { checkTimeZone, TimestampParser } from "./time.ts";
 import { TOKEN_SIZE_DISTRIBUTIONS, type TokenSizeDistribution } from "./token-sizes.ts";
 import { type CountColumns, DEFAULT_COUNT_COLUMNS, type TraceFormat } from "./trace.ts";
 
@@ -23,6 +23,7 @@ trace
   --valid-column NAME          rows with 0 here are "no data", not zero demand (default ${DEFAULT_COUNT_COLUMNS.validColumn})
   --tz ZONE                    zone of timestamps without an offset, of the baselines' crons and of
                                our warm floor (default UTC; the NASA trace is America/New_York)
+  --from TIME, --until TIME    replay only [from, until) of the trace (YYYY-MM-DD HH:MM on the --tz clock)
   --scale X                    multiply the arrival rate by X
   --peak-replicas N            scale so that the busiest minute needs N replicas at 100 %
   --token-sizes conv|code      token sizes for count traces (default conv: the Azure conversation trace)
@@ -59,6 +60,8 @@ export interface SimulateOptions {
   readonly format?: TraceFormat;
   readonly columns: CountColumns;
   readonly zone: string;
+  readonly fromMs?: number;
+  readonly untilMs?: number;
   readonly scale?: number;
   readonly peakReplicas?: number;
   readonly tokenSizes: TokenSizeDistribution;
@@ -176,6 +179,8 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
         "count-column": { type: "string" },
         "valid-column": { type: "string" },
         tz: { type: "string" },
+        from: { type: "string" },
+        until: { type: "string" },
         "token-sizes": { type: "string" },
         policy: { type: "string", multiple: true },
         config: { type: "string" },
@@ -212,6 +217,20 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const parser = new TimestampParser(zone);
+  const instant = (flag: "from" | "until"): number | undefined => {
+    const raw = str(flag);
+    if (raw === undefined) return undefined;
+    try {
+      return parser.parse(raw);
+    } catch (error) {
+      throw new UsageError(`--${flag}: ${(error as Error).message}`);
+    }
+  };
+  const fromMs = instant("from");
+  const untilMs = instant("until");
+  if (fromMs !== undefined && untilMs !== undefined && untilMs <= fromMs)
+    throw new UsageError("--until must be later than --from");
   const scale = num("scale");
   const peakReplicas = num("peak-replicas");
   if (scale !== undefined && peakReplicas !== undefined)
@@ -293,6 +312,8 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
       validColumn: str("valid-column") ?? DEFAULT_COUNT_COLUMNS.validColumn,
     },
     zone,
+    ...(fromMs !== undefined ? { fromMs } : {}),
+    ...(untilMs !== undefined ? { untilMs } : {}),
     ...(scale !== undefined ? { scale } : {}),
     ...(peakReplicas !== undefined ? { peakReplicas } : {}),
     tokenSizes,

@@ -10,7 +10,7 @@ import {
 } from "./policies.ts";
 import type { RunDescription } from "./report.ts";
 import { type SimulationResult, simulate } from "./runner.ts";
-import { readTrace } from "./trace.ts";
+import { readTrace, sliceTrace } from "./trace.ts";
 
 export interface TraceRun {
   readonly run: RunDescription;
@@ -49,15 +49,20 @@ export function runTrace(
   onProgress?: (policy: string, fraction: number) => void,
 ): TraceRun {
   const name = basename(options.traceFile);
-  const trace = readTrace(traceText, {
+  const whole = readTrace(traceText, {
     name,
     zone: options.zone,
     ...(options.format ? { format: options.format } : {}),
     columns: options.columns,
   });
+  const trace =
+    options.fromMs !== undefined || options.untilMs !== undefined
+      ? sliceTrace(whole, options.fromMs, options.untilMs)
+      : whole;
+  // --peak-replicas scales by the whole trace's busiest minute, so a slice keeps the same scale.
   const scale =
     options.peakReplicas !== undefined
-      ? scaleForPeakReplicas(trace, options.model.replica, options.tokenSizes, options.peakReplicas)
+      ? scaleForPeakReplicas(whole, options.model.replica, options.tokenSizes, options.peakReplicas)
       : (options.scale ?? 1);
   const arrivals = buildArrivals(trace, {
     tickMs: options.model.tickMs,

@@ -205,7 +205,8 @@ export function runPolicy(
           count: n,
           contextTokens: (arrivals.contextTokens[tick] as number) / n,
           generatedTokens: (arrivals.generatedTokens[tick] as number) / n,
-          arrivalMs: nowMs + (arrivals.meanOffsetMs[tick] as number),
+          arrivalMs: nowMs + (arrivals.firstOffsetMs[tick] as number),
+          spreadMs: (arrivals.lastOffsetMs[tick] as number) - (arrivals.firstOffsetMs[tick] as number),
         });
         requests += n;
       }
@@ -218,7 +219,8 @@ export function runPolicy(
             count: n,
             contextTokens: opening.contextTokens,
             generatedTokens: opening.generatedTokens,
-            arrivalMs: nowMs + tickMs / 2,
+            arrivalMs: nowMs + tickMs / (2 * n),
+            spreadMs: tickMs - tickMs / n,
           });
       }
     }

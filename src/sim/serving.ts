@@ -1,11 +1,32 @@
 import type { ReplicaModel } from "./model.ts";
 
-/** Requests that arrived together; token counts are per request (the cohort's means). */
+/**
+ * Requests that arrived within one tick; token counts are per request (the cohort's means). The
+ * requests arrived evenly spaced from `arrivalMs` over `spreadMs`, so a replica serving them
+ * as they come does not make the last wait for the first one's prefill.
+ */
 export interface Cohort {
   count: number;
   readonly contextTokens: number;
   readonly generatedTokens: number;
-  readonly arrivalMs: number;
+  /** Arrival of the first request. */
+  arrivalMs: number;
+  /** From the first arrival to the last (0: all at once). */
+  spreadMs?: number;
+}
+
+function arrivalStepMs(cohort: Cohort): number {
+  return cohort.count > 1 ? (cohort.spreadMs ?? 0) / (cohort.count - 1) : 0;
+}
+
+/** Takes the `n` earliest requests off the cohort, as a cohort of their own. */
+export function splitFront(cohort: Cohort, n: number): Cohort {
+  const step = arrivalStepMs(cohort);
+  const front: Cohort = { ...cohort, count: n, spreadMs: step * (n - 1) };
+  cohort.count -= n;
+  cohort.arrivalMs += step * n;
+  cohort.spreadMs = step * Math.max(0, cohort.count - 1);
+  return front;
 }
 
 interface RunningCohort {
@@ -68,8 +89,7 @@ export class RequestQueue {
       }
       return first;
     }
-    first.count -= n;
-    return { ...first, count: n };
+    return splitFront(first, n);
   }
 
   /** Arrival time of the oldest waiting request (for the worst queue wait at the end). */
@@ -148,19 +168,30 @@ export class ServingReplica {
       const admissible = this.runningCount === 0 ? Math.max(1, kvRoom) : kvRoom;
       const n = Math.min(cohort.count, slots, admissible);
       if (n <= 0) break;
-      const startMs = Math.max(cursorMs, cohort.arrivalMs);
-      const perRequestMs = (cohort.contextTokens / m.prefillTokensPerSecond) * 1000;
-      const endMs = startMs + n * perRequestMs;
-      const base = startMs - cohort.arrivalMs;
+      const p = (cohort.contextTokens / m.prefillTokensPerSecond) * 1000;
+      const step = arrivalStepMs(cohort);
+      const a0 = cohort.arrivalMs;
+      // One prefill after another, each starting when the GPU is free and the request is there:
+      // finish_i = max(cursor + (i+1)·p, a_0 + (i+1)·p) when requests come faster than they are
+      // prefilled, else max(cursor + (i+1)·p, a_i + p).
+      const finish = (i: number) =>
+        Math.max(cursorMs + (i + 1) * p, step <= p ? a0 + (i + 1) * p : a0 + i * step + p);
+      const firstTtftMs = finish(0) - a0;
+      const lastFinishMs = finish(n - 1);
+      const lastTtftMs = lastFinishMs - (a0 + (n - 1) * step);
       sink.firstTokens(
         n,
-        (base + perRequestMs) / 1000,
-        (base + n * perRequestMs) / 1000,
-        Math.max(0, base) / 1000,
-        cohort.arrivalMs,
+        firstTtftMs / 1000,
+        lastTtftMs / 1000,
+        (Math.max(firstTtftMs, lastTtftMs) - p) / 1000,
+        a0,
       );
-      prefillBusyMs += Math.min(endMs, tickEndMs) - Math.min(startMs, tickEndMs);
-      cursorMs = endMs;
+      const busyStartMs = Math.max(cursorMs, a0);
+      prefillBusyMs += Math.max(
+        0,
+        Math.min(busyStartMs + n * p, tickEndMs) - Math.min(busyStartMs, tickEndMs),
+      );
+      cursorMs = lastFinishMs;
       this.running.push({
         count: n,
         remainingTokens: cohort.generatedTokens,
@@ -169,11 +200,14 @@ export class ServingReplica {
       this.runningCount += n;
       this.kvUsedTokens += n * kvPerRequest;
       this.waitingCount -= n;
-      cohort.count -= n;
+      if (n < cohort.count) splitFront(cohort, n);
+      else cohort.count = 0;
       if (cohort.count === 0) this.waiting.shift();
     }
     this.busyUntilMs = cursorMs;
-    const generated = this.decode(Math.max(0, tickEndMs - cursorMs) / 1000, sink);
+    // Decode steps interleave with prefills (chunked prefill): the batch decodes whenever the
+    // GPU is not prefilling.
+    const generated = this.decode(Math.max(0, tickMs - prefillBusyMs) / 1000, sink);
     this.generatedTokensLastTick = generated;
     this.utilisation = Math.min(
       1,

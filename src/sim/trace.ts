@@ -180,3 +180,33 @@ export function readTrace(
     ? readAzureTrace(text, options)
     : readCountTrace(text, { name: options.name, zone: options.zone, columns: options.columns ?? {} });
 }
+
+/** The part of a trace in [fromMs, untilMs); throws when nothing is left. */
+export function sliceTrace(
+  trace: Trace,
+  fromMs = Number.NEGATIVE_INFINITY,
+  untilMs = Number.POSITIVE_INFINITY,
+): Trace {
+  if (trace.kind === "requests") {
+    const keep: number[] = [];
+    for (let i = 0; i < trace.atMs.length; i++) {
+      const at = trace.atMs[i] as number;
+      if (at >= fromMs && at < untilMs) keep.push(i);
+    }
+    if (keep.length === 0) throw new Error(`${trace.name}: no requests between --from and --until`);
+    return {
+      ...trace,
+      atMs: Float64Array.from(keep, (i) => trace.atMs[i] as number),
+      contextTokens: Float64Array.from(keep, (i) => trace.contextTokens[i] as number),
+      generatedTokens: Float64Array.from(keep, (i) => trace.generatedTokens[i] as number),
+    };
+  }
+  const first = Math.max(0, Math.ceil((fromMs - trace.startMs) / trace.intervalMs));
+  const end = Math.min(trace.counts.length, Math.ceil((untilMs - trace.startMs) / trace.intervalMs));
+  if (end - first < 1) throw new Error(`${trace.name}: no intervals between --from and --until`);
+  return {
+    ...trace,
+    startMs: trace.startMs + first * trace.intervalMs,
+    counts: trace.counts.slice(first, end),
+  };
+}

@@ -31,8 +31,18 @@ describe("one vLLM replica", () => {
     // 4 requests of 1,000 prompt tokens at t = 0: each prefill takes 1 s.
     replica.accept({ count: 4, contextTokens: 1000, generatedTokens: 100, arrivalMs: 0 });
     replica.processTick(0, 5_000, sink);
-    expect(firstTokens).toEqual([{ count: 4, first: 1, last: 4, wait: 0 }]);
+    // The last one waited 3 s for the three prefills before it.
+    expect(firstTokens).toEqual([{ count: 4, first: 1, last: 4, wait: 3 }]);
     expect(replica.runningCount).toBe(4);
+  });
+
+  it("serves requests spread over the tick as they arrive: no wait when prefill keeps up", () => {
+    const replica = new ServingReplica(REPLICA);
+    const { sink, firstTokens } = recordingSink();
+    // 4 requests at 0, 2, 4 and 6 s, each prefilled in 1 s: every TTFT is the prefill alone.
+    replica.accept({ count: 4, contextTokens: 1000, generatedTokens: 100, arrivalMs: 0, spreadMs: 6_000 });
+    replica.processTick(0, 10_000, sink);
+    expect(firstTokens).toEqual([{ count: 4, first: 1, last: 1, wait: 0 }]);
   });
 
   it("shares the decode rate over the batch and frees slots as requests finish", () => {
@@ -57,11 +67,12 @@ describe("one vLLM replica", () => {
     replica.processTick(0, 1_000, sink);
     // 4 × 0.1 s prefill, then 4 × 10 tokens at 100 tok/s = 0.4 s: the first 4 are done within the
     // first second; the other 2 waited for a slot and start in the next tick.
-    expect(firstTokens).toEqual([{ count: 4, first: 0.1, last: 0.4, wait: 0 }]);
+    expect(firstTokens[0]).toMatchObject({ count: 4, first: 0.1, last: 0.4 });
     expect(replica.runningCount).toBe(0);
     expect(replica.waitingCount).toBe(2);
     replica.processTick(1_000, 1_000, sink);
-    expect(firstTokens[1]).toEqual({ count: 2, first: 1.1, last: 1.2, wait: 1 });
+    expect(firstTokens[1]).toMatchObject({ count: 2, first: 1.1, last: 1.2 });
+    expect(firstTokens[1]?.wait).toBeCloseTo(1.1, 9);
   });
 
   it("is limited by the KV cache as well as by sequences", () => {
