@@ -2,6 +2,7 @@ import type { ScalerSpec } from "../config/spec.ts";
 import type { DemandSignal, SignalVerdict } from "./decision.ts";
 import { describeFailure, type UsableReading, type UsableReadings, usableValue } from "./fail-static.ts";
 import type { SignalKey } from "./readings.ts";
+import { withHeadroom } from "./stability.ts";
 
 /**
  * Per-signal demand: each signal's answer to "how many replicas carry the load I see, at 100 %
@@ -16,6 +17,12 @@ export interface DemandContext {
   readonly backlog: number | undefined;
   /** TTFT P95 came back NaN: no request finished prefill in the rate window. */
   readonly ttftWithoutSamples?: boolean;
+}
+
+/** Whether the latency-type signals (TTFT, token throughput) may vote now, and why (not). */
+export interface LatencyGate {
+  readonly open: boolean;
+  readonly reason: string;
 }
 
 /** Signals whose demand scales the ready replicas: capacity on its way must not be asked for twice. */
@@ -122,7 +129,12 @@ export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVer
   );
 }
 
-export function ttftDemand(spec: ScalerSpec, usable: UsableReadings, context: DemandContext): SignalVerdict {
+export function ttftDemand(
+  spec: ScalerSpec,
+  usable: UsableReadings,
+  context: DemandContext,
+  gate: LatencyGate | undefined,
+): SignalVerdict {
   if (!spec.ttft.enabled) return disabled("ttft", false);
   if (context.ttftWithoutSamples)
     return verdict("ttft", "abstained", {}, "P95 is NaN: no request finished prefill in the window");
@@ -149,8 +161,8 @@ export function ttftDemand(spec: ScalerSpec, usable: UsableReadings, context: De
     );
   if (p95 <= target)
     return verdict("ttft", "abstained", readings, `P95 ${round2(p95)} s within the ${target} s target`);
-  if (spec.ttft.requiresBacklog && context.backlog === 0)
-    return verdict("ttft", "abstained", readings, `P95 ${round2(p95)} s over target, but nothing waits`);
+  if (gate && !gate.open)
+    return verdict("ttft", "abstained", readings, `P95 ${round2(p95)} s over target, but ${gate.reason}`);
   return proportional(
     "ttft",
     state.status,
@@ -206,6 +218,7 @@ export function tokensDemand(
   spec: ScalerSpec,
   usable: UsableReadings,
   context: DemandContext,
+  gate: LatencyGate | undefined,
 ): SignalVerdict {
   if (!spec.tokens.enabled) return disabled("tokens", false);
   const state = inputState("tokens", [["tokensPerSecondPerPod", usable.tokensPerSecondPerPod]]);
@@ -213,19 +226,19 @@ export function tokensDemand(
   if ("signal" in state) return state;
   const perPod = state.readings.tokensPerSecondPerPod ?? 0;
   const floor = spec.tokens.floorPerSecond;
-  if (context.backlog === undefined)
+  if (!gate)
     return verdict(
       "tokens",
       "abstained",
       state.readings,
       "backlog unknown: low throughput alone is not overload",
     );
-  if (context.backlog === 0)
+  if (!gate.open)
     return verdict(
       "tokens",
       "abstained",
       state.readings,
-      `${round2(perPod)} tok/s per pod with nothing waiting`,
+      `${round2(perPod)} tok/s per pod, but ${gate.reason}`,
     );
   if (perPod >= floor)
     return verdict(
@@ -243,7 +256,7 @@ export function tokensDemand(
     context,
     ratio,
     spec.stability.maxStepFactor,
-    (r) => `${round2(perPod)} tok/s per pod below the ${floor} floor while ${context.backlog} wait`.concat(r),
+    (r) => `${round2(perPod)} tok/s per pod below the ${floor} floor (${gate.reason})`.concat(r),
   );
 }
 
@@ -275,17 +288,45 @@ function proportional(
   );
 }
 
+/**
+ * Latency and throughput read "overloaded" on an idle queue too (long prompts, a request caught in
+ * prefill, little load per pod): by default they vote only while the queue itself asks for more
+ * replicas than are ready — the queue decides whether, latency how much (seed 003).
+ * Undefined: whether anything waits is unknown.
+ */
+export function latencyGate(
+  spec: ScalerSpec,
+  queue: SignalVerdict,
+  context: DemandContext,
+): LatencyGate | undefined {
+  const mode = spec.overload.latencyGate;
+  if (mode === "none") return { open: true, reason: "latencyGate=none" };
+  const ready = context.readyReplicas;
+  if (mode === "queue" && queue.demandReplicas !== undefined && ready !== undefined) {
+    const wanted = withHeadroom(queue.demandReplicas, spec.headroom.targetUtilisation);
+    return wanted > ready
+      ? { open: true, reason: `the queue asks for ${wanted} with ${ready} ready` }
+      : { open: false, reason: `the queue asks for ${wanted} with ${ready} ready (latencyGate=queue)` };
+  }
+  if (context.backlog === undefined) return undefined;
+  return context.backlog > 0
+    ? { open: true, reason: `${context.backlog} waiting` }
+    : { open: false, reason: "nothing waits" };
+}
+
 /** Every signal's verdict, in a fixed order (queue first: it decides whether to scale). */
 export function signalVerdicts(
   spec: ScalerSpec,
   usable: UsableReadings,
   context: DemandContext,
 ): SignalVerdict[] {
+  const queue = queueDemand(spec, usable);
+  const gate = latencyGate(spec, queue, context);
   return [
-    queueDemand(spec, usable),
-    ttftDemand(spec, usable, context),
+    queue,
+    ttftDemand(spec, usable, context, gate),
     kvCacheDemand(spec, usable, context),
     gpuDemand(spec, usable, context),
-    tokensDemand(spec, usable, context),
+    tokensDemand(spec, usable, context, gate),
   ];
 }

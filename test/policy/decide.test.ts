@@ -63,7 +63,7 @@ describe("TTFT P95 demand", () => {
       ttftP95Seconds: 3,
       ttftRequestsPerSecond: 5,
       replicasReady: 4,
-      vllmWaiting: 3,
+      queueBacklog: 300,
     });
     // 4 ready × 3 / 2 = 6; 6 / 0.7 = 8.57 → 9.
     expect(verdictOf(decision, "ttft")).toMatchObject({ status: "voted", demandReplicas: 6 });
@@ -75,7 +75,7 @@ describe("TTFT P95 demand", () => {
       ttftP95Seconds: 20,
       ttftRequestsPerSecond: 5,
       replicasReady: 4,
-      vllmWaiting: 3,
+      queueBacklog: 300,
     });
     expect(verdictOf(decision, "ttft")?.demandReplicas).toBe(8);
     expect(verdictOf(decision, "ttft")?.note).toContain("step bound ×2");
@@ -121,16 +121,28 @@ describe("TTFT P95 demand", () => {
       ttftP95Seconds: 1.5,
       ttftRequestsPerSecond: 5,
       replicasReady: 4,
-      vllmWaiting: 3,
+      queueBacklog: 300,
     });
     expect(verdictOf(decision, "ttft")?.note).toContain("within the 2 s target");
   });
 
-  it("abstains while nothing waits, unless told otherwise", () => {
-    const readings = { ttftP95Seconds: 4, ttftRequestsPerSecond: 5, replicasReady: 2, vllmWaiting: 0 };
-    expect(verdictOf(decideOnce(spec, readings), "ttft")?.status).toBe("abstained");
-    const eager = specOf({ ttftRequiresBacklog: "false" });
-    expect(verdictOf(decideOnce(eager, readings), "ttft")?.demandReplicas).toBe(4);
+  it("votes only while the queue asks for more replicas than are ready (the queue decides whether)", () => {
+    // Queue: (5 req/s + 0 waiting / 60 s) / 2 = 2.5 → 4 with headroom: not more than the 4 ready.
+    const readings = { ttftP95Seconds: 4, ttftRequestsPerSecond: 5, replicasReady: 4, vllmWaiting: 1 };
+    const gated = verdictOf(decideOnce(spec, readings), "ttft");
+    expect(gated).toMatchObject({ status: "abstained" });
+    expect(gated?.note).toContain("the queue asks for 4 with 4 ready (latencyGate=queue)");
+    // 300 more waiting in Service Bus: the queue asks for 8, and TTFT says how many.
+    expect(verdictOf(decideOnce(spec, { ...readings, queueBacklog: 300 }), "ttft")?.demandReplicas).toBe(8);
+  });
+
+  it("latencyGate=backlog votes while anything waits; none always", () => {
+    const readings = { ttftP95Seconds: 4, ttftRequestsPerSecond: 5, replicasReady: 4 };
+    const backlog = specOf({ latencyGate: "backlog", maxReplicas: "20" });
+    expect(verdictOf(decideOnce(backlog, { ...readings, vllmWaiting: 0 }), "ttft")?.status).toBe("abstained");
+    expect(verdictOf(decideOnce(backlog, { ...readings, vllmWaiting: 1 }), "ttft")?.demandReplicas).toBe(8);
+    const always = specOf({ latencyGate: "none", maxReplicas: "20" });
+    expect(verdictOf(decideOnce(always, { ...readings, vllmWaiting: 0 }), "ttft")?.demandReplicas).toBe(8);
   });
 });
 
@@ -151,9 +163,27 @@ describe("KV-cache, GPU and token throughput demand", () => {
   });
 
   it("tokens: throughput under the floor while requests wait is overload", () => {
-    const decision = decideOnce(specOf(), { tokensPerSecondPerPod: 250, replicasReady: 2, vllmWaiting: 5 });
-    // 2 ready × 500 / 250 = 4; 4 / 0.7 = 5.71 → 6 (queue alone: 5 / 60 / 2 ≈ 0.04).
+    const decision = decideOnce(specOf(), {
+      tokensPerSecondPerPod: 250,
+      replicasReady: 2,
+      vllmWaiting: 5,
+      queueBacklog: 300,
+    });
+    // The queue asks for (305 / 60) / 2 = 2.54 → 4 > 2 ready, so throughput may say how many:
+    // 2 ready × 500 / 250 = 4; 4 / 0.7 = 5.71 → 6.
     expect(decision).toMatchObject({ drivingFactor: "tokens", desiredReplicas: 6 });
+  });
+
+  it("tokens: low throughput per pod on an over-provisioned steady state is not overload", () => {
+    // 8 replicas for 2.3 replicas of load: ~135 tok/s per pod, and a request caught in prefill.
+    const decision = decideOnce(specOf(), {
+      tokensPerSecondPerPod: 135,
+      replicasReady: 8,
+      vllmWaiting: 1,
+      ttftRequestsPerSecond: 4.6,
+    });
+    expect(verdictOf(decision, "tokens")).toMatchObject({ status: "abstained" });
+    expect(decision.desiredReplicas).toBeLessThan(8);
   });
 
   it("tokens: low throughput with nothing waiting is just a quiet hour", () => {

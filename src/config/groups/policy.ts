@@ -76,12 +76,14 @@ export const policyGroups = {
       default: "0.1",
       doc: "A P95 over fewer requests than this (per second, in the rate window) abstains: 0.1/s over 2 min is 12 samples.",
     }),
-    requiresBacklog: setting({
-      key: "ttftRequiresBacklog",
-      env: "TTFT_REQUIRES_BACKLOG",
-      type: boolean(),
-      default: "true",
-      doc: "TTFT votes only while requests wait (when the backlog is known): slow prefill of long prompts on an idle queue is not missing capacity.",
+  },
+  overload: {
+    latencyGate: setting({
+      key: "latencyGate",
+      env: "LATENCY_GATE",
+      type: oneOf(["queue", "backlog", "none"]),
+      default: "queue",
+      doc: "When TTFT and token throughput may vote. queue: only while the queue asks for more replicas than are ready (seed 003: queue decides whether, latency how much). backlog: while anything waits. none: always.",
     }),
   },
   kvCache: {
