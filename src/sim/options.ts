@@ -52,6 +52,7 @@ output
   --json                       print the results as JSON instead of the table
   --report FILE                write FILE.html (table + charts), FILE.svg (charts) or FILE.json (with timelines);
                                a path without one of those endings is a directory for index.html + result.json
+  --timeline-points N          at most N points per chart and timeline (default 1500)
   --no-progress                no progress bar (it is shown only on a terminal anyway)
 `;
 
@@ -74,6 +75,8 @@ export interface SimulateOptions {
   readonly model: SimModel;
   readonly json: boolean;
   readonly report?: string;
+  /** At most this many points per policy in the report's time series. */
+  readonly timelinePoints: number;
   readonly progress: boolean;
 }
 
@@ -104,6 +107,7 @@ const NUMBER_FLAGS = [
   "seed",
   "tick-seconds",
   "warmup-minutes",
+  "timeline-points",
 ] as const;
 
 type NumberFlag = (typeof NUMBER_FLAGS)[number];
@@ -123,6 +127,7 @@ const WHOLE: Partial<Record<NumberFlag, number>> = {
   seed: 0,
   "tick-seconds": 1,
   "warmup-minutes": 0,
+  "timeline-points": 10,
 };
 
 const ZERO_ALLOWED: ReadonlySet<NumberFlag> = new Set([
@@ -325,6 +330,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
     hpaTolerance: num("hpa-tolerance") ?? 0.1,
     model,
     json: v.json === true,
+    timelinePoints: num("timeline-points") ?? 1500,
     ...(report ? { report } : {}),
     progress: v["no-progress"] !== true,
   };

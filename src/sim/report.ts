@@ -221,13 +221,11 @@ export function policySvg(policy: PolicyResult, result: SimulationResult, zone: 
     `<text x="${LEFT}" y="16" font-size="13"><tspan font-weight="600">${escapeXml(policy.name)}</tspan> — ${escapeXml(policy.description)}</text>`,
     `<text x="${LEFT}" y="32">within SLA ${percent(policy.withinSlaFraction)} · TTFT p95 ${seconds(policy.ttftP95Seconds)} · ${policy.gpuHours.toFixed(1)} GPU-h (× ${policy.lowerBoundRatio.toFixed(2)} the lower bound) · ${policy.scaleEvents} scale events · ${policy.coldStarts} cold starts</text>`,
   );
-  // Warm floor: shaded band from 0 to the floor.
-  points.forEach((p, i) => {
-    if (p.floorReplicas > 0)
-      parts.push(
-        `<rect x="${x(i).toFixed(1)}" y="${yReplicas(p.floorReplicas).toFixed(1)}" width="${(x(i + 1) - x(i)).toFixed(2)}" height="${(yReplicas(0) - yReplicas(p.floorReplicas)).toFixed(1)}" fill="#d9f2d9"/>`,
-      );
-  });
+  // Warm floor: one shaded step area from 0 up to the floor.
+  if (points.some((p) => p.floorReplicas > 0))
+    parts.push(
+      `<path d="${stepPath(points, (p) => p.floorReplicas, x, yReplicas)} L${x(n).toFixed(1)},${yReplicas(0)} L${x(0)},${yReplicas(0)} Z" fill="#d9f2d9" stroke="none"/>`,
+    );
   const demandArea = `M${x(0)},${yReplicas(0)} L${polyline(
     points,
     (p) => p.demandReplicas,
@@ -241,12 +239,16 @@ export function policySvg(policy: PolicyResult, result: SimulationResult, zone: 
   parts.push(
     `<path d="${stepPath(points, (p) => p.readyReplicas, x, yReplicas)}" fill="none" stroke="#1f5fbf" stroke-width="1.4"/>`,
   );
-  points.forEach((p, i) => {
-    if (p.slaMisses >= 0.5)
-      parts.push(
-        `<rect x="${x(i).toFixed(1)}" y="${replicasPanel.top + replicasPanel.height + 2}" width="${Math.max(1.5, x(i + 1) - x(i)).toFixed(2)}" height="6" fill="#d62728"/>`,
-      );
-  });
+  // SLA misses: one red mark per run of buckets with misses.
+  for (let i = 0; i < points.length; i++) {
+    if ((points[i] as TimelinePoint).slaMisses < 0.5) continue;
+    let j = i;
+    while (j + 1 < points.length && (points[j + 1] as TimelinePoint).slaMisses >= 0.5) j++;
+    parts.push(
+      `<rect x="${x(i).toFixed(1)}" y="${replicasPanel.top + replicasPanel.height + 2}" width="${Math.max(1.5, x(j + 1) - x(i)).toFixed(1)}" height="6" fill="#d62728"/>`,
+    );
+    i = j;
+  }
   for (const v of axisValues(maxReplicas))
     parts.push(
       `<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${yReplicas(v).toFixed(1)}" y2="${yReplicas(v).toFixed(1)}" stroke="#eee"/>`,

@@ -89,6 +89,7 @@ export function runTrace(
   const result = simulate(arrivals, policiesByName(options.policies), {
     model: options.model,
     context,
+    maxTimelinePoints: options.timelinePoints,
     ...(onProgress ? { onProgress } : {}),
   });
   return {
