@@ -224,7 +224,13 @@ export function decide(
       note: `every signal is down (${failureText}): holding ${memory.lastDesired} for up to ${spec.failStatic.unavailableAfterSeconds} s after the last good reading (${Math.round((goneForMs ?? 0) / 1000)} s so far)`,
     });
   } else {
-    const fused = fuse(verdicts, replicas, previous, utilisation, rules);
+    // What is already asked for: our last answer, or more if the HPA was told more (the
+    // tolerance step reports above the answer) or runs more.
+    const askedFor =
+      previous === undefined && replicas.current === undefined
+        ? undefined
+        : Math.max(previous ?? 0, replicas.current ?? 0);
+    const fused = fuse(verdicts, replicas, askedFor, utilisation, rules);
     load = fused.load;
     desired = withHeadroom(load, utilisation);
     driving = fused.winner ?? "none";

@@ -253,6 +253,21 @@ describe("capacity already on its way", () => {
     expect(later?.rules.map((r) => r.rule)).toContain("capacity-on-its-way");
   });
 
+  it("counts what the Deployment already runs as asked for, even above the last answer", () => {
+    // The last answer was 11, but the HPA was told 12 (tolerance step) and the Deployment is at 12.
+    const spec = specOf({ ...PLAIN, maxReplicas: "30" });
+    const memory = { lastDesired: 11 };
+    const decision = decideOnce(
+      spec,
+      { kvCacheUsage: 1, replicasReady: 8, replicasDesired: 12, replicasUnavailable: 4 },
+      NOON,
+      memory,
+    );
+    // 8 × 1 / 0.8 = 10 replicas of load → 15 with headroom, capped at the 12 already asked for.
+    expect(decision.desiredReplicas).toBe(12);
+    expect(decision.rules.map((r) => r.rule)).toContain("capacity-on-its-way");
+  });
+
   it("still lets the backlog (an absolute count) raise the answer while replicas start", () => {
     const spec = specOf({ ...PLAIN, maxReplicas: "50" });
     const [first, second] = timeline(spec, NOON, [
