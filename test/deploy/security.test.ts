@@ -180,4 +180,33 @@ describe("mutual TLS (deploy/overlays/aks-mtls)", () => {
     // KEDA verifies the host part of scalerAddress against the certificate.
     expect(certificate.spec.dnsNames).toContain("keda-llm-scaler.keda-llm-scaler");
   });
+
+  it("KEDA's side: the example's trigger references a TriggerAuthentication fed by a certificate from the scaler's CA", () => {
+    const server = renderKustomization("deploy/overlays/aks-mtls").manifests;
+    const client = renderKustomization("deploy/examples/realtime-mtls").manifests;
+    type Certificate = {
+      spec: { secretName: string; usages: string[]; issuerRef: { kind: string; name: string } };
+    };
+    const serverCertificate = only<Certificate>(server, "Certificate", "keda-llm-scaler-server");
+    const [clientCertificate] = find<Certificate>(client, "Certificate");
+    // Same issuer: the scaler's TLS_CLIENT_CA_FILE (the secret's ca.crt) trusts KEDA's certificate.
+    expect(clientCertificate?.spec.issuerRef).toEqual(serverCertificate.spec.issuerRef);
+    expect(find(server, "ClusterIssuer", serverCertificate.spec.issuerRef.name)).toHaveLength(1);
+    expect(clientCertificate?.spec.usages).toContain("client auth");
+
+    const auth = only<{
+      metadata: { name: string };
+      spec: { secretTargetRef: { parameter: string; name: string; key: string }[] };
+    }>(client, "TriggerAuthentication");
+    expect(auth.spec.secretTargetRef.map((r) => [r.parameter, r.name, r.key])).toEqual([
+      ["caCert", clientCertificate?.spec.secretName, "ca.crt"],
+      ["tlsClientCert", clientCertificate?.spec.secretName, "tls.crt"],
+      ["tlsClientKey", clientCertificate?.spec.secretName, "tls.key"],
+    ]);
+    const so = only<{ spec: { triggers: { authenticationRef?: { name: string } }[] } }>(
+      client,
+      "ScaledObject",
+    );
+    expect(so.spec.triggers[0]?.authenticationRef?.name).toBe(auth.metadata.name);
+  });
 });
