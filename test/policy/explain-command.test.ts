@@ -80,3 +80,12 @@ describe("keda-llm-scaler explain", () => {
     expect(usage.code).toBe(2);
   });
 });
+
+describe("keda-llm-scaler explain --live", () => {
+  it("reads through the configured sources, and with none configured answers UNAVAILABLE with the reason", async () => {
+    const { code, out } = await explain(["--live", "--metadata", "serviceBusQueue=orders"], {});
+    expect(code).toBe(0);
+    expect(out).toContain("Answer: UNAVAILABLE to KEDA");
+    expect(out).toMatch(/queue +failed/);
+  }, 30_000);
+});
