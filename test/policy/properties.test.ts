@@ -160,4 +160,31 @@ describe("decision properties", () => {
       RUNS,
     );
   });
+
+  it("while replicas are starting, only the queue can raise the answer above what is already asked for", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 0, max: 2000 }),
+        otherReadingsArb(false),
+        (ready, starting, backlog, other) => {
+          const spec = specOf({ queueMode: "perReplica", messagesPerReplica: "10", maxReplicas: "100" });
+          const asked = ready + starting;
+          const overloaded: Other = {
+            ...other,
+            replicasReady: { v: ready },
+            replicasDesired: { v: asked },
+            replicasUnavailable: { v: starting },
+          };
+          const { decision } = decide(spec, readingsFrom(overloaded, backlog, NOON), NOON, {
+            lastDesired: asked,
+          });
+          const queueWants = Math.ceil(backlog / 10 / spec.headroom.targetUtilisation - 1e-9);
+          expect(decision.desiredReplicas).toBeLessThanOrEqual(Math.max(asked, queueWants));
+        },
+      ),
+      RUNS,
+    );
+  });
 });
