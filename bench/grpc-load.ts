@@ -3,25 +3,34 @@
  *
  * The scaler under KEDA-like load, next to a no-op gRPC server on the same proto, same machine,
  * same run: the scaler's cost is reported as ratios to that floor, not as noisy absolutes.
- * Everything listens on 127.0.0.1; the load is capped in requests and seconds.
+ * The scaler reads a real Prometheus (the Debian package, as in the tests) scraping vLLM, DCGM and
+ * kube-state-metrics exporters for every namespace, so "upstream requests per poll" is what its
+ * shared cache really achieves. Everything listens on 127.0.0.1; the load is capped in requests
+ * and seconds.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startFakePrometheus } from "./support/fake-prometheus.ts";
+import {
+  DcgmExporter,
+  KubeStateMetricsExporter,
+  type PrometheusHarness,
+  startPrometheus,
+  VllmPodExporter,
+} from "../test/support/prometheus.ts";
 import type { LoadPlan, LoadResult } from "./support/load-generator.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
-    "scaled-objects": { type: "string", default: "2000" },
-    namespaces: { type: "string", default: "50" },
+    "scaled-objects": { type: "string", default: "1000" },
+    namespaces: { type: "string", default: "20" },
     "interval-ms": { type: "string", default: "2000" },
     seconds: { type: "string", default: "15" },
-    streams: { type: "string", default: "500" },
-    connections: { type: "string", default: "4" },
+    streams: { type: "string", default: "200" },
+    connections: { type: "string", default: "8" },
     "max-requests": { type: "string", default: "200000" },
     soak: { type: "string", default: "0" },
   },
@@ -43,6 +52,7 @@ function rssMiB(pid: number): number {
 interface Started {
   readonly child: ChildProcess;
   readonly address: string;
+  readonly httpPort?: number;
 }
 
 function startServer(script: string, args: string[], env: Record<string, string>): Promise<Started> {
@@ -59,9 +69,10 @@ function startServer(script: string, args: string[], env: Record<string, string>
       const match = /"grpcPort":(\d+)/.exec(buffered);
       if (match) {
         clearTimeout(timer);
+        const http = /"httpPort":(\d+)/.exec(buffered);
+        resolve({ child, address: `127.0.0.1:${match[1]}`, httpPort: http ? Number(http[1]) : undefined });
         // Keep draining the server's log so it never blocks on a full pipe.
         buffered = "";
-        resolve({ child, address: `127.0.0.1:${match[1]}` });
       }
     });
     child.on("exit", (code) => reject(new Error(`${script} exited with ${code} before serving`)));
@@ -107,6 +118,68 @@ async function measure(label: string, server: Started, plan: LoadPlan) {
   return { label, result, rssBefore, rssAfter };
 }
 
+/** Two vLLM pods per namespace, their GPUs, and kube-state-metrics: the fleet the scaler reads. */
+async function startFleet(
+  namespaces: number,
+): Promise<{ prometheus: PrometheusHarness; stop: () => Promise<void> }> {
+  const pods: VllmPodExporter[] = [];
+  const dcgm = new DcgmExporter();
+  const ksm = new KubeStateMetricsExporter();
+  for (let n = 0; n < namespaces; n++) {
+    const namespace = `tenant-${n}`;
+    for (let p = 0; p < 2; p++) {
+      const pod = new VllmPodExporter(namespace, `vllm-${n}-5d8f7c9b6-pod${p}`, "llama-3-70b");
+      pod.setWaiting(n % 5);
+      pod.setRunning(16);
+      pod.setKvCacheUsage(0.5 + (n % 4) / 10);
+      dcgm.setGpu({
+        index: p,
+        host: `gpu-node-${n}`,
+        pod: { namespace, name: pod.pod },
+        utilPercent: 60,
+        grEngineActive: 0.5,
+      });
+      pods.push(pod);
+    }
+    ksm.setDeployment(namespace, `vllm-${n}`, { desired: 2, ready: 2 });
+  }
+  const tick = () => {
+    for (const pod of pods) {
+      pod.observeTtft([0.3, 0.4, 0.5, 0.8]);
+      pod.addGenerationTokens(50);
+    }
+  };
+  tick();
+  const ticker = setInterval(tick, 250);
+  const prometheus = await startPrometheus({ vllm: pods, dcgm: [dcgm], kubeStateMetrics: [ksm] });
+  await prometheus.waitFor(
+    "count(rate(vllm:generation_tokens_total[10s]) > 0)",
+    (n) => n === pods.length,
+    60_000,
+  );
+  return {
+    prometheus,
+    stop: async () => {
+      clearInterval(ticker);
+      await prometheus.stop();
+    },
+  };
+}
+
+/** The scaler's own count of upstream requests and cache hits, from its /metrics. */
+async function sourceCounters(httpPort: number): Promise<{ requests: number; cacheHits: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const sum = (name: string) =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith(name))
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+  return {
+    requests: sum("keda_llm_scaler_source_requests_total"),
+    cacheHits: sum("keda_llm_scaler_source_cache_hits_total"),
+  };
+}
+
 async function main(): Promise<void> {
   const plan: LoadPlan = {
     address: "",
@@ -119,13 +192,13 @@ async function main(): Promise<void> {
     connections: Math.max(1, positive("connections")),
     streamChurnPerSecond: 0,
   };
-  const prometheus = await startFakePrometheus();
+  const fleet = await startFleet(plan.namespaces);
   const scalerEnv = {
     LISTEN_HOST: "127.0.0.1",
     GRPC_PORT: "0",
     HTTP_PORT: "0",
     LOG_LEVEL: "warn",
-    PROMETHEUS_URL: prometheus.url,
+    PROMETHEUS_URL: fleet.prometheus.url,
   };
   console.log(
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms, ` +
@@ -135,7 +208,7 @@ async function main(): Promise<void> {
   // The scaler logs at warn, so the "serving" line is not printed: start it at info, then quiet.
   const scaler = await startServer("src/cli.ts", ["serve"], { ...scalerEnv, LOG_LEVEL: "info" });
   const ours = await measure("keda-llm-scaler", scaler, plan);
-  const upstreamRequests = prometheus.requests();
+  const upstream = await sourceCounters(scaler.httpPort!);
   const soakSeconds = positive("soak");
   let soak: { samples: { atSeconds: number; rssMiB: number }[]; result: LoadResult } | undefined;
   if (soakSeconds > 0) {
@@ -160,7 +233,7 @@ async function main(): Promise<void> {
   const noopServer = await startServer("bench/support/noop-server.ts", [], {});
   const floor = await measure("no-op gRPC server", noopServer, plan);
   await stop(noopServer);
-  await prometheus.close();
+  await fleet.stop();
 
   console.log("");
   console.log("| server | requests | errors | req/s | p50 ms | p99 ms | max ms | RSS before → after MiB |");
@@ -175,6 +248,9 @@ async function main(): Promise<void> {
       `| ${run.label} | ${r.requests} | ${errors} | ${fmt(r.throughputPerSecond, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${fmt(r.latencyMs.max, 1)} | ${fmt(run.rssBefore)} → ${fmt(run.rssAfter)} |`,
     );
   }
+  for (const run of [ours, floor])
+    for (const [code, example] of Object.entries(run.result.errorExamples))
+      console.log(`${run.label}: first ${code}: ${example}`);
   console.log("");
   console.log(
     `ratio p50 latency (scaler / no-op): ${fmt(ours.result.latencyMs.p50 / floor.result.latencyMs.p50, 2)}`,
@@ -187,8 +263,8 @@ async function main(): Promise<void> {
   );
   console.log(`ratio RSS after load (scaler / no-op): ${fmt(ours.rssAfter / floor.rssAfter, 2)}`);
   console.log(
-    `upstream requests per poll (GetMetrics + IsActive pair): ${fmt(upstreamRequests / Math.max(1, ours.result.polls), 3)} ` +
-      `(${upstreamRequests} Prometheus queries for ${ours.result.polls} polls)`,
+    `upstream requests per poll (GetMetrics + IsActive pair): ${fmt(upstream.requests / Math.max(1, ours.result.polls), 3)} ` +
+      `(${upstream.requests} Prometheus queries for ${ours.result.polls} polls; ${upstream.cacheHits} reads answered by the shared cache)`,
   );
   if (soak) {
     const series = soak.samples.map((s) => `${fmt(s.atSeconds, 0)}s:${fmt(s.rssMiB)}`).join(" ");
