@@ -1,16 +1,13 @@
 import type { ScalerSpec } from "../config/spec.ts";
-import type { Decision, DemandSignal, RuleFired, SignalVerdict } from "./decision.ts";
+import { answerForKeda } from "./answer.ts";
+import type { Decision, RuleFired, SignalVerdict } from "./decision.ts";
 import { applyFailStatic, type LastGoodReadings, type UsableReadings, usableValue } from "./fail-static.ts";
+import { fuse, type Replicas } from "./fuse.ts";
 import { interpretIdleReadings } from "./no-pods.ts";
 import type { SignalReadings } from "./readings.ts";
-import { READY_RELATIVE, signalVerdicts } from "./signals.ts";
-import {
-  applyScaleDownBand,
-  applyScaleDownDelay,
-  type RecentAnswer,
-  stepOverTolerance,
-  withHeadroom,
-} from "./stability.ts";
+import { signalVerdicts } from "./signals.ts";
+import { applyScaleDownBand, applyScaleDownDelay, type RecentAnswer, withHeadroom } from "./stability.ts";
+import { summarise } from "./summary.ts";
 import { warmFloorAt } from "./warm-floor.ts";
 
 /**
@@ -30,14 +27,6 @@ export interface PolicyMemory {
 export interface DecideResult {
   readonly decision: Decision;
   readonly memory: PolicyMemory;
-}
-
-const round2 = (n: number): number => Math.round(n * 100) / 100;
-
-interface Replicas {
-  readonly current: number | undefined;
-  readonly ready: number | undefined;
-  readonly inFlight: number | undefined;
 }
 
 function replicasOf(usable: UsableReadings): Replicas {
@@ -68,48 +57,6 @@ function backlogOf(usable: UsableReadings): Backlog {
     else atLeast += value;
   }
   return { exact: complete && readings.length > 0 ? atLeast : undefined, atLeast, read: readings.length > 0 };
-}
-
-interface Fused {
-  readonly load: number;
-  readonly winner: DemandSignal | undefined;
-}
-
-/**
- * The maximum of the demands: each signal watches a different bottleneck (backlog, latency,
- * memory, compute, throughput), and the replica count must relieve the tightest one; a sum
- * would count one load several times, an average would let an idle metric hide a saturated one.
- * While replicas are on their way, the ready-relative signals may not ask beyond what is
- * already asked for: their overload persists until those replicas are ready, and asking again
- * on every poll is the cascade that overshoots by a node per poll.
- */
-function fuse(
-  verdicts: readonly SignalVerdict[],
-  replicas: Replicas,
-  alreadyAskedFor: number | undefined,
-  utilisation: number,
-  rules: RuleFired[],
-): Fused {
-  let load = 0;
-  let winner: DemandSignal | undefined;
-  const inFlight = replicas.inFlight ?? 0;
-  const capLoad = inFlight > 0 && alreadyAskedFor !== undefined ? alreadyAskedFor * utilisation : undefined;
-  for (const verdict of verdicts) {
-    if (verdict.demandReplicas === undefined) continue;
-    let demand = verdict.demandReplicas;
-    if (capLoad !== undefined && READY_RELATIVE.has(verdict.signal) && demand > capLoad) {
-      rules.push({
-        rule: "capacity-on-its-way",
-        note: `${verdict.signal} wants ${round2(demand)} replicas of load but ${inFlight} replica(s) are still starting: it may not ask beyond the ${alreadyAskedFor} already asked for`,
-      });
-      demand = capLoad;
-    }
-    if (winner === undefined || demand > load) {
-      winner = verdict.signal;
-      load = demand;
-    }
-  }
-  return { load, winner: load > 0 ? winner : undefined };
 }
 
 function unavailable(
@@ -306,68 +253,14 @@ export function decide(
     missingData ||
     holding;
 
-  let answer = desired;
-  let servingReplicas: number | undefined;
-  if (!serving) {
-    // role=headroom: placeholders that keep spare GPU nodes warm while the serving side is warm.
-    servingReplicas = servingDesired;
-    const warm = servingDesired > 0 && evidence;
-    const placeholders = warm ? spec.headroom.spareReplicas : 0;
-    answer = Math.min(spec.target.maxReplicas, Math.max(spec.target.minReplicas, placeholders));
-    rules.push({
-      rule: "headroom-role",
-      note: warm
-        ? `serving wants ${servingDesired}: keeping ${answer} placeholder(s) so that many spare GPU slots are already up when it grows`
-        : "the serving side is cold: no placeholders, no spare GPU nodes",
-    });
-  }
-
-  let metricValue = answer;
-  if (serving) {
-    const tolerance = stepOverTolerance(
-      answer,
-      replicas.current,
-      spec.target.maxReplicas,
-      spec.stability.hpaTolerance,
-      spec.stability.stepOverTolerance,
-    );
-    if (tolerance.note) rules.push({ rule: "hpa-tolerance", note: tolerance.note });
-    metricValue = tolerance.metricValue;
-  }
-  let active = metricValue > 0 && (serving ? evidence : answer > 0);
-  if (metricValue > 0 && !active) {
-    rules.push({
-      rule: "activation",
-      note: `${metricValue} would be asked for, but nothing waits above activationBacklog ${spec.activation.activationBacklog}, nothing runs and the floor is 0: inactive (scale to zero)`,
-    });
-    metricValue = 0;
-  }
-
+  const keda = answerForKeda(
+    spec,
+    { desired, servingDesired, reasonToRun: evidence, current: replicas.current, ready: replicas.ready },
+    rules,
+  );
   const memoryOut = nextMemory(desired, delay.recent);
-  const currentCount = replicas.current ?? replicas.ready;
-  if (spec.target.mode === "advisory" && spec.advisory.answer === "abstain") {
-    // Beside other triggers: the HPA takes the maximum and KEDA the OR of activity, so 0 and
-    // inactive leave the decision to them entirely.
-    rules.push({
-      rule: "advisory",
-      note: `advisory mode (abstain): would ask for ${metricValue}, reports 0 and inactive so the other triggers decide`,
-    });
-    metricValue = 0;
-    active = false;
-  } else if (spec.target.mode === "advisory") {
-    if (!serving || currentCount === undefined) {
-      const why = !serving
-        ? "advisory mode keeps the serving Deployment's count and has no meaning for role=headroom"
-        : "advisory mode answers the current replica count, and kube-state-metrics replicas are not read";
-      return unavailable(spec, nowMs, verdicts, rules, floor, floorReason, why, memoryOut);
-    }
-    rules.push({
-      rule: "advisory",
-      note: `advisory mode: would ask for ${metricValue}, answers the current ${currentCount} so nothing moves`,
-    });
-    metricValue = currentCount;
-    active = metricValue > 0;
-  }
+  if (keda.unavailable !== undefined)
+    return unavailable(spec, nowMs, verdicts, rules, floor, floorReason, keda.unavailable, memoryOut);
 
   const decision: Decision = {
     scaledObject: spec.scaledObject,
@@ -375,58 +268,20 @@ export function decide(
     role: spec.target.role,
     mode: spec.target.mode,
     available: true,
-    desiredReplicas: answer,
-    metricValue,
-    active,
+    desiredReplicas: keda.answer,
+    metricValue: keda.metricValue,
+    active: keda.active,
     loadReplicas: load,
     floorReplicas: floor,
     ...(floorReason !== undefined ? { floorReason } : {}),
     ...(replicas.current !== undefined ? { currentReplicas: replicas.current } : {}),
     ...(replicas.ready !== undefined ? { readyReplicas: replicas.ready } : {}),
     ...(replicas.inFlight !== undefined ? { inFlightReplicas: replicas.inFlight } : {}),
-    ...(servingReplicas !== undefined ? { servingReplicas } : {}),
+    ...(keda.servingReplicas !== undefined ? { servingReplicas: keda.servingReplicas } : {}),
     drivingFactor: driving,
     signals: verdicts,
     rules,
     summary: "",
   };
   return { decision: { ...decision, summary: summarise(decision, utilisation) }, memory: memoryOut };
-}
-
-/** One sentence: what is asked for, what set it, and the rules that changed it. */
-export function summarise(decision: Decision, utilisation: number): string {
-  if (!decision.available) return decision.summary;
-  const winner = decision.signals.find((v) => v.signal === decision.drivingFactor);
-  const what =
-    decision.role === "headroom"
-      ? `${decision.desiredReplicas} placeholder(s) (serving wants ${decision.servingReplicas ?? 0})`
-      : `${decision.desiredReplicas} replica(s)`;
-  let why: string;
-  switch (decision.drivingFactor) {
-    case "floor":
-      why = `warm floor ${decision.floorReplicas} (${decision.floorReason ?? "floor"})`;
-      break;
-    case "minReplicas":
-      why = "minReplicas";
-      break;
-    case "maxReplicas":
-      why = `maxReplicas (load ${round2(decision.loadReplicas)} ÷ ${utilisation} headroom is more)`;
-      break;
-    case "hold":
-      why = "held";
-      break;
-    case "none":
-      why = "no demand and no floor";
-      break;
-    default:
-      why = `${decision.drivingFactor} demand ${round2(decision.loadReplicas)} ÷ ${utilisation} headroom${winner ? ` — ${winner.note}` : ""}`;
-  }
-  const sent =
-    decision.metricValue !== decision.desiredReplicas
-      ? `; reporting ${decision.metricValue}${decision.active ? "" : " (inactive)"}`
-      : decision.active
-        ? ""
-        : " (inactive)";
-  const rules = decision.rules.length > 0 ? ` — ${decision.rules.map((r) => r.note).join("; ")}` : "";
-  return `${what}: ${why}${sent}${rules}.`;
 }
