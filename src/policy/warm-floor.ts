@@ -50,8 +50,8 @@ const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 /** Windows are expanded for a fortnight at a time: a simulated run recomputes ~26 times a year. */
 const SPAN_DAYS = 14;
-/** A window can start up to two local days before the instant it covers (overnight + lead + delay ≤ 48 h). */
-const LOOKBACK_DAYS = 3;
+/** A window covers at most lead (≤ 24 h) + an overnight day (≤ 48 h) + delay (≤ 24 h): it opens at most 4 days before. */
+const LOOKBACK_DAYS = 4;
 
 /**
  * Expanding a schedule into instants needs luxon and time-zone rules; decide() runs ~100k times
