@@ -20,7 +20,7 @@ export interface AnswerInput {
   readonly desired: number;
   /** The serving count before the serving ScaledObject's min/max (what role=headroom sizes from). */
   readonly servingDesired: number;
-  /** Whether anything justifies running: floor, minReplicas, waiting or running requests, missing data. */
+  /** Whether anything justifies running: floor, minReplicas, waiting or running requests, missing data, or load while already running. */
   readonly reasonToRun: boolean;
   /** The Deployment's replicas as kube-state-metrics reports them. */
   readonly current: number | undefined;
@@ -67,7 +67,7 @@ export function answerForKeda(spec: ScalerSpec, input: AnswerInput, rules: RuleF
   if (metricValue > 0 && !active) {
     rules.push({
       rule: "activation",
-      note: `${metricValue} would be asked for, but nothing waits above activationBacklog ${spec.activation.activationBacklog}, nothing runs and the floor is 0: inactive (scale to zero)`,
+      note: `${metricValue} would be asked for, but the Deployment is at zero and nothing waits above activationBacklog ${spec.activation.activationBacklog}, nothing runs and the floor is 0: stays inactive`,
     });
     metricValue = 0;
   }

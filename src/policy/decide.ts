@@ -239,23 +239,26 @@ export function decide(
   }
   desired = delay.desired;
 
-  // Activation: a replica count above zero wakes the workload only with a reason to run.
+  // Activation is KEDA's 0 ↔ 1 gate. Waking from zero takes a reason (a floor, requests waiting
+  // above activationBacklog, requests running, missing data); once the Deployment runs, any demand
+  // keeps it running — a quiet instant between bursts (nothing waiting or running at the poll)
+  // must not report 0 and start KEDA's cooldown towards zero while the signals still see load.
   const running = usableValue(usable.vllmRunning) ?? 0;
-  const backlogActivates = backlog.atLeast > spec.activation.activationBacklog;
-  const noBacklogSignal = !backlog.read;
-  const evidence =
+  const wakes =
     floor > 0 ||
     (serving && spec.target.minReplicas > 0) ||
-    backlogActivates ||
+    backlog.atLeast > spec.activation.activationBacklog ||
     running > 0 ||
-    (noBacklogSignal && load > 0) ||
+    (!backlog.read && load > 0) ||
     // A failed or held signal cannot prove the workload idle: missing data never scales to zero.
     missingData ||
     holding;
+  const alreadyRunning = (previous ?? 0) > 0 || (replicas.current ?? 0) > 0;
+  const reasonToRun = wakes || (alreadyRunning && load > 0);
 
   const keda = answerForKeda(
     spec,
-    { desired, servingDesired, reasonToRun: evidence, current: replicas.current, ready: replicas.ready },
+    { desired, servingDesired, reasonToRun, current: replicas.current, ready: replicas.ready },
     rules,
   );
   const memoryOut = nextMemory(desired, delay.recent);

@@ -475,6 +475,21 @@ describe("activation and scale-to-zero (seed 001's dev workload)", () => {
     expect(decisions[1]).toMatchObject({ desiredReplicas: 0, metricValue: 0, active: false });
   });
 
+  it("stays active through a quiet instant between bursts while the signals still see load", () => {
+    // Nothing waits or runs at this poll, but requests arrived in the rate window (3 req/s).
+    const decision = decideOnce(specOf(), {
+      queueBacklog: 0,
+      vllmWaiting: 0,
+      vllmRunning: 0,
+      ttftRequestsPerSecond: 3,
+      replicasDesired: 4,
+      replicasReady: 4,
+    });
+    // (3 req/s ÷ 2 per replica) ÷ 0.7 → 3.
+    expect(decision).toMatchObject({ active: true, metricValue: 3 });
+    expect(decision.rules.map((r) => r.rule)).not.toContain("activation");
+  });
+
   it("wakes from zero on the first waiting request", () => {
     expect(decideOnce(dev, { queueBacklog: 1, replicasReady: 0 })).toMatchObject({
       metricValue: 1,
