@@ -117,7 +117,8 @@ beforeAll(async () => {
   const tick = () => {
     for (const pod of pods) {
       pod.observeTtft([...Array(18).fill(0.4), 1.8, 1.8]);
-      pod.addGenerationTokens(60);
+      // 2,000 tokens/s per pod: far above the 500 floor, so timer jitter on a busy machine cannot make throughput vote.
+      pod.addGenerationTokens(200);
     }
   };
   tick();
