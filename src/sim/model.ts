@@ -41,6 +41,12 @@ export interface ObservationModel {
   readonly serviceBusDelayMs: number;
   /** rate()/histogram window for TTFT P95 and tokens/s. */
   readonly rateWindowMs: number;
+  /**
+   * What the GPU-utilisation signal measures. `throughput`: the share of the replica's token
+   * throughput in use (like DCGM's SM activity). `busy`: the share of time any kernel runs
+   * (`DCGM_FI_DEV_GPU_UTIL`), which reads near 100 % as soon as one sequence decodes.
+   */
+  readonly gpuUtilisation: "throughput" | "busy";
 }
 
 export interface SimModel {
@@ -95,6 +101,7 @@ export const DEFAULT_MODEL: SimModel = {
     prometheusDelayMs: 15_000,
     serviceBusDelayMs: 0,
     rateWindowMs: 120_000,
+    gpuUtilisation: "throughput",
   },
   tickMs: 5_000,
   // seed 000: "Keep GPU inference latency < 60s (SLA)".

@@ -130,7 +130,7 @@ export class Observer {
       waiting += pod.serving.waitingCount;
       running += pod.serving.runningCount;
       kv += pod.serving.kvUsage;
-      gpu += pod.serving.utilisation;
+      gpu += this.model.gpuUtilisation === "busy" ? pod.serving.busyFraction : pod.serving.utilisation;
     }
     const summed = new Float64Array(VLLM_TTFT_BUCKETS.length + 1);
     let requests = 0;

@@ -46,6 +46,8 @@ model (defaults from the seeds; see README "simulator")
   --provision-minutes MIN-MAX (5-8)   --startup-seconds MIN-MAX (30-120)   --ca-scan-seconds N (10)
   --scale-down-unneeded-minutes N (10)   --placeholder-pods N (0)
   --scrape-seconds N (15)   --prometheus-delay-seconds N (15)   --servicebus-delay-seconds N (0)
+  --gpu-utilisation throughput|busy (throughput: share of token throughput in use; busy: share of
+                               time any kernel runs, as DCGM_FI_DEV_GPU_UTIL reads)
   --sla-seconds N (60)   --dollars-per-gpu-hour X (3.4)   --seed N (1)   --tick-seconds N (5)
   --warmup-minutes N (30)
 output
@@ -192,6 +194,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
         metadata: { type: "string", multiple: true },
         "provision-minutes": { type: "string" },
         "startup-seconds": { type: "string" },
+        "gpu-utilisation": { type: "string" },
         json: { type: "boolean" },
         report: { type: "string" },
         "no-progress": { type: "boolean" },
@@ -268,6 +271,11 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
     const value = num(flag);
     return value === undefined ? fallbackMs : value * 60_000;
   };
+  const gpuUtilisation = str("gpu-utilisation") ?? d.observation.gpuUtilisation;
+  if (gpuUtilisation !== "throughput" && gpuUtilisation !== "busy")
+    throw new UsageError(
+      `--gpu-utilisation must be throughput or busy, got ${JSON.stringify(gpuUtilisation)}`,
+    );
   const model: SimModel = {
     replica: {
       prefillTokensPerSecond: num("prefill-tokens-per-second") ?? d.replica.prefillTokensPerSecond,
@@ -298,6 +306,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
       prometheusDelayMs: seconds("prometheus-delay-seconds", d.observation.prometheusDelayMs),
       serviceBusDelayMs: seconds("servicebus-delay-seconds", d.observation.serviceBusDelayMs),
       rateWindowMs: d.observation.rateWindowMs,
+      gpuUtilisation,
     },
     tickMs: seconds("tick-seconds", d.tickMs),
     slaSeconds: num("sla-seconds") ?? d.slaSeconds,

@@ -115,6 +115,11 @@ export class ServingReplica {
   private busyUntilMs = 0;
   /** Share of the replica's throughput used in the last tick, 0–1. */
   utilisation = 0;
+  /**
+   * Share of the last tick in which any kernel ran (prefill, or a batch of any size decoding):
+   * what `DCGM_FI_DEV_GPU_UTIL` measures, near 100 % whenever a single sequence is decoding.
+   */
+  busyFraction = 0;
   generatedTokensLastTick = 0;
 
   constructor(private readonly model: ReplicaModel) {}
@@ -151,6 +156,7 @@ export class ServingReplica {
   processTick(tickStartMs: number, tickMs: number, sink: ServingSink): void {
     if (this.runningCount === 0 && this.waitingCount === 0 && this.busyUntilMs <= tickStartMs) {
       this.utilisation = 0;
+      this.busyFraction = 0;
       this.generatedTokensLastTick = 0;
       return;
     }
@@ -207,8 +213,10 @@ export class ServingReplica {
     this.busyUntilMs = cursorMs;
     // Decode steps interleave with prefills (chunked prefill): the batch decodes whenever the
     // GPU is not prefilling.
-    const generated = this.decode(Math.max(0, tickMs - prefillBusyMs) / 1000, sink);
+    const decodeWindow = Math.max(0, tickMs - prefillBusyMs) / 1000;
+    const { generated, activeSeconds } = this.decode(decodeWindow, sink);
     this.generatedTokensLastTick = generated;
+    this.busyFraction = Math.min(1, (prefillBusyMs / 1000 + activeSeconds) / (tickMs / 1000));
     this.utilisation = Math.min(
       1,
       (prefillBusyMs / 1000 + generated / m.decodeTokensPerSecond) / (tickMs / 1000),
@@ -216,7 +224,7 @@ export class ServingReplica {
   }
 
   /** Water-filling: everyone decodes at the shared rate until the shortest finishes, repeat. */
-  private decode(seconds: number, sink: ServingSink): number {
+  private decode(seconds: number, sink: ServingSink): { generated: number; activeSeconds: number } {
     const m = this.model;
     let generated = 0;
     let left = seconds;
@@ -242,6 +250,6 @@ export class ServingReplica {
       this.running.length = kept;
     }
     if (this.runningCount === 0) this.kvUsedTokens = 0;
-    return generated;
+    return { generated, activeSeconds: seconds - Math.max(0, left) };
   }
 }

@@ -96,6 +96,8 @@ describe("one vLLM replica", () => {
     lone.accept({ count: 1, contextTokens: 0, generatedTokens: 10_000, arrivalMs: 0 });
     lone.processTick(0, 1_000, sink);
     expect(lone.utilisation).toBeCloseTo(0.25, 6);
+    // …while DCGM's GPU_UTIL would read it as busy all the time.
+    expect(lone.busyFraction).toBeCloseTo(1, 6);
   });
 });
 
