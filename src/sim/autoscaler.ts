@@ -67,6 +67,8 @@ export class ScaleController {
   private readonly scaleUpEvents: TimedReplicas[] = [];
   private readonly scaleDownEvents: TimedReplicas[] = [];
   private cache: { atMs: number; results: TriggerEvaluation[] } | undefined;
+  /** How far back the HPA ever looks: its longest stabilisation window or policy period. */
+  private readonly historyMs: number;
 
   constructor(
     private readonly setup: ScalingSetup,
@@ -75,6 +77,14 @@ export class ScaleController {
   ) {
     this.replicas = initialReplicas;
     this.lastActiveMs = startMs;
+    const behavior = setup.hpa?.behavior;
+    const seconds = behavior
+      ? [behavior.scaleUp, behavior.scaleDown].flatMap((r) => [
+          r.stabilizationWindowSeconds,
+          ...r.policies.map((p) => p.periodSeconds),
+        ])
+      : [300];
+    this.historyMs = (Math.max(...seconds) + 15) * 1000;
   }
 
   private evaluate(nowMs: number): TriggerEvaluation[] {
@@ -144,7 +154,7 @@ export class ScaleController {
     if (proposal < 0) return; // every metric invalid: the HPA does not scale
     if (invalid > 0 && proposal < current) proposal = current; // no scale-down on partial data
     this.recommendations.push({ atMs: nowMs, replicas: proposal });
-    const horizonMs = 3_600_000;
+    const horizonMs = this.historyMs;
     while (
       this.recommendations.length > 0 &&
       (this.recommendations[0] as TimedReplicas).atMs < nowMs - horizonMs

@@ -65,6 +65,8 @@ export class Observer {
   private readonly windowTicks: number;
   private readonly ttftRing: Float64Array[];
   private readonly tokensRing: Float64Array;
+  /** Running sum of the TTFT ring (kept in step with it, so a scrape does not re-add the window). */
+  private readonly ttftWindow: Float64Array;
   private ringIndex = 0;
   private readonly snapshots: ScrapeSnapshot[] = [];
   private readonly queueHistory: { atMs: number; length: number }[] = [];
@@ -79,6 +81,7 @@ export class Observer {
       () => new Float64Array(VLLM_TTFT_BUCKETS.length + 1),
     );
     this.tokensRing = new Float64Array(this.windowTicks);
+    this.ttftWindow = new Float64Array(VLLM_TTFT_BUCKETS.length + 1);
   }
 
   /** Called by the serving sink for each first-token batch (the vLLM histogram observes it). */
@@ -93,6 +96,7 @@ export class Observer {
       let b = 0;
       while (b < VLLM_TTFT_BUCKETS.length && ttft > (VLLM_TTFT_BUCKETS[b] as number)) b++;
       buckets[b] = (buckets[b] as number) + count / points;
+      this.ttftWindow[b] = (this.ttftWindow[b] as number) + count / points;
     }
   }
 
@@ -110,7 +114,12 @@ export class Observer {
       this.queueHistory.shift();
     if (tickEndMs % this.model.scrapeIntervalMs === 0) this.scrape(tickEndMs, cluster, replicasDesired);
     this.ringIndex = (this.ringIndex + 1) % this.windowTicks;
-    (this.ttftRing[this.ringIndex] as Float64Array).fill(0);
+    const leaving = this.ttftRing[this.ringIndex] as Float64Array;
+    for (let b = 0; b < leaving.length; b++) {
+      // Clamp: subtracting floating-point sums can leave -1e-13 behind.
+      this.ttftWindow[b] = Math.max(0, (this.ttftWindow[b] as number) - (leaving[b] as number));
+      leaving[b] = 0;
+    }
   }
 
   private scrape(atMs: number, cluster: Cluster, replicasDesired: number): void {
@@ -132,10 +141,8 @@ export class Observer {
       kv += pod.serving.kvUsage;
       gpu += this.model.gpuUtilisation === "busy" ? pod.serving.busyFraction : pod.serving.utilisation;
     }
-    const summed = new Float64Array(VLLM_TTFT_BUCKETS.length + 1);
+    const summed = this.ttftWindow;
     let requests = 0;
-    for (const ring of this.ttftRing)
-      for (let b = 0; b < summed.length; b++) summed[b] = (summed[b] as number) + (ring[b] as number);
     for (let b = 0; b < summed.length; b++) requests += summed[b] as number;
     let tokens = 0;
     for (const t of this.tokensRing) tokens += t;

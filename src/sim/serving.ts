@@ -180,10 +180,9 @@ export class ServingReplica {
       // One prefill after another, each starting when the GPU is free and the request is there:
       // finish_i = max(cursor + (i+1)·p, a_0 + (i+1)·p) when requests come faster than they are
       // prefilled, else max(cursor + (i+1)·p, a_i + p).
-      const finish = (i: number) =>
-        Math.max(cursorMs + (i + 1) * p, step <= p ? a0 + (i + 1) * p : a0 + i * step + p);
-      const firstTtftMs = finish(0) - a0;
-      const lastFinishMs = finish(n - 1);
+      const queued = step <= p;
+      const firstTtftMs = Math.max(cursorMs + p, a0 + p) - a0;
+      const lastFinishMs = Math.max(cursorMs + n * p, queued ? a0 + n * p : a0 + (n - 1) * step + p);
       const lastTtftMs = lastFinishMs - (a0 + (n - 1) * step);
       sink.firstTokens(
         n,
