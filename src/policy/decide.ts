@@ -6,6 +6,7 @@ import { fuse, type Replicas } from "./fuse.ts";
 import { interpretIdleReadings } from "./no-pods.ts";
 import type { SignalReadings } from "./readings.ts";
 import { signalVerdicts } from "./signals.ts";
+import { type SmoothedReadings, smoothUtilisation } from "./smoothing.ts";
 import { applyScaleDownBand, applyScaleDownDelay, type RecentAnswer, withHeadroom } from "./stability.ts";
 import { summarise } from "./summary.ts";
 import { warmFloorAt } from "./warm-floor.ts";
@@ -22,6 +23,8 @@ export interface PolicyMemory {
   /** The last instant some signal had a good (not held) reading. */
   readonly lastSignalAtMs?: number;
   readonly recent?: readonly RecentAnswer[];
+  /** Running averages of GPU utilisation and KV-cache usage. */
+  readonly smoothed?: SmoothedReadings;
 }
 
 export interface DecideResult {
@@ -104,7 +107,14 @@ export function decide(
   const holdMs = spec.failStatic.holdSeconds * 1000;
   const idle = interpretIdleReadings(readings);
   if (idle.note) rules.push({ rule: "no-ready-pods", note: idle.note });
-  const { usable, lastGood } = applyFailStatic(idle.readings, memory.lastGood ?? {}, nowMs, holdMs);
+  const failStatic = applyFailStatic(idle.readings, memory.lastGood ?? {}, nowMs, holdMs);
+  const lastGood = failStatic.lastGood;
+  const { usable, smoothed } = smoothUtilisation(
+    failStatic.usable,
+    memory.smoothed ?? {},
+    nowMs,
+    spec.stability.utilisationSmoothingSeconds * 1000,
+  );
   const replicas = replicasOf(usable);
   const backlog = backlogOf(usable);
   const verdicts = signalVerdicts(spec, usable, {
@@ -125,6 +135,7 @@ export function decide(
     ...(lastDesired !== undefined ? { lastDesired } : {}),
     ...(lastSignalAtMs !== undefined ? { lastSignalAtMs } : {}),
     ...(recent && recent.length > 0 ? { recent } : {}),
+    ...(Object.keys(smoothed).length > 0 ? { smoothed } : {}),
   });
   // Any reading that is broken (held or failed), not only a whole signal: a partial backlog is a
   // lower bound, and replica counts feed the ready-relative signals.

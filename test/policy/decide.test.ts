@@ -197,6 +197,35 @@ describe("KV-cache, GPU and token throughput demand", () => {
   });
 });
 
+describe("smoothing of the instantaneous gauges", () => {
+  // GPU utilisation sampled every 15 s on 3 lightly loaded replicas: 20 % and 100 % in turn.
+  const noisy = [0.2, 1, 0.2, 1, 0.2, 1, 0.2, 1].map((gpu, i) => ({
+    afterSeconds: i * 15,
+    readings: { gpuUtilisation: gpu, replicasReady: 3, replicasDesired: 3, vllmRunning: 2 },
+  }));
+
+  it("does not start a replica (and a GPU node) on every spike of GPU utilisation", () => {
+    const answers = timeline(specOf(), NOON, noisy).map((d) => d.desiredReplicas);
+    // Raw, 1.0 × 3 ready / 0.7 would ask for 5 on every other poll; averaged (~0.6) it holds at 3.
+    expect(Math.max(...answers.slice(2))).toBe(3);
+    const raw = timeline(specOf({ utilisationSmoothingSeconds: "0" }), NOON, noisy).map(
+      (d) => d.desiredReplicas,
+    );
+    expect(raw.filter((n) => n === 5).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("follows a real rise within about two time constants", () => {
+    const rise = [0.3, 0.3, ...Array.from({ length: 8 }, () => 0.9)].map((gpu, i) => ({
+      afterSeconds: i * 15,
+      readings: { gpuUtilisation: gpu, replicasReady: 3, vllmRunning: 2 },
+    }));
+    const decisions = timeline(specOf(), NOON, rise);
+    // 0.9 × 3 / 0.7 = 3.86 → 4, reached 2 minutes (8 polls) after the step at the latest.
+    expect(decisions[9]?.desiredReplicas).toBe(4);
+    expect(verdictOf(decisions[9]!, "gpu")?.readings.gpuUtilisation).toBeGreaterThan(0.8);
+  });
+});
+
 describe("fusion", () => {
   it("takes the largest demand and names the signal that won", () => {
     const decision = decideOnce(specOf(), {

@@ -167,6 +167,13 @@ export const policyGroups = {
       default: "2",
       doc: "TTFT and token throughput may ask for at most this many times the ready replicas in one decision.",
     }),
+    utilisationSmoothingSeconds: setting({
+      key: "utilisationSmoothingSeconds",
+      env: "UTILISATION_SMOOTHING_SECONDS",
+      type: integer(0, 3600),
+      default: "60",
+      doc: "Time constant of the running average of GPU utilisation and KV-cache usage (instantaneous gauges that swing between scrapes); 0: use each reading as is.",
+    }),
     scaleDownBand: setting({
       key: "scaleDownBand",
       env: "SCALE_DOWN_BAND",
