@@ -64,6 +64,11 @@ export class Cluster {
   };
   private nextId = 1;
   private readonly perNode: number;
+  /**
+   * Size of the placeholder Deployment: fixed (`placeholderPods`) or set every tick by a headroom
+   * ScaledObject (this scaler with role=headroom).
+   */
+  placeholderTarget: number;
 
   constructor(
     private readonly model: ClusterModel,
@@ -71,13 +76,14 @@ export class Cluster {
     private readonly rng: Rng,
   ) {
     this.perNode = podsPerNode(model);
+    this.placeholderTarget = model.placeholderPods;
     if (this.perNode < 1)
       throw new Error("a node must fit at least one pod (--gpus-per-pod ≤ --gpus-per-node)");
   }
 
   /** A steady state to start from: `replicas` ready pods and placeholders on ready nodes. */
   warmStart(replicas: number, nowMs: number): void {
-    const total = replicas + this.model.placeholderPods;
+    const total = replicas + this.placeholderTarget;
     const nodes = Math.min(
       this.model.maxNodes,
       Math.max(this.model.minNodes, Math.ceil(total / this.perNode)),
@@ -179,22 +185,34 @@ export class Cluster {
     }
   }
 
-  /** Keeps the placeholder Deployment at its size (its pods are recreated when preempted). */
+  /**
+   * Keeps the placeholder Deployment at its size: recreates preempted ones, and on a scale-down
+   * deletes Pending ones first, then running ones (their nodes go empty and the CA removes them).
+   */
   private reconcilePlaceholders(nowMs: number): void {
-    const have = this.pods.filter((p) => p.placeholder).length;
-    for (let i = have; i < this.model.placeholderPods; i++) this.createPod(nowMs, true);
+    let have = 0;
+    for (const p of this.pods) if (p.placeholder) have++;
+    for (let i = have; i < this.placeholderTarget; i++) this.createPod(nowMs, true);
+    if (have <= this.placeholderTarget) return;
+    const extra = this.pods
+      .filter((p) => p.placeholder)
+      .sort((a, b) => Number(a.nodeId >= 0) - Number(b.nodeId >= 0) || b.createdMs - a.createdMs)
+      .slice(0, have - this.placeholderTarget);
+    for (const pod of extra) this.remove(pod, nowMs);
   }
 
   /** Node readiness, pod start-up, drained pods leaving, then scheduling. */
   advance(nowMs: number): void {
     let pending = 0;
+    let placeholders = 0;
     for (let i = this.pods.length - 1; i >= 0; i--) {
       const pod = this.pods[i] as SimPod;
+      if (pod.placeholder) placeholders++;
       if (pod.phase === "starting" && nowMs >= pod.readyAtMs) pod.phase = "ready";
       else if (pod.phase === "terminating" && pod.serving.idle) this.remove(pod, nowMs);
       else if (pod.phase === "pending") pending++;
     }
-    if (this.model.placeholderPods > 0) {
+    if (placeholders > 0 || this.placeholderTarget > 0) {
       this.reconcilePlaceholders(nowMs);
       pending++;
     }

@@ -42,6 +42,8 @@ export interface BuiltPolicy {
   /** The warm floor in force (ours only), for the report. */
   readonly floorAt?: (nowMs: number) => number;
   readonly decisions?: { drivingFactors: Map<string, number> };
+  /** A second ScaledObject sizing the placeholder Deployment (warm spare GPU nodes). */
+  readonly headroom?: { readonly setup: ScalingSetup; readonly initialReplicas: number };
 }
 
 export interface PolicyDefinition {
@@ -80,62 +82,109 @@ function averageValue(value: number, target: number, active: boolean): TriggerEv
   return { metric: { kind: "averageValue", value, target }, active };
 }
 
+/** KEDA's external trigger around decide(), with KEDA's fallback after repeated failures. */
+function externalTrigger(
+  view: WorldView,
+  spec: ScalerSpec,
+  fallback: OursDeployment["fallback"],
+  onDecision: (decision: Decision) => void,
+): Trigger {
+  let memory: PolicyMemory = {};
+  let failures = 0;
+  return {
+    name: "external",
+    evaluate(nowMs) {
+      const result = decide(spec, view.readings(nowMs), nowMs, memory);
+      memory = result.memory;
+      const d = result.decision;
+      onDecision(d);
+      if (!d.available) {
+        failures++;
+        if (fallback && failures > fallback.failureThreshold) return averageValue(fallback.replicas, 1, true);
+        return { error: d.summary, active: false };
+      }
+      failures = 0;
+      return averageValue(d.metricValue, 1, d.active);
+    },
+  };
+}
+
+function oursSpec(metadata: Readonly<Record<string, string>>, name: string): ScalerSpec {
+  const cleaned: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata)) if (value !== "") cleaned[key] = value;
+  return parseScalerSpec({ name, namespace: "simulated" }, cleaned, {});
+}
+
+/**
+ * deploy/examples/headroom: placeholder pods sized by this scaler with role=headroom from the
+ * serving Deployment's signals: one spare GPU node (at most 2) while the serving side is warm.
+ */
+const HEADROOM_SCALED_OBJECT = {
+  pollingIntervalMs: 15_000,
+  cooldownMs: 300_000,
+  minReplicaCount: 0,
+  maxReplicaCount: 2,
+  metadata: { role: "headroom", minReplicas: "0", maxReplicas: "2", spareReplicas: "1" },
+} as const;
+
 /** The project's decision engine, driven through KEDA's external trigger exactly as the service is. */
 function oursPolicy(
   name: string,
   description: string,
   overrides: Readonly<Record<string, string>>,
+  options: { headroom?: boolean } = {},
 ): PolicyDefinition {
   return {
     name,
     description,
     build(view, context) {
       const deployment = context.ours;
-      const metadata: Record<string, string> = { ...deployment.metadata, ...overrides };
-      for (const [key, value] of Object.entries(metadata)) if (value === "") delete metadata[key];
-      const spec: ScalerSpec = parseScalerSpec(
-        { name: "vllm-realtime", namespace: "simulated" },
-        metadata,
-        {},
-      );
-      let memory: PolicyMemory = {};
+      const spec = oursSpec({ ...deployment.metadata, ...overrides }, "vllm-realtime");
       let lastDecision: Decision | undefined;
-      let failures = 0;
       const drivingFactors = new Map<string, number>();
-      const trigger: Trigger = {
-        name: "external",
-        evaluate(nowMs) {
-          const result = decide(spec, view.readings(nowMs), nowMs, memory);
-          memory = result.memory;
-          lastDecision = result.decision;
-          const d = result.decision;
-          drivingFactors.set(d.drivingFactor, (drivingFactors.get(d.drivingFactor) ?? 0) + 1);
-          if (!d.available) {
-            failures++;
-            const fallback = deployment.fallback;
-            if (fallback && failures > fallback.failureThreshold)
-              return averageValue(fallback.replicas, 1, true);
-            return { error: d.summary, active: false };
-          }
-          failures = 0;
-          return averageValue(d.metricValue, 1, d.active);
-        },
+      const trigger = externalTrigger(view, spec, deployment.fallback, (d) => {
+        lastDecision = d;
+        drivingFactors.set(d.drivingFactor, (drivingFactors.get(d.drivingFactor) ?? 0) + 1);
+      });
+      const hpa = {
+        syncPeriodMs: HPA_SYNC_PERIOD_MS,
+        tolerance: context.hpaTolerance,
+        ...(deployment.behavior ? { behavior: deployment.behavior } : {}),
       };
+      const headroomSpec = options.headroom
+        ? oursSpec(
+            { ...deployment.metadata, ...overrides, ...HEADROOM_SCALED_OBJECT.metadata },
+            "gpu-headroom",
+          )
+        : undefined;
       return {
         setup: {
           maxReplicas: deployment.maxReplicaCount,
           minReplicasAt: () => deployment.minReplicaCount,
           keda: { pollingIntervalMs: deployment.pollingIntervalMs, cooldownMs: deployment.cooldownMs },
-          hpa: {
-            syncPeriodMs: HPA_SYNC_PERIOD_MS,
-            tolerance: context.hpaTolerance,
-            ...(deployment.behavior ? { behavior: deployment.behavior } : {}),
-          },
+          hpa,
           triggers: [trigger],
         },
         initialReplicas: () => deployment.minReplicaCount,
         floorAt: () => lastDecision?.floorReplicas ?? 0,
         decisions: { drivingFactors },
+        ...(headroomSpec
+          ? {
+              headroom: {
+                setup: {
+                  maxReplicas: HEADROOM_SCALED_OBJECT.maxReplicaCount,
+                  minReplicasAt: () => HEADROOM_SCALED_OBJECT.minReplicaCount,
+                  keda: {
+                    pollingIntervalMs: HEADROOM_SCALED_OBJECT.pollingIntervalMs,
+                    cooldownMs: HEADROOM_SCALED_OBJECT.cooldownMs,
+                  },
+                  hpa: { syncPeriodMs: HPA_SYNC_PERIOD_MS, tolerance: context.hpaTolerance },
+                  triggers: [externalTrigger(view, headroomSpec, undefined, () => {})],
+                },
+                initialReplicas: HEADROOM_SCALED_OBJECT.minReplicaCount,
+              },
+            }
+          : {}),
       };
     },
   };
@@ -289,6 +338,12 @@ export const POLICIES: readonly PolicyDefinition[] = [
     targetUtilisation: "1",
     spareReplicas: "0",
   }),
+  oursPolicy(
+    "ours-warm-node",
+    "this scaler plus its headroom role: placeholder pods keep a spare GPU node warm (deploy/examples/headroom)",
+    {},
+    { headroom: true },
+  ),
   kedaQueue,
   kedaMulti,
   hpaGpu,

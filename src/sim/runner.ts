@@ -151,6 +151,10 @@ export function runPolicy(
   const warmupTicks = Math.round(model.warmupMs / model.tickMs);
   const firstMs = startMs - warmupTicks * model.tickMs;
   const controller = new ScaleController(built.setup, built.initialReplicas(firstMs), firstMs);
+  const headroom = built.headroom
+    ? new ScaleController(built.headroom.setup, built.headroom.initialReplicas, firstMs)
+    : undefined;
+  if (headroom) cluster.placeholderTarget = headroom.replicas;
   cluster.warmStart(controller.replicas, firstMs);
   const opening = openingRate(arrivals);
   const warmupRng = new Rng(model.seed + 1);
@@ -195,6 +199,10 @@ export function runPolicy(
     cluster.advance(nowMs);
     if (nowMs % model.cluster.caScanIntervalMs === 0) cluster.autoscaleNodes(nowMs);
     controller.step(nowMs);
+    if (headroom) {
+      headroom.step(nowMs);
+      cluster.placeholderTarget = headroom.replicas;
+    }
     cluster.reconcileReplicas(controller.replicas, nowMs, queue);
     cluster.advance(nowMs);
     if (inTrace) {

@@ -114,4 +114,19 @@ describe("pods and nodes", () => {
     // The evicted placeholder is Pending again, and the CA brings a node for it.
     expect(cluster.counters.nodesProvisioned).toBe(1);
   });
+
+  it("shrinking the placeholder Deployment deletes its Pending pods before the running ones", () => {
+    const cluster = new Cluster({ ...FIXED, maxNodes: 2 }, DEFAULT_MODEL.replica, new Rng(1));
+    cluster.warmStart(0, 0);
+    cluster.placeholderTarget = 3;
+    const queue = new RequestQueue();
+    runUntil(cluster, queue, 0, 7 * 60_000, 0);
+    // Two nodes at most: two placeholders run, the third stays Pending.
+    expect(cluster.pods.filter((p) => p.placeholder && p.nodeId >= 0)).toHaveLength(2);
+    expect(cluster.pods.filter((p) => p.phase === "pending")).toHaveLength(1);
+    cluster.placeholderTarget = 2;
+    runUntil(cluster, queue, 7 * 60_000, 7 * 60_000 + TICK, 0);
+    expect(cluster.pods.filter((p) => p.phase === "pending")).toHaveLength(0);
+    expect(cluster.pods.filter((p) => p.placeholder)).toHaveLength(2);
+  });
 });

@@ -69,4 +69,24 @@ describe("ours from a ScaledObject", () => {
       /unknown key "targetUtilization" \(did you mean "targetUtilisation"\?\)/,
     );
   });
+
+  it("ours-warm-node runs the headroom role too: placeholder pods hold a spare GPU node, which is paid for", () => {
+    // A Thursday afternoon (inside the default warm window), steady traffic.
+    const csv = azureTraceCsv(60, () => 120, { context: 1000, generated: 200 }, "2023-11-16 14:00:00");
+    const options = parseSimulateArgs([
+      "--trace",
+      "steady.csv",
+      "--policy",
+      "ours",
+      "--policy",
+      "ours-warm-node",
+    ]);
+    const result = runTrace(options, csv, undefined).result;
+    const [ours, warm] = result.policies;
+    if (!ours || !warm) throw new Error("missing results");
+    expect(warm.requests).toBe(ours.requests);
+    // One spare node for the whole hour: about one GPU-hour more.
+    expect(warm.gpuHours - ours.gpuHours).toBeGreaterThan(0.8);
+    expect(warm.gpuHours - ours.gpuHours).toBeLessThan(1.2);
+  });
 });
