@@ -1,4 +1,5 @@
 import { DateTime } from "luxon";
+import type { SimModel } from "./model.ts";
 import type { PolicyResult, SimulationResult } from "./runner.ts";
 import type { TimelinePoint } from "./stats.ts";
 
@@ -10,6 +11,8 @@ export interface RunDescription {
   readonly dollarsPerGpuHour: number;
   readonly tickSeconds: number;
   readonly seed: number;
+  /** Every model parameter the run used, so a result can be reproduced. */
+  readonly model: SimModel;
 }
 
 /** The `--json` document: stable field names (documented in the README "simulator" section). */
@@ -27,6 +30,7 @@ export function resultJson(run: RunDescription, result: SimulationResult, withTi
     tickSeconds: run.tickSeconds,
     seed: run.seed,
     lowerBoundGpuHours: round(result.lowerBoundGpuHours, 3),
+    model: run.model,
     policies: result.policies.map((p) => {
       const { timeline, ...figures } = p;
       return {

@@ -100,6 +100,7 @@ export function runTrace(
       dollarsPerGpuHour: options.model.dollarsPerGpuHour,
       tickSeconds: options.model.tickMs / 1000,
       seed: options.model.seed,
+      model: options.model,
     },
     result,
   };
