@@ -102,14 +102,14 @@ export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVer
   if (!state) return disabled("queue", true);
   if ("signal" in state) return state;
   const backlog = (state.readings.queueBacklog ?? 0) + (state.readings.vllmWaiting ?? 0);
-  const held = heldSuffix(state.status, usable, ["queueBacklog", "vllmWaiting"]) + state.missing;
+  const caveats = heldSuffix(state.status, usable, ["queueBacklog", "vllmWaiting"]) + state.missing;
   if (spec.queue.mode === "perReplica") {
     const demand = backlog / spec.queue.messagesPerReplica;
     return verdict(
       "queue",
       state.status,
       state.readings,
-      `${backlog} waiting / ${spec.queue.messagesPerReplica} per replica → ${round2(demand)}${held}`,
+      `${backlog} waiting / ${spec.queue.messagesPerReplica} per replica → ${round2(demand)}${caveats}`,
       demand,
     );
   }
@@ -124,7 +124,7 @@ export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVer
     "queue",
     state.status,
     inflow === undefined ? state.readings : { ...state.readings, ttftRequestsPerSecond: inflow },
-    `(${inflowText} + ${backlog} waiting drained in ${sla} s) at ${perReplica} req/s per replica → ${round2(demand)}${held}`,
+    `(${inflowText} + ${backlog} waiting drained in ${sla} s) at ${perReplica} req/s per replica → ${round2(demand)}${caveats}`,
     demand,
   );
 }
