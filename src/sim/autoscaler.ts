@@ -63,6 +63,8 @@ export class ScaleController {
   replicas: number;
   scaleEvents = 0;
   private lastActiveMs: number;
+  /** Periods count from here (the simulation's first tick), whatever the epoch alignment. */
+  private readonly originMs: number;
   private readonly recommendations: TimedReplicas[] = [];
   private readonly scaleUpEvents: TimedReplicas[] = [];
   private readonly scaleDownEvents: TimedReplicas[] = [];
@@ -77,6 +79,7 @@ export class ScaleController {
   ) {
     this.replicas = initialReplicas;
     this.lastActiveMs = startMs;
+    this.originMs = startMs;
     const behavior = setup.hpa?.behavior;
     const seconds = behavior
       ? [behavior.scaleUp, behavior.scaleDown].flatMap((r) => [
@@ -102,11 +105,20 @@ export class ScaleController {
     this.scaleEvents++;
   }
 
-  /** Runs whatever is due at `nowMs` (a multiple of the tick). */
+  /** The periods (ms) this controller runs on: each must be a whole number of simulation ticks. */
+  periodsMs(): { name: string; ms: number }[] {
+    const periods: { name: string; ms: number }[] = [];
+    if (this.setup.keda) periods.push({ name: "KEDA pollingInterval", ms: this.setup.keda.pollingIntervalMs });
+    if (this.setup.hpa) periods.push({ name: "HPA sync period", ms: this.setup.hpa.syncPeriodMs });
+    return periods;
+  }
+
+  /** Runs whatever is due at `nowMs` (a whole number of ticks after the first). */
   step(nowMs: number): void {
     const { keda, hpa } = this.setup;
-    if (keda && nowMs % keda.pollingIntervalMs === 0) this.pollKeda(nowMs);
-    if (hpa && nowMs % hpa.syncPeriodMs === 0) this.syncHpa(nowMs);
+    const sinceOrigin = nowMs - this.originMs;
+    if (keda && sinceOrigin % keda.pollingIntervalMs === 0) this.pollKeda(nowMs);
+    if (hpa && sinceOrigin % hpa.syncPeriodMs === 0) this.syncHpa(nowMs);
     if (!keda && !hpa) this.setReplicas(this.setup.maxReplicas, nowMs);
   }
 

@@ -74,6 +74,8 @@ export class Observer {
   constructor(
     private readonly model: ObservationModel,
     tickMs: number,
+    /** Scrapes happen every scrape interval from here. */
+    private readonly originMs = 0,
   ) {
     this.windowTicks = Math.max(1, Math.round(model.rateWindowMs / tickMs));
     this.ttftRing = Array.from(
@@ -112,7 +114,8 @@ export class Observer {
       (this.queueHistory[0] as { atMs: number }).atMs < tickEndMs - keepQueueMs
     )
       this.queueHistory.shift();
-    if (tickEndMs % this.model.scrapeIntervalMs === 0) this.scrape(tickEndMs, cluster, replicasDesired);
+    if ((tickEndMs - this.originMs) % this.model.scrapeIntervalMs === 0)
+      this.scrape(tickEndMs, cluster, replicasDesired);
     this.ringIndex = (this.ringIndex + 1) % this.windowTicks;
     const leaving = this.ttftRing[this.ringIndex] as Float64Array;
     for (let b = 0; b < leaving.length; b++) {

@@ -138,7 +138,9 @@ export function runPolicy(
   const rng = new Rng(model.seed);
   const cluster = new Cluster(model.cluster, model.replica, rng);
   const queue = new RequestQueue();
-  const observer = new Observer(model.observation, model.tickMs);
+  const warmupTicks = Math.round(model.warmupMs / model.tickMs);
+  const firstMs = arrivals.startMs - warmupTicks * model.tickMs;
+  const observer = new Observer(model.observation, model.tickMs, firstMs);
   const view: WorldView = {
     readings: (nowMs) => observer.readings(nowMs, queue.length),
     snapshot: (nowMs) => observer.visibleSnapshot(nowMs),
@@ -148,13 +150,17 @@ export function runPolicy(
   };
   const built = policy.build(view, options.context);
   const startMs = arrivals.startMs;
-  const warmupTicks = Math.round(model.warmupMs / model.tickMs);
-  const firstMs = startMs - warmupTicks * model.tickMs;
   const controller = new ScaleController(built.setup, built.initialReplicas(firstMs), firstMs);
   const headroom = built.headroom
     ? new ScaleController(built.headroom.setup, built.headroom.initialReplicas, firstMs)
     : undefined;
   if (headroom) cluster.placeholderTarget = headroom.replicas;
+  for (const c of [controller, headroom])
+    for (const period of c?.periodsMs() ?? [])
+      if (period.ms <= 0 || period.ms % model.tickMs !== 0)
+        throw new Error(
+          `${policy.name}: the ${period.name} (${period.ms / 1000} s) is not a whole number of ${model.tickMs / 1000} s ticks; choose --tick-seconds 1 or 5`,
+        );
   cluster.warmStart(controller.replicas, firstMs);
   const opening = openingRate(arrivals);
   const warmupRng = new Rng(model.seed + 1);
@@ -197,7 +203,7 @@ export function runPolicy(
     }
     if (tick >= arrivals.ticks && queue.length === 0 && cluster.pods.every((p) => p.serving.idle)) break;
     cluster.advance(nowMs);
-    if (nowMs % model.cluster.caScanIntervalMs === 0) cluster.autoscaleNodes(nowMs);
+    if ((nowMs - firstMs) % model.cluster.caScanIntervalMs === 0) cluster.autoscaleNodes(nowMs);
     controller.step(nowMs);
     if (headroom) {
       headroom.step(nowMs);

@@ -156,10 +156,17 @@ describe("the simulate command", () => {
     expect(await run(["--trace", "x.csv", "--policy", "karpenter"])).toBe(2);
     expect(await run(["--trace", "x.csv", "--tz", "Nowhere/Land"])).toBe(2);
     expect(await run(["--trace", join(dir, "missing.csv")])).toBe(2);
+    const trace = join(dir, "tiny.csv");
+    writeFileSync(
+      trace,
+      azureTraceCsv(5, () => 10),
+    );
+    expect(await run(["--trace", trace, "--tick-seconds", "4"])).toBe(1);
     vi.restoreAllMocks();
     expect(io.err()).toContain("--scale and --peak-replicas are exclusive");
     expect(io.err()).toContain('--policy "karpenter" is unknown');
     expect(io.err()).toContain("Nowhere/Land");
     expect(io.err()).toContain("cannot read the trace");
+    expect(io.err()).toContain("--ca-scan-seconds must be a positive multiple of --tick-seconds (4)");
   });
 });

@@ -150,4 +150,31 @@ describe("arrivals and the lower bound", () => {
     expect(meanContext).toBeGreaterThan(1050);
     expect(meanContext).toBeLessThan(1300);
   });
+
+  it("runs its controllers on time even when the trace does not start on a round second", async () => {
+    const { runTrace } = await import("../../src/sim/run-trace.ts");
+    const { parseSimulateArgs } = await import("../../src/sim/options.ts");
+    const rows = Array.from({ length: 60 }, (_, i) => {
+      const at = new Date(Date.UTC(1995, 6, 3, 12, i, 3));
+      const iso = at.toISOString().slice(0, 19);
+      return {
+        local: iso.replace("T", " "),
+        utc: `${iso}Z`,
+        requests: i >= 20 && i < 40 ? 600 : 30,
+        valid: 1 as const,
+      };
+    });
+    const options = parseSimulateArgs([
+      "--trace",
+      "odd.csv",
+      "--time-column",
+      "minute_start_utc",
+      "--policy",
+      "hpa-gpu",
+    ]);
+    const result = runTrace(options, countTraceCsv(rows), undefined).result;
+    expect(result.startMs % 60_000).toBe(3_000);
+    // 600 requests a minute need 5 replicas: the HPA must have acted on its 15 s syncs.
+    expect(result.policies[0]?.peakReplicas).toBeGreaterThanOrEqual(5);
+  });
 });
