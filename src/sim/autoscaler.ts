@@ -108,7 +108,8 @@ export class ScaleController {
   /** The periods (ms) this controller runs on: each must be a whole number of simulation ticks. */
   periodsMs(): { name: string; ms: number }[] {
     const periods: { name: string; ms: number }[] = [];
-    if (this.setup.keda) periods.push({ name: "KEDA pollingInterval", ms: this.setup.keda.pollingIntervalMs });
+    if (this.setup.keda)
+      periods.push({ name: "KEDA pollingInterval", ms: this.setup.keda.pollingIntervalMs });
     if (this.setup.hpa) periods.push({ name: "HPA sync period", ms: this.setup.hpa.syncPeriodMs });
     return periods;
   }

@@ -6,7 +6,7 @@ import { Observer } from "./observe.ts";
 import type { PolicyContext, PolicyDefinition, WorldView } from "./policies.ts";
 import { Rng } from "./rng.ts";
 import { RequestQueue, type ServingSink } from "./serving.ts";
-import { Timeline, type TimelinePoint, TtftStats } from "./stats.ts";
+import { shareAtMost, Timeline, type TimelinePoint, TtftStats } from "./stats.ts";
 
 /** Stable, documented result fields (README "simulator"; `--json`). */
 export interface PolicyResult {
@@ -178,10 +178,8 @@ export function runPolicy(
       if (arrivalMs < startMs) return; // warm-up traffic
       stats.record(count, first, last, wait);
       if (point) {
-        point.ttftMaxSeconds = Math.max(point.ttftMaxSeconds, last);
-        if (last > model.slaSeconds)
-          point.slaMisses +=
-            first > model.slaSeconds ? count : (count * (last - model.slaSeconds)) / (last - first);
+        point.ttftMaxSeconds = Math.max(point.ttftMaxSeconds, first, last);
+        point.slaMisses += count * (1 - shareAtMost(model.slaSeconds, first, last));
       }
     },
     completed() {},

@@ -6,6 +6,15 @@ const BUCKET_GROWTH = 1.02;
 const SMALLEST_SECONDS = 0.01;
 const BUCKETS = 1200;
 
+/** The share of values spread evenly between `a` and `b` (either order) that are ≤ `limit`. */
+export function shareAtMost(limit: number, a: number, b: number): number {
+  const low = Math.min(a, b);
+  const high = Math.max(a, b);
+  if (high <= limit) return 1;
+  if (low > limit) return 0;
+  return (limit - low) / (high - low);
+}
+
 export class TtftStats {
   private readonly buckets = new Float64Array(BUCKETS);
   requests = 0;
@@ -20,13 +29,14 @@ export class TtftStats {
     return Math.min(BUCKETS - 1, i);
   }
 
-  /** `count` first tokens with TTFTs spread evenly over [first, last]. */
-  record(count: number, firstSeconds: number, lastSeconds: number, queueWaitSeconds: number): void {
+  /**
+   * `count` first tokens with TTFTs spread evenly from `firstSeconds` (the cohort's first request)
+   * to `lastSeconds` (its last, which may have waited less); `worstWaitSeconds` is the longest
+   * any of them queued.
+   */
+  record(count: number, firstSeconds: number, lastSeconds: number, worstWaitSeconds: number): void {
     this.requests += count;
-    const sla = this.slaSeconds;
-    if (lastSeconds <= sla) this.withinSla += count;
-    else if (firstSeconds <= sla)
-      this.withinSla += (count * (sla - firstSeconds)) / (lastSeconds - firstSeconds);
+    this.withinSla += count * shareAtMost(this.slaSeconds, firstSeconds, lastSeconds);
     const points = Math.min(count, 8);
     for (let k = 0; k < points; k++) {
       const ttft =
@@ -36,8 +46,7 @@ export class TtftStats {
       const b = this.bucketOf(ttft);
       this.buckets[b] = (this.buckets[b] as number) + count / points;
     }
-    const lastWait = queueWaitSeconds + (lastSeconds - firstSeconds);
-    this.worstQueueWaitSeconds = Math.max(this.worstQueueWaitSeconds, lastWait);
+    this.worstQueueWaitSeconds = Math.max(this.worstQueueWaitSeconds, worstWaitSeconds);
   }
 
   /** Requests still without a first token when the run ends: they missed the SLA. */

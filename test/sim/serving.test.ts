@@ -128,3 +128,22 @@ describe("the durable queue", () => {
     expect(queue.length).toBe(0);
   });
 });
+
+describe("TTFT figures", () => {
+  it("counts the share within the SLA exactly, whichever end of the cohort waited longer", async () => {
+    const { TtftStats, shareAtMost } = await import("../../src/sim/stats.ts");
+    expect(shareAtMost(60, 30, 90)).toBeCloseTo(0.5, 9);
+    expect(shareAtMost(60, 90, 30)).toBeCloseTo(0.5, 9);
+    expect(shareAtMost(60, 1, 2)).toBe(1);
+    expect(shareAtMost(60, 61, 70)).toBe(0);
+    const stats = new TtftStats(60);
+    stats.record(100, 1, 1, 0);
+    stats.record(100, 90, 30, 89);
+    stats.recordUnserved(50, 4000);
+    expect(stats.requests).toBe(250);
+    expect(stats.withinSlaFraction()).toBeCloseTo(150 / 250, 9);
+    expect(stats.worstQueueWaitSeconds).toBe(4000);
+    expect(stats.quantile(0.3)).toBeCloseTo(1, 1);
+    expect(stats.quantile(0.99)).toBeGreaterThan(4000);
+  });
+});
