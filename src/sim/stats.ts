@@ -49,12 +49,15 @@ export class TtftStats {
     this.worstQueueWaitSeconds = Math.max(this.worstQueueWaitSeconds, worstWaitSeconds);
   }
 
-  /** Requests still without a first token when the run ends: they missed the SLA. */
-  recordUnserved(count: number, oldestWaitSeconds: number): void {
+  /**
+   * Requests still without a first token when the run ends: SLA misses, counted in the
+   * percentiles at the wait they had so far (a lower bound on their TTFT).
+   */
+  recordUnserved(count: number, waitSoFarSeconds: number): void {
     this.requests += count;
-    const b = BUCKETS - 1;
+    const b = this.bucketOf(waitSoFarSeconds);
     this.buckets[b] = (this.buckets[b] as number) + count;
-    this.worstQueueWaitSeconds = Math.max(this.worstQueueWaitSeconds, oldestWaitSeconds);
+    this.worstQueueWaitSeconds = Math.max(this.worstQueueWaitSeconds, waitSoFarSeconds);
   }
 
   quantile(q: number): number {

@@ -144,6 +144,7 @@ describe("TTFT figures", () => {
     expect(stats.withinSlaFraction()).toBeCloseTo(150 / 250, 9);
     expect(stats.worstQueueWaitSeconds).toBe(4000);
     expect(stats.quantile(0.3)).toBeCloseTo(1, 1);
-    expect(stats.quantile(0.99)).toBeGreaterThan(4000);
+    // Unserved requests count at the wait they had so far.
+    expect(stats.quantile(0.99) / 4000).toBeCloseTo(1, 1);
   });
 });
