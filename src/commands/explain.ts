@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DateTime } from "luxon";
 import { ConfigError } from "../config/resolve.ts";
+import { type ExternalTrigger, externalTriggersIn } from "../config/scaledobject.ts";
 import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
 import { decide, type PolicyMemory } from "../policy/decide.ts";
 import type { Decision } from "../policy/decision.ts";
@@ -14,6 +15,8 @@ Prints the decision the scaler would make, and every reason for it: each signal'
 demand, the fused load, headroom, warm floor, the rules that fired, and what is sent to KEDA.
 The gRPC service calls the same decide() function.
 
+  --scaledobject FILE.yaml  take the metadata, name and namespace from the (first) external trigger
+                            of the ScaledObject in FILE; --metadata entries override it
   --metadata KEY=VALUE      a scalerMetadata entry (repeat the flag; env variables give defaults)
   --readings K=V[,K=V...]   readings, e.g. queueBacklog=12,ttftP95Seconds=2.1; a value "fail" (or
                             "fail:some message") is a failed source
@@ -22,7 +25,7 @@ The gRPC service calls the same decide() function.
                             {"metadata": {...}, "polls": [{"at": "...", "readings": {...}}, ...]}
   --at ISO-8601             the instant (default: now), e.g. 2026-11-23T08:00:00+08:00
   --live                    read the signals from the configured sources (PROMETHEUS_URL, ...)
-  --name NAME --namespace NS   the ScaledObject (default explain / default)
+  --name NAME --namespace NS   the ScaledObject (default: the YAML's, else explain / default)
   --json                    print the Decision objects as JSON
 
 Reading names: ${SIGNAL_KEYS.join(", ")}.
@@ -141,6 +144,24 @@ function scenarioFromFile(file: string, nowMs: number): Scenario {
   return { metadata, polls: [pollOf(isScenario ? root : { readings: root }, file)] };
 }
 
+function firstExternalTrigger(file: string): ExternalTrigger {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new InputError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  let triggers: ExternalTrigger[];
+  try {
+    triggers = externalTriggersIn(text);
+  } catch (error) {
+    throw new InputError(`${file}: ${(error as Error).message}`);
+  }
+  const first = triggers[0];
+  if (!first) throw new InputError(`${file} has no ScaledObject with an external trigger`);
+  return first;
+}
+
 const pad = (text: string, width: number) => text.padEnd(width);
 const figure = (n: number | undefined) => (n === undefined ? "—" : String(Math.round(n * 100) / 100));
 
@@ -207,7 +228,9 @@ export async function run(argv: string[], env: Env = process.env, io: Output = S
   try {
     const nowMs = Date.now();
     const scenario = args.file ? scenarioFromFile(args.file, nowMs) : { metadata: {}, polls: [] as Poll[] };
+    const trigger = args.scaledobject ? firstExternalTrigger(args.scaledobject) : undefined;
     const metadata = {
+      ...trigger?.metadata,
       ...scenario.metadata,
       ...Object.fromEntries(pairs(args.metadata, "--metadata", (m) => [m])),
     };
@@ -225,7 +248,11 @@ export async function run(argv: string[], env: Env = process.env, io: Output = S
         : { ...(fromFile === "live" ? {} : fromFile), ...readingsFrom(given, when.atMs) };
       polls = [{ atMs: when.atMs, zone: when.zone, readings }];
     }
-    const spec = parseScalerSpec({ name: args.name, namespace: args.namespace }, metadata, env);
+    const identity = {
+      name: args.name ?? trigger?.scaledObject.name ?? "explain",
+      namespace: args.namespace ?? trigger?.scaledObject.namespace ?? "default",
+    };
+    const spec = parseScalerSpec(identity, metadata, env);
     let memory: PolicyMemory | undefined;
     const decisions: { decision: Decision; zone: string }[] = [];
     for (const poll of polls) {
@@ -261,10 +288,11 @@ function parseOptions(argv: string[]) {
       metadata: { type: "string", multiple: true, default: [] },
       readings: { type: "string", multiple: true, default: [] },
       file: { type: "string" },
+      scaledobject: { type: "string" },
       at: { type: "string" },
       live: { type: "boolean", default: false },
-      name: { type: "string", default: "explain" },
-      namespace: { type: "string", default: "default" },
+      name: { type: "string" },
+      namespace: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -274,10 +302,11 @@ function parseOptions(argv: string[]) {
     metadata: values.metadata ?? [],
     readings: values.readings ?? [],
     file: values.file,
+    scaledobject: values.scaledobject,
     at: values.at,
     live: values.live ?? false,
-    name: values.name ?? "explain",
-    namespace: values.namespace ?? "default",
+    name: values.name,
+    namespace: values.namespace,
     json: values.json ?? false,
     help: values.help ?? false,
   };

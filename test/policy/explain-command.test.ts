@@ -64,6 +64,38 @@ describe("keda-llm-scaler explain", () => {
     ]);
   });
 
+  it("takes the metadata, name and namespace from a ScaledObject YAML", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "explain-"));
+    const path = join(dir, "scaledobject.yaml");
+    writeFileSync(
+      path,
+      [
+        "apiVersion: keda.sh/v1alpha1",
+        "kind: ScaledObject",
+        "metadata: {name: vllm-apac, namespace: inference}",
+        "spec:",
+        "  scaleTargetRef: {name: vllm-apac}",
+        "  triggers:",
+        "    - type: external",
+        "      metadata:",
+        "        scalerAddress: keda-llm-scaler:6000",
+        '        warmFloorSchedule: "Asia/Singapore Mon-Fri 08:00-23:00"',
+        '        warmFloorReplicas: "2"',
+      ].join("\n"),
+    );
+    const { code, out } = await explain([
+      "--scaledobject",
+      path,
+      "--readings",
+      "queueBacklog=0",
+      "--at",
+      "2026-11-24T12:00:00+08:00",
+    ]);
+    expect(code).toBe(0);
+    expect(out).toContain("ScaledObject inference/vllm-apac at 2026-11-24T12:00:00.000+08:00");
+    expect(out).toContain("Answer: 2 replica(s) → GetMetrics 2 (target 1), IsActive true");
+  });
+
   it("names a bad metadata key, a bad reading and a bad instant", async () => {
     const badKey = await explain(["--metadata", "maxReplica=3"]);
     expect(badKey.code).toBe(1);
