@@ -253,9 +253,15 @@ export function runPolicy(
     }
     if (inTrace && tick % progressEvery === 0) options.onProgress?.(policy.name, tick / arrivals.ticks);
   }
-  if (queue.length > 0) {
+  // The drain limit ran out: what still waits, in the queue or pulled by a pod, missed the SLA.
+  let unserved = queue.length;
+  for (const pod of cluster.pods) unserved += pod.serving.waitingCount;
+  if (unserved > 0) {
     const endMs = startMs + tick * tickMs;
-    stats.recordUnserved(queue.length, (endMs - (queue.oldestArrivalMs() ?? endMs)) / 1000);
+    stats.recordUnserved(
+      unserved,
+      (endMs - (queue.oldestArrivalMs() ?? startMs + arrivals.ticks * tickMs)) / 1000,
+    );
   }
   options.onProgress?.(policy.name, 1);
   const wallSeconds = (performance.now() - wallStart) / 1000;
@@ -270,7 +276,7 @@ export function runPolicy(
     ttftP95Seconds: stats.quantile(0.95),
     ttftP99Seconds: stats.quantile(0.99),
     worstQueueWaitSeconds: stats.worstQueueWaitSeconds,
-    unservedRequests: queue.length,
+    unservedRequests: unserved,
     gpuHours,
     costDollars: gpuHours * model.dollarsPerGpuHour,
     lowerBoundRatio: lowerBound > 0 ? gpuHours / lowerBound : Number.POSITIVE_INFINITY,
