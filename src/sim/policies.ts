@@ -192,7 +192,7 @@ function oursPolicy(
 
 /**
  * Seed 000's ScaledObject: an azure-servicebus trigger with messageCount 5, cooldown 300 s,
- * min 1, max 8, default polling (30 s), no behaviour block; and its CronJob pre-warm, which sets
+ * min 1, max 8 (--max-replicas), default polling (30 s), no behaviour block; and its CronJob pre-warm, which sets
  * the minimum to 1 at 07:45 and to 0 at 23:30 on weekdays (weekends 0), in the trace's zone.
  */
 const kedaQueue: PolicyDefinition = {
@@ -210,7 +210,7 @@ const kedaQueue: PolicyDefinition = {
     };
     return {
       setup: {
-        maxReplicas: Math.min(8, context.maxReplicas),
+        maxReplicas: context.maxReplicas,
         minReplicasAt: minAt,
         keda: { pollingIntervalMs: 30_000, cooldownMs: 300_000 },
         hpa: { syncPeriodMs: HPA_SYNC_PERIOD_MS, tolerance: context.hpaTolerance },
@@ -224,7 +224,7 @@ const kedaQueue: PolicyDefinition = {
 /**
  * Seed 001's triggers: Prometheus "waiting per pod" (threshold 5, activation 2), average GPU
  * utilisation (threshold 80), a cron of 3 replicas Mon–Fri 07:30–20:00; polling 10 s, cooldown
- * 120 s, min 1, max 8, and its asymmetric behaviour (up 2 pods per 30 s; down after 600 s, 1 pod
+ * 120 s, min 1, max 8 (--max-replicas), and its asymmetric behaviour (up 2 pods per 30 s; down after 600 s, 1 pod
  * per 120 s). Prometheus triggers use AverageValue, so a per-pod average as the value proposes
  * ceil(average / threshold) replicas: that is how this configuration behaves in a real cluster.
  */
@@ -260,7 +260,7 @@ const kedaMulti: PolicyDefinition = {
     };
     return {
       setup: {
-        maxReplicas: Math.min(8, context.maxReplicas),
+        maxReplicas: context.maxReplicas,
         minReplicasAt: () => 1,
         keda: { pollingIntervalMs: 10_000, cooldownMs: 120_000 },
         hpa: {
@@ -289,7 +289,7 @@ const kedaMulti: PolicyDefinition = {
 /** The CPU-style HPA a team starts with, on GPU utilisation: target 80 % per pod, min 1, default behaviour. */
 const hpaGpu: PolicyDefinition = {
   name: "hpa-gpu",
-  description: "plain HPA on GPU utilisation, target 80 %, min 1, max 8",
+  description: "plain HPA on GPU utilisation, target 80 %, min 1",
   build(view, context) {
     const trigger: Trigger = {
       name: "gpu-utilisation",
@@ -310,7 +310,7 @@ const hpaGpu: PolicyDefinition = {
     };
     return {
       setup: {
-        maxReplicas: Math.min(8, context.maxReplicas),
+        maxReplicas: context.maxReplicas,
         minReplicasAt: () => 1,
         hpa: { syncPeriodMs: HPA_SYNC_PERIOD_MS, tolerance: context.hpaTolerance },
         triggers: [trigger],
