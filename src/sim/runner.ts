@@ -5,7 +5,7 @@ import { type SimModel, validateModel } from "./model.ts";
 import { Observer } from "./observe.ts";
 import type { PolicyContext, PolicyDefinition, WorldView } from "./policies.ts";
 import { Rng } from "./rng.ts";
-import { RequestQueue, type ServingSink } from "./serving.ts";
+import { type Cohort, RequestQueue, type ServingSink } from "./serving.ts";
 import { shareAtMost, Timeline, type TimelinePoint, TtftStats } from "./stats.ts";
 
 /** Stable, documented result fields (README "simulator"; `--json`). */
@@ -71,12 +71,41 @@ function workSeconds(arrivals: ArrivalStream, model: SimModel, tick: number): nu
   );
 }
 
+/** The requests of one tick of the trace, spread over the tick as they arrived. */
+function traceCohort(arrivals: ArrivalStream, tick: number, nowMs: number): Cohort | undefined {
+  const n = arrivals.count[tick] as number;
+  if (n === 0) return undefined;
+  const first = arrivals.firstOffsetMs[tick] as number;
+  return {
+    count: n,
+    contextTokens: (arrivals.contextTokens[tick] as number) / n,
+    generatedTokens: (arrivals.generatedTokens[tick] as number) / n,
+    arrivalMs: nowMs + first,
+    spreadMs: (arrivals.lastOffsetMs[tick] as number) - first,
+  };
+}
+
+/** Warm-up traffic: Poisson arrivals at the trace's opening rate, evenly spread over the tick. */
+function warmupCohort(rng: Rng, opening: OpeningRate, nowMs: number, tickMs: number): Cohort | undefined {
+  const n = rng.poisson(opening.requestsPerTick);
+  if (n === 0) return undefined;
+  return {
+    count: n,
+    contextTokens: opening.contextTokens,
+    generatedTokens: opening.generatedTokens,
+    arrivalMs: nowMs + tickMs / (2 * n),
+    spreadMs: tickMs - tickMs / n,
+  };
+}
+
+interface OpeningRate {
+  readonly requestsPerTick: number;
+  readonly contextTokens: number;
+  readonly generatedTokens: number;
+}
+
 /** The mean arrival rate and request size of the trace's first 10 minutes with data. */
-function openingRate(arrivals: ArrivalStream): {
-  requestsPerTick: number;
-  contextTokens: number;
-  generatedTokens: number;
-} {
+function openingRate(arrivals: ArrivalStream): OpeningRate {
   const window = Math.max(1, Math.round(600_000 / arrivals.tickMs));
   let ticks = 0;
   let count = 0;
@@ -209,32 +238,15 @@ export function runPolicy(
     }
     cluster.reconcileReplicas(controller.replicas, nowMs, queue);
     cluster.advance(nowMs);
-    if (inTrace) {
-      point = timeline.at(nowMs);
-      const n = arrivals.count[tick] as number;
-      if (n > 0) {
-        queue.push({
-          count: n,
-          contextTokens: (arrivals.contextTokens[tick] as number) / n,
-          generatedTokens: (arrivals.generatedTokens[tick] as number) / n,
-          arrivalMs: nowMs + (arrivals.firstOffsetMs[tick] as number),
-          spreadMs: (arrivals.lastOffsetMs[tick] as number) - (arrivals.firstOffsetMs[tick] as number),
-        });
-        requests += n;
-      }
-    } else {
-      point = undefined;
-      if (tick < 0) {
-        const n = warmupRng.poisson(opening.requestsPerTick);
-        if (n > 0)
-          queue.push({
-            count: n,
-            contextTokens: opening.contextTokens,
-            generatedTokens: opening.generatedTokens,
-            arrivalMs: nowMs + tickMs / (2 * n),
-            spreadMs: tickMs - tickMs / n,
-          });
-      }
+    point = inTrace ? timeline.at(nowMs) : undefined;
+    const arriving = inTrace
+      ? traceCohort(arrivals, tick, nowMs)
+      : tick < 0
+        ? warmupCohort(warmupRng, opening, nowMs, tickMs)
+        : undefined;
+    if (arriving) {
+      queue.push(arriving);
+      if (inTrace) requests += arriving.count;
     }
     cluster.dispatch(queue);
     cluster.processTick(nowMs, tickMs, sink);
