@@ -39,14 +39,19 @@ export function answerForKeda(spec: ScalerSpec, input: AnswerInput, rules: RuleF
     // Placeholders keep spare GPU nodes up while the serving side is warm, none while it is cold.
     servingReplicas = input.servingDesired;
     const warm = input.servingDesired > 0 && input.reasonToRun;
-    answer = Math.min(
-      spec.target.maxReplicas,
-      Math.max(spec.target.minReplicas, warm ? spec.headroom.spareReplicas : 0),
-    );
+    const servingMax = spec.headroom.servingMaxReplicas;
+    const room =
+      servingMax === undefined ? Number.POSITIVE_INFINITY : Math.max(0, servingMax - input.servingDesired);
+    const spare = warm ? Math.min(spec.headroom.spareReplicas, room) : 0;
+    answer = Math.min(spec.target.maxReplicas, Math.max(spec.target.minReplicas, spare));
+    const limited =
+      warm && room < spec.headroom.spareReplicas
+        ? ` (the serving side can grow by ${room} more, to servingMaxReplicas ${servingMax})`
+        : "";
     rules.push({
       rule: "headroom-role",
       note: warm
-        ? `serving wants ${input.servingDesired}: keeping ${answer} placeholder(s) so that many spare GPU slots are already up when it grows`
+        ? `serving wants ${input.servingDesired}: keeping ${answer} placeholder(s)${limited} so that many spare GPU slots are already up when it grows`
         : "the serving side is cold: no placeholders, no spare GPU nodes",
     });
   }

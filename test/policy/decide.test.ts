@@ -665,6 +665,16 @@ describe("role=headroom (placeholder pods for warm GPU nodes)", () => {
     ).toBe(0);
   });
 
+  it("keeps no more spare than the serving side can still grow into (servingMaxReplicas)", () => {
+    const spec = specOf({ ...headroom, servingMaxReplicas: "8" });
+    // 600 waiting drain in 60 s at 2 req/s per replica: 5 of load → 8 serving, the serving max.
+    const atMax = decideOnce(spec, { queueBacklog: 600, vllmRunning: 8 });
+    expect(atMax).toMatchObject({ servingReplicas: 8, desiredReplicas: 0 });
+    const nearMax = decideOnce(spec, { queueBacklog: 540, vllmRunning: 8 });
+    expect(nearMax).toMatchObject({ servingReplicas: 7, desiredReplicas: 1 });
+    expect(nearMax.rules.find((r) => r.rule === "headroom-role")?.note).toContain("can grow by 1 more");
+  });
+
   it("is clamped to its own maxReplicas", () => {
     const spec = specOf({ role: "headroom", spareReplicas: "5", maxReplicas: "3" });
     expect(decideOnce(spec, { queueBacklog: 240, vllmRunning: 1 }).desiredReplicas).toBe(3);

@@ -6,6 +6,7 @@ import {
   integer,
   nonNegativeNumber,
   oneOf,
+  optional,
   parsedBy,
   positiveNumber,
   setting,
@@ -148,6 +149,12 @@ export const policyGroups = {
       type: integer(0, 1000),
       default: "1",
       doc: "role=headroom: placeholder pods (each sized like one serving replica) kept while the serving side is warm.",
+    }),
+    servingMaxReplicas: setting({
+      key: "servingMaxReplicas",
+      env: "SERVING_MAX_REPLICAS",
+      type: optional(integer(1, 10_000)),
+      doc: "role=headroom: the serving ScaledObject's maxReplicas. Placeholders never exceed the room it has left to grow (a spare node it cannot use is waste).",
     }),
   },
   activation: {
