@@ -68,7 +68,7 @@ export const policyGroups = {
       env: "TTFT_TARGET_SECONDS",
       type: positiveNumber(),
       default: "2",
-      doc: "TTFT P95 above this means the ready replicas are overloaded; demand = ready × P95 / target (step-bounded).",
+      doc: "TTFT P95 above this, while the latency gate is open, means the ready replicas are overloaded; demand = ready × P95 / target (step-bounded).",
     }),
     minRequestsPerSecond: setting({
       key: "ttftMinRequestsPerSecond",
@@ -132,7 +132,7 @@ export const policyGroups = {
       env: "TOKENS_PER_SECOND_FLOOR",
       type: positiveNumber(),
       default: "500",
-      doc: "Per-pod generated tokens/s below this while requests wait is overload (seed 001); demand = ready × floor / tokens/s.",
+      doc: "Per-pod generated tokens/s below this while the latency gate is open is overload (seed 001); demand = ready × floor / tokens/s.",
     }),
   },
   headroom: {
