@@ -42,3 +42,8 @@ export const SIGNAL_KEYS = [
   "replicasReady",
   "replicasUnavailable",
 ] as const satisfies readonly SignalKey[];
+
+/** Fails to compile when a reading is added to SignalReadings but not to SIGNAL_KEYS. */
+export const SIGNAL_KEYS_ARE_COMPLETE: [Exclude<SignalKey, (typeof SIGNAL_KEYS)[number]>] extends [never]
+  ? true
+  : never = true;
