@@ -160,11 +160,45 @@ export class ServingReplica {
       this.generatedTokensLastTick = 0;
       return;
     }
-    const m = this.model;
     const tickEndMs = tickStartMs + tickMs;
-    let cursorMs = Math.max(tickStartMs, this.busyUntilMs);
-    let prefillBusyMs = Math.max(0, Math.min(this.busyUntilMs, tickEndMs) - tickStartMs);
-    while (this.waiting.length > 0 && cursorMs < tickEndMs) {
+    const carriedMs = Math.max(0, Math.min(this.busyUntilMs, tickEndMs) - tickStartMs);
+    const state = { cursorMs: Math.max(tickStartMs, this.busyUntilMs), prefillBusyMs: carriedMs };
+    let decodeUsedMs = 0;
+    let generated = 0;
+    let activeSeconds = 0;
+    for (;;) {
+      this.admit(state, tickEndMs, sink);
+      // Decode steps interleave with prefills (chunked prefill): the batch decodes whenever the
+      // GPU is not prefilling. When a sequence finishes while requests wait, its slot is refilled
+      // at once rather than at the next tick.
+      const windowMs = tickMs - state.prefillBusyMs - decodeUsedMs;
+      if (windowMs <= 0) break;
+      const refill = this.waiting.length > 0;
+      const step = this.decode(windowMs / 1000, sink, refill);
+      generated += step.generated;
+      activeSeconds += step.activeSeconds;
+      decodeUsedMs += step.usedSeconds * 1000;
+      if (!refill || !step.freedSlots) break;
+      state.cursorMs = Math.max(state.cursorMs, tickStartMs + state.prefillBusyMs + decodeUsedMs);
+    }
+    this.busyUntilMs = state.cursorMs;
+    const m = this.model;
+    this.generatedTokensLastTick = generated;
+    this.busyFraction = Math.min(1, (state.prefillBusyMs / 1000 + activeSeconds) / (tickMs / 1000));
+    this.utilisation = Math.min(
+      1,
+      (state.prefillBusyMs / 1000 + generated / m.decodeTokensPerSecond) / (tickMs / 1000),
+    );
+  }
+
+  /** Admits waiting requests while sequences and KV cache allow, prefilling them in turn. */
+  private admit(
+    state: { cursorMs: number; prefillBusyMs: number },
+    tickEndMs: number,
+    sink: ServingSink,
+  ): void {
+    const m = this.model;
+    while (this.waiting.length > 0 && state.cursorMs < tickEndMs) {
       const cohort = this.waiting[0] as Cohort;
       const kvPerRequest = Math.max(1, cohort.contextTokens + cohort.generatedTokens);
       const slots = m.maxNumSeqs - this.runningCount;
@@ -177,6 +211,7 @@ export class ServingReplica {
       const p = (cohort.contextTokens / m.prefillTokensPerSecond) * 1000;
       const step = arrivalStepMs(cohort);
       const a0 = cohort.arrivalMs;
+      const cursorMs = state.cursorMs;
       // One prefill after another, each starting when the GPU is free and the request is there:
       // finish_i = max(cursor + (i+1)·p, a_0 + (i+1)·p) when requests come faster than they are
       // prefilled, else max(cursor + (i+1)·p, a_i + p).
@@ -192,11 +227,11 @@ export class ServingReplica {
         a0,
       );
       const busyStartMs = Math.max(cursorMs, a0);
-      prefillBusyMs += Math.max(
+      state.prefillBusyMs += Math.max(
         0,
         Math.min(busyStartMs + n * p, tickEndMs) - Math.min(busyStartMs, tickEndMs),
       );
-      cursorMs = lastFinishMs;
+      state.cursorMs = lastFinishMs;
       this.running.push({
         count: n,
         remainingTokens: cohort.generatedTokens,
@@ -209,25 +244,22 @@ export class ServingReplica {
       else cohort.count = 0;
       if (cohort.count === 0) this.waiting.shift();
     }
-    this.busyUntilMs = cursorMs;
-    // Decode steps interleave with prefills (chunked prefill): the batch decodes whenever the
-    // GPU is not prefilling.
-    const decodeWindow = Math.max(0, tickMs - prefillBusyMs) / 1000;
-    const { generated, activeSeconds } = this.decode(decodeWindow, sink);
-    this.generatedTokensLastTick = generated;
-    this.busyFraction = Math.min(1, (prefillBusyMs / 1000 + activeSeconds) / (tickMs / 1000));
-    this.utilisation = Math.min(
-      1,
-      (prefillBusyMs / 1000 + generated / m.decodeTokensPerSecond) / (tickMs / 1000),
-    );
   }
 
-  /** Water-filling: everyone decodes at the shared rate until the shortest finishes, repeat. */
-  private decode(seconds: number, sink: ServingSink): { generated: number; activeSeconds: number } {
+  /**
+   * Water-filling: everyone decodes at the shared rate until the shortest finishes, repeat.
+   * With `stopWhenFreed`, returns as soon as some sequences finish (their slots can be refilled).
+   */
+  private decode(
+    seconds: number,
+    sink: ServingSink,
+    stopWhenFreed: boolean,
+  ): { generated: number; activeSeconds: number; usedSeconds: number; freedSlots: boolean } {
     const m = this.model;
     let generated = 0;
     let left = seconds;
-    while (this.runningCount > 0 && left > 1e-9) {
+    let freedSlots = false;
+    while (this.runningCount > 0 && left > 1e-9 && !(stopWhenFreed && freedSlots)) {
       const perSequence =
         Math.min(m.decodeTokensPerSecond, this.runningCount * m.decodeTokensPerSecondPerSequence) /
         this.runningCount;
@@ -244,11 +276,14 @@ export class ServingReplica {
           this.runningCount -= r.count;
           this.kvUsedTokens -= r.count * r.kvTokensPerRequest;
           sink.completed(r.count);
+          freedSlots = true;
         } else this.running[kept++] = r;
       }
       this.running.length = kept;
     }
     if (this.runningCount === 0) this.kvUsedTokens = 0;
-    return { generated, activeSeconds: seconds - Math.max(0, left) };
+    // Time the batch spent decoding; once nothing runs, the rest of the window is idle.
+    const usedSeconds = seconds - Math.max(0, left);
+    return { generated, activeSeconds: usedSeconds, usedSeconds, freedSlots };
   }
 }

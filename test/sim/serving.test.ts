@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ReplicaModel } from "../../src/sim/model.ts";
+import { DEFAULT_MODEL, type ReplicaModel } from "../../src/sim/model.ts";
 import { RequestQueue, ServingReplica, type ServingSink } from "../../src/sim/serving.ts";
 
 /** Round numbers so every expectation below can be worked out by hand. */
@@ -60,19 +60,37 @@ describe("one vLLM replica", () => {
     expect(replica.kvUsedTokens).toBe(0);
   });
 
-  it("holds requests beyond max_num_seqs as vLLM waiting, and starts them when slots free", () => {
+  it("holds requests beyond max_num_seqs as vLLM waiting, and starts them as soon as slots free", () => {
     const replica = new ServingReplica(REPLICA);
     const { sink, firstTokens } = recordingSink();
     replica.accept({ count: 6, contextTokens: 100, generatedTokens: 10, arrivalMs: 0 });
-    replica.processTick(0, 1_000, sink);
-    // 4 × 0.1 s prefill, then 4 × 10 tokens at 100 tok/s = 0.4 s: the first 4 are done within the
-    // first second; the other 2 waited for a slot and start in the next tick.
-    expect(firstTokens[0]).toMatchObject({ count: 4, first: 0.1, last: 0.4 });
-    expect(replica.runningCount).toBe(0);
+    replica.processTick(0, 300, sink);
+    // Only 4 sequences fit; the other 2 wait inside vLLM.
+    expect(replica.runningCount).toBe(4);
     expect(replica.waitingCount).toBe(2);
-    replica.processTick(1_000, 1_000, sink);
-    expect(firstTokens[1]).toMatchObject({ count: 2, first: 1.1, last: 1.2 });
-    expect(firstTokens[1]?.wait).toBeCloseTo(1.1, 9);
+    expect(firstTokens).toEqual([{ count: 4, first: 0.1, last: 0.4, wait: 0.3 }]);
+    const fresh = new ServingReplica(REPLICA);
+    const second = recordingSink();
+    fresh.accept({ count: 6, contextTokens: 100, generatedTokens: 10, arrivalMs: 0 });
+    fresh.processTick(0, 1_000, second.sink);
+    // 4 × 0.1 s prefill, then 4 × 10 tokens at 25 tok/s each = 0.4 s: the slots free at 0.8 s and
+    // the 2 waiting requests are prefilled at once (first tokens at 0.9 and 1.0 s).
+    expect(fresh.waitingCount).toBe(0);
+    expect(second.completed()).toBe(4);
+    expect(second.firstTokens[1]?.count).toBe(2);
+    expect(second.firstTokens[1]?.first).toBeCloseTo(0.9, 9);
+    expect(second.firstTokens[1]?.last).toBeCloseTo(1.0, 9);
+  });
+
+  it("sustains its rated throughput when saturated: 1,155 + 211 tokens at 4,000/1,000 tok/s ≈ 2 requests/s", () => {
+    const replica = new ServingReplica(DEFAULT_MODEL.replica);
+    const { sink, completed } = recordingSink();
+    replica.accept({ count: 5000, contextTokens: 1155, generatedTokens: 211, arrivalMs: 0 });
+    for (let t = 0; t < 600_000; t += 5_000) replica.processTick(t, 5_000, sink);
+    const perSecond = completed() / 600;
+    expect(perSecond).toBeGreaterThan(1.9);
+    expect(perSecond).toBeLessThanOrEqual(1 / (1155 / 4000 + 211 / 1000) + 0.01);
+    expect(replica.utilisation).toBeGreaterThan(0.95);
   });
 
   it("is limited by the KV cache as well as by sequences", () => {
