@@ -153,13 +153,26 @@ describe("KV-cache, GPU and token throughput demand", () => {
     expect(decision.desiredReplicas).toBe(4);
   });
 
-  it("GPU: a new pod is asked for above 70 % utilisation, not at it", () => {
-    expect(
-      decideOnce(specOf(), { gpuUtilisation: 0.7, replicasReady: 2, vllmRunning: 4 }).desiredReplicas,
-    ).toBe(2);
-    expect(
-      decideOnce(specOf(), { gpuUtilisation: 0.71, replicasReady: 2, vllmRunning: 4 }).desiredReplicas,
-    ).toBe(3);
+  const engineActive = specOf({ gpuMetric: "grEngineActive" });
+
+  it("GPU (DCGM_FI_PROF_GR_ENGINE_ACTIVE): a new pod is asked for above 70 %, not at it", () => {
+    const at = (gpuUtilisation: number) =>
+      decideOnce(engineActive, { gpuUtilisation, replicasReady: 2, vllmRunning: 4 }).desiredReplicas;
+    expect(at(0.7)).toBe(2);
+    expect(at(0.71)).toBe(3);
+  });
+
+  it("GPU busy time (DCGM_FI_DEV_GPU_UTIL, the default) confirms a shortage the queue reports, never starts one", () => {
+    // One sequence decoding keeps GPU_UTIL near 100 %: as a load measure it would grow without end.
+    const busy = { gpuUtilisation: 0.98, replicasReady: 3, vllmRunning: 3, ttftRequestsPerSecond: 2 };
+    const idleQueue = decideOnce(specOf(), { ...busy, queueBacklog: 0 });
+    expect(verdictOf(idleQueue, "gpu")).toMatchObject({ status: "abstained" });
+    expect(idleQueue.desiredReplicas).toBeLessThanOrEqual(3);
+    // The queue asks for (2 + 300 / 60) / 2 = 3.5 → 5 with 3 ready: now GPU may say how many.
+    const shortage = decideOnce(specOf(), { ...busy, queueBacklog: 300 });
+    expect(verdictOf(shortage, "gpu")?.demandReplicas).toBeCloseTo(2.94);
+    const noQueue = decideOnce(specOf({ queueEnabled: "false" }), busy);
+    expect(verdictOf(noQueue, "gpu")?.note).toContain("needs the queue to say whether");
   });
 
   it("tokens: throughput under the floor while requests wait is overload", () => {
@@ -205,12 +218,16 @@ describe("smoothing of the instantaneous gauges", () => {
   }));
 
   it("does not start a replica (and a GPU node) on every spike of GPU utilisation", () => {
-    const answers = timeline(specOf(), NOON, noisy).map((d) => d.desiredReplicas);
-    // Raw, 1.0 × 3 ready / 0.7 would ask for 5 on every other poll; averaged (~0.6) it holds at 3.
-    expect(Math.max(...answers.slice(2))).toBe(3);
-    const raw = timeline(specOf({ utilisationSmoothingSeconds: "0" }), NOON, noisy).map(
+    const answers = timeline(specOf({ gpuMetric: "grEngineActive" }), NOON, noisy).map(
       (d) => d.desiredReplicas,
     );
+    // Raw, 1.0 × 3 ready / 0.7 would ask for 5 on every other poll; averaged (~0.6) it holds at 3.
+    expect(Math.max(...answers.slice(2))).toBe(3);
+    const raw = timeline(
+      specOf({ gpuMetric: "grEngineActive", utilisationSmoothingSeconds: "0" }),
+      NOON,
+      noisy,
+    ).map((d) => d.desiredReplicas);
     expect(raw.filter((n) => n === 5).length).toBeGreaterThanOrEqual(3);
   });
 
@@ -219,7 +236,7 @@ describe("smoothing of the instantaneous gauges", () => {
       afterSeconds: i * 15,
       readings: { gpuUtilisation: gpu, replicasReady: 3, vllmRunning: 2 },
     }));
-    const decisions = timeline(specOf(), NOON, rise);
+    const decisions = timeline(specOf({ gpuMetric: "grEngineActive" }), NOON, rise);
     // 0.9 × 3 / 0.7 = 3.86 → 4, reached 2 minutes (8 polls) after the step at the latest.
     expect(decisions[9]?.desiredReplicas).toBe(4);
     expect(verdictOf(decisions[9]!, "gpu")?.readings.gpuUtilisation).toBeGreaterThan(0.8);
