@@ -42,9 +42,10 @@ export interface ObservationModel {
   /** rate()/histogram window for TTFT P95 and tokens/s. */
   readonly rateWindowMs: number;
   /**
-   * What the GPU-utilisation signal measures. `throughput`: the share of the replica's token
-   * throughput in use (like DCGM's SM activity). `busy`: the share of time any kernel runs
-   * (`DCGM_FI_DEV_GPU_UTIL`), which reads near 100 % as soon as one sequence decodes.
+   * What the baselines' GPU utilisation reads. `busy`: the share of time any kernel runs,
+   * `DCGM_FI_DEV_GPU_UTIL` as seed 001's query and a plain GPU HPA read it, near 100 % as soon as
+   * one sequence decodes. `throughput`: the share of the replica's token throughput in use (like
+   * `DCGM_FI_PROF_GR_ENGINE_ACTIVE` / SM activity). Ours reads the one its `gpuMetric` names.
    */
   readonly gpuUtilisation: "throughput" | "busy";
 }
@@ -101,7 +102,7 @@ export const DEFAULT_MODEL: SimModel = {
     prometheusDelayMs: 15_000,
     serviceBusDelayMs: 0,
     rateWindowMs: 120_000,
-    gpuUtilisation: "throughput",
+    gpuUtilisation: "busy",
   },
   tickMs: 5_000,
   // seed 000: "Keep GPU inference latency < 60s (SLA)".

@@ -10,6 +10,14 @@ export const VLLM_TTFT_BUCKETS = [
   2560,
 ] as const;
 
+/** The DCGM series a GPU signal reads (the scaler's `gpuMetric` values). */
+export type GpuMetric = "util" | "grEngineActive";
+
+/** The average the named DCGM metric would show, 0–1. */
+export function gpuAverage(snapshot: ScrapeSnapshot, metric: GpuMetric): number {
+  return metric === "util" ? snapshot.gpuBusyAverage : snapshot.gpuActiveAverage;
+}
+
 /** What Prometheus holds after one scrape of the vLLM pods, DCGM and kube-state-metrics. */
 export interface ScrapeSnapshot {
   readonly atMs: number;
@@ -18,7 +26,10 @@ export interface ScrapeSnapshot {
   readonly waiting: number;
   readonly running: number;
   readonly kvUsageAverage: number;
-  readonly gpuUtilisationAverage: number;
+  /** DCGM_FI_DEV_GPU_UTIL: share of time a kernel ran, 0–1. */
+  readonly gpuBusyAverage: number;
+  /** DCGM_FI_PROF_GR_ENGINE_ACTIVE-like: share of the replica's throughput in use, 0–1. */
+  readonly gpuActiveAverage: number;
   readonly ttftP95Seconds: number | undefined;
   readonly ttftRequestsPerSecond: number;
   readonly tokensPerSecondPerPod: number;
@@ -130,7 +141,8 @@ export class Observer {
     let waiting = 0;
     let running = 0;
     let kv = 0;
-    let gpu = 0;
+    let gpuBusy = 0;
+    let gpuActive = 0;
     let notReady = 0;
     let listed = 0;
     for (const pod of cluster.pods) {
@@ -142,7 +154,8 @@ export class Observer {
       waiting += pod.serving.waitingCount;
       running += pod.serving.runningCount;
       kv += pod.serving.kvUsage;
-      gpu += this.model.gpuUtilisation === "busy" ? pod.serving.busyFraction : pod.serving.utilisation;
+      gpuBusy += pod.serving.busyFraction;
+      gpuActive += pod.serving.utilisation;
     }
     const summed = this.ttftWindow;
     let requests = 0;
@@ -156,7 +169,8 @@ export class Observer {
       waiting,
       running,
       kvUsageAverage: servingPods > 0 ? kv / servingPods : 0,
-      gpuUtilisationAverage: servingPods > 0 ? gpu / servingPods : 0,
+      gpuBusyAverage: servingPods > 0 ? gpuBusy / servingPods : 0,
+      gpuActiveAverage: servingPods > 0 ? gpuActive / servingPods : 0,
       ttftP95Seconds: histogramQuantile(0.95, VLLM_TTFT_BUCKETS, summed),
       ttftRequestsPerSecond: requests / windowSeconds,
       tokensPerSecondPerPod: servingPods > 0 ? tokens / windowSeconds / servingPods : 0,
@@ -197,7 +211,7 @@ export class Observer {
    * the time they were observed, and typed failures where the real query would come back empty
    * (no pods serving) or NaN (a TTFT percentile with no requests in the window).
    */
-  readings(nowMs: number, liveQueueLength: number): SignalReadings {
+  readings(nowMs: number, liveQueueLength: number, gpuMetric: GpuMetric): SignalReadings {
     const backlog = this.queueBacklogAt(nowMs, liveQueueLength);
     const queueBacklog = readingOf(backlog.value, backlog.atMs);
     const s = this.visibleSnapshot(nowMs);
@@ -238,7 +252,7 @@ export class Observer {
           : fromPods(s.ttftP95Seconds ?? 0),
       ttftRequestsPerSecond: fromPods(s.ttftRequestsPerSecond),
       kvCacheUsage: fromPods(s.kvUsageAverage),
-      gpuUtilisation: fromPods(s.gpuUtilisationAverage),
+      gpuUtilisation: fromPods(gpuMetric === "util" ? s.gpuBusyAverage : s.gpuActiveAverage),
       tokensPerSecondPerPod: fromPods(s.tokensPerSecondPerPod),
       replicasDesired: readingOf(s.replicasDesired, at),
       replicasReady: readingOf(s.replicasReady, at),

@@ -46,8 +46,10 @@ model (defaults from the seeds; see README "simulator")
   --provision-minutes MIN-MAX (5-8)   --startup-seconds MIN-MAX (30-120)   --ca-scan-seconds N (10)
   --scale-down-unneeded-minutes N (10)   --placeholder-pods N (0)
   --scrape-seconds N (15)   --prometheus-delay-seconds N (15)   --servicebus-delay-seconds N (0)
-  --gpu-utilisation throughput|busy (throughput: share of token throughput in use; busy: share of
-                               time any kernel runs, as DCGM_FI_DEV_GPU_UTIL reads)
+  --gpu-utilisation busy|throughput  what the baselines' GPU utilisation reads (default busy: the share
+                               of time any kernel runs, DCGM_FI_DEV_GPU_UTIL as seed 001 queries it;
+                               throughput: the share of token throughput in use, like GR_ENGINE_ACTIVE).
+                               Ours reads the series its gpuMetric names.
   --sla-seconds N (60)   --dollars-per-gpu-hour X (3.4)   --seed N (1)   --tick-seconds N (5)
   --warmup-minutes N (30)
 output

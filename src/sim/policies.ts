@@ -4,12 +4,13 @@ import type { Decision } from "../policy/decision.ts";
 import { DEFAULT_HPA_BEHAVIOR, DEFAULT_HPA_TOLERANCE, type HpaBehavior } from "../policy/hpa.ts";
 import type { SignalReadings } from "../policy/readings.ts";
 import { HPA_SYNC_PERIOD_MS, type ScalingSetup, type Trigger, type TriggerEvaluation } from "./autoscaler.ts";
-import type { ScrapeSnapshot } from "./observe.ts";
+import { type GpuMetric, gpuAverage, type ScrapeSnapshot } from "./observe.ts";
 import { LocalClock } from "./time.ts";
 
 /** What triggers can look at: the world through the monitoring pipeline, never the model's internals. */
 export interface WorldView {
-  readings(nowMs: number): SignalReadings;
+  /** The readings decide() gets, with the GPU series the spec's `gpuMetric` names. */
+  readings(nowMs: number, gpuMetric: GpuMetric): SignalReadings;
   snapshot(nowMs: number): ScrapeSnapshot | undefined;
   queueBacklog(nowMs: number): number;
   readyPods(): number;
@@ -34,6 +35,8 @@ export interface PolicyContext {
   readonly maxReplicas: number;
   readonly ours: OursDeployment;
   readonly hpaTolerance: number;
+  /** The DCGM series the baselines' "GPU utilisation" reads. */
+  readonly baselineGpuMetric: GpuMetric;
 }
 
 export interface BuiltPolicy {
@@ -94,7 +97,7 @@ function externalTrigger(
   return {
     name: "external",
     evaluate(nowMs) {
-      const result = decide(spec, view.readings(nowMs), nowMs, memory);
+      const result = decide(spec, view.readings(nowMs, spec.sources.gpuMetric), nowMs, memory);
       memory = result.memory;
       const d = result.decision;
       onDecision(d);
@@ -246,7 +249,7 @@ const kedaMulti: PolicyDefinition = {
       name: "prometheus-gpu-util",
       evaluate(nowMs) {
         const s = view.snapshot(nowMs);
-        const value = s && s.servingPods > 0 ? s.gpuUtilisationAverage * 100 : 0;
+        const value = s && s.servingPods > 0 ? gpuAverage(s, context.baselineGpuMetric) * 100 : 0;
         return averageValue(value, 80, value > 0);
       },
     };
@@ -299,7 +302,7 @@ const hpaGpu: PolicyDefinition = {
         return {
           metric: {
             kind: "utilisation",
-            average: s.gpuUtilisationAverage,
+            average: gpuAverage(s, context.baselineGpuMetric),
             target: 0.8,
             readyPods: view.readyPods(),
             unreadyPods: view.unreadyPods(),

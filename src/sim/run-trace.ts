@@ -84,6 +84,7 @@ export function runTrace(
     zone: options.zone,
     maxReplicas: options.maxReplicas,
     hpaTolerance: options.hpaTolerance,
+    baselineGpuMetric: options.model.observation.gpuUtilisation === "busy" ? "util" : "grEngineActive",
     ours,
   };
   const result = simulate(arrivals, policiesByName(options.policies), {

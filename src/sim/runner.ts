@@ -171,7 +171,7 @@ export function runPolicy(
   const firstMs = arrivals.startMs - warmupTicks * model.tickMs;
   const observer = new Observer(model.observation, model.tickMs, firstMs);
   const view: WorldView = {
-    readings: (nowMs) => observer.readings(nowMs, queue.length),
+    readings: (nowMs, gpuMetric) => observer.readings(nowMs, queue.length, gpuMetric),
     snapshot: (nowMs) => observer.visibleSnapshot(nowMs),
     queueBacklog: (nowMs) => observer.queueBacklogAt(nowMs, queue.length).value,
     readyPods: () => cluster.readyServingCount(),

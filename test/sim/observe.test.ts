@@ -25,7 +25,7 @@ describe("the simulated monitoring pipeline", () => {
     queue.push({ count: 7, contextTokens: 10, generatedTokens: 10, arrivalMs: 0 });
     for (let t = 5_000; t <= 30_000; t += 5_000) observer.endTick(t, cluster, queue, 2);
     expect(observer.visibleSnapshot(29_999)).toBeUndefined();
-    const readings = observer.readings(30_000, queue.length);
+    const readings = observer.readings(30_000, queue.length, "util");
     expect(readings.replicasReady).toEqual({ ok: true, value: 2, observedAtMs: 15_000 });
     // The Service Bus count is read live by default.
     expect(readings.queueBacklog).toEqual({ ok: true, value: 7, observedAtMs: 30_000 });
@@ -39,12 +39,31 @@ describe("the simulated monitoring pipeline", () => {
     const cluster = new Cluster(DEFAULT_MODEL.cluster, DEFAULT_MODEL.replica, new Rng(1));
     const queue = new RequestQueue();
     for (let t = 5_000; t <= 60_000; t += 5_000) observer.endTick(t, cluster, queue, 0);
-    const readings = observer.readings(60_000, 0);
+    const readings = observer.readings(60_000, 0, "grEngineActive");
     for (const key of ["vllmWaiting", "kvCacheUsage", "gpuUtilisation", "tokensPerSecondPerPod"] as const) {
       const reading = readings[key];
       expect(reading?.ok).toBe(false);
       if (reading && !reading.ok) expect(reading.failure.kind).toBe("empty");
     }
     expect(readings.replicasReady).toMatchObject({ ok: true, value: 0 });
+  });
+
+  it("shows one decoding sequence as a busy GPU to GPU_UTIL and as a light load to engine activity", () => {
+    const observer = new Observer({ ...DEFAULT_MODEL.observation, prometheusDelayMs: 0 }, 5_000);
+    const cluster = new Cluster(DEFAULT_MODEL.cluster, DEFAULT_MODEL.replica, new Rng(1));
+    cluster.warmStart(1, 0);
+    const queue = new RequestQueue();
+    queue.push({ count: 1, contextTokens: 0, generatedTokens: 100_000, arrivalMs: 0 });
+    const sink = { firstTokens: () => {}, completed: () => {} };
+    for (let t = 0; t < 15_000; t += 5_000) {
+      cluster.dispatch(queue);
+      cluster.processTick(t, 5_000, sink);
+      observer.endTick(t + 5_000, cluster, queue, 1);
+    }
+    const busy = observer.readings(15_000, 0, "util").gpuUtilisation;
+    const active = observer.readings(15_000, 0, "grEngineActive").gpuUtilisation;
+    expect(busy).toMatchObject({ ok: true, value: 1 });
+    // 40 of the replica's 1,000 tokens/s.
+    expect(active?.ok && active.value).toBeCloseTo(0.04, 6);
   });
 });
