@@ -187,4 +187,30 @@ describe("decision properties", () => {
       RUNS,
     );
   });
+
+  it("busy-time GPU at any level never grows a Deployment the queue does not ask to grow (no ratchet)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 40, noNaN: true }),
+        fc.integer({ min: 0, max: 200 }),
+        (ready, gpu, inflow, backlog) => {
+          const spec = specOf({ maxReplicas: "100", kvCacheEnabled: "false", ttftEnabled: "true" });
+          const readings: Other = {
+            gpuUtilisation: { v: gpu },
+            ttftRequestsPerSecond: { v: inflow },
+            replicasReady: { v: ready },
+            replicasDesired: { v: ready },
+            vllmRunning: { v: 1 },
+          };
+          const { decision } = decide(spec, readingsFrom(readings, backlog, NOON), NOON);
+          const queue = decision.signals.find((v) => v.signal === "queue")?.demandReplicas ?? 0;
+          const queueWants = Math.ceil(queue / spec.headroom.targetUtilisation - 1e-9);
+          if (queueWants <= ready) expect(decision.desiredReplicas).toBeLessThanOrEqual(ready);
+        },
+      ),
+      RUNS,
+    );
+  });
 });
