@@ -46,6 +46,8 @@ model (defaults from the seeds; see README "simulator")
   --provision-minutes MIN-MAX (5-8)   --startup-seconds MIN-MAX (30-120)   --ca-scan-seconds N (10)
   --scale-down-unneeded-minutes N (10)   --placeholder-pods N (0)
   --scrape-seconds N (15)   --prometheus-delay-seconds N (15)   --servicebus-delay-seconds N (0)
+  --rate-window-seconds N (120: the rate()/histogram window of TTFT P95 and tokens/s)
+  --drain-hours N (2: after the trace, serve what still waits for at most this long; the rest is unserved)
   --gpu-utilisation busy|throughput  what the baselines' GPU utilisation reads (default busy: the share
                                of time any kernel runs, DCGM_FI_DEV_GPU_UTIL as seed 001 queries it;
                                throughput: the share of token throughput in use, like GR_ENGINE_ACTIVE).
@@ -112,6 +114,8 @@ const NUMBER_FLAGS = [
   "tick-seconds",
   "warmup-minutes",
   "timeline-points",
+  "rate-window-seconds",
+  "drain-hours",
 ] as const;
 
 type NumberFlag = (typeof NUMBER_FLAGS)[number];
@@ -307,14 +311,14 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
       scrapeIntervalMs: seconds("scrape-seconds", d.observation.scrapeIntervalMs),
       prometheusDelayMs: seconds("prometheus-delay-seconds", d.observation.prometheusDelayMs),
       serviceBusDelayMs: seconds("servicebus-delay-seconds", d.observation.serviceBusDelayMs),
-      rateWindowMs: d.observation.rateWindowMs,
+      rateWindowMs: seconds("rate-window-seconds", d.observation.rateWindowMs),
       gpuUtilisation,
     },
     tickMs: seconds("tick-seconds", d.tickMs),
     slaSeconds: num("sla-seconds") ?? d.slaSeconds,
     dollarsPerGpuHour: num("dollars-per-gpu-hour") ?? d.dollarsPerGpuHour,
     seed: num("seed") ?? d.seed,
-    drainLimitMs: d.drainLimitMs,
+    drainLimitMs: (num("drain-hours") ?? d.drainLimitMs / 3_600_000) * 3_600_000,
     warmupMs: minutes("warmup-minutes", d.warmupMs),
   };
   const configFile = str("config");

@@ -326,6 +326,7 @@ figure { margin: 24px 0; }
 SLA: first token within ${result.slaSeconds} s. Lower bound: ${result.lowerBoundGpuHours.toFixed(2)} GPU-hours
 (capacity following demand exactly at 100 % utilisation with no start-up delay). Seed ${run.seed}, tick ${run.tickSeconds} s.</p>
 ${table}
+<details><summary>Model parameters</summary><pre>${escapeXml(JSON.stringify(run.model, null, 2))}</pre></details>
 ${charts}
 </body></html>
 `;
