@@ -1,7 +1,7 @@
 import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
 import { decide, type PolicyMemory } from "../policy/decide.ts";
 import type { Decision } from "../policy/decision.ts";
-import { DEFAULT_HPA_BEHAVIOR, DEFAULT_HPA_TOLERANCE, type HpaBehavior } from "../policy/hpa.ts";
+import { DEFAULT_HPA_BEHAVIOR, type HpaBehavior } from "../policy/hpa.ts";
 import type { SignalReadings } from "../policy/readings.ts";
 import { HPA_SYNC_PERIOD_MS, type ScalingSetup, type Trigger, type TriggerEvaluation } from "./autoscaler.ts";
 import { type GpuMetric, gpuAverage, type ScrapeSnapshot } from "./observe.ts";
@@ -154,9 +154,16 @@ function oursPolicy(
         tolerance: context.hpaTolerance,
         ...(deployment.behavior ? { behavior: deployment.behavior } : {}),
       };
+      // The headroom trigger repeats the serving trigger's metadata key for key (as the example
+      // does), and knows the serving side's maximum so it never keeps a node that cannot be used.
       const headroomSpec = options.headroom
         ? oursSpec(
-            { ...deployment.metadata, ...overrides, ...HEADROOM_SCALED_OBJECT.metadata },
+            {
+              ...deployment.metadata,
+              ...overrides,
+              ...HEADROOM_SCALED_OBJECT.metadata,
+              servingMaxReplicas: String(deployment.maxReplicaCount),
+            },
             "gpu-headroom",
           )
         : undefined;
@@ -365,5 +372,3 @@ export function policiesByName(names: readonly string[]): PolicyDefinition[] {
     return found;
   });
 }
-
-export { DEFAULT_HPA_TOLERANCE };
