@@ -122,7 +122,7 @@ function oursSpec(metadata: Readonly<Record<string, string>>, name: string): Sca
  * deploy/examples/headroom: placeholder pods sized by this scaler with role=headroom from the
  * serving Deployment's signals: one spare GPU node (at most 2) while the serving side is warm.
  */
-const HEADROOM_SCALED_OBJECT = {
+export const HEADROOM_SCALED_OBJECT = {
   pollingIntervalMs: 15_000,
   cooldownMs: 300_000,
   minReplicaCount: 0,
