@@ -150,6 +150,38 @@ describe("the simulate command", () => {
     expect(html).toContain("always-on");
   });
 
+  it("writes a report directory (page + JSON with timelines) and a stacked SVG", async () => {
+    const trace = join(dir, "steady.csv");
+    writeFileSync(
+      trace,
+      azureTraceCsv(30, () => 60, { context: 1000, generated: 200 }),
+    );
+    const io = capture();
+    expect(await run(["--trace", trace, "--policy", "hpa-gpu", "--report", join(dir, "out")])).toBe(0);
+    expect(
+      await run([
+        "--trace",
+        trace,
+        "--policy",
+        "hpa-gpu",
+        "--policy",
+        "keda-queue",
+        "--report",
+        join(dir, "c.svg"),
+      ]),
+    ).toBe(0);
+    vi.restoreAllMocks();
+    expect(io.out()).toContain("hpa-gpu");
+    const json = JSON.parse(readFileSync(join(dir, "out", "result.json"), "utf8")) as {
+      policies: { timeline: { at: string; readyReplicas: number }[] }[];
+    };
+    expect(json.policies[0]?.timeline.length).toBe(30);
+    expect(readFileSync(join(dir, "out", "index.html"), "utf8")).toContain("<svg ");
+    const svg = readFileSync(join(dir, "c.svg"), "utf8");
+    expect(svg.startsWith("<svg ")).toBe(true);
+    expect(svg.match(/<svg /g)?.length).toBe(3);
+  });
+
   it("explains bad flags and exits 2", async () => {
     const io = capture();
     expect(await run(["--trace", "x.csv", "--scale", "2", "--peak-replicas", "3"])).toBe(2);
