@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { ConfigError, type ConfigProblem, type Provenance, type Resolved } from "../config/resolve.ts";
+import { type ConfigProblem, collectProblems, type Provenance, type Resolved } from "../config/resolve.ts";
 import { checkTrigger, externalTriggersIn, type TriggerCheck } from "../config/scaledobject.ts";
 import { resolveServiceConfig, serviceConfigGroups } from "../config/service-config.ts";
 import type { Setting } from "../config/setting.ts";
@@ -40,16 +40,6 @@ function settingLines(
   );
 }
 
-function problemsOf(run: () => void): readonly ConfigProblem[] {
-  try {
-    run();
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-}
-
 interface Report {
   readonly valid: boolean;
   readonly environment: { problems: readonly ConfigProblem[]; settings: SettingLine[] };
@@ -62,23 +52,18 @@ interface Report {
   }[];
 }
 
+type AnyResolved = Resolved<Record<string, Record<string, unknown>>>;
+
 function buildReport(env: Env, files: readonly string[]): Report {
-  let service: SettingLine[] = [];
-  const serviceProblems = problemsOf(() => {
-    const resolved = resolveServiceConfig(env) as unknown as Resolved<
-      Record<string, Record<string, unknown>>
-    >;
-    service = settingLines(serviceConfigGroups, resolved, (s) => s.env);
-  });
+  const service = collectProblems(() =>
+    settingLines(serviceConfigGroups, resolveServiceConfig(env) as unknown as AnyResolved, (s) => s.env),
+  );
   // Every ScaledObject starts from the environment's defaults: a bad MAX_REPLICAS is caught here,
   // at startup, rather than on the first poll of every ScaledObject.
-  let defaults: SettingLine[] = [];
-  const defaultProblems = problemsOf(() => {
+  const defaults = collectProblems(() => {
     const { spec, provenance } = resolveScalerSpec({ name: "defaults", namespace: "default" }, {}, env);
-    const resolved = { values: spec, provenance } as unknown as Resolved<
-      Record<string, Record<string, unknown>>
-    >;
-    defaults = settingLines(scalerSpecGroups, resolved, (s) => `${s.key ?? ""} (${s.env})`);
+    const resolved = { values: spec, provenance } as unknown as AnyResolved;
+    return settingLines(scalerSpecGroups, resolved, (s) => `${s.key ?? ""} (${s.env})`);
   });
   const checks: TriggerCheck[] = files.flatMap((file) =>
     externalTriggersIn(readFileSync(file, "utf8")).map((trigger) => checkTrigger(trigger, env)),
@@ -90,13 +75,13 @@ function buildReport(env: Env, files: readonly string[]): Report {
     warnings: check.warnings,
   }));
   const valid =
-    serviceProblems.length === 0 &&
-    defaultProblems.length === 0 &&
+    service.problems.length === 0 &&
+    defaults.problems.length === 0 &&
     triggers.every((t) => t.problems.length === 0);
   return {
     valid,
-    environment: { problems: serviceProblems, settings: service },
-    scaledObjectDefaults: { problems: defaultProblems, settings: defaults },
+    environment: { problems: service.problems, settings: service.value ?? [] },
+    scaledObjectDefaults: { problems: defaults.problems, settings: defaults.value ?? [] },
     triggers,
   };
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from "../config/resolve.ts";
+import { collectProblems } from "../config/resolve.ts";
 import { loadServiceConfig, type ServiceConfig } from "../config/service-config.ts";
 import { parseScalerSpec } from "../config/spec.ts";
 import { createLogger } from "../server/logger.ts";
@@ -14,22 +14,15 @@ Runs the KEDA external scaler: gRPC on GRPC_PORT (default 6000), /metrics, /heal
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-function problemsOf<T>(load: () => T): { value?: T; problems: readonly string[] } {
-  try {
-    return { value: load(), problems: [] };
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return { problems: error.problems.map((p) => p.message) };
-  }
-}
-
 /** Refuses to start on a bad environment, naming every problem at once (not one per restart). */
 function configOrExplain(env: Env): ServiceConfig | undefined {
-  const service = problemsOf(() => loadServiceConfig(env));
+  const service = collectProblems(() => loadServiceConfig(env));
   // Every ScaledObject inherits the env defaults: a bad MAX_REPLICAS must stop us here, not
   // fail each ScaledObject's first poll.
-  const defaults = problemsOf(() => parseScalerSpec({ name: "defaults", namespace: "default" }, {}, env));
-  const problems = [...service.problems, ...defaults.problems];
+  const defaults = collectProblems(() =>
+    parseScalerSpec({ name: "defaults", namespace: "default" }, {}, env),
+  );
+  const problems = [...service.problems, ...defaults.problems].map((p) => p.message);
   if (problems.length === 0 && service.value) return service.value;
   process.stderr.write(
     `keda-llm-scaler: invalid configuration\n${problems.map((p) => `  ✗ ${p}`).join("\n")}\n`,
@@ -49,10 +42,10 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
   const config = configOrExplain(env);
   if (!config) return 1;
   const logger = createLogger(config.server.logLevel);
-  const built = problemsOf(() => createSignalSource(config));
+  const built = collectProblems(() => createSignalSource(config));
   if (!built.value) {
     process.stderr.write(
-      `keda-llm-scaler: invalid configuration\n${built.problems.map((p) => `  ✗ ${p}`).join("\n")}\n`,
+      `keda-llm-scaler: invalid configuration\n${built.problems.map((p) => `  ✗ ${p.message}`).join("\n")}\n`,
     );
     return 1;
   }

@@ -26,6 +26,16 @@ export class ConfigError extends Error {
   }
 }
 
+/** Runs a configuration step and returns its value, or the problems its ConfigError names. */
+export function collectProblems<T>(load: () => T): { value?: T; problems: readonly ConfigProblem[] } {
+  try {
+    return { value: load(), problems: [] };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { problems: error.problems };
+  }
+}
+
 /**
  * A rule across settings ("maxReplicas must be at least minReplicas"). Returns the problem's
  * message, naming the keys involved, or undefined when the rule holds.

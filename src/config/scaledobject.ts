@@ -1,5 +1,5 @@
 import { parseAllDocuments } from "yaml";
-import { ConfigError, type ConfigProblem } from "./resolve.ts";
+import { type ConfigProblem, collectProblems } from "./resolve.ts";
 import { resolveScalerSpec, type ScalerSpec } from "./spec.ts";
 
 /** One `external` trigger of a ScaledObject manifest, as KEDA would hand it to us. */
@@ -82,13 +82,10 @@ export function checkTrigger(
     warnings.push(
       `minReplicaCount ${trigger.minReplicaCount} keeps replicas up at night and at weekends; leave it at 0 and let the warm floor set the business-hours minimum`,
     );
-  let spec: ScalerSpec | undefined;
-  try {
-    spec = resolveScalerSpec(trigger.scaledObject, trigger.metadata, env).spec;
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems.push(...error.problems);
-  }
+  const { value: spec, problems: specProblems } = collectProblems(
+    () => resolveScalerSpec(trigger.scaledObject, trigger.metadata, env).spec,
+  );
+  problems.push(...specProblems);
   if (spec && trigger.maxReplicaCount !== undefined && trigger.maxReplicaCount < spec.target.maxReplicas)
     warnings.push(
       `maxReplicaCount ${trigger.maxReplicaCount} is below the scaler's maxReplicas ${spec.target.maxReplicas}: the HPA will cap what the scaler asks for`,
