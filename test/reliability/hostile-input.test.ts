@@ -8,6 +8,7 @@ import {
   ONE_PER_MESSAGE,
   ref,
   startHarness,
+  statusOf,
 } from "../support/scaler-harness.ts";
 
 const MAX_SCALED_OBJECTS = 40;
@@ -53,13 +54,6 @@ afterAll(async () => {
   await harness.stop();
 });
 
-function outcome(call: Promise<unknown>): Promise<{ code: grpc.status; details: string }> {
-  return call.then(
-    () => ({ code: grpc.status.OK, details: "" }),
-    (error: grpc.ServiceError) => ({ code: error.code, details: error.details }),
-  );
-}
-
 describe("random scalerMetadata (property-based fuzz)", () => {
   it("answers every RPC cleanly (OK, or INVALID_ARGUMENT naming the key); nothing crashes or hangs", async () => {
     let cases = 0;
@@ -68,11 +62,11 @@ describe("random scalerMetadata (property-based fuzz)", () => {
         cases++;
         const so = { name, namespace: "fuzz", scalerMetadata };
         const results = await Promise.all([
-          outcome(client.call("GetMetricSpec", so, 3000)),
-          outcome(
+          statusOf(client.call("GetMetricSpec", so, 3000)),
+          statusOf(
             client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" }, 3000),
           ),
-          outcome(client.call("IsActive", so, 3000)),
+          statusOf(client.call("IsActive", so, 3000)),
         ]);
         const [spec] = results;
         for (const result of results) {
@@ -107,9 +101,9 @@ describe("random scalerMetadata (property-based fuzz)", () => {
 describe("limits", () => {
   it("refuses a message above GRPC_MAX_MESSAGE_BYTES with RESOURCE_EXHAUSTED and keeps serving", async () => {
     const huge = ref("huge", { ...ONE_PER_MESSAGE, modelName: "x".repeat(100_000) });
-    const result = await outcome(client.call("GetMetricSpec", huge));
+    const result = await statusOf(client.call("GetMetricSpec", huge));
     expect(result.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
-    const spec = await outcome(client.call("GetMetricSpec", ref("normal", ONE_PER_MESSAGE)));
+    const spec = await statusOf(client.call("GetMetricSpec", ref("normal", ONE_PER_MESSAGE)));
     expect(spec.code).toBe(grpc.status.OK);
   });
 
@@ -125,11 +119,11 @@ describe("limits", () => {
     );
     expect(first).toHaveLength(8);
     // The ninth call on the same connection cannot start while eight streams are open.
-    const blocked = await outcome(client.call("GetMetricSpec", ref("ninth", ONE_PER_MESSAGE), 500));
+    const blocked = await statusOf(client.call("GetMetricSpec", ref("ninth", ONE_PER_MESSAGE), 500));
     expect(blocked.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(harness.scaler.service.openStreamCount).toBe(8);
     for (const s of streams) s.cancel();
-    const after = await outcome(client.call("GetMetricSpec", ref("ninth", ONE_PER_MESSAGE), 3000));
+    const after = await statusOf(client.call("GetMetricSpec", ref("ninth", ONE_PER_MESSAGE), 3000));
     expect(after.code).toBe(grpc.status.OK);
   });
 });

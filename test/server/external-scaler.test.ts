@@ -8,6 +8,7 @@ import {
   ONE_PER_MESSAGE,
   ref,
   startHarness,
+  statusOf,
 } from "../support/scaler-harness.ts";
 
 interface MetricSpecResponse {
@@ -29,13 +30,6 @@ afterAll(async () => {
   client.close();
   await harness.stop();
 });
-
-function statusOf(promise: Promise<unknown>): Promise<{ code: grpc.status; details: string }> {
-  return promise.then(
-    () => ({ code: grpc.status.OK, details: "" }),
-    (error: grpc.ServiceError) => ({ code: error.code, details: error.details }),
-  );
-}
 
 describe("GetMetricSpec", () => {
   it("returns one lowercase metric with target 1 (float and the deprecated int)", async () => {

@@ -117,6 +117,14 @@ export const ONE_PER_MESSAGE = {
   maxReplicas: "1000",
 };
 
+/** The gRPC status a call ends with (OK when it succeeds), with the server's message. */
+export function statusOf(promise: Promise<unknown>): Promise<{ code: grpc.status; details: string }> {
+  return promise.then(
+    () => ({ code: grpc.status.OK, details: "" }),
+    (error: grpc.ServiceError) => ({ code: error.code, details: error.details }),
+  );
+}
+
 /** Polls until `check` passes or the bound runs out (no blind sleeps on a loaded machine). */
 export async function eventually(
   check: () => void | Promise<void>,
