@@ -2,6 +2,7 @@ import { policyGroups } from "./groups/policy.ts";
 import { sourceSelectionGroup } from "./groups/sources.ts";
 import { targetGroup } from "./groups/target.ts";
 import {
+  ConfigError,
   type CrossCheck,
   type GroupsValues,
   type RawInputs,
@@ -9,6 +10,7 @@ import {
   resolveSettings,
   schemaFor,
 } from "./resolve.ts";
+import { parseTenantRules, type TenantRule, tenantProblems } from "./tenancy.ts";
 
 /** Every per-ScaledObject setting, by group. Env gives defaults; scalerMetadata overrides. */
 export const scalerSpecGroups = {
@@ -71,6 +73,27 @@ export function parseScalerSpec(
   return resolveScalerSpec(scaledObject, metadata, env).spec;
 }
 
+/** The tenant rules in force, parsed once per distinct environment value. */
+const tenantRuleCache = new Map<string, TenantRule[]>();
+
+function tenantRulesFrom(env: RawInputs["env"], variable: string): TenantRule[] | undefined {
+  const raw = env[variable];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  let rules = tenantRuleCache.get(raw);
+  if (!rules) {
+    try {
+      rules = parseTenantRules(raw);
+    } catch (error) {
+      throw new ConfigError([
+        { where: `env ${variable}`, message: `env ${variable}: ${(error as Error).message}` },
+      ]);
+    }
+    if (tenantRuleCache.size > 16) tenantRuleCache.clear();
+    tenantRuleCache.set(raw, rules);
+  }
+  return rules;
+}
+
 export function resolveScalerSpec(
   scaledObject: ScaledObjectIdentity,
   metadata: Readonly<Record<string, string>>,
@@ -82,5 +105,14 @@ export function resolveScalerSpec(
     { metadata, env },
     { rejectUnknownKeys: true },
   );
+  // A tenant may only name the queues and Azure resources the operator allowed its namespace.
+  const problems = tenantProblems(
+    { namespace: scaledObject.namespace, ...resolved.values.sources },
+    {
+      serviceBusEntities: tenantRulesFrom(env, "SERVICEBUS_ALLOWED_ENTITIES"),
+      azureMonitorResources: tenantRulesFrom(env, "AZURE_MONITOR_ALLOWED_RESOURCES"),
+    },
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
   return { spec: { ...resolved.values, scaledObject }, provenance: resolved.provenance };
 }

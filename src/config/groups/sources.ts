@@ -1,6 +1,8 @@
-import { boolean, integer, oneOf, optional, positiveNumber, setting, text } from "../setting.ts";
+import { boolean, integer, oneOf, optional, parsedBy, positiveNumber, setting, text } from "../setting.ts";
+import { parseTenantRules } from "../tenancy.ts";
 
 const ENTITY_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,259}$/;
+const TENANT_RULES = "comma-separated <namespace>=<name> entries; a name ending in * is a prefix";
 const url = (allowed: string) => optional(text({ pattern: /^https?:\/\/[^\s]+$/, allowed }));
 
 /** Where the signals come from. Endpoints and credentials are process-wide (environment only). */
@@ -71,6 +73,11 @@ export const sourceEndpointGroups = {
       type: optional(text({ allowed: "a file path", maxLength: 4096 })),
       doc: "PEM CA bundle to trust for the management endpoint (a private CA, e.g. a TLS-inspecting proxy). Replaces the public CAs for these calls only.",
     }),
+    allowedEntities: setting({
+      env: "SERVICEBUS_ALLOWED_ENTITIES",
+      type: optional(parsedBy(TENANT_RULES, parseTenantRules)),
+      doc: "Multi-tenant clusters: which queues (or topic/subscription) each Kubernetes namespace may read, e.g. `inference=chat-*,batch=batch-requests`. Unset: any.",
+    }),
   },
   azureMonitor: {
     endpoint: setting({
@@ -94,6 +101,11 @@ export const sourceEndpointGroups = {
       type: positiveNumber(),
       default: "300",
       doc: "Azure Monitor platform metrics arrive 1–3 minutes late: a data point whose minute ended longer ago than this is `stale`.",
+    }),
+    allowedResources: setting({
+      env: "AZURE_MONITOR_ALLOWED_RESOURCES",
+      type: optional(parsedBy(TENANT_RULES, parseTenantRules)),
+      doc: "Multi-tenant clusters: which resource IDs (prefix*) each Kubernetes namespace may read, e.g. `inference=/subscriptions/…/virtualMachineScaleSets/aks-gpu*`. Unset: any.",
     }),
   },
   sourceLimits: {
