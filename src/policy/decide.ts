@@ -4,12 +4,23 @@ import type { Decision, RuleFired, SignalVerdict } from "./decision.ts";
 import { applyFailStatic, type LastGoodReadings, type UsableReadings, usableValue } from "./fail-static.ts";
 import { fuse, type Replicas } from "./fuse.ts";
 import { interpretIdleReadings } from "./no-pods.ts";
-import type { SignalReadings } from "./readings.ts";
+import type { SignalKey, SignalReadings } from "./readings.ts";
 import { signalVerdicts } from "./signals.ts";
 import { type SmoothedReadings, smoothUtilisation } from "./smoothing.ts";
 import { applyScaleDownBand, applyScaleDownDelay, type RecentAnswer, withHeadroom } from "./stability.ts";
 import { summarise } from "./summary.ts";
 import { warmFloorAt } from "./warm-floor.ts";
+
+/** The readings the demand signals are computed from (replica counts only qualify them). */
+const DEMAND_READINGS: readonly SignalKey[] = [
+  "queueBacklog",
+  "vllmWaiting",
+  "ttftP95Seconds",
+  "ttftRequestsPerSecond",
+  "kvCacheUsage",
+  "gpuUtilisation",
+  "tokensPerSecondPerPod",
+];
 
 /**
  * What a decision remembers between polls of one ScaledObject. Small and bounded (one entry per
@@ -124,7 +135,9 @@ export function decide(
   });
   const inUse = verdicts.filter((v) => v.status !== "disabled");
   const failed = inUse.filter((v) => v.status === "failed");
-  const fresh = inUse.some((v) => v.status === "voted" || v.status === "abstained");
+  // "Good reading" means a fresh value behind a signal, not a verdict: a signal can abstain on a
+  // held value, and counting that would stretch unavailableAfterSeconds by the hold time.
+  const fresh = DEMAND_READINGS.some((key) => usable[key]?.state === "fresh");
   const lastSignalAtMs = fresh ? nowMs : memory.lastSignalAtMs;
   const floorAt = warmFloorAt(spec.warmFloor, nowMs);
   const floor = floorAt.replicas;

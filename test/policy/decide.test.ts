@@ -465,6 +465,38 @@ describe("fail-static", () => {
     expect(decisions[5]?.summary).toContain("more than unavailableAfterSeconds 300");
   });
 
+  it("counts unavailableAfterSeconds from the last fresh reading, even when a signal abstained on held values", () => {
+    const allBroken = {
+      queueBacklog: broken(),
+      ttftP95Seconds: broken(),
+      ttftRequestsPerSecond: broken(),
+      replicasReady: broken(),
+    };
+    const decisions = timeline(
+      specOf({
+        ...PLAIN,
+        queueMode: "perReplica",
+        messagesPerReplica: "1",
+        targetUtilisation: "1",
+        failStaticHoldSeconds: "120",
+        unavailableAfterSeconds: "300",
+      }),
+      NOON,
+      [
+        // TTFT is fine and 5 replicas are ready for 3 waiting: the queue votes, TTFT abstains.
+        {
+          afterSeconds: 0,
+          readings: { queueBacklog: 3, ttftP95Seconds: 0.5, ttftRequestsPerSecond: 5, replicasReady: 5 },
+        },
+        { afterSeconds: 60, readings: allBroken },
+        { afterSeconds: 200, readings: allBroken },
+        { afterSeconds: 301, readings: allBroken },
+      ],
+    );
+    expect(verdictOf(decisions[1]!, "ttft")?.status).toBe("abstained");
+    expect(decisions.map((d) => d.available)).toEqual([true, true, true, false]);
+  });
+
   it("never scales down, nor to zero, while a signal is missing", () => {
     const decisions = timeline(specOf({ ...PLAIN, failStaticHoldSeconds: "0" }), NOON, [
       {
