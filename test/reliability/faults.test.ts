@@ -25,8 +25,8 @@ import { ServiceBusEndpoint } from "../support/servicebus-endpoint.ts";
  * UNAVAILABLE only after unavailableAfterSeconds without any good signal, and recovers.
  */
 
-const HOLD_SECONDS = 1;
-const UNAVAILABLE_AFTER_SECONDS = 2;
+const HOLD_SECONDS = 2;
+const UNAVAILABLE_AFTER_SECONDS = 3;
 const VMSS =
   "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/mc_rg/providers/Microsoft.Compute/virtualMachineScaleSets/aks-gpu";
 
@@ -189,13 +189,31 @@ async function poll(
 }
 
 async function pollFor(so: object, seconds: number) {
-  const answers: Awaited<ReturnType<typeof poll>>[] = [];
+  const answers: Answer[] = [];
   const until = Date.now() + seconds * 1000;
   while (Date.now() < until) {
     answers.push(await poll(so));
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return answers;
+}
+
+type Answer = Awaited<ReturnType<typeof poll>>;
+
+/** Polls until `done(previous, next)` holds or `seconds` run out; returns the last answer. */
+async function pollUntil(
+  so: object,
+  seconds: number,
+  done: (previous: Answer | undefined, next: Answer) => boolean,
+) {
+  const until = Date.now() + seconds * 1000;
+  let previous: Answer | undefined;
+  for (;;) {
+    const next = await poll(so);
+    if (done(previous, next) || Date.now() > until) return next;
+    previous = next;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 interface FaultCase {
@@ -286,20 +304,25 @@ describe("fail-static under source faults during live polling", () => {
           ...fault.metadata,
         },
       };
-      const healthy = await pollFor(so, 0.6);
-      const baseline = healthy[healthy.length - 1]!;
+      // Healthy first: wait (bounded) for two equal answers in a row, however slow the first reads are.
+      const baseline = await pollUntil(
+        so,
+        15,
+        (previous, next) => next.code === grpc.status.OK && next.value === previous?.value,
+      );
       expect(baseline.code, baseline.details).toBe(grpc.status.OK);
       expect(baseline.value).toBeGreaterThan(0);
 
       fault.inject();
       try {
-        const duringHold = await pollFor(so, HOLD_SECONDS * 0.8);
+        // Half the hold time, so a slow machine cannot push these polls past it.
+        const duringHold = await pollFor(so, HOLD_SECONDS / 2);
         for (const answer of duringHold) {
           expect(answer.code, answer.details).toBe(grpc.status.OK);
           expect(answer.value).toBeGreaterThanOrEqual(baseline.value!);
           expect(answer.active).toBe(true);
         }
-        const afterHold = await pollFor(so, UNAVAILABLE_AFTER_SECONDS - HOLD_SECONDS * 0.8 + 1);
+        const afterHold = await pollFor(so, UNAVAILABLE_AFTER_SECONDS - HOLD_SECONDS / 2 + 1);
         for (const answer of afterHold) {
           // Never a made-up zero: either a positive answer or a refusal KEDA's fallback counts.
           if (answer.code === grpc.status.OK) {
@@ -314,10 +337,9 @@ describe("fail-static under source faults during live polling", () => {
         fault.clear();
       }
 
-      const recovered = await pollFor(so, 1.5);
-      const final = recovered[recovered.length - 1]!;
-      expect(final.code, final.details).toBe(grpc.status.OK);
-      expect(final.value).toBeGreaterThan(0);
+      const recovered = await pollUntil(so, 10, (_, next) => next.code === grpc.status.OK);
+      expect(recovered.code, recovered.details).toBe(grpc.status.OK);
+      expect(recovered.value).toBeGreaterThan(0);
     },
     30_000,
   );
