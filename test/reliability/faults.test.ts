@@ -223,16 +223,17 @@ interface FaultCase {
   clear(): void;
   /** Every signal of the ScaledObject is gone, so after the hold the answer must be UNAVAILABLE. */
   readonly total: boolean;
+  /** What the decision's reasons say about the fault. */
+  readonly reasonNames: RegExp;
 }
 
-const prometheusFault = (
-  mode: PrometheusMode,
-  total: boolean,
-  metadata?: Record<string, string>,
-): FaultCase => ({
-  name: `Prometheus ${mode}${total ? " (its signals only)" : ""}`,
-  metadata,
-  total,
+/** How a source's failure reads in a decision's reasons: "<reading>: <source> <kind>: …". */
+const failureOf = (source: string) => new RegExp(`${source} [a-z_]+: `);
+
+const prometheusFault = (mode: PrometheusMode): FaultCase => ({
+  name: `Prometheus ${mode}`,
+  total: false,
+  reasonNames: failureOf("prometheus"),
   inject: () => {
     prometheus.mode = mode;
   },
@@ -244,29 +245,39 @@ const prometheusFault = (
 const serviceBusFault = (status: number, label: string): FaultCase => ({
   name: `Service Bus ${status} ${label}`,
   total: false,
+  reasonNames: failureOf("serviceBus"),
   inject: () => serviceBus.faults.set("*", { status, retryAfter: status === 429 ? "1" : undefined }),
   clear: () => serviceBus.faults.delete("*"),
 });
 
 const CASES: FaultCase[] = [
-  prometheusFault("down", false),
-  prometheusFault("slow", false),
-  prometheusFault("error", false),
-  prometheusFault("nan", false),
-  prometheusFault("empty", false),
+  prometheusFault("down"),
+  prometheusFault("slow"),
+  prometheusFault("error"),
+  prometheusFault("nan"),
+  prometheusFault("empty"),
   serviceBusFault(401, "unauthorised"),
   serviceBusFault(404, "queue gone"),
   serviceBusFault(429, "throttled"),
   {
     name: "Service Bus stalling past the deadline",
     total: false,
+    reasonNames: failureOf("serviceBus"),
     inject: () => serviceBus.faults.set("*", { delayMs: 2_000 }),
     clear: () => serviceBus.faults.delete("*"),
+  },
+  {
+    name: "Service Bus TLS failure (a certificate from an untrusted CA)",
+    total: false,
+    reasonNames: failureOf("serviceBus"),
+    inject: () => serviceBus.presentUntrustedCertificate(true),
+    clear: () => serviceBus.presentUntrustedCertificate(false),
   },
   {
     name: "Azure Monitor 500 (GPU from Azure Monitor)",
     metadata: { gpuSource: "azureMonitor", azureMonitorResourceIds: VMSS },
     total: false,
+    reasonNames: failureOf("azureMonitor"),
     inject: () => {
       azureMonitor.fault = { status: 500 };
     },
@@ -277,6 +288,8 @@ const CASES: FaultCase[] = [
   {
     name: "every source down at once",
     total: true,
+    reasonNames:
+      /prometheus [a-z_]+: [\s\S]*serviceBus [a-z_]+: |serviceBus [a-z_]+: [\s\S]*prometheus [a-z_]+: /,
     inject: () => {
       prometheus.mode = "down";
       serviceBus.faults.set("*", { status: 503 });
@@ -331,6 +344,9 @@ describe("fail-static under source faults during live polling", () => {
           } else expect(answer.code).toBe(grpc.status.UNAVAILABLE);
         }
         const last = afterHold[afterHold.length - 1]!;
+        // The fault really reached the decision: its reasons name the broken source.
+        const decision = scaler.book.latestDecisions().find((d) => d.scaledObject.name === so.name);
+        expect(JSON.stringify(decision)).toMatch(fault.reasonNames);
         if (fault.total) expect(last.code).toBe(grpc.status.UNAVAILABLE);
         else expect(last.code, last.details).toBe(grpc.status.OK);
       } finally {

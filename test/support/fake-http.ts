@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 
 export interface RecordedRequest {
   readonly method: string;
@@ -53,6 +53,21 @@ export class FakeHttpServer {
     const address = server.address();
     this.port = typeof address === "object" && address ? address.port : 0;
     return this;
+  }
+
+  /**
+   * Serves another certificate to new TLS connections and drops the open ones, as when a
+   * TLS-inspecting proxy or a misissued certificate appears in front of the upstream.
+   */
+  presentCertificate(pair: { certFile: string; keyFile: string }): void {
+    const server = this.server;
+    if (!server || !("setSecureContext" in server))
+      throw new Error("presentCertificate needs a listening TLS server");
+    (server as HttpsServer).setSecureContext({
+      cert: readFileSync(pair.certFile),
+      key: readFileSync(pair.keyFile),
+    });
+    server.closeAllConnections();
   }
 
   async close(): Promise<void> {

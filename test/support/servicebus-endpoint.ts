@@ -118,6 +118,7 @@ function errorBody(status: number, detail: string): string {
 export class ServiceBusEndpoint {
   readonly ca: CertificateAuthority;
   private readonly server: FakeHttpServer;
+  private readonly serverCertificate: { certFile: string; keyFile: string };
   readonly queues = new Map<string, MessageCounts>();
   /** Keyed "topic/subscription". */
   readonly subscriptions = new Map<string, MessageCounts>();
@@ -129,7 +130,8 @@ export class ServiceBusEndpoint {
   constructor(readonly sasKey = "c2VjcmV0LXNhcy1rZXktZm9yLXRlc3Rz") {
     const dir = tempDir("servicebus-endpoint-");
     this.ca = makeCa(dir, "servicebus-test-ca");
-    this.server = new FakeHttpServer(makeLeaf(this.ca, "servicebus", { server: true }));
+    this.serverCertificate = makeLeaf(this.ca, "servicebus", { server: true });
+    this.server = new FakeHttpServer(this.serverCertificate);
     this.server.handler = (request, res) => this.answer(request, res);
   }
 
@@ -148,6 +150,14 @@ export class ServiceBusEndpoint {
   async start(): Promise<this> {
     await this.server.listen();
     return this;
+  }
+
+  /** From now on, present a certificate from a CA the scaler does not trust (or the right one again). */
+  presentUntrustedCertificate(untrusted: boolean): void {
+    if (untrusted) {
+      const stranger = makeCa(tempDir("servicebus-stranger-"), "stranger-ca");
+      this.server.presentCertificate(makeLeaf(stranger, "servicebus", { server: true }));
+    } else this.server.presentCertificate(this.serverCertificate);
   }
 
   stop(): Promise<void> {
