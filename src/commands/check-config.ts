@@ -21,20 +21,21 @@ interface SettingLine {
   readonly from: Provenance;
 }
 
-function shown(setting: Setting, value: unknown): string {
-  if (value === undefined) return "(unset)";
-  return setting.secret ? "(set, redacted)" : String(value);
+/** The value as the user wrote it (a parsed schedule would print as an object), secrets redacted. */
+function shown(setting: Setting, raw: string | undefined): string {
+  if (raw === undefined || raw === "") return "(unset)";
+  return setting.secret ? "(set, redacted)" : raw;
 }
 
 function settingLines(
   groups: Readonly<Record<string, Readonly<Record<string, Setting>>>>,
-  resolved: Resolved<Record<string, Record<string, unknown>>>,
+  resolved: Pick<Resolved<unknown>, "provenance" | "raw">,
   nameOf: (setting: Setting) => string,
 ): SettingLine[] {
   return Object.entries(groups).flatMap(([group, settings]) =>
     Object.entries(settings).map(([field, setting]) => ({
       name: nameOf(setting),
-      value: shown(setting, resolved.values[group]?.[field]),
+      value: shown(setting, resolved.raw[group]?.[field]),
       from: resolved.provenance[group]?.[field] ?? "unset",
     })),
   );
@@ -52,17 +53,14 @@ interface Report {
   }[];
 }
 
-type AnyResolved = Resolved<Record<string, Record<string, unknown>>>;
-
 function buildReport(env: Env, files: readonly string[]): Report {
   const service = collectProblems(() =>
-    settingLines(serviceConfigGroups, resolveServiceConfig(env) as unknown as AnyResolved, (s) => s.env),
+    settingLines(serviceConfigGroups, resolveServiceConfig(env), (s) => s.env),
   );
   // Every ScaledObject starts from the environment's defaults: a bad MAX_REPLICAS is caught here,
   // at startup, rather than on the first poll of every ScaledObject.
   const defaults = collectProblems(() => {
-    const { spec, provenance } = resolveScalerSpec({ name: "defaults", namespace: "default" }, {}, env);
-    const resolved = { values: spec, provenance } as unknown as AnyResolved;
+    const resolved = resolveScalerSpec({ name: "defaults", namespace: "default" }, {}, env);
     return settingLines(scalerSpecGroups, resolved, (s) => `${s.key ?? ""} (${s.env})`);
   });
   const checks: TriggerCheck[] = files.flatMap((file) =>

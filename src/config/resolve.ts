@@ -64,6 +64,8 @@ interface ResolvedValue {
 export interface Resolved<V> {
   readonly values: V;
   readonly provenance: Readonly<Record<string, Readonly<Record<string, Provenance>>>>;
+  /** The strings as given ("" when unset), for showing a setting the way the user wrote it. */
+  readonly raw: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 /**
@@ -186,7 +188,7 @@ export function resolveSettings<G extends Groups>(
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
-  return { values: parsed.data, provenance };
+  return { values: parsed.data, provenance, raw: rawInput };
 }
 
 /** Edit distance, for "did you mean" on a mistyped metadata key. */

@@ -98,7 +98,7 @@ export function resolveScalerSpec(
   scaledObject: ScaledObjectIdentity,
   metadata: Readonly<Record<string, string>>,
   env: RawInputs["env"],
-): { spec: ScalerSpec; provenance: Resolved<SpecValues>["provenance"] } {
+): { spec: ScalerSpec; provenance: Resolved<SpecValues>["provenance"]; raw: Resolved<SpecValues>["raw"] } {
   const resolved = resolveSettings(
     scalerSpecGroups,
     scalerSpecSchema,
@@ -114,5 +114,5 @@ export function resolveScalerSpec(
     },
   );
   if (problems.length > 0) throw new ConfigError(problems);
-  return { spec: { ...resolved.values, scaledObject }, provenance: resolved.provenance };
+  return { spec: { ...resolved.values, scaledObject }, provenance: resolved.provenance, raw: resolved.raw };
 }

@@ -61,6 +61,19 @@ describe("check-config", () => {
     expect(result.stdout).toContain("Configuration is valid.");
   });
 
+  it("shows parsed settings (a schedule, tenant rules) as written", () => {
+    const result = runCli(["check-config"], {
+      WARM_FLOOR_SCHEDULE: "Asia/Singapore Mon-Fri 08:00-23:00",
+      SERVICEBUS_ALLOWED_ENTITIES: "inference=chat-*",
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(
+      /warmFloorSchedule \(WARM_FLOOR_SCHEDULE\)\s+Asia\/Singapore Mon-Fri 08:00-23:00\s+\[env\]/,
+    );
+    expect(result.stdout).toMatch(/SERVICEBUS_ALLOWED_ENTITIES\s+inference=chat-\*\s+\[env\]/);
+    expect(result.stdout).not.toContain("[object Object]");
+  });
+
   it("fails on a bad environment, naming the variable", () => {
     const result = runCli(["check-config"], { TARGET_UTILISATION: "70%" });
     expect(result.status).toBe(1);
