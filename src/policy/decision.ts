@@ -1,5 +1,5 @@
 import type { ScaledObjectIdentity } from "../config/spec.ts";
-import type { SignalKey } from "./readings.ts";
+import type { SignalKey } from "../readings/signal-table.ts";
 
 /** The signals that can vote on demand (replica units at 100 % utilisation). */
 export type DemandSignal = "queue" | "ttft" | "kvCache" | "gpu" | "tokens";

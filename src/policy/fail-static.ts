@@ -1,5 +1,5 @@
-import type { Reading, SourceFailure } from "../sources/reading.ts";
-import type { SignalKey, SignalReadings } from "./readings.ts";
+import type { Reading, SourceFailure } from "../readings/reading.ts";
+import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
 
 /** A reading as the policy uses it, after the fail-static rule has looked at it. */
 export type UsableReading =

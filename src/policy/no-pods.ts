@@ -1,5 +1,5 @@
-import type { Reading } from "../sources/reading.ts";
-import type { SignalKey, SignalReadings } from "./readings.ts";
+import type { Reading } from "../readings/reading.ts";
+import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
 
 /**
  * Signals that the serving pods themselves export (vLLM, DCGM with pod attribution). With no pod

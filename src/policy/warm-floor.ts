@@ -1,5 +1,5 @@
 import { DateTime } from "luxon";
-import type { CalendarDate, FloorOverride, FloorOverrides, WarmSchedule } from "./schedule.ts";
+import type { CalendarDate, FloorOverride, FloorOverrides, WarmSchedule } from "../config/schedule.ts";
 
 /** The warm floor's settings as they appear in a ScalerSpec (group `warmFloor`). */
 export interface WarmFloorSettings {

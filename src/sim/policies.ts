@@ -2,7 +2,7 @@ import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
 import { decide, type PolicyMemory } from "../policy/decide.ts";
 import type { Decision } from "../policy/decision.ts";
 import { DEFAULT_HPA_BEHAVIOR, type HpaBehavior } from "../policy/hpa.ts";
-import type { SignalReadings } from "../policy/readings.ts";
+import type { SignalReadings } from "../readings/signal-table.ts";
 import { HPA_SYNC_PERIOD_MS, type ScalingSetup, type Trigger, type TriggerEvaluation } from "./autoscaler.ts";
 import { type GpuMetric, gpuAverage, type ScrapeSnapshot } from "./observe.ts";
 import { LocalClock } from "./time.ts";

@@ -6,7 +6,7 @@ import type {
 } from "@azure/monitor-query-metrics";
 import type { ServiceConfig } from "../config/service-config.ts";
 import { failureForError, failureForStatus, isAbortError, unlessAborted } from "./failures.ts";
-import { type FailedReading, failureOf, type Reading, readingOf } from "./reading.ts";
+import { type FailedReading, failureOf, type Reading, readingOf } from "../readings/reading.ts";
 
 type AzureMonitorConfig = ServiceConfig["azureMonitor"];
 

@@ -1,4 +1,4 @@
-import { type FailedReading, type FailureKind, failureOf, type SourceName } from "./reading.ts";
+import { type FailedReading, type FailureKind, failureOf, type SourceName } from "../readings/reading.ts";
 
 /**
  * Upstream trouble → typed failure. Messages are composed here from status codes and error codes

@@ -6,7 +6,7 @@ import type {
 } from "@azure/service-bus";
 import type { ServiceConfig } from "../config/service-config.ts";
 import { failureForError, failureForStatus, isAbortError } from "./failures.ts";
-import { type FailedReading, failureOf, type Reading, readingOf } from "./reading.ts";
+import { type FailedReading, failureOf, type Reading, readingOf } from "../readings/reading.ts";
 
 export type ServiceBusEntity =
   | { readonly queue: string }

@@ -1,5 +1,5 @@
 import type { ScalerSpec } from "../config/spec.ts";
-import type { SignalReadings } from "../policy/readings.ts";
+import type { SignalReadings } from "../readings/signal-table.ts";
 
 /**
  * Reads every signal a spec uses. Implementations never throw for upstream trouble: each

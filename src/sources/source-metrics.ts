@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry } from "prom-client";
-import type { Reading, SourceName } from "./reading.ts";
+import type { Reading, SourceName } from "../readings/reading.ts";
 
 const PREFIX = "keda_llm_scaler_";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { externalTriggersIn } from "../../src/config/scaledobject.ts";
 import { parseScalerSpec } from "../../src/config/spec.ts";
 import { decide } from "../../src/policy/decide.ts";
-import type { SignalReadings } from "../../src/policy/readings.ts";
+import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { renderKustomization } from "./support/kustomize.ts";
 
 /**

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ScalerSpec } from "../../src/config/spec.ts";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
-import type { SignalReadings } from "../../src/policy/readings.ts";
+import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { broken, NOON, ok, specOf } from "./helpers.ts";
 
 /** Random but valid per-ScaledObject metadata: the knobs that shape the answer. */

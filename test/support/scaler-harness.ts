@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
-import type { SignalReadings } from "../../src/policy/readings.ts";
+import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { externalScalerClientConstructor } from "../../src/server/proto.ts";
 import { type RunningScaler, startScalerServer } from "../../src/server/scaler-server.ts";
 import type { SignalSource } from "../../src/sources/signal-source.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseFloorOverrides, parseWarmSchedule } from "../../policy/schedule.ts";
+import { parseFloorOverrides, parseWarmSchedule } from "../schedule.ts";
 import {
   boolean,
   fraction,

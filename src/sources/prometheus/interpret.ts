@@ -1,4 +1,4 @@
-import { failureOf, type Reading, readingOf } from "../reading.ts";
+import { failureOf, type Reading, readingOf } from "../../readings/reading.ts";
 import type { QueryAnswer, Sample } from "./client.ts";
 import { PART_LABEL, type PrometheusQuery } from "./queries.ts";
 

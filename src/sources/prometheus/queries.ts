@@ -1,6 +1,6 @@
 import type { CustomQueryKey } from "../../config/groups/sources.ts";
 import type { ScalerSpec } from "../../config/spec.ts";
-import { type FailedReading, failureOf } from "../reading.ts";
+import { type FailedReading, failureOf } from "../../readings/reading.ts";
 import { namespaceViolation } from "./guard.ts";
 import { type LabelMatcher, NAMESPACE_NAME, regexLiteral, selector } from "./promql.ts";
 

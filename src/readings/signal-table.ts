@@ -1,4 +1,4 @@
-import type { Reading } from "../sources/reading.ts";
+import type { Reading } from "./reading.ts";
 
 /**
  * Everything one decision looks at. A missing entry means the spec does not use that signal

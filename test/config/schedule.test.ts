@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseFloorOverrides, parseWarmSchedule } from "../../src/policy/schedule.ts";
+import { parseFloorOverrides, parseWarmSchedule } from "../../src/config/schedule.ts";
 
 describe("the schedule language", () => {
   it("reads weekday lists, ranges that wrap, daily, 24:00 and overnight windows", () => {
