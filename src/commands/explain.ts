@@ -6,8 +6,8 @@ import { type ExternalTrigger, externalTriggersIn } from "../config/scaledobject
 import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
 import { decide, type PolicyMemory } from "../policy/decide.ts";
 import type { Decision } from "../policy/decision.ts";
-import { SIGNAL_KEYS, type SignalKey, type SignalReadings } from "../readings/signal-table.ts";
 import type { Reading } from "../readings/reading.ts";
+import { SIGNAL_KEYS, type SignalKey, type SignalReadings } from "../readings/signal-table.ts";
 
 const USAGE = `usage: keda-llm-scaler explain [options]
 

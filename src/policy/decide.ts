@@ -1,10 +1,10 @@
 import type { ScalerSpec } from "../config/spec.ts";
+import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
 import { answerForKeda } from "./answer.ts";
 import type { Decision, RuleFired, SignalVerdict } from "./decision.ts";
 import { applyFailStatic, type LastGoodReadings, type UsableReadings, usableValue } from "./fail-static.ts";
 import { fuse, type Replicas } from "./fuse.ts";
 import { interpretIdleReadings } from "./no-pods.ts";
-import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
 import { signalVerdicts } from "./signals.ts";
 import { type SmoothedReadings, smoothUtilisation } from "./smoothing.ts";
 import { applyScaleDownBand, applyScaleDownDelay, type RecentAnswer, withHeadroom } from "./stability.ts";

@@ -1,7 +1,7 @@
 import type { ScalerSpec } from "../config/spec.ts";
+import type { SignalKey } from "../readings/signal-table.ts";
 import type { DemandSignal, SignalVerdict } from "./decision.ts";
 import { describeFailure, type UsableReading, type UsableReadings, usableValue } from "./fail-static.ts";
-import type { SignalKey } from "../readings/signal-table.ts";
 import { withHeadroom } from "./stability.ts";
 
 /**

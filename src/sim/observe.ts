@@ -1,5 +1,5 @@
-import type { SignalReadings } from "../readings/signal-table.ts";
 import { failureOf, type Reading, readingOf } from "../readings/reading.ts";
+import type { SignalReadings } from "../readings/signal-table.ts";
 import type { Cluster } from "./cluster.ts";
 import type { ObservationModel } from "./model.ts";
 import type { RequestQueue } from "./serving.ts";

@@ -5,8 +5,8 @@ import type {
   MetricsQueryResourcesOptions,
 } from "@azure/monitor-query-metrics";
 import type { ServiceConfig } from "../config/service-config.ts";
-import { failureForError, failureForStatus, isAbortError, unlessAborted } from "./failures.ts";
 import { type FailedReading, failureOf, type Reading, readingOf } from "../readings/reading.ts";
+import { failureForError, failureForStatus, isAbortError, unlessAborted } from "./failures.ts";
 
 type AzureMonitorConfig = ServiceConfig["azureMonitor"];
 

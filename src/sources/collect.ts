@@ -3,6 +3,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { ConfigError } from "../config/resolve.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
 import type { ScalerSpec } from "../config/spec.ts";
+import { failureOf, type Reading, type SourceName } from "../readings/reading.ts";
 import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
 import {
   type AzureMonitorGpuQuery,
@@ -16,7 +17,6 @@ import { planReadings, type SignalTask } from "./plan.ts";
 import { PrometheusClient, type QueryAnswer } from "./prometheus/client.ts";
 import { readingFromAnswer } from "./prometheus/interpret.ts";
 import { type PrometheusSignal, prometheusQuery } from "./prometheus/queries.ts";
-import { failureOf, type Reading, type SourceName } from "../readings/reading.ts";
 import { describeEntity, ServiceBusBacklogReader, type ServiceBusEntity } from "./servicebus.ts";
 import type { SignalSource } from "./signal-source.ts";
 import { type SourceCounts, SourceMetrics } from "./source-metrics.ts";

@@ -1,8 +1,8 @@
 import type { ScalerSpec } from "../config/spec.ts";
+import { type FailedReading, failureOf } from "../readings/reading.ts";
 import type { SignalKey } from "../readings/signal-table.ts";
 import type { AzureMonitorGpuQuery } from "./azure-monitor.ts";
 import { customQueryKeyOf, type PrometheusSignal } from "./prometheus/queries.ts";
-import { type FailedReading, failureOf } from "../readings/reading.ts";
 import type { ServiceBusEntity } from "./servicebus.ts";
 
 /**

@@ -5,8 +5,8 @@ import type {
   ServiceBusAdministrationClientOptions,
 } from "@azure/service-bus";
 import type { ServiceConfig } from "../config/service-config.ts";
-import { failureForError, failureForStatus, isAbortError } from "./failures.ts";
 import { type FailedReading, failureOf, type Reading, readingOf } from "../readings/reading.ts";
+import { failureForError, failureForStatus, isAbortError } from "./failures.ts";
 
 export type ServiceBusEntity =
   | { readonly queue: string }

@@ -1,8 +1,8 @@
 import { parseScalerSpec, type ScalerSpec } from "../../src/config/spec.ts";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
 import type { Decision } from "../../src/policy/decision.ts";
-import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import type { FailureKind, Reading } from "../../src/readings/reading.ts";
+import type { SignalReadings } from "../../src/readings/signal-table.ts";
 
 /** A spec from scalerMetadata over no environment: the documented defaults apply. */
 export function specOf(metadata: Record<string, string> = {}): ScalerSpec {

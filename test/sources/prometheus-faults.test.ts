@@ -3,8 +3,8 @@ import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
 import { parseScalerSpec } from "../../src/config/spec.ts";
-import { createSignalSource, type ScalerSignalSource } from "../../src/sources/collect.ts";
 import type { Reading } from "../../src/readings/reading.ts";
+import { createSignalSource, type ScalerSignalSource } from "../../src/sources/collect.ts";
 import { makeCa, makeLeaf, tempDir } from "../support/certs.ts";
 import { closedPort, FakeHttpServer } from "../support/fake-http.ts";
 

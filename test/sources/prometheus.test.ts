@@ -2,10 +2,10 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
 import { parseScalerSpec } from "../../src/config/spec.ts";
+import type { Reading } from "../../src/readings/reading.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { startScalerServer } from "../../src/server/scaler-server.ts";
 import { createSignalSource, type ScalerSignalSource } from "../../src/sources/collect.ts";
-import type { Reading } from "../../src/readings/reading.ts";
 import {
   DcgmExporter,
   KubeStateMetricsExporter,

@@ -1,8 +1,8 @@
 import type http from "node:http";
 import type { TokenCredential } from "@azure/core-auth";
 import type { ServiceConfig } from "../../config/service-config.ts";
-import { failureForError, failureForStatus } from "../failures.ts";
 import { type FailedReading, failureOf } from "../../readings/reading.ts";
+import { failureForError, failureForStatus } from "../failures.ts";
 import { BodyTooLargeError, createAgent, postForm } from "./http.ts";
 
 export interface Sample {
