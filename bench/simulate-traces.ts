@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the shipped traces (../shared/traces) through every policy, printed as the
+ * `npm run bench`: the shipped traces (data/traces) through every policy, printed as the
  * comparison table plus ratios of ours to each baseline and the simulator's own speed. A
  * benchmark, not a test: it asserts nothing and its wall-clock figures vary by machine.
  */
@@ -9,7 +9,7 @@ import { parseSimulateArgs } from "../src/sim/options.ts";
 import { formatTable } from "../src/sim/report.ts";
 import { runTrace } from "../src/sim/run-trace.ts";
 
-const TRACES = fileURLToPath(new URL("../../shared/traces/", import.meta.url));
+const TRACES = fileURLToPath(new URL("../data/traces/", import.meta.url));
 
 const RUNS: { title: string; file: string; flags: string[] }[] = [
   {
@@ -35,9 +35,7 @@ function ratio(a: number, b: number): string {
 
 function main(): number {
   if (!existsSync(TRACES)) {
-    process.stderr.write(
-      `bench: ${TRACES} is missing; the traces live next to the repository (../shared/traces)\n`,
-    );
+    process.stderr.write(`bench: ${TRACES} is missing; the traces ship in the repository (data/traces)\n`);
     return 1;
   }
   const totalStart = performance.now();

@@ -2,7 +2,7 @@ import type { Rng } from "./rng.ts";
 
 /**
  * Token-size distributions for count traces, as 41 quantiles (every 2.5 %) of the Azure LLM
- * inference traces (2023-11-16, 1 h each; see ../shared/traces/README.md). Sampling
+ * inference traces (2023-11-16, 1 h each; see data/traces/README.md). Sampling
  * interpolates between quantiles, which keeps the traces' lumpy shapes (the conversation
  * trace's clusters around 400 and 1,000 context tokens) that a fitted log-normal would smooth out.
  */

@@ -8,15 +8,12 @@ import { parseSimulateArgs } from "../../src/sim/options.ts";
 import { runTrace } from "../../src/sim/run-trace.ts";
 import { azureTraceCsv } from "./fixtures.ts";
 
-/** The shipped traces live next to the repository (../shared/traces), never inside it. */
-const TRACES = fileURLToPath(new URL("../../../shared/traces/", import.meta.url));
+/** The shipped traces (data/traces, with their provenance in its README). */
+const TRACES = fileURLToPath(new URL("../../data/traces/", import.meta.url));
 
-function sharedTrace(name: string): string {
+function shippedTrace(name: string): string {
   const file = join(TRACES, name);
-  if (!existsSync(file))
-    throw new Error(
-      `the shared trace ${file} is missing: the tests expect ../shared/traces next to the repository (see its README)`,
-    );
+  if (!existsSync(file)) throw new Error(`the shipped trace ${file} is missing from data/traces`);
   return file;
 }
 
@@ -33,7 +30,7 @@ function policy(result: ReturnType<typeof simulateFile>, name: string) {
 
 describe("simulate, end to end on the shipped traces", () => {
   it("ours keeps the SLA better than seed 000's KEDA queue scaler at comparable GPU-hours (Azure conversation, 1 h)", () => {
-    const result = simulateFile(sharedTrace("azure_llm_2023_conv_1h.csv"), [
+    const result = simulateFile(shippedTrace("azure_llm_2023_conv_1h.csv"), [
       "--policy",
       "ours",
       "--policy",
@@ -52,7 +49,7 @@ describe("simulate, end to end on the shipped traces", () => {
   });
 
   it("is deterministic for a seed, and the seed matters", () => {
-    const file = sharedTrace("azure_llm_2023_code_1h.csv");
+    const file = shippedTrace("azure_llm_2023_code_1h.csv");
     const flags = ["--policy", "keda-queue", "--peak-replicas", "6"];
     const a = policy(simulateFile(file, flags), "keda-queue");
     const b = policy(simulateFile(file, flags), "keda-queue");
@@ -64,7 +61,7 @@ describe("simulate, end to end on the shipped traces", () => {
   });
 
   it("replays the two months of the NASA count trace on its EDT clock, missing minutes unaccounted", () => {
-    const file = sharedTrace("nasa_http_1995_requests_per_minute.csv");
+    const file = shippedTrace("nasa_http_1995_requests_per_minute.csv");
     const full = simulateFile(file, [
       "--time-column",
       "minute_start_local_edt",

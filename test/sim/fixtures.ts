@@ -1,4 +1,4 @@
-/** Synthetic traces built in the tests (the real ones stay in ../shared/traces). */
+/** Synthetic traces built in the tests (the real ones are in data/traces). */
 
 /** An Azure-format trace: `perMinute(minute)` requests in each minute, spread evenly. */
 export function azureTraceCsv(
