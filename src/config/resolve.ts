@@ -42,7 +42,7 @@ export function collectProblems<T>(load: () => T): { value?: T; problems: readon
  */
 export type CrossCheck<V> = (values: V) => { field: string; group: string; message: string } | undefined;
 
-/** Keys that KEDA itself puts into scalerMetadata for every external trigger (contract §2.2). */
+/** Keys that KEDA itself puts into scalerMetadata for every external trigger, whatever the user wrote. */
 export const KEDA_OWN_METADATA_KEYS: ReadonlySet<string> = new Set([
   "scalerAddress",
   "enableTLS",

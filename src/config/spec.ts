@@ -52,7 +52,7 @@ const crossChecks: CrossCheck<SpecValues>[] = [
 
 const scalerSpecSchema = schemaFor(scalerSpecGroups, crossChecks);
 
-/** The identity KEDA gives us: the ScaledObject, never the workload (contract §2.1). */
+/** The identity KEDA gives us: the ScaledObject, never the workload (KEDA's ScaledObjectRef carries only name, namespace and metadata). */
 export interface ScaledObjectIdentity {
   readonly name: string;
   readonly namespace: string;

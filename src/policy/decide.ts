@@ -25,7 +25,7 @@ const DEMAND_READINGS: readonly SignalKey[] = [
 /**
  * What a decision remembers between polls of one ScaledObject. Small and bounded (one entry per
  * signal kind, plus a window of recent answers when scaleDownDelaySeconds is set); rebuilt from
- * the sources after a restart (DESIGN rule 3). Opaque to callers.
+ * the sources after a restart (a restart must not change the answer). Opaque to callers.
  */
 export interface PolicyMemory {
   readonly lastGood?: LastGoodReadings;

@@ -321,7 +321,7 @@ function proportional(
 /**
  * Latency and throughput read "overloaded" on an idle queue too (long prompts, a request caught in
  * prefill, little load per pod): by default they vote only while the queue itself asks for more
- * replicas than are ready — the queue decides whether, latency how much (seed 003).
+ * replicas than are ready — the queue decides whether, latency how much.
  * Undefined: whether anything waits is unknown.
  */
 export function latencyGate(

@@ -1,6 +1,6 @@
 /**
  * What a source hands the policy: a value with the time it was observed, or a typed failure.
- * Never a silent 0 (DESIGN rule 2): what to do about a failure is the policy's decision.
+ * Never a silent 0 (sources never invent data): what to do about a failure is the policy's decision.
  */
 export type SourceName = "prometheus" | "serviceBus" | "azureMonitor";
 

@@ -46,7 +46,7 @@ function toRequest(ref: ScaledObjectRefMessage | null | undefined): ScaledObject
   return { name: ref.name, namespace: ref.namespace, scalerMetadata };
 }
 
-/** Desired-replica mode: target 1, so the HPA's ceil(value / target) is the count itself (contract §4). */
+/** Desired-replica mode: target 1, so the HPA's ceil(value / target) is the count itself. */
 function metricSpecsFor(spec: ScalerSpec): GetMetricSpecResponseMessage {
   return { metricSpecs: [{ metricName: spec.target.metricName, targetSize: 1, targetSizeFloat: 1 }] };
 }

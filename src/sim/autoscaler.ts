@@ -55,8 +55,8 @@ export const HPA_SYNC_PERIOD_MS = 15_000;
  * KEDA's polling loop and the HPA it manages, over one Deployment's `spec.replicas`:
  * - KEDA (every pollingInterval): activates 0 → max(minReplicaCount, 1); raises to
  *   minReplicaCount when below it; scales to 0 after cooldownPeriod with every trigger inactive
- *   and none in error (contract §3.2).
- * - HPA (every 15 s, skipped at 0): the maximum of the metrics' proposals (§4.2); no scale-down
+ *   and none in error (KEDA's scale-to-zero rule).
+ * - HPA (every 15 s, skipped at 0): the maximum of the metrics' proposals; no scale-down
  *   while any metric is invalid; then stabilisation and rate policies (shared policy/hpa.ts).
  */
 export class ScaleController {

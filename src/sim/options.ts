@@ -36,9 +36,9 @@ policies
   --config FILE                ours: a ScaledObject YAML (e.g. deploy/examples/realtime/scaledobject.yaml)
                                or a mapping of scalerMetadata keys
   --metadata KEY=VALUE         repeatable; overrides ours' scalerMetadata
-  --max-replicas N             every policy's maximum (default 8, seeds 000/001)
+  --max-replicas N             every policy's maximum (default 8, as both baselines)
   --hpa-tolerance X            cluster HPA tolerance (default 0.1)
-model (defaults from the seeds; see README "simulator")
+model (defaults justified in docs/simulator.md)
   --prefill-tokens-per-second N (${DEFAULT_MODEL.replica.prefillTokensPerSecond})   --decode-tokens-per-second N (${DEFAULT_MODEL.replica.decodeTokensPerSecond})
   --decode-tokens-per-second-per-sequence N (${DEFAULT_MODEL.replica.decodeTokensPerSecondPerSequence})   --max-num-seqs N (${DEFAULT_MODEL.replica.maxNumSeqs})
   --kv-cache-tokens N (${DEFAULT_MODEL.replica.kvCacheTokens})   --consumer-prefetch N (${DEFAULT_MODEL.replica.consumerPrefetch})
@@ -49,7 +49,7 @@ model (defaults from the seeds; see README "simulator")
   --rate-window-seconds N (120: the rate()/histogram window of TTFT P95 and tokens/s)
   --drain-hours N (2: after the trace, serve what still waits for at most this long; the rest is unserved)
   --gpu-utilisation busy|throughput  what the baselines' GPU utilisation reads (default busy: the share
-                               of time any kernel runs, DCGM_FI_DEV_GPU_UTIL as seed 001 queries it;
+                               of time any kernel runs, DCGM_FI_DEV_GPU_UTIL as KEDA queries usually read it;
                                throughput: the share of token throughput in use, like GR_ENGINE_ACTIVE).
                                Ours reads the series its gpuMetric names.
   --sla-seconds N (60)   --dollars-per-gpu-hour X (3.4)   --seed N (1)   --tick-seconds N (5)

@@ -201,13 +201,13 @@ function oursPolicy(
 }
 
 /**
- * Seed 000's ScaledObject: an azure-servicebus trigger with messageCount 5, cooldown 300 s,
+ * KEDA's queue trigger as a public AKS article sets it up: azure-servicebus, messageCount 5, cooldown 300 s,
  * min 1, max 8 (--max-replicas), default polling (30 s), no behaviour block; and its CronJob pre-warm, which sets
  * the minimum to 1 at 07:45 and to 0 at 23:30 on weekdays (weekends 0), in the trace's zone.
  */
 const kedaQueue: PolicyDefinition = {
   name: "keda-queue",
-  description: "seed 000: Service Bus messageCount 5, cooldown 300 s, CronJob min 1 Mon–Fri 07:45–23:30",
+  description: "KEDA Service Bus trigger: messageCount 5, cooldown 300 s, CronJob min 1 Mon–Fri 07:45–23:30",
   build(view, context) {
     const clock = new LocalClock(context.zone);
     const minAt = (nowMs: number) => (inWeekdayWindow(clock, nowMs, 7 * 60 + 45, 23 * 60 + 30) ? 1 : 0);
@@ -232,7 +232,7 @@ const kedaQueue: PolicyDefinition = {
 };
 
 /**
- * Seed 001's triggers: Prometheus "waiting per pod" (threshold 5, activation 2), average GPU
+ * KEDA multi-trigger, as public guides write it: Prometheus "waiting per pod" (threshold 5, activation 2), average GPU
  * utilisation (threshold 80), a cron of 3 replicas Mon–Fri 07:30–20:00; polling 10 s, cooldown
  * 120 s, min 1, max 8 (--max-replicas), and its asymmetric behaviour (up 2 pods per 30 s; down after 600 s, 1 pod
  * per 120 s). Prometheus triggers use AverageValue, so a per-pod average as the value proposes
@@ -240,7 +240,8 @@ const kedaQueue: PolicyDefinition = {
  */
 const kedaMulti: PolicyDefinition = {
   name: "keda-multi",
-  description: "seed 001: waiting/pod 5, GPU util 80 %, cron 3 Mon–Fri 07:30–20:00, up 2/30 s, down 1/120 s",
+  description:
+    "KEDA Prometheus + cron triggers: waiting/pod 5, GPU util 80 %, cron 3 Mon–Fri 07:30–20:00, up 2/30 s, down 1/120 s",
   build(view, context) {
     const clock = new LocalClock(context.zone);
     const waitingPerPod: Trigger = {

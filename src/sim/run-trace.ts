@@ -21,7 +21,7 @@ export interface TraceRun {
  * What `ours` runs with unless told otherwise: the realtime example's ScaledObject, the same
  * maximum and SLA as the baselines, the replica's measured capacity for this trace's request
  * sizes (a team sets requestsPerSecondPerReplica from a load test), and a warm floor on the
- * business window seed 000's CronJob keeps (08:00–23:00 on weekdays), on the trace's clock.
+ * business window a pre-warming CronJob typically keeps (08:00–23:00 on weekdays), on the trace's clock.
  */
 export function defaultOursDeployment(options: SimulateOptions, arrivals: ArrivalStream): OursDeployment {
   let work = 0;

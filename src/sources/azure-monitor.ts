@@ -30,7 +30,7 @@ export type GpuAnswer =
 
 /**
  * Node GPU utilisation from Azure Monitor metrics (`@azure/monitor-query-metrics`, the batch
- * metrics:getBatch API). Seed 000's trigger: "70 % of the node's GPU".
+ * metrics:getBatch API). A node's GPU utilisation is what AKS pools are sized by ("70 % of the node's GPU").
  */
 export class AzureMonitorGpuReader {
   /** Loaded only when configured (the SDK is slow to load), and then at once. */

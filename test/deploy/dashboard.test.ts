@@ -25,7 +25,7 @@ const dashboard = JSON.parse(
   readFileSync(join(DEPLOY_DIR, "grafana/keda-llm-scaler.json"), "utf8"),
 ) as Dashboard;
 
-/** kube-state-metrics series the dashboard joins in (signals.md), with the labels it relies on. */
+/** kube-state-metrics series the dashboard joins in, with the labels it relies on. */
 const KUBE_STATE_METRICS: Record<string, string[]> = {
   kube_deployment_spec_replicas: ["namespace", "deployment"],
   kube_deployment_status_replicas_ready: ["namespace", "deployment"],

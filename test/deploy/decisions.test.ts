@@ -8,7 +8,7 @@ import { renderKustomization } from "./support/kustomize.ts";
 /**
  * What the shipped ScaledObjects make the scaler decide, through the same decide() the server
  * calls: the warm floor of the real-time example and the headroom placeholders, at instants that
- * tell (seed 000: Singapore business hours, pre-warm 15 min, weekends at zero, month-end peak).
+ * tell (an APAC service: Singapore business hours, pre-warm 15 min, weekends at zero, month-end peak).
  */
 
 function spec(example: string, name: string) {

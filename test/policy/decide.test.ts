@@ -541,7 +541,7 @@ describe("fail-static", () => {
   });
 });
 
-describe("activation and scale-to-zero (seed 001's dev workload)", () => {
+describe("activation and scale-to-zero (a dev workload that may sleep)", () => {
   const dev = specOf({ minReplicas: "0", maxReplicas: "2" });
 
   it("scales to zero when the floor is zero and nothing waits or runs", () => {

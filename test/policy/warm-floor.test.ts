@@ -22,10 +22,10 @@ function configError(metadata: Record<string, string>): string {
   throw new Error("expected a ConfigError");
 }
 
-/** Seed 000: 8 APAC countries, UTC+2…UTC+9, hub Singapore; warm 07:45–23:30 SGT on weekdays. */
+/** An APAC service: 8 countries, UTC+2…UTC+9, hub Singapore; warm 07:45–23:30 SGT on weekdays. */
 const APAC = { warmFloorSchedule: "Asia/Singapore Mon-Fri 08:00-23:00" };
 
-describe("the warm floor: seed 000's APAC example", () => {
+describe("the warm floor: an APAC business-hours example", () => {
   it("pre-warms at 07:45 SGT, 15 minutes before the 08:00 opening", () => {
     expect(
       floors(APAC, ["2026-11-23T07:44:59+08:00", "2026-11-23T07:45:00+08:00", "2026-11-23T08:00:00+08:00"]),

@@ -9,7 +9,7 @@ import {
   startHarness,
 } from "../support/scaler-harness.ts";
 
-/** Items of keda-contract.md §7 not already covered by external-scaler.test.ts. */
+/** KEDA external-scaler behaviours not already covered by external-scaler.test.ts. */
 interface MetricsResponse {
   metricValues: { metricValueFloat: number; metricValue: number }[];
 }
@@ -28,7 +28,7 @@ afterAll(async () => {
   await harness.stop();
 });
 
-describe("IsActive and GetMetrics (§7 items 11 and 12)", () => {
+describe("IsActive and GetMetrics agree", () => {
   it("agree on every backlog, and repeated reads change nothing", async () => {
     let round = 0;
     await fc.assert(
@@ -50,7 +50,7 @@ describe("IsActive and GetMetrics (§7 items 11 and 12)", () => {
   });
 });
 
-describe("HPA tolerance (§7 item 23)", () => {
+describe("HPA tolerance", () => {
   it("leaves 10 replicas alone when 11 are asked for: the 10 % dead band", () => {
     expect(averageValueProposal(10, 11, 1)).toBe(10);
     expect(hpaCanReach(10, 11)).toBe(false);

@@ -29,7 +29,7 @@ function policy(result: ReturnType<typeof simulateFile>, name: string) {
 }
 
 describe("simulate, end to end on the shipped traces", () => {
-  it("ours keeps the SLA better than seed 000's KEDA queue scaler at comparable GPU-hours (Azure conversation, 1 h)", () => {
+  it("ours keeps the SLA better than a KEDA Service Bus queue trigger at comparable GPU-hours (Azure conversation, 1 h)", () => {
     const result = simulateFile(shippedTrace("azure_llm_2023_conv_1h.csv"), [
       "--policy",
       "ours",

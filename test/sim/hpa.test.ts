@@ -14,7 +14,7 @@ import { ScaleController, type ScalingSetup } from "../../src/sim/autoscaler.ts"
 
 const noHistory = { recommendations: [], scaleUpEvents: [], scaleDownEvents: [] };
 
-describe("HPA arithmetic (keda-contract §4.3 worked examples)", () => {
+describe("HPA arithmetic (the HPA algorithm's worked examples)", () => {
   it("stays at 10 when asked for 11 or 9: the inclusive 10 % band", () => {
     expect(averageValueProposal(10, 11, 1)).toBe(10);
     expect(averageValueProposal(10, 9, 1)).toBe(10);
@@ -61,7 +61,7 @@ describe("HPA arithmetic (keda-contract §4.3 worked examples)", () => {
     expect(scaleUpLimit(7, [{ atMs: 0, replicas: 4 }], DEFAULT_HPA_BEHAVIOR.scaleUp, 10_000)).toBe(7);
   });
 
-  it("seed 001's scale-down: one pod per 120 s after a 600 s window", () => {
+  it("an asymmetric behaviour's scale-down: one pod per 120 s after a 600 s window", () => {
     const behavior: HpaBehavior = {
       scaleUp: {
         stabilizationWindowSeconds: 0,

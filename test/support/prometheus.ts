@@ -10,13 +10,13 @@ import { stringify } from "yaml";
 /**
  * A real Prometheus (the Debian `prometheus` binary) on 127.0.0.1, scraping small prom-client
  * exporters that emit the exact vLLM, DCGM and kube-state-metrics names and labels of
- * docs/signals.md. One instance per test file (start it in beforeAll): it takes about a second to
+ * docs/sources.md. One instance per test file (start it in beforeAll): it takes about a second to
  * become ready, and `rate()` needs two scrapes before it answers.
  */
 
 const PROMETHEUS_BINARY = process.env.PROMETHEUS_BINARY ?? "/usr/bin/prometheus";
 
-/** vLLM's TTFT histogram buckets, from signals.md. */
+/** vLLM's TTFT histogram buckets, as vLLM declares them. */
 export const VLLM_TTFT_BUCKETS = [
   0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640,
   2560,

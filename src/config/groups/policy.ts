@@ -38,7 +38,7 @@ export const policyGroups = {
       env: "LATENCY_SLA_SECONDS",
       type: positiveNumber(),
       default: "60",
-      doc: "queueMode=drain: the backlog must drain within this (seed 000's < 60 s SLA).",
+      doc: "queueMode=drain: the backlog must drain within this (a realtime SLA is typically < 60 s).",
     }),
     requestsPerSecondPerReplica: setting({
       key: "requestsPerSecondPerReplica",
@@ -84,7 +84,7 @@ export const policyGroups = {
       env: "LATENCY_GATE",
       type: oneOf(["queue", "backlog", "none"]),
       default: "queue",
-      doc: "When TTFT and token throughput may vote. queue: only while the queue asks for more replicas than are ready (seed 003: queue decides whether, latency how much). backlog: while anything waits. none: always.",
+      doc: "When TTFT and token throughput may vote. queue: only while the queue asks for more replicas than are ready (the queue decides whether to scale, latency how much). backlog: while anything waits. none: always.",
     }),
   },
   kvCache: {
@@ -116,7 +116,7 @@ export const policyGroups = {
       env: "GPU_TARGET",
       type: fraction(),
       default: "1",
-      doc: "GPU utilisation that counts as a full replica; with 0.7 headroom a new pod is asked for above 70 % (seed 000).",
+      doc: "GPU utilisation that counts as a full replica; with 0.7 headroom a new pod is asked for above 70 %, minutes before a GPU node saturates.",
     }),
   },
   tokens: {
@@ -132,7 +132,7 @@ export const policyGroups = {
       env: "TOKENS_PER_SECOND_FLOOR",
       type: positiveNumber(),
       default: "500",
-      doc: "Per-pod generated tokens/s below this while the latency gate is open is overload (seed 001); demand = ready × floor / tokens/s.",
+      doc: "Per-pod generated tokens/s below this while the latency gate is open is overload (a saturated replica generates fewer tokens per sequence); demand = ready × floor / tokens/s.",
     }),
   },
   headroom: {
