@@ -1,6 +1,6 @@
 import { type ClusterModel, podsPerNode, type ReplicaModel } from "./model.ts";
-import type { Rng } from "./rng.ts";
 import { type RequestQueue, ServingReplica, type ServingSink } from "./serving.ts";
+import type { StartupDraws } from "./startup-draws.ts";
 
 export type PodPhase = "pending" | "starting" | "ready" | "terminating";
 
@@ -64,6 +64,9 @@ export class Cluster {
   };
   private nextId = 1;
   private readonly perNode: number;
+  /** Nodes requested and pods started so far: the index of the next start-up draw of each kind. */
+  private nodesRequested = 0;
+  private podsStarted = 0;
   /**
    * Size of the placeholder Deployment: fixed (`placeholderPods`) or set every tick by a headroom
    * ScaledObject (this scaler with role=headroom).
@@ -73,7 +76,7 @@ export class Cluster {
   constructor(
     private readonly model: ClusterModel,
     private readonly replica: ReplicaModel,
-    private readonly rng: Rng,
+    private readonly draws: StartupDraws,
   ) {
     this.perNode = podsPerNode(model);
     this.placeholderTarget = model.placeholderPods;
@@ -115,7 +118,7 @@ export class Cluster {
       pod.readyAtMs = nowMs;
     } else {
       pod.phase = "starting";
-      pod.readyAtMs = nowMs + this.rng.uniform(this.model.podStartupMs[0], this.model.podStartupMs[1]);
+      pod.readyAtMs = nowMs + this.draws.podStartupMs(this.podsStarted++);
       this.counters.coldStarts++;
     }
   }
@@ -252,7 +255,7 @@ export class Cluster {
       const wanted = Math.ceil(shortfall / this.perNode);
       const room = this.model.maxNodes - this.nodes.length;
       for (let i = 0; i < Math.min(wanted, room); i++) {
-        const delay = this.rng.uniform(this.model.provisionDelayMs[0], this.model.provisionDelayMs[1]);
+        const delay = this.draws.nodeProvisionMs(this.nodesRequested++);
         this.nodes.push(new SimNode(this.nextId++, nowMs, nowMs + delay));
         this.counters.nodesProvisioned++;
       }

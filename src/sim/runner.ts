@@ -6,6 +6,7 @@ import { Observer } from "./observe.ts";
 import type { PolicyContext, PolicyDefinition, WorldView } from "./policies.ts";
 import { Rng } from "./rng.ts";
 import { type Cohort, RequestQueue, type ServingSink } from "./serving.ts";
+import { StartupDraws } from "./startup-draws.ts";
 import { shareAtMost, Timeline, type TimelinePoint, TtftStats } from "./stats.ts";
 
 /** Stable, documented result fields (README "simulator"; `--json`). */
@@ -164,8 +165,7 @@ export function runPolicy(
   const { model } = options;
   if (arrivals.tickMs !== model.tickMs) throw new Error("the arrival stream was built with another tick");
   const wallStart = performance.now();
-  const rng = new Rng(model.seed);
-  const cluster = new Cluster(model.cluster, model.replica, rng);
+  const cluster = new Cluster(model.cluster, model.replica, new StartupDraws(model.cluster, model.seed));
   const queue = new RequestQueue();
   const warmupTicks = Math.round(model.warmupMs / model.tickMs);
   const firstMs = arrivals.startMs - warmupTicks * model.tickMs;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Cluster } from "../../src/sim/cluster.ts";
 import { type ClusterModel, DEFAULT_MODEL } from "../../src/sim/model.ts";
-import { Rng } from "../../src/sim/rng.ts";
 import { RequestQueue, type ServingSink } from "../../src/sim/serving.ts";
+import { StartupDraws } from "../../src/sim/startup-draws.ts";
 
 /** Fixed delays (min = max) so the timeline can be computed by hand. */
 const FIXED: ClusterModel = {
@@ -43,7 +43,7 @@ function firstTimeWhen(
 
 describe("pods and nodes", () => {
   it("a new pod waits Pending for a node (CA scan + 6 min), then loads its model (60 s)", () => {
-    const cluster = new Cluster(FIXED, DEFAULT_MODEL.replica, new Rng(1));
+    const cluster = new Cluster(FIXED, DEFAULT_MODEL.replica, new StartupDraws(FIXED, 1));
     const queue = new RequestQueue();
     const readyAt = firstTimeWhen(cluster, queue, 1, (c) => c.readyServingCount() === 1);
     // The pod is created at 0:00 just after that instant's CA scan; the next scan (0:10) requests
@@ -54,7 +54,7 @@ describe("pods and nodes", () => {
   });
 
   it("a pod on a warm node skips the provisioning delay", () => {
-    const cluster = new Cluster(FIXED, DEFAULT_MODEL.replica, new Rng(1));
+    const cluster = new Cluster(FIXED, DEFAULT_MODEL.replica, new StartupDraws(FIXED, 1));
     cluster.warmStart(1, 0);
     const queue = new RequestQueue();
     runUntil(cluster, queue, 0, 60_000, 1);
@@ -66,7 +66,7 @@ describe("pods and nodes", () => {
   });
 
   it("the Cluster Autoscaler removes a node after 10 minutes empty, not before", () => {
-    const cluster = new Cluster(FIXED, DEFAULT_MODEL.replica, new Rng(1));
+    const cluster = new Cluster(FIXED, DEFAULT_MODEL.replica, new StartupDraws(FIXED, 1));
     cluster.warmStart(2, 0);
     const queue = new RequestQueue();
     runUntil(cluster, queue, 0, 9 * 60_000, 1);
@@ -76,7 +76,7 @@ describe("pods and nodes", () => {
   });
 
   it("asks for no more nodes than max-nodes, and counts nodes still provisioning", () => {
-    const cluster = new Cluster(FIXED, DEFAULT_MODEL.replica, new Rng(1));
+    const cluster = new Cluster(FIXED, DEFAULT_MODEL.replica, new StartupDraws(FIXED, 1));
     const queue = new RequestQueue();
     runUntil(cluster, queue, 0, 60_000, 6);
     expect(cluster.nodes.length).toBe(4);
@@ -87,7 +87,7 @@ describe("pods and nodes", () => {
     const cluster = new Cluster(
       FIXED,
       { ...DEFAULT_MODEL.replica, maxNumSeqs: 2, consumerPrefetch: 3 },
-      new Rng(1),
+      new StartupDraws(FIXED, 1),
     );
     cluster.warmStart(1, 0);
     const queue = new RequestQueue();
@@ -106,7 +106,11 @@ describe("pods and nodes", () => {
   });
 
   it("a serving pod preempts a placeholder and starts on its warm GPU at once", () => {
-    const cluster = new Cluster({ ...FIXED, placeholderPods: 1 }, DEFAULT_MODEL.replica, new Rng(1));
+    const cluster = new Cluster(
+      { ...FIXED, placeholderPods: 1 },
+      DEFAULT_MODEL.replica,
+      new StartupDraws(FIXED, 1),
+    );
     cluster.warmStart(0, 0);
     const queue = new RequestQueue();
     const readyAt = firstTimeWhen(cluster, queue, 1, (c) => c.readyServingCount() === 1);
@@ -116,7 +120,7 @@ describe("pods and nodes", () => {
   });
 
   it("shrinking the placeholder Deployment deletes its Pending pods before the running ones", () => {
-    const cluster = new Cluster({ ...FIXED, maxNodes: 2 }, DEFAULT_MODEL.replica, new Rng(1));
+    const cluster = new Cluster({ ...FIXED, maxNodes: 2 }, DEFAULT_MODEL.replica, new StartupDraws(FIXED, 1));
     cluster.warmStart(0, 0);
     cluster.placeholderTarget = 3;
     const queue = new RequestQueue();

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { Cluster } from "../../src/sim/cluster.ts";
 import { DEFAULT_MODEL } from "../../src/sim/model.ts";
 import { histogramQuantile, Observer } from "../../src/sim/observe.ts";
-import { Rng } from "../../src/sim/rng.ts";
 import { RequestQueue } from "../../src/sim/serving.ts";
+import { StartupDraws } from "../../src/sim/startup-draws.ts";
 
 describe("the simulated monitoring pipeline", () => {
   it("computes histogram_quantile as Prometheus does (linear within the bucket)", () => {
@@ -19,7 +19,11 @@ describe("the simulated monitoring pipeline", () => {
       { ...DEFAULT_MODEL.observation, scrapeIntervalMs: 15_000, prometheusDelayMs: 15_000 },
       5_000,
     );
-    const cluster = new Cluster(DEFAULT_MODEL.cluster, DEFAULT_MODEL.replica, new Rng(1));
+    const cluster = new Cluster(
+      DEFAULT_MODEL.cluster,
+      DEFAULT_MODEL.replica,
+      new StartupDraws(DEFAULT_MODEL.cluster, 1),
+    );
     cluster.warmStart(2, 0);
     const queue = new RequestQueue();
     queue.push({ count: 7, contextTokens: 10, generatedTokens: 10, arrivalMs: 0 });
@@ -36,7 +40,11 @@ describe("the simulated monitoring pipeline", () => {
 
   it("reports vLLM and GPU signals as empty, not zero, when no pod serves", () => {
     const observer = new Observer(DEFAULT_MODEL.observation, 5_000);
-    const cluster = new Cluster(DEFAULT_MODEL.cluster, DEFAULT_MODEL.replica, new Rng(1));
+    const cluster = new Cluster(
+      DEFAULT_MODEL.cluster,
+      DEFAULT_MODEL.replica,
+      new StartupDraws(DEFAULT_MODEL.cluster, 1),
+    );
     const queue = new RequestQueue();
     for (let t = 5_000; t <= 60_000; t += 5_000) observer.endTick(t, cluster, queue, 0);
     const readings = observer.readings(60_000, 0, "grEngineActive");
@@ -50,7 +58,11 @@ describe("the simulated monitoring pipeline", () => {
 
   it("shows one decoding sequence as a busy GPU to GPU_UTIL and as a light load to engine activity", () => {
     const observer = new Observer({ ...DEFAULT_MODEL.observation, prometheusDelayMs: 0 }, 5_000);
-    const cluster = new Cluster(DEFAULT_MODEL.cluster, DEFAULT_MODEL.replica, new Rng(1));
+    const cluster = new Cluster(
+      DEFAULT_MODEL.cluster,
+      DEFAULT_MODEL.replica,
+      new StartupDraws(DEFAULT_MODEL.cluster, 1),
+    );
     cluster.warmStart(1, 0);
     const queue = new RequestQueue();
     queue.push({ count: 1, contextTokens: 0, generatedTokens: 100_000, arrivalMs: 0 });
