@@ -3,15 +3,18 @@
 # keda-llm-scaler image: build with dev dependencies, run with production dependencies only.
 #   docker build -t keda-llm-scaler:0.1.0 .
 # The base is pinned by tag (readable) and by the multi-arch manifest-list digest (immutable), so a
-# rebuild months later gets the same Node and Debian bits. Bump both together.
-# Node 20 is the project's runtime (package.json engines, CI); its upstream support ended in April
-# 2026, so moving to Node 22/24 means changing this line, engines and CI together.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
+# rebuild months later gets the same Node and Debian bits. Bump both together, and keep the Node
+# version equal to the `node` devDependency in package.json (the runtime development and CI use).
+# Digest: the OCI image index of node:24.21.0-bookworm-slim as published by Docker Official Images
+# (docker-library/repo-info, repos/node/remote/24.21.0-bookworm-slim.md, build of 19 Sep 2026).
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim@sha256:0e0ff40c39bc087845bfb27465a0df4ea419520094bc35842ff83dd8cbe6f9b6
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /build
 # Dependencies first, so source edits do not invalidate the npm layer. --ignore-scripts: nothing the
 # compiler needs runs an install script, and scripts that download prebuilt binaries fail offline.
+# That includes the `node` devDependency: without its install script it links no binary, so the
+# build runs on the base image's Node, which is the same release.
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./

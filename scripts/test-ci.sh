@@ -7,6 +7,18 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 npm ci --no-audit --no-fund --loglevel=error || { echo "0 passed, 1 failed"; exit 1; }
 
+# The runtime is the `node` devDependency (a Node 24 binary in node_modules/.bin), not whatever Node
+# the machine has: npm puts node_modules/.bin first on PATH for `npm run`, and this line keeps that
+# true when the script is started some other way. Refuse to test on any other major version.
+PATH="$PWD/node_modules/.bin:$PATH"
+wanted_major=$(node -p 'require("./package.json").devDependencies.node.split(".")[0]')
+echo "node $(node --version) at $(command -v node) (project pins Node ${wanted_major})"
+if [ "$(node -p 'process.versions.node.split(".")[0]')" != "$wanted_major" ]; then
+  echo "wrong Node: $(node --version), package.json devDependencies pin node ${wanted_major}.x"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 status=0
 # Typecheck and lint count as one check each in the final line, so a type error cannot hide
 # behind green tests.

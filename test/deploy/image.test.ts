@@ -46,14 +46,22 @@ const ops = (stage: Stage | undefined, op: string) =>
 const packageJson = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
   scripts: Record<string, string>;
   engines: { node: string };
+  devDependencies: Record<string, string>;
 };
 
 describe("the Dockerfile", () => {
-  it("pins one Node 20 base by tag and by digest for both stages", () => {
+  it("pins one Node base by tag and by digest for both stages: the release development and CI run", () => {
     expect(dockerfile.stages).toHaveLength(2);
+    // The `node` devDependency is the Node that `npm run` and the tests use; the image must not
+    // drift from it, or production runs a runtime no test ever saw.
+    const pinned = packageJson.devDependencies.node ?? "";
+    expect(pinned).toMatch(/^24\.\d+\.\d+$/);
     for (const stage of dockerfile.stages)
-      expect(stage.from).toMatch(/^node:20\.\d+\.\d+-[a-z]+-slim@sha256:[0-9a-f]{64}$/);
+      expect(stage.from).toMatch(
+        new RegExp(`^node:${pinned.replaceAll(".", "\\.")}-[a-z]+-slim@sha256:[0-9a-f]{64}$`),
+      );
     expect(new Set(dockerfile.stages.map((s) => s.from)).size).toBe(1);
+    expect(packageJson.engines.node).toBe(`>=${pinned.split(".")[0]}`);
   });
 
   it("builds with dev dependencies and the project's own build script", () => {
