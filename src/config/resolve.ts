@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { excerpt } from "./excerpt.ts";
 import type { GroupValues, Setting, SettingsGroup } from "./setting.ts";
 
 export type Groups = Readonly<Record<string, SettingsGroup>>;
@@ -79,18 +80,23 @@ export function schemaFor<G extends Groups>(groups: G, checks: readonly CrossChe
     for (const [field, definition] of Object.entries(group)) fields[field] = definition.type.schema;
     shape[groupName] = z.object(fields);
   }
-  return z.object(shape).superRefine((values, ctx) => {
-    for (const check of checks) {
-      const problem = check(values as GroupsValues<G>);
-      if (problem)
-        ctx.addIssue({
-          code: "custom",
-          path: [problem.group, problem.field],
-          message: problem.message,
-          params: { crossCheck: true },
-        });
-    }
-  }) as unknown as z.ZodType<GroupsValues<G>, Record<string, Record<string, string>>>;
+  // Cross-checks compare parsed values: run them only when every field parsed, or a check
+  // such as "maxReplicas must be at least minReplicas" would repeat the raw, unbounded strings.
+  return z.object(shape).superRefine(
+    (values, ctx) => {
+      for (const check of checks) {
+        const problem = check(values as GroupsValues<G>);
+        if (problem)
+          ctx.addIssue({
+            code: "custom",
+            path: [problem.group, problem.field],
+            message: problem.message,
+            params: { crossCheck: true },
+          });
+      }
+    },
+    { when: (payload) => payload.issues.length === 0 },
+  ) as unknown as z.ZodType<GroupsValues<G>, Record<string, Record<string, string>>>;
 }
 
 function resolveRaw(definition: Setting, inputs: RawInputs): ResolvedValue {
@@ -116,8 +122,7 @@ export function describeWhere(definition: Setting, provenance: Provenance): stri
 function quoted(definition: Setting, raw: string | undefined): string {
   if (raw === undefined || raw === "") return "nothing";
   if (definition.secret) return "a value (redacted)";
-  const shown = raw.length > 80 ? `${raw.slice(0, 80)}…` : raw;
-  return JSON.stringify(shown);
+  return excerpt(raw);
 }
 
 function unknownKeyProblems(groups: Groups, metadata: Readonly<Record<string, string>>): ConfigProblem[] {
@@ -131,7 +136,7 @@ function unknownKeyProblems(groups: Groups, metadata: Readonly<Record<string, st
     const suggestion = closestKey(key, known);
     problems.push({
       where: `scalerMetadata.${key}`,
-      message: `scalerMetadata has an unknown key ${JSON.stringify(key.slice(0, 80))}${
+      message: `scalerMetadata has an unknown key ${excerpt(key)}${
         suggestion ? ` (did you mean "${suggestion}"?)` : ""
       }`,
     });

@@ -1,4 +1,5 @@
 import { IANAZone } from "luxon";
+import { excerpt } from "./excerpt.ts";
 
 /**
  * The warm floor's configuration language: business windows per region and dated overrides,
@@ -80,7 +81,7 @@ function entries(raw: string): string[] {
 function zoneOf(word: string, entry: string): string {
   if (!IANAZone.isValidZone(word))
     throw new Error(
-      `"${word}" in "${entry}" is not an IANA time zone (e.g. Asia/Singapore, Europe/Amsterdam)`,
+      `${excerpt(word)} in ${excerpt(entry)} is not an IANA time zone (e.g. Asia/Singapore, Europe/Amsterdam)`,
     );
   return word;
 }
@@ -92,14 +93,17 @@ export function parseClock(word: string, entry: string, allowEndOfDay: boolean):
   const minutes = match ? Number(match[2]) : Number.NaN;
   const valid =
     match !== null && minutes < 60 && (hours < 24 || (allowEndOfDay && hours === 24 && minutes === 0));
-  if (!valid) throw new Error(`"${word}" in "${entry}" is not a time of day HH:MM (00:00 to 24:00)`);
+  if (!valid)
+    throw new Error(`${excerpt(word)} in ${excerpt(entry)} is not a time of day HH:MM (00:00 to 24:00)`);
   return hours * 60 + minutes;
 }
 
 function weekdayOf(word: string, entry: string): number {
   const day = WEEKDAYS[word.toLowerCase()];
   if (day === undefined)
-    throw new Error(`"${word}" in "${entry}" is not a weekday (Mon, Tue, Wed, Thu, Fri, Sat, Sun)`);
+    throw new Error(
+      `${excerpt(word)} in ${excerpt(entry)} is not a weekday (Mon, Tue, Wed, Thu, Fri, Sat, Sun)`,
+    );
   return day;
 }
 
@@ -111,7 +115,7 @@ export function parseWeekdays(word: string, entry: string): ReadonlySet<number> 
     const [from, to, ...rest] = part.split("-");
     if (from === undefined || from === "" || rest.length > 0)
       throw new Error(
-        `"${word}" in "${entry}" is not a list of weekdays such as Mon-Fri or Sat,Sun or daily`,
+        `${excerpt(word)} in ${excerpt(entry)} is not a list of weekdays such as Mon-Fri or Sat,Sun or daily`,
       );
     const first = weekdayOf(from, entry);
     const last = to === undefined ? first : weekdayOf(to, entry);
@@ -134,12 +138,12 @@ export function parseWarmSchedule(raw: string): WarmSchedule {
     const words = entry.split(" ");
     if (words.length !== 3)
       throw new Error(
-        `"${entry}" must be "<IANA zone> <weekdays> <open>-<close>", e.g. "Asia/Singapore Mon-Fri 08:00-23:00"`,
+        `${excerpt(entry)} must be "<IANA zone> <weekdays> <open>-<close>", e.g. "Asia/Singapore Mon-Fri 08:00-23:00"`,
       );
     const [zoneWord = "", daysWord = "", hoursWord = ""] = words;
     const [openWord = "", closeWord = "", ...extra] = hoursWord.split("-");
     if (extra.length > 0 || closeWord === "")
-      throw new Error(`"${hoursWord}" in "${entry}" must be <open>-<close>, e.g. 08:00-23:00`);
+      throw new Error(`${excerpt(hoursWord)} in ${excerpt(entry)} must be <open>-<close>, e.g. 08:00-23:00`);
     const openMinute = parseClock(openWord, entry, false);
     const closeMinute = parseClock(closeWord, entry, true);
     return {
@@ -164,7 +168,7 @@ function parseDate(word: string, entry: string): CalendarDate {
     check.getUTCMonth() !== date.month - 1 ||
     check.getUTCDate() !== date.day
   )
-    throw new Error(`"${word}" in "${entry}" is not a calendar date YYYY-MM-DD`);
+    throw new Error(`${excerpt(word)} in ${excerpt(entry)} is not a calendar date YYYY-MM-DD`);
   return date;
 }
 
@@ -177,15 +181,17 @@ function parseDays(word: string, entry: string): OverrideDays {
   if (word === "quarterEnd") return { kind: "quarterEnd" };
   const [firstWord = "", lastWord, ...rest] = word.split("..");
   if (rest.length > 0)
-    throw new Error(`"${word}" in "${entry}" must be monthEnd, quarterEnd, a date or a date range`);
+    throw new Error(
+      `${excerpt(word)} in ${excerpt(entry)} must be monthEnd, quarterEnd, a date or a date range`,
+    );
   if (!/^\d/.test(firstWord))
     throw new Error(
-      `"${word}" in "${entry}" must be monthEnd, quarterEnd, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD`,
+      `${excerpt(word)} in ${excerpt(entry)} must be monthEnd, quarterEnd, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD`,
     );
   const first = parseDate(firstWord, entry);
   const last = lastWord === undefined ? first : parseDate(lastWord, entry);
   if (dateKey(last) < dateKey(first))
-    throw new Error(`the range "${word}" in "${entry}" ends before it begins`);
+    throw new Error(`the range ${excerpt(word)} in ${excerpt(entry)} ends before it begins`);
   return { kind: "dates", first, last };
 }
 
@@ -203,11 +209,11 @@ export function parseFloorOverrides(raw: string, maxReplicas = 10_000): FloorOve
     const groups = OVERRIDE.exec(entry)?.groups;
     if (!groups)
       throw new Error(
-        `"${entry}" must be "[<zone>] <monthEnd|quarterEnd|YYYY-MM-DD[..YYYY-MM-DD]>=<replicas>[ from HH:MM day before]"`,
+        `${excerpt(entry)} must be "[<zone>] <monthEnd|quarterEnd|YYYY-MM-DD[..YYYY-MM-DD]>=<replicas>[ from HH:MM day before]"`,
       );
     const replicas = Number(groups.replicas);
     if (replicas > maxReplicas)
-      throw new Error(`${replicas} replicas in "${entry}" is more than ${maxReplicas}`);
+      throw new Error(`${replicas} replicas in ${excerpt(entry)} is more than ${maxReplicas}`);
     return {
       days: parseDays(groups.days ?? "", entry),
       replicas,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { shortened } from "./excerpt.ts";
 
 /**
  * A value type for a setting that arrives as a string (an environment variable or a
@@ -106,7 +107,7 @@ export function parsedBy<T>(allowed: string, parse: (raw: string) => T): ValueTy
     try {
       return parse(raw);
     } catch (error) {
-      ctx.addIssue({ code: "custom", message: `${allowed}: ${(error as Error).message}` });
+      ctx.addIssue({ code: "custom", message: `${allowed}: ${shortened((error as Error).message, 300)}` });
       return z.NEVER;
     }
   });

@@ -1,3 +1,4 @@
+import { excerpt } from "./excerpt.ts";
 import type { ConfigProblem } from "./resolve.ts";
 
 /**
@@ -25,9 +26,9 @@ export function parseTenantRules(raw: string): TenantRule[] {
       const namespace = entry.slice(0, at).trim();
       const pattern = entry.slice(at + 1).trim();
       if (at <= 0 || pattern === "" || !NAMESPACE.test(namespace))
-        throw new Error(`entry ${JSON.stringify(entry.slice(0, 80))} is not <namespace>=<name or prefix*>`);
+        throw new Error(`entry ${excerpt(entry)} is not <namespace>=<name or prefix*>`);
       if (pattern.indexOf("*") !== -1 && pattern.indexOf("*") !== pattern.length - 1)
-        throw new Error(`entry ${JSON.stringify(entry.slice(0, 80))}: * may only end a pattern`);
+        throw new Error(`entry ${excerpt(entry)}: * may only end a pattern`);
       return { namespace, pattern };
     });
 }
@@ -76,7 +77,7 @@ export function tenantProblems(upstream: NamedUpstream, limits: TenantLimits): C
     if (entity && !tenantMayRead(limits.serviceBusEntities, namespace, entity.name))
       problems.push({
         where: `scalerMetadata.${entity.key}`,
-        message: `scalerMetadata.${entity.key}: Service Bus entity ${JSON.stringify(entity.name)} is not allowed for namespace ${namespace} by env SERVICEBUS_ALLOWED_ENTITIES`,
+        message: `scalerMetadata.${entity.key}: Service Bus entity ${excerpt(entity.name)} is not allowed for namespace ${namespace} by env SERVICEBUS_ALLOWED_ENTITIES`,
       });
   }
   if (limits.azureMonitorResources && upstream.azureMonitorResourceIds)
@@ -84,7 +85,7 @@ export function tenantProblems(upstream: NamedUpstream, limits: TenantLimits): C
       if (!tenantMayRead(limits.azureMonitorResources, namespace, id, true))
         problems.push({
           where: "scalerMetadata.azureMonitorResourceIds",
-          message: `scalerMetadata.azureMonitorResourceIds: ${id} is not allowed for namespace ${namespace} by env AZURE_MONITOR_ALLOWED_RESOURCES`,
+          message: `scalerMetadata.azureMonitorResourceIds: ${excerpt(id, 200)} is not allowed for namespace ${namespace} by env AZURE_MONITOR_ALLOWED_RESOURCES`,
         });
   return problems;
 }
