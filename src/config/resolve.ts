@@ -80,8 +80,8 @@ export function schemaFor<G extends Groups>(groups: G, checks: readonly CrossChe
     for (const [field, definition] of Object.entries(group)) fields[field] = definition.type.schema;
     shape[groupName] = z.object(fields);
   }
-  // Cross-checks compare parsed values: run them only when every field parsed, or a check
-  // such as "maxReplicas must be at least minReplicas" would repeat the raw, unbounded strings.
+  // Cross-checks run even when some field failed, so every problem is named at once; a check
+  // must therefore test the types it compares (a field that failed still holds its raw string).
   return z.object(shape).superRefine(
     (values, ctx) => {
       for (const check of checks) {
@@ -95,7 +95,7 @@ export function schemaFor<G extends Groups>(groups: G, checks: readonly CrossChe
           });
       }
     },
-    { when: (payload) => payload.issues.length === 0 },
+    { when: () => true },
   ) as unknown as z.ZodType<GroupsValues<G>, Record<string, Record<string, string>>>;
 }
 

@@ -23,6 +23,8 @@ type SpecValues = GroupsValues<typeof scalerSpecGroups>;
 
 const crossChecks: CrossCheck<SpecValues>[] = [
   ({ target }) =>
+    typeof target.maxReplicas === "number" &&
+    typeof target.minReplicas === "number" &&
     target.maxReplicas < target.minReplicas
       ? {
           group: "target",
