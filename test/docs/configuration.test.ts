@@ -1,20 +1,20 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { withConfigurationSection } from "../../src/config/docs.ts";
+import { configurationMarkdown } from "../../src/config/docs.ts";
 import { serviceConfigGroups } from "../../src/config/service-config.ts";
 import type { Setting } from "../../src/config/setting.ts";
 import { scalerSpecGroups } from "../../src/config/spec.ts";
 
-const README = new URL("../../README.md", import.meta.url);
+const DOC = new URL("../../docs/configuration.md", import.meta.url);
 
-describe("README configuration table", () => {
+describe("docs/configuration.md", () => {
   it("is exactly what the settings' declarations generate (run `npm run docs:config` after changing them)", () => {
-    const readme = readFileSync(README, "utf8");
-    expect(withConfigurationSection(readme)).toBe(readme);
+    expect(readFileSync(DOC, "utf8")).toBe(configurationMarkdown());
   });
 
   it("documents every setting, by env name and metadata key", () => {
-    const readme = readFileSync(README, "utf8");
+    const doc = readFileSync(DOC, "utf8");
     const groupSets: Readonly<Record<string, Readonly<Record<string, Setting>>>>[] = [
       scalerSpecGroups,
       serviceConfigGroups,
@@ -22,8 +22,16 @@ describe("README configuration table", () => {
     for (const groups of groupSets)
       for (const group of Object.values(groups))
         for (const setting of Object.values(group)) {
-          expect(readme).toContain(`\`${setting.env}\``);
-          if (setting.key) expect(readme).toContain(`\`${setting.key}\``);
+          expect(doc).toContain(`\`${setting.env}\``);
+          if (setting.key) expect(doc).toContain(`\`${setting.key}\``);
         }
+  });
+
+  it("is what `config-docs` prints", () => {
+    const printed = execFileSync(process.execPath, ["--import", "tsx", "src/cli.ts", "config-docs"], {
+      cwd: new URL("../..", import.meta.url),
+      encoding: "utf8",
+    });
+    expect(printed).toBe(configurationMarkdown());
   });
 });
