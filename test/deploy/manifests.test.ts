@@ -110,4 +110,40 @@ metadata: {name: w, namespace: n}
     expect(text).toMatch(/ScaledObject n\/so: .*minReplicas/);
     expect(text).toMatch(/Widget n\/w: no schema known/);
   });
+
+  // KEDA 2.17 fields: a model that predates them would call each one unknown, so a shipped
+  // ScaledObject using them could not be checked at all.
+  const scaledObject = (spec: string) =>
+    validateManifests(
+      parseManifests(
+        `apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: so, namespace: n}
+spec:
+  scaleTargetRef: {name: t}
+  triggers: [{type: external, name: llm, metadata: {scalerAddress: "a:1"}}]
+${spec}`,
+        "inline",
+      ),
+    );
+
+  it("knows scalingModifiers, fallback.behavior and initialCooldownPeriod", async () => {
+    expect(
+      await scaledObject(`  initialCooldownPeriod: 120
+  fallback: {failureThreshold: 3, replicas: 2, behavior: currentReplicasIfHigher}
+  advanced:
+    scalingModifiers: {formula: "llm", target: "1", activationTarget: "0", metricType: AverageValue}
+`),
+    ).toEqual([]);
+  });
+
+  it("rejects a fallback behaviour KEDA does not have and a misspelt scalingModifiers field", async () => {
+    const problems = await scaledObject(`  fallback: {failureThreshold: 3, replicas: 2, behavior: keepCurrent}
+  advanced:
+    scalingModifiers: {formular: "llm", target: "1"}
+`);
+    const text = problems.map((p) => p.message).join("\n");
+    expect(text).toMatch(/behavior/);
+    expect(text).toMatch(/formular/);
+  });
 });

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { INodePool } from "@kubernetes-models/karpenter/karpenter.sh/v1/NodePool";
 import type { IScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import type { IPriorityClass } from "kubernetes-models/scheduling.k8s.io/v1/PriorityClass";
@@ -10,19 +11,7 @@ import type { IService } from "kubernetes-models/v1/Service";
 import { describe, expect, it } from "vitest";
 import { checkTrigger, externalTriggersIn } from "../../src/config/scaledobject.ts";
 import { DEPLOY_DIR, only, parseManifests, REPO_ROOT, renderKustomization } from "./support/kustomize.ts";
-
-/** The fields of a karpenter.sh/v1 NodePool this test reads (no Node 20 model package exists for it). */
-interface KarpenterNodePool {
-  spec: {
-    template: {
-      metadata: { labels: Record<string, string> };
-      spec: {
-        taints: { key: string; value: string; effect: string }[];
-        requirements: { key: string; operator: string; values: string[] }[];
-      };
-    };
-  };
-}
+import { validateManifests } from "./support/schemas.ts";
 
 const EXAMPLES = ["realtime", "realtime-mtls", "batch", "dev", "headroom"].map((e) => `deploy/examples/${e}`);
 
@@ -245,10 +234,16 @@ describe("node pools: AKS commands, Karpenter NodePools and the workloads agree"
       autoscaled: command.includes("--enable-cluster-autoscaler"),
     };
   };
-  const karpenter = parseManifests(
+  const karpenterManifests = parseManifests(
     readFileSync(join(DEPLOY_DIR, "karpenter/nodepools.yaml"), "utf8"),
     "karpenter",
-  ) as unknown as KarpenterNodePool[];
+  );
+  const karpenter = karpenterManifests.filter((m) => m.kind === "NodePool") as unknown as INodePool[];
+
+  it("ships Karpenter NodePools that validate against Karpenter's own schema", async () => {
+    expect(karpenter.length).toBeGreaterThan(0);
+    expect(await validateManifests(karpenterManifests)).toEqual([]);
+  });
 
   it.each([
     ["realtime", "realtime", "vllm-realtime", false],
@@ -263,8 +258,8 @@ describe("node pools: AKS commands, Karpenter NodePools and the workloads agree"
       scaledObject(exampleName, deployment).spec.maxReplicaCount ?? 0,
     );
 
-    const nodePool = karpenter.find((m) => m.spec.template.metadata.labels.dedicated === dedicated);
-    if (!nodePool) throw new Error(`no Karpenter NodePool labelled dedicated=${dedicated}`);
+    const nodePool = karpenter.find((m) => m.spec?.template.metadata?.labels?.dedicated === dedicated);
+    if (!nodePool?.spec) throw new Error(`no Karpenter NodePool labelled dedicated=${dedicated}`);
     const template = nodePool.spec.template.spec;
     expect(template.taints).toEqual([{ key: "dedicated", value: dedicated, effect: "NoSchedule" }]);
     const capacity = template.requirements.find((r) => r.key === "karpenter.sh/capacity-type")?.values;

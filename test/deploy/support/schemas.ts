@@ -1,4 +1,3 @@
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import ts from "typescript";
 import type { Manifest } from "./kustomize.ts";
@@ -8,16 +7,17 @@ import { REPO_ROOT } from "./kustomize.ts";
  * Offline schema validation of rendered manifests, unknown fields rejected.
  *
  * The models come from npm packages generated from the Kubernetes OpenAPI and the CRDs
- * (kubernetes-models, @kubernetes-models/keda, .../prometheus-operator, .../cert-manager). Two checks:
+ * (kubernetes-models, @kubernetes-models/keda, .../prometheus-operator, .../cert-manager,
+ * .../karpenter). Two checks:
  *  1. each model's own validate() (ajv over the JSON schema: types, required fields, formats);
  *  2. strictness: those JSON schemas allow unknown properties (as the API server does, silently
  *     dropping them), so a typo like `readOnlyRootFilesytem` would pass. Each object is therefore also
  *     compiled as a TypeScript object literal typed with the model's interface: an excess-property
  *     error is an unknown field, at any depth.
  *
- * Versions are the newest that support Node 20. @kubernetes-models/keda 0.4.2 predates
- * `advanced.scalingModifiers`, `fallback.behavior` and `initialCooldownPeriod` (2.0.0 has them but
- * needs Node 22): a manifest using those fields fails here until the project moves to Node 22.
+ * The model packages (kubernetes-models 5, @kubernetes-models/keda 2) know KEDA 2.17's
+ * `advanced.scalingModifiers`, `fallback.behavior` and `initialCooldownPeriod`, so every field of a
+ * shipped ScaledObject is checked. They are ES modules only: models are found by importing them.
  */
 
 /** API group → the package holding its models. Core and built-in groups live in kubernetes-models. */
@@ -32,6 +32,8 @@ const PACKAGE_BY_GROUP: Record<string, string> = {
   "keda.sh": "@kubernetes-models/keda",
   "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
   "cert-manager.io": "@kubernetes-models/cert-manager",
+  "karpenter.sh": "@kubernetes-models/karpenter",
+  "karpenter.k8s.aws": "@kubernetes-models/karpenter",
 };
 
 /**
@@ -66,22 +68,22 @@ function modelFor(apiVersion: string, kind: string): ModelRef | undefined {
   return { module: `${pkg}/${path}/${kind}`, interfaceName: `I${kind}` };
 }
 
-const requireFromRepo = createRequire(join(REPO_ROOT, "package.json"));
+type ModelClass = new (data: unknown) => { validate(): void };
 
-function modelExists(ref: ModelRef): boolean {
+/** The model class, or undefined when no package exports that apiVersion/kind. */
+async function loadModel(ref: ModelRef): Promise<ModelClass | undefined> {
   try {
-    requireFromRepo.resolve(ref.module);
-    return true;
-  } catch {
-    return false;
+    const module = (await import(ref.module)) as Record<string, ModelClass>;
+    return module[ref.interfaceName.slice(1)];
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "ERR_PACKAGE_PATH_NOT_EXPORTED") return undefined;
+    throw error;
   }
 }
 
 /** The model class's validate(): throws with ajv's message (path and reason) when invalid. */
-async function runtimeValidate(manifest: Manifest, ref: ModelRef): Promise<string | undefined> {
-  const module = (await import(ref.module)) as Record<string, new (data: unknown) => { validate(): void }>;
-  const Model = module[ref.interfaceName.slice(1)];
-  if (!Model) return `model class ${ref.interfaceName.slice(1)} missing from ${ref.module}`;
+function runtimeValidate(manifest: Manifest, Model: ModelClass): string | undefined {
   const alias = SCHEMA_ALIASES[manifest.apiVersion];
   const data = alias ? { ...manifest, apiVersion: alias } : manifest;
   try {
@@ -145,11 +147,12 @@ export async function validateManifests(manifests: readonly Manifest[]): Promise
   const typed: { manifest: Manifest; ref: ModelRef }[] = [];
   for (const manifest of manifests) {
     const ref = modelFor(String(manifest.apiVersion), String(manifest.kind));
-    if (!ref || !modelExists(ref)) {
+    const Model = ref && (await loadModel(ref));
+    if (!ref || !Model) {
       problems.push({ object: describe(manifest), message: "no schema known for this apiVersion/kind" });
       continue;
     }
-    const invalid = await runtimeValidate(manifest, ref);
+    const invalid = runtimeValidate(manifest, Model);
     if (invalid) problems.push({ object: describe(manifest), message: invalid });
     typed.push({ manifest, ref });
   }
