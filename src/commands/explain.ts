@@ -4,8 +4,9 @@ import { DateTime } from "luxon";
 import { ConfigError } from "../config/resolve.ts";
 import { type ExternalTrigger, externalTriggersIn } from "../config/scaledobject.ts";
 import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
-import { decide, type PolicyMemory } from "../policy/decide.ts";
+import { Decider } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
+import { round2 } from "../policy/format.ts";
 import type { Reading } from "../readings/reading.ts";
 import { SIGNAL_KEYS, type SignalKey, type SignalReadings } from "../readings/signal-table.ts";
 
@@ -163,7 +164,7 @@ function firstExternalTrigger(file: string): ExternalTrigger {
 }
 
 const pad = (text: string, width: number) => text.padEnd(width);
-const figure = (n: number | undefined) => (n === undefined ? "—" : String(Math.round(n * 100) / 100));
+const figure = (n: number | undefined) => (n === undefined ? "—" : String(round2(n)));
 
 /** The decision as a person reads it. */
 export function renderDecision(decision: Decision, spec: ScalerSpec, zone: string): string {
@@ -253,13 +254,11 @@ export async function run(argv: string[], env: Env = process.env, io: Output = S
       namespace: args.namespace ?? trigger?.scaledObject.namespace ?? "default",
     };
     const spec = parseScalerSpec(identity, metadata, env);
-    let memory: PolicyMemory | undefined;
+    const decider = new Decider();
     const decisions: { decision: Decision; zone: string }[] = [];
     for (const poll of polls) {
       const readings = poll.readings === "live" ? await liveReadings(spec, env, poll.atMs) : poll.readings;
-      const result = decide(spec, readings, poll.atMs, memory);
-      memory = result.memory;
-      decisions.push({ decision: result.decision, zone: poll.zone });
+      decisions.push({ decision: decider.decide("explain", spec, readings, poll.atMs), zone: poll.zone });
     }
     if (args.json) {
       const list = decisions.map((d) => d.decision);

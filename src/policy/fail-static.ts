@@ -1,26 +1,19 @@
-import type { Reading, SourceFailure } from "../readings/reading.ts";
-import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
+import type { Reading } from "../readings/reading.ts";
+import { type SignalKey, type SignalReadings, signalKeysWhere } from "../readings/signal-table.ts";
+import type { Count, Step } from "./count.ts";
+import type { RuleFired, SignalVerdict } from "./decision.ts";
+import type { LastGoodReadings } from "./memory.ts";
+import type { UsableReadings } from "./usable.ts";
 
-/** A reading as the policy uses it, after the fail-static rule has looked at it. */
-export type UsableReading =
-  | { readonly state: "fresh"; readonly value: number; readonly observedAtMs: number }
-  /** The source failed; its last good value is still inside the hold time. */
-  | {
-      readonly state: "held";
-      readonly value: number;
-      readonly observedAtMs: number;
-      readonly failure: SourceFailure;
-    }
-  /** The source failed and there is no last good value young enough to stand in for it. */
-  | { readonly state: "failed"; readonly failure: SourceFailure; readonly lastGoodAtMs?: number };
+/**
+ * Fail-static: missing data never lowers the answer. A failed reading votes with its last good
+ * value for a while; when every signal is down the previous answer is held for a bounded time
+ * and then KEDA's fallback takes over; while any reading is missing the answer never goes down,
+ * and never becomes zero.
+ */
 
-export interface LastGood {
-  readonly value: number;
-  readonly observedAtMs: number;
-}
-
-export type LastGoodReadings = Partial<Record<SignalKey, LastGood>>;
-export type UsableReadings = Partial<Record<SignalKey, UsableReading>>;
+/** Readings whose fresh value proves a signal alive (replica counts and activity only qualify). */
+const SIGNAL_READINGS = signalKeysWhere((a) => a.role === "demand" || a.role === "qualifier");
 
 /**
  * Applies the fail-static rule to every reading: a fresh value is used and remembered; a failed
@@ -61,11 +54,97 @@ export function applyFailStatic(
   return { usable, lastGood: remembered };
 }
 
-/** The value of a reading that can be used (fresh or held), else undefined. */
-export function usableValue(reading: UsableReading | undefined): number | undefined {
-  return reading && reading.state !== "failed" ? reading.value : undefined;
+/**
+ * The last instant a signal had a fresh reading. "Good reading" means a fresh value behind a
+ * signal, not a verdict: a signal can abstain on a held value, and counting that would stretch
+ * unavailableAfterSeconds by the hold time.
+ */
+export function lastSignalAt(
+  usable: UsableReadings,
+  nowMs: number,
+  before: number | undefined,
+): number | undefined {
+  return SIGNAL_READINGS.some((key) => usable[key]?.state === "fresh") ? nowMs : before;
 }
 
-export function describeFailure(failure: SourceFailure): string {
-  return `${failure.source} ${failure.kind}: ${failure.message}`;
+/** Readings that are broken (held or failed), not only whole signals: a partial backlog is a lower bound. */
+export function brokenReadings(usable: UsableReadings): SignalKey[] {
+  return (Object.keys(usable) as SignalKey[]).filter((key) => usable[key]?.state !== "fresh");
+}
+
+export function failedSignals(verdicts: readonly SignalVerdict[]): {
+  readonly inUse: number;
+  readonly failed: readonly SignalVerdict[];
+  readonly text: string;
+} {
+  const inUse = verdicts.filter((v) => v.status !== "disabled");
+  const failed = inUse.filter((v) => v.status === "failed");
+  return { inUse: inUse.length, failed, text: failed.map((v) => `${v.signal}: ${v.note}`).join("; ") };
+}
+
+export interface EverySignalDownInput {
+  readonly verdicts: readonly SignalVerdict[];
+  readonly nowMs: number;
+  readonly lastSignalAtMs: number | undefined;
+  readonly lastDesired: number | undefined;
+  readonly floor: number;
+  readonly unavailableAfterSeconds: number;
+}
+
+/**
+ * Every signal in use is down: hold the previous answer for a bounded time, then let KEDA's
+ * fallback take over; with no previous good reading there is nothing to hold.
+ * Undefined: some signal still works, the demand stages decide.
+ */
+export function everySignalDown(
+  input: EverySignalDownInput,
+): Step | { readonly unavailable: string } | undefined {
+  const signals = failedSignals(input.verdicts);
+  if (signals.inUse === 0 || signals.failed.length !== signals.inUse) return undefined;
+  const goneForMs = input.lastSignalAtMs === undefined ? undefined : input.nowMs - input.lastSignalAtMs;
+  const limitS = input.unavailableAfterSeconds;
+  if (goneForMs === undefined || input.lastDesired === undefined)
+    return { unavailable: `no signal has a usable reading yet (${signals.text})` };
+  if (goneForMs > limitS * 1000)
+    return {
+      unavailable: `no signal has had a good reading for ${Math.round(goneForMs / 1000)} s, more than unavailableAfterSeconds ${limitS} (${signals.text})`,
+    };
+  return {
+    count: { desired: Math.max(input.lastDesired, input.floor), driving: "hold", holding: true },
+    reasons: [
+      {
+        rule: "fail-static-hold",
+        note: `every signal is down (${signals.text}): holding ${input.lastDesired} for up to ${limitS} s after the last good reading (${Math.round(goneForMs / 1000)} s so far)`,
+      },
+    ],
+  };
+}
+
+/** While any reading is missing, the answer does not go below the previous one. */
+export function noScaleDownOnMissingData(
+  count: Count,
+  previous: number | undefined,
+  broken: readonly SignalKey[],
+): Step {
+  if (broken.length === 0 || previous === undefined || count.desired >= previous)
+    return { count, reasons: [] };
+  const reason: RuleFired = {
+    rule: "no-scale-down-on-missing-data",
+    note: `kept ${previous} instead of ${count.desired}: ${broken.join(", ")} missing (failed or held)`,
+  };
+  return { count: { desired: previous, driving: "hold", holding: true }, reasons: [reason] };
+}
+
+/**
+ * Zero from a decision with a failed signal and nothing to compare with would scale a workload
+ * to zero on missing data: no answer instead (KEDA's fallback applies). Undefined: answer.
+ */
+export function neverZeroOnMissingData(
+  count: Count,
+  previous: number | undefined,
+  verdicts: readonly SignalVerdict[],
+): string | undefined {
+  const signals = failedSignals(verdicts);
+  if (signals.failed.length === 0 || count.desired !== 0 || previous !== undefined) return undefined;
+  return `the answer would be 0 while ${signals.text}, and there is no previous answer: missing data never scales to zero`;
 }

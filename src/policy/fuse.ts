@@ -1,19 +1,13 @@
 import type { DemandSignal, RuleFired, SignalVerdict } from "./decision.ts";
-import { READY_RELATIVE } from "./signals.ts";
+import { READY_RELATIVE } from "./demand/index.ts";
+import { round2 } from "./format.ts";
+import type { Replicas } from "./workload.ts";
 
-/** The serving Deployment's replicas, as kube-state-metrics reports them (when read). */
-export interface Replicas {
-  readonly current: number | undefined;
-  readonly ready: number | undefined;
-  /** Existing but not ready: Pending on a provisioning node, or loading the model. */
-  readonly inFlight: number | undefined;
-}
-
-const round2 = (n: number): number => Math.round(n * 100) / 100;
-
-interface Fused {
+export interface Fused {
+  /** Replicas of load at 100 % utilisation. */
   readonly load: number;
   readonly winner: DemandSignal | undefined;
+  readonly reasons: readonly RuleFired[];
 }
 
 /**
@@ -29,8 +23,8 @@ export function fuse(
   replicas: Replicas,
   alreadyAskedFor: number | undefined,
   utilisation: number,
-  rules: RuleFired[],
 ): Fused {
+  const reasons: RuleFired[] = [];
   let load = 0;
   let winner: DemandSignal | undefined;
   const inFlight = replicas.inFlight ?? 0;
@@ -39,7 +33,7 @@ export function fuse(
     if (verdict.demandReplicas === undefined) continue;
     let demand = verdict.demandReplicas;
     if (capLoad !== undefined && READY_RELATIVE.has(verdict.signal) && demand > capLoad) {
-      rules.push({
+      reasons.push({
         rule: "capacity-on-its-way",
         note: `${verdict.signal} wants ${round2(demand)} replicas of load but ${inFlight} replica(s) are still starting: it may not ask beyond the ${alreadyAskedFor} already asked for`,
       });
@@ -50,5 +44,5 @@ export function fuse(
       load = demand;
     }
   }
-  return { load, winner: load > 0 ? winner : undefined };
+  return { load, winner: load > 0 ? winner : undefined, reasons };
 }

@@ -1,25 +1,18 @@
 import type { Reading } from "../readings/reading.ts";
-import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
+import { type SignalKey, type SignalReadings, signalKeysWhere } from "../readings/signal-table.ts";
+import type { RuleFired } from "./decision.ts";
 
 /**
  * Signals that the serving pods themselves export (vLLM, DCGM with pod attribution). With no pod
  * ready, their queries come back empty — that is the state of a Deployment scaled to zero, not a
  * broken source, and treating it as missing data would keep a dev workload awake forever.
  */
-const FROM_PODS: readonly SignalKey[] = [
-  "vllmWaiting",
-  "vllmRunning",
-  "ttftP95Seconds",
-  "ttftRequestsPerSecond",
-  "kvCacheUsage",
-  "gpuUtilisation",
-  "tokensPerSecondPerPod",
-];
+const FROM_PODS = signalKeysWhere((a) => a.fromPods);
 
 export interface IdleInterpretation {
   readonly readings: SignalReadings;
-  /** Set when the readings were reinterpreted, in words for the decision's reasons. */
-  readonly note?: string;
+  /** The no-ready-pods rule, when the readings were reinterpreted. */
+  readonly reasons: readonly RuleFired[];
   /** TTFT P95 was NaN: no request finished prefill in the window, so there is no percentile. */
   readonly ttftWithoutSamples: boolean;
 }
@@ -37,7 +30,7 @@ export function interpretIdleReadings(readings: SignalReadings): IdleInterpretat
   const noPodReady = ready?.ok === true && ready.value === 0;
   const p95 = readings.ttftP95Seconds;
   const ttftWithoutSamples = p95 !== undefined && !p95.ok && p95.failure.kind === "not_a_number";
-  if (!noPodReady && !ttftWithoutSamples) return { readings, ttftWithoutSamples };
+  if (!noPodReady && !ttftWithoutSamples) return { readings, ttftWithoutSamples, reasons: [] };
 
   const result: Partial<Record<SignalKey, Reading>> = { ...readings };
   const reread: SignalKey[] = [];
@@ -53,10 +46,14 @@ export function interpretIdleReadings(readings: SignalReadings): IdleInterpretat
   return {
     readings: result,
     ttftWithoutSamples: ttftWithoutSamples && !reread.includes("ttftP95Seconds"),
-    ...(reread.length > 0
-      ? {
-          note: `no replica is ready, so the pods' own metrics are empty: read ${reread.join(", ")} as 0 (nothing waits or runs inside vLLM)`,
-        }
-      : {}),
+    reasons:
+      reread.length > 0
+        ? [
+            {
+              rule: "no-ready-pods",
+              note: `no replica is ready, so the pods' own metrics are empty: read ${reread.join(", ")} as 0 (nothing waits or runs inside vLLM)`,
+            },
+          ]
+        : [],
   };
 }

@@ -1,4 +1,5 @@
-import type { UsableReading, UsableReadings } from "./fail-static.ts";
+import { type InstantaneousGaugeKey, signalKeysWhere } from "../readings/signal-table.ts";
+import type { UsableReading, UsableReadings } from "./usable.ts";
 
 /**
  * GPU utilisation and KV-cache usage are instantaneous gauges: sampled every 15 s they swing from
@@ -8,8 +9,8 @@ import type { UsableReading, UsableReadings } from "./fail-static.ts";
  * removes the noise and follows a real rise within about one time constant. TTFT and tokens/s
  * are already averaged by their PromQL rate window; the queue is a count and is not smoothed.
  */
-export const SMOOTHED = ["gpuUtilisation", "kvCacheUsage"] as const;
-type SmoothedKey = (typeof SMOOTHED)[number];
+const SMOOTHED = signalKeysWhere((a) => a.instantaneousGauge) as readonly InstantaneousGaugeKey[];
+type SmoothedKey = InstantaneousGaugeKey;
 
 export interface Smoothed {
   readonly value: number;

@@ -1,6 +1,6 @@
 import type { Decision } from "./decision.ts";
 
-const round2 = (n: number): number => Math.round(n * 100) / 100;
+import { round2 } from "./format.ts";
 
 /** One sentence: what is asked for, what set it, and the rules that changed it. */
 export function summarise(decision: Decision, utilisation: number): string {

@@ -1,5 +1,6 @@
 import { DateTime } from "luxon";
 import type { CalendarDate, FloorOverride, FloorOverrides, WarmSchedule } from "../config/schedule.ts";
+import type { Count, Step } from "./count.ts";
 
 /** The warm floor's settings as they appear in a ScalerSpec (group `warmFloor`). */
 export interface WarmFloorSettings {
@@ -242,4 +243,14 @@ export function warmFloorAt(settings: WarmFloorSettings, nowMs: number): FloorAt
     }
   }
   return { replicas: settings.outsideReplicas, reason: OUTSIDE, source: "outside" };
+}
+
+/**
+ * The warm floor stage: the count never goes below the floor in force (business hours, a dated
+ * override), so replicas — and their GPU nodes — are warm before the traffic they expect.
+ */
+export function raiseToWarmFloor(count: Count, floor: number): Step {
+  return floor > count.desired
+    ? { count: { ...count, desired: floor, driving: "floor" }, reasons: [] }
+    : { count, reasons: [] };
 }

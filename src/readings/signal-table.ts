@@ -1,49 +1,154 @@
-import type { Reading } from "./reading.ts";
+import type { Reading, SourceName } from "./reading.ts";
+
+/**
+ * What a reading is for:
+ * - demand: a demand signal votes on it (how many replicas the load needs);
+ * - qualifier: it qualifies another reading (the request rate behind a TTFT percentile, also the
+ *   queue's inflow), and a fresh one proves the source alive like a demand reading;
+ * - activity: work in progress that keeps the target active but does not size it;
+ * - replica-count: the Deployment's replicas, which ready-relative demand scales from.
+ */
+export type SignalRole = "demand" | "qualifier" | "activity" | "replica-count";
+
+export type SignalUnit = "requests" | "requests/s" | "seconds" | "fraction" | "tokens/s" | "replicas";
+
+export interface SignalAttributes {
+  readonly role: SignalRole;
+  readonly unit: SignalUnit;
+  /** The sources that can produce it (gpuUtilisation: DCGM through Prometheus, or Azure Monitor). */
+  readonly sources: readonly SourceName[];
+  /**
+   * Exported by the serving pods themselves: with no pod ready, an empty answer means there is no
+   * pod to report it (a Deployment at zero), not a broken source.
+   */
+  readonly fromPods: boolean;
+  /**
+   * An instantaneous gauge that swings between two scrapes of a lightly loaded replica: the
+   * policy averages it over time before scaling the ready count by it.
+   */
+  readonly instantaneousGauge: boolean;
+  readonly meaning: string;
+}
+
+/**
+ * The one list of signal readings and what they are. Every other list (the readings demand is
+ * computed from, the pod-exported ones, the smoothed gauges, the Prometheus signals, the names
+ * `explain` accepts) is derived from this table: adding a reading is adding a row.
+ */
+export const SIGNAL_TABLE = {
+  queueBacklog: {
+    role: "demand",
+    unit: "requests",
+    sources: ["serviceBus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning: "Azure Service Bus active messages of the queue or subscription.",
+  },
+  vllmWaiting: {
+    role: "demand",
+    unit: "requests",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: false,
+    meaning: "vLLM num_requests_waiting, summed over the target's pods.",
+  },
+  vllmRunning: {
+    role: "activity",
+    unit: "requests",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: false,
+    meaning: "vLLM num_requests_running, summed over the target's pods.",
+  },
+  ttftP95Seconds: {
+    role: "demand",
+    unit: "seconds",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: false,
+    meaning: "Time to first token, 95th percentile over the rate window.",
+  },
+  ttftRequestsPerSecond: {
+    role: "qualifier",
+    unit: "requests/s",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: false,
+    meaning: "Requests per second behind the TTFT histogram: a percentile over too few samples abstains.",
+  },
+  kvCacheUsage: {
+    role: "demand",
+    unit: "fraction",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: true,
+    meaning: "KV-cache usage, 0–1 (average over the target's pods).",
+  },
+  gpuUtilisation: {
+    role: "demand",
+    unit: "fraction",
+    sources: ["prometheus", "azureMonitor"],
+    fromPods: true,
+    instantaneousGauge: true,
+    meaning: "GPU utilisation, 0–1 (DCGM or Azure Monitor, normalised from percent).",
+  },
+  tokensPerSecondPerPod: {
+    role: "demand",
+    unit: "tokens/s",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: false,
+    meaning: "Generated tokens per second per pod.",
+  },
+  replicasDesired: {
+    role: "replica-count",
+    unit: "replicas",
+    sources: ["prometheus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning: "kube-state-metrics: the Deployment's spec replicas.",
+  },
+  replicasReady: {
+    role: "replica-count",
+    unit: "replicas",
+    sources: ["prometheus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning: "kube-state-metrics: the Deployment's ready replicas.",
+  },
+  replicasUnavailable: {
+    role: "replica-count",
+    unit: "replicas",
+    sources: ["prometheus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning:
+      "kube-state-metrics: replicas that exist but are not available yet (Pending, loading the model).",
+  },
+} as const satisfies Record<string, SignalAttributes>;
+
+export type SignalKey = keyof typeof SIGNAL_TABLE;
 
 /**
  * Everything one decision looks at. A missing entry means the spec does not use that signal
  * (switched off, or no source configured for it); a present entry is a value or a typed failure.
  */
-export interface SignalReadings {
-  /** Azure Service Bus active messages of the queue or subscription. */
-  readonly queueBacklog?: Reading;
-  /** vLLM `num_requests_waiting`, summed over the target's pods. */
-  readonly vllmWaiting?: Reading;
-  /** vLLM `num_requests_running`, summed over the target's pods. */
-  readonly vllmRunning?: Reading;
-  readonly ttftP95Seconds?: Reading;
-  /** Requests per second behind the TTFT histogram: a percentile over too few samples abstains. */
-  readonly ttftRequestsPerSecond?: Reading;
-  /** KV-cache usage, 0–1 (average over the target's pods). */
-  readonly kvCacheUsage?: Reading;
-  /** GPU utilisation, 0–1 (DCGM or Azure Monitor, normalised from percent). */
-  readonly gpuUtilisation?: Reading;
-  /** Generated tokens per second per pod. */
-  readonly tokensPerSecondPerPod?: Reading;
-  /** kube-state-metrics: the Deployment's spec, ready and not-yet-available replicas. */
-  readonly replicasDesired?: Reading;
-  readonly replicasReady?: Reading;
-  readonly replicasUnavailable?: Reading;
+export type SignalReadings = { readonly [K in SignalKey]?: Reading };
+
+/** Every reading name, in table order (the `explain` command accepts readings by these names). */
+export const SIGNAL_KEYS = Object.keys(SIGNAL_TABLE) as readonly SignalKey[];
+
+/** The reading names whose attributes satisfy `where`, in table order. */
+export function signalKeysWhere(where: (attributes: SignalAttributes) => boolean): readonly SignalKey[] {
+  return SIGNAL_KEYS.filter((key) => where(SIGNAL_TABLE[key]));
 }
 
-export type SignalKey = keyof SignalReadings;
+/** The readings a source can produce, as a type (e.g. the Prometheus queries' signal names). */
+export type SignalKeyFrom<S extends SourceName> = {
+  [K in SignalKey]: S extends (typeof SIGNAL_TABLE)[K]["sources"][number] ? K : never;
+}[SignalKey];
 
-/** Every reading name, for tools that accept readings by name (the `explain` command). */
-export const SIGNAL_KEYS = [
-  "queueBacklog",
-  "vllmWaiting",
-  "vllmRunning",
-  "ttftP95Seconds",
-  "ttftRequestsPerSecond",
-  "kvCacheUsage",
-  "gpuUtilisation",
-  "tokensPerSecondPerPod",
-  "replicasDesired",
-  "replicasReady",
-  "replicasUnavailable",
-] as const satisfies readonly SignalKey[];
-
-/** Fails to compile when a reading is added to SignalReadings but not to SIGNAL_KEYS. */
-export const SIGNAL_KEYS_ARE_COMPLETE: [Exclude<SignalKey, (typeof SIGNAL_KEYS)[number]>] extends [never]
-  ? true
-  : never = true;
+/** The readings with instantaneousGauge set, as a type. */
+export type InstantaneousGaugeKey = {
+  [K in SignalKey]: (typeof SIGNAL_TABLE)[K]["instantaneousGauge"] extends true ? K : never;
+}[SignalKey];

@@ -1,7 +1,7 @@
 import type { RawInputs } from "../config/resolve.ts";
 import { ConfigError } from "../config/resolve.ts";
 import { parseScalerSpec, type ScaledObjectIdentity, type ScalerSpec } from "../config/spec.ts";
-import { decide, type PolicyMemory } from "../policy/decide.ts";
+import { Decider, type MemoryStore } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
 
@@ -11,8 +11,9 @@ export interface ScaledObjectRequest extends ScaledObjectIdentity {
 
 interface Entry {
   readonly identity: ScaledObjectIdentity;
+  /** The Decider's key for this ScaledObject's memory. */
+  readonly key: string;
   readonly spec: ScalerSpec | ConfigError;
-  memory: PolicyMemory | undefined;
   latest: Decision | undefined;
   /** When `latest` was computed (process clock), for reuse within the TTL. */
   latestAtMs: number;
@@ -29,6 +30,8 @@ export interface DecisionBookOptions {
   readonly maxEntries?: number;
   readonly onDecision?: (decision: Decision, previous: Decision | undefined) => void;
   readonly onForget?: (identity: ScaledObjectIdentity) => void;
+  /** Where the policy's memory between polls lives (default: in this process). */
+  readonly memoryStore?: MemoryStore;
 }
 
 /** Metadata order is not meaningful; the key must not depend on it. */
@@ -40,16 +43,19 @@ function entryKey(request: ScaledObjectRequest): string {
 }
 
 /**
- * The scaler's memory per ScaledObject: its parsed spec, its policy memory and its latest
- * decision. Concurrent callers for one ScaledObject share one computation (single-flight), and a
- * decision is reused within its TTL, so every RPC of one poll answers from the same snapshot.
+ * The scaler's memory per ScaledObject: its parsed spec and its latest decision (the policy's
+ * memory between polls is the Decider's). Concurrent callers for one ScaledObject share one
+ * computation (single-flight), and a decision is reused within its TTL, so every RPC of one poll
+ * answers from the same snapshot.
  */
 export class DecisionBook {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
+  private readonly decider: Decider;
 
   constructor(private readonly options: DecisionBookOptions) {
     this.maxEntries = options.maxEntries ?? 10_000;
+    this.decider = new Decider(options.memoryStore);
   }
 
   /** The spec for a ScaledObject, from configuration only (never from a source). Throws ConfigError. */
@@ -89,9 +95,8 @@ export class DecisionBook {
   private async compute(entry: Entry, spec: ScalerSpec): Promise<Decision> {
     const nowMs = this.options.clock();
     const readings = await this.options.source.read(spec, { nowMs });
-    const { decision, memory } = decide(spec, readings, nowMs, entry.memory);
+    const decision = this.decider.decide(entry.key, spec, readings, nowMs);
     const previous = entry.latest;
-    entry.memory = memory;
     entry.latest = decision;
     entry.latestAtMs = this.options.clock();
     this.options.onDecision?.(decision, previous);
@@ -117,8 +122,8 @@ export class DecisionBook {
     }
     const entry: Entry = {
       identity,
+      key,
       spec,
-      memory: undefined,
       latest: undefined,
       latestAtMs: 0,
       inFlight: undefined,
@@ -133,6 +138,7 @@ export class DecisionBook {
       const oldestKey = this.entries.keys().next().value as string;
       const oldest = this.entries.get(oldestKey);
       this.entries.delete(oldestKey);
+      this.decider.forget(oldestKey);
       if (oldest) this.options.onForget?.(oldest.identity);
     }
   }

@@ -1,11 +1,11 @@
+import { averageValueProposal } from "../policy/hpa.ts";
 import {
-  averageValueProposal,
   behaviorNormalize,
   type HpaBehavior,
   legacyNormalize,
   type TimedReplicas,
   utilisationProposal,
-} from "../policy/hpa.ts";
+} from "./hpa.ts";
 
 /** One metric as the HPA sees it. */
 export type MetricVote =
@@ -57,7 +57,7 @@ export const HPA_SYNC_PERIOD_MS = 15_000;
  *   minReplicaCount when below it; scales to 0 after cooldownPeriod with every trigger inactive
  *   and none in error (KEDA's scale-to-zero rule).
  * - HPA (every 15 s, skipped at 0): the maximum of the metrics' proposals; no scale-down
- *   while any metric is invalid; then stabilisation and rate policies (shared policy/hpa.ts).
+ *   while any metric is invalid; then stabilisation and rate policies (src/sim/hpa.ts).
  */
 export class ScaleController {
   replicas: number;

@@ -4,7 +4,7 @@ import {
   type HpaBehavior,
   type HpaScalingPolicy,
   type HpaScalingRules,
-} from "../policy/hpa.ts";
+} from "./hpa.ts";
 import { OURS_REALTIME_SCALED_OBJECT, type OursDeployment } from "./policies.ts";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -1,9 +1,9 @@
 import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
-import { decide, type PolicyMemory } from "../policy/decide.ts";
+import { Decider } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
-import { DEFAULT_HPA_BEHAVIOR, type HpaBehavior } from "../policy/hpa.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import { HPA_SYNC_PERIOD_MS, type ScalingSetup, type Trigger, type TriggerEvaluation } from "./autoscaler.ts";
+import { DEFAULT_HPA_BEHAVIOR, type HpaBehavior } from "./hpa.ts";
 import { type GpuMetric, gpuAverage, type ScrapeSnapshot } from "./observe.ts";
 import { LocalClock } from "./time.ts";
 
@@ -92,14 +92,13 @@ function externalTrigger(
   fallback: OursDeployment["fallback"],
   onDecision: (decision: Decision) => void,
 ): Trigger {
-  let memory: PolicyMemory = {};
+  const decider = new Decider();
+  const key = `${spec.scaledObject.namespace}/${spec.scaledObject.name}`;
   let failures = 0;
   return {
     name: "external",
     evaluate(nowMs) {
-      const result = decide(spec, view.readings(nowMs, spec.sources.gpuMetric), nowMs, memory);
-      memory = result.memory;
-      const d = result.decision;
+      const d = decider.decide(key, spec, view.readings(nowMs, spec.sources.gpuMetric), nowMs);
       onDecision(d);
       if (!d.available) {
         failures++;

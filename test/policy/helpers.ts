@@ -1,5 +1,6 @@
 import { parseScalerSpec, type ScalerSpec } from "../../src/config/spec.ts";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
+import { Decider } from "../../src/policy/decider.ts";
 import type { Decision } from "../../src/policy/decision.ts";
 import type { FailureKind, Reading } from "../../src/readings/reading.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
@@ -42,22 +43,16 @@ export function decideOnce(spec: ScalerSpec, values: Values, nowMs = NOON, memor
   return decide(spec, readingsOf(values, nowMs), nowMs, memory).decision;
 }
 
-/** Drives decide() through a timeline of polls, carrying memory like the server does. */
+/** Drives decide() through a timeline of polls, carrying memory through a Decider like the server does. */
 export function timeline(
   spec: ScalerSpec,
   startMs: number,
   polls: readonly { afterSeconds: number; readings: Values }[],
 ): Decision[] {
-  let memory: PolicyMemory | undefined;
+  const decider = new Decider();
   return polls.map((poll) => {
-    const result = decide(
-      spec,
-      readingsOf(poll.readings, startMs + poll.afterSeconds * 1000),
-      startMs + poll.afterSeconds * 1000,
-      memory,
-    );
-    memory = result.memory;
-    return result.decision;
+    const atMs = startMs + poll.afterSeconds * 1000;
+    return decider.decide("timeline", spec, readingsOf(poll.readings, atMs), atMs);
   });
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { averageValueProposal } from "../../src/policy/hpa.ts";
+import { ScaleController, type ScalingSetup } from "../../src/sim/autoscaler.ts";
 import {
-  averageValueProposal,
   behaviorNormalize,
   DEFAULT_HPA_BEHAVIOR,
   type HpaBehavior,
@@ -9,8 +10,7 @@ import {
   scaleUpLimit,
   stabilizedRecommendation,
   utilisationProposal,
-} from "../../src/policy/hpa.ts";
-import { ScaleController, type ScalingSetup } from "../../src/sim/autoscaler.ts";
+} from "../../src/sim/hpa.ts";
 
 const noHistory = { recommendations: [], scaleUpEvents: [], scaleDownEvents: [] };
 

@@ -1,20 +1,12 @@
 import type { CustomQueryKey } from "../../config/groups/sources.ts";
 import type { ScalerSpec } from "../../config/spec.ts";
 import { type FailedReading, failureOf } from "../../readings/reading.ts";
+import type { SignalKeyFrom } from "../../readings/signal-table.ts";
 import { namespaceViolation } from "./guard.ts";
 import { type LabelMatcher, NAMESPACE_NAME, regexLiteral, selector } from "./promql.ts";
 
-export type PrometheusSignal =
-  | "vllmWaiting"
-  | "vllmRunning"
-  | "ttftP95Seconds"
-  | "ttftRequestsPerSecond"
-  | "kvCacheUsage"
-  | "gpuUtilisation"
-  | "tokensPerSecondPerPod"
-  | "replicasDesired"
-  | "replicasReady"
-  | "replicasUnavailable";
+/** The readings Prometheus can produce (the signal table's rows that list it as a source). */
+export type PrometheusSignal = SignalKeyFrom<"prometheus">;
 
 export interface PrometheusQuery {
   readonly signal: PrometheusSignal;

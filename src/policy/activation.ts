@@ -1,0 +1,64 @@
+import type { ScalerSpec } from "../config/spec.ts";
+import type { RuleFired } from "./decision.ts";
+import type { Backlog } from "./workload.ts";
+
+/**
+ * Activation is KEDA's 0 ↔ 1 gate (IsActive, and a metric of 0 while inactive). Waking from zero
+ * takes a reason: a floor, minReplicas, requests waiting above activationBacklog, requests
+ * running, or missing data. Once the Deployment runs, any demand keeps it running — a quiet
+ * instant between bursts (nothing waiting or running at the poll) must not report 0 and start
+ * KEDA's cooldown towards zero while the signals still see load.
+ */
+export interface ActivationInput {
+  readonly floor: number;
+  /** Fused load in replica units. */
+  readonly load: number;
+  readonly backlog: Backlog;
+  /** vLLM requests running, when usable. */
+  readonly running: number | undefined;
+  /** A reading is failed or held: missing data cannot prove the workload idle. */
+  readonly missingData: boolean;
+  /** The count is held up (every signal down, missing data, the scale-down delay). */
+  readonly holding: boolean;
+  /** Our previous answer, else the Deployment's count. */
+  readonly previous: number | undefined;
+  readonly current: number | undefined;
+}
+
+/** Whether anything justifies running the target now. */
+export function reasonToRun(spec: ScalerSpec, input: ActivationInput): boolean {
+  const serving = spec.target.role === "serving";
+  const wakes =
+    input.floor > 0 ||
+    (serving && spec.target.minReplicas > 0) ||
+    input.backlog.atLeast > spec.activation.activationBacklog ||
+    (input.running ?? 0) > 0 ||
+    (!input.backlog.read && input.load > 0) ||
+    input.missingData ||
+    input.holding;
+  const alreadyRunning = (input.previous ?? 0) > 0 || (input.current ?? 0) > 0;
+  return wakes || (alreadyRunning && input.load > 0);
+}
+
+/**
+ * The gate itself: a serving target with no reason to run reports 0 and inactive, whatever the
+ * demand stages computed; placeholders are active whenever there are any.
+ */
+export function applyActivation(
+  spec: ScalerSpec,
+  input: { readonly answer: number; readonly metricValue: number; readonly reasonToRun: boolean },
+): { readonly metricValue: number; readonly active: boolean; readonly reasons: readonly RuleFired[] } {
+  const serving = spec.target.role === "serving";
+  const active = input.metricValue > 0 && (serving ? input.reasonToRun : input.answer > 0);
+  if (input.metricValue <= 0 || active) return { metricValue: input.metricValue, active, reasons: [] };
+  return {
+    metricValue: 0,
+    active,
+    reasons: [
+      {
+        rule: "activation",
+        note: `${input.metricValue} would be asked for, but the Deployment is at zero and nothing waits above activationBacklog ${spec.activation.activationBacklog}, nothing runs and the floor is 0: stays inactive`,
+      },
+    ],
+  };
+}

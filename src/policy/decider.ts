@@ -1,0 +1,57 @@
+import type { ScalerSpec } from "../config/spec.ts";
+import type { SignalReadings } from "../readings/signal-table.ts";
+import { decide } from "./decide.ts";
+import type { Decision } from "./decision.ts";
+import type { PolicyMemory } from "./memory.ts";
+
+/**
+ * Where the memory between polls is kept, by ScaledObject key. The default keeps it in the
+ * process; a store that loads and saves it elsewhere (so that several scaler replicas answer
+ * alike) plugs in here without touching the policy.
+ */
+export interface MemoryStore {
+  get(key: string): PolicyMemory | undefined;
+  set(key: string, memory: PolicyMemory): void;
+  delete(key: string): void;
+}
+
+export class InProcessMemoryStore implements MemoryStore {
+  private readonly memories = new Map<string, PolicyMemory>();
+
+  get(key: string): PolicyMemory | undefined {
+    return this.memories.get(key);
+  }
+
+  set(key: string, memory: PolicyMemory): void {
+    this.memories.set(key, memory);
+  }
+
+  delete(key: string): void {
+    this.memories.delete(key);
+  }
+
+  get size(): number {
+    return this.memories.size;
+  }
+}
+
+/**
+ * The one owner of the memory carried from poll to poll (Knative's multiscaler plays this part):
+ * decide() is pure and hands back the memory for the next poll; the Decider keeps it per key.
+ * The server's decision book, the simulator, `explain` and the tests all decide through one.
+ */
+export class Decider {
+  constructor(private readonly store: MemoryStore = new InProcessMemoryStore()) {}
+
+  /** The decision for one poll of the ScaledObject known as `key`, remembering what the next needs. */
+  decide(key: string, spec: ScalerSpec, readings: SignalReadings, nowMs: number): Decision {
+    const result = decide(spec, readings, nowMs, this.store.get(key));
+    this.store.set(key, result.memory);
+    return result.decision;
+  }
+
+  /** Drops a ScaledObject's memory (evicted, or deleted): its next decision starts afresh. */
+  forget(key: string): void {
+    this.store.delete(key);
+  }
+}

@@ -1,0 +1,139 @@
+import type { ScalerSpec } from "../../config/spec.ts";
+import type { SignalKey } from "../../readings/signal-table.ts";
+import type { DemandSignal, SignalVerdict } from "../decision.ts";
+import { round2 } from "../format.ts";
+import { describeFailure, type UsableReading, type UsableReadings, usableValue } from "../usable.ts";
+
+/**
+ * Per-signal demand: each signal's answer to "how many replicas carry the load I see, at 100 %
+ * utilisation?". Queue demand is absolute (it counts requests); the others are relative to the
+ * replicas that are ready now (they measure how hard those are working). This file holds what
+ * every demand rule shares; each rule lives in a file of its own beside it.
+ */
+
+export interface DemandContext {
+  /** Ready serving replicas, when kube-state-metrics is read. */
+  readonly readyReplicas: number | undefined;
+  /** Requests waiting (Service Bus active messages + vLLM waiting), when every queue reading is usable. */
+  readonly backlog: number | undefined;
+  /** TTFT P95 came back NaN: no request finished prefill in the rate window. */
+  readonly ttftWithoutSamples?: boolean;
+}
+
+/** Whether the latency-type signals (TTFT, token throughput, busy-time GPU) may vote now, and why (not). */
+export interface LatencyGate {
+  readonly open: boolean;
+  readonly reason: string;
+}
+
+/** One demand signal: how it votes, and whether its demand scales the ready replicas. */
+export interface DemandRule {
+  readonly signal: DemandSignal;
+  /** Its demand scales the ready replicas: capacity on its way must not be asked for twice. */
+  readonly readyRelative: boolean;
+  /** `gate` is undefined for the queue (it decides the gate) and when whether anything waits is unknown. */
+  vote(
+    spec: ScalerSpec,
+    usable: UsableReadings,
+    context: DemandContext,
+    gate: LatencyGate | undefined,
+  ): SignalVerdict;
+}
+
+export function verdict(
+  signal: DemandSignal,
+  status: SignalVerdict["status"],
+  readings: SignalVerdict["readings"],
+  note: string,
+  demandReplicas?: number,
+): SignalVerdict {
+  return demandReplicas === undefined
+    ? { signal, status, readings, note }
+    : { signal, status, readings, note, demandReplicas };
+}
+
+export type InputState =
+  | { status: "voted" | "held"; readings: SignalVerdict["readings"]; missing: string }
+  | SignalVerdict
+  | undefined;
+
+/**
+ * The part of a verdict that says whether its inputs were fresh, held or failed. A signal with
+ * several inputs (the queue) votes with those that work: a partial sum is a lower bound, and the
+ * decision never goes down while any reading is missing. It fails only when all inputs failed.
+ * Undefined: no input is read at all.
+ */
+export function inputState(
+  signal: DemandSignal,
+  inputs: readonly (readonly [SignalKey, UsableReading | undefined])[],
+): InputState {
+  const present = inputs.filter(([, reading]) => reading !== undefined);
+  if (present.length === 0) return undefined;
+  const failed = present.filter(([, reading]) => reading?.state === "failed");
+  const failures = failed
+    .map(([key, r]) => (r && r.state === "failed" ? `${key}: ${describeFailure(r.failure)}` : key))
+    .join("; ");
+  if (failed.length === present.length) return verdict(signal, "failed", {}, failures);
+  const readings: SignalVerdict["readings"] = {};
+  let held = false;
+  for (const [key, reading] of present) {
+    const value = usableValue(reading);
+    if (value !== undefined) readings[key] = value;
+    if (reading?.state === "held") held = true;
+  }
+  return {
+    status: held ? "held" : "voted",
+    readings,
+    missing: failed.length > 0 ? ` [without ${failures}]` : "",
+  };
+}
+
+export function disabled(signal: DemandSignal, enabled: boolean): SignalVerdict {
+  return verdict(
+    signal,
+    "disabled",
+    {},
+    enabled ? "no reading (no source configured for it)" : "switched off",
+  );
+}
+
+export function heldSuffix(
+  status: "voted" | "held",
+  usable: UsableReadings,
+  keys: readonly SignalKey[],
+): string {
+  if (status !== "held") return "";
+  const held = keys
+    .map((key) => [key, usable[key]] as const)
+    .filter(([, r]) => r?.state === "held")
+    .map(([key, r]) => (r?.state === "held" ? `${key} (${describeFailure(r.failure)})` : key));
+  return ` [last good value held: ${held.join(", ")}]`;
+}
+
+/** demand = ready × ratio, with the ratio bounded per step. Without ready replicas there is nothing to scale. */
+export function proportional(
+  signal: DemandSignal,
+  status: "voted" | "held",
+  readings: SignalVerdict["readings"],
+  context: DemandContext,
+  ratio: number,
+  maxStep: number,
+  describe: (rest: string) => string,
+): SignalVerdict {
+  const ready = context.readyReplicas;
+  if (ready === undefined)
+    return verdict(signal, "abstained", readings, describe(": ready replicas unknown (kube-state-metrics)"));
+  if (ready === 0)
+    return verdict(signal, "abstained", readings, describe(": no ready replica to scale from"));
+  const bounded = Math.min(ratio, maxStep);
+  const demand = ready * bounded;
+  const bound = bounded < ratio ? ` (step bound ×${maxStep})` : "";
+  const held = status === "held" ? " [last good value held]" : "";
+  return verdict(
+    signal,
+    status,
+    { ...readings, replicasReady: ready },
+    describe(` → ${ready} ready × ${round2(bounded)}${bound} = ${round2(demand)}${held}`),
+    demand,
+  );
+}

@@ -1,0 +1,51 @@
+import type { ScalerSpec } from "../../config/spec.ts";
+import type { SignalVerdict } from "../decision.ts";
+import { round2 } from "../format.ts";
+import { type UsableReadings, usableValue } from "../usable.ts";
+import { type DemandRule, disabled, heldSuffix, inputState, verdict } from "./common.ts";
+
+/**
+ * The backlog: Service Bus active messages plus vLLM waiting requests. perReplica is KEDA's one
+ * replica per N messages; drain carries what keeps arriving and clears what already waits within
+ * the SLA.
+ */
+export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVerdict {
+  if (!spec.queue.enabled) return disabled("queue", false);
+  const state = inputState("queue", [
+    ["queueBacklog", usable.queueBacklog],
+    ["vllmWaiting", usable.vllmWaiting],
+  ]);
+  if (!state) return disabled("queue", true);
+  if ("signal" in state) return state;
+  const backlog = (state.readings.queueBacklog ?? 0) + (state.readings.vllmWaiting ?? 0);
+  const caveats = heldSuffix(state.status, usable, ["queueBacklog", "vllmWaiting"]) + state.missing;
+  if (spec.queue.mode === "perReplica") {
+    const demand = backlog / spec.queue.messagesPerReplica;
+    return verdict(
+      "queue",
+      state.status,
+      state.readings,
+      `${backlog} waiting / ${spec.queue.messagesPerReplica} per replica → ${round2(demand)}${caveats}`,
+      demand,
+    );
+  }
+  // The TTFT histogram's request rate is the served rate, the best inflow figure a pull queue offers.
+  const inflow = spec.ttft.enabled ? usableValue(usable.ttftRequestsPerSecond) : undefined;
+  const perReplica = spec.queue.requestsPerSecondPerReplica;
+  const sla = spec.queue.latencySlaSeconds;
+  const demand = ((inflow ?? 0) + backlog / sla) / perReplica;
+  const inflowText = inflow === undefined ? "inflow unknown" : `${round2(inflow)} req/s inflow`;
+  return verdict(
+    "queue",
+    state.status,
+    inflow === undefined ? state.readings : { ...state.readings, ttftRequestsPerSecond: inflow },
+    `(${inflowText} + ${backlog} waiting drained in ${sla} s) at ${perReplica} req/s per replica → ${round2(demand)}${caveats}`,
+    demand,
+  );
+}
+
+export const queueRule: DemandRule = {
+  signal: "queue",
+  readyRelative: false,
+  vote: (spec, usable) => queueDemand(spec, usable),
+};

@@ -1,0 +1,62 @@
+import type { ScalerSpec } from "../../config/spec.ts";
+import type { SignalVerdict } from "../decision.ts";
+import { round2 } from "../format.ts";
+import type { UsableReadings } from "../usable.ts";
+import {
+  type DemandContext,
+  type DemandRule,
+  disabled,
+  inputState,
+  type LatencyGate,
+  proportional,
+  verdict,
+} from "./common.ts";
+
+/** Per-pod token throughput below its floor while requests wait: demand = ready × floor / tokens/s. */
+export function tokensDemand(
+  spec: ScalerSpec,
+  usable: UsableReadings,
+  context: DemandContext,
+  gate: LatencyGate | undefined,
+): SignalVerdict {
+  if (!spec.tokens.enabled) return disabled("tokens", false);
+  const state = inputState("tokens", [["tokensPerSecondPerPod", usable.tokensPerSecondPerPod]]);
+  if (!state) return disabled("tokens", true);
+  if ("signal" in state) return state;
+  const perPod = state.readings.tokensPerSecondPerPod ?? 0;
+  const floor = spec.tokens.floorPerSecond;
+  if (!gate)
+    return verdict(
+      "tokens",
+      "abstained",
+      state.readings,
+      "backlog unknown: low throughput alone is not overload",
+    );
+  if (!gate.open)
+    return verdict(
+      "tokens",
+      "abstained",
+      state.readings,
+      `${round2(perPod)} tok/s per pod, but ${gate.reason}`,
+    );
+  if (perPod >= floor)
+    return verdict(
+      "tokens",
+      "abstained",
+      state.readings,
+      `${round2(perPod)} tok/s per pod is at or above ${floor}`,
+    );
+  // Zero throughput while requests wait is the worst overload; the step bound caps it.
+  const ratio = perPod > 0 ? floor / perPod : Number.POSITIVE_INFINITY;
+  return proportional(
+    "tokens",
+    state.status,
+    state.readings,
+    context,
+    ratio,
+    spec.stability.maxStepFactor,
+    (r) => `${round2(perPod)} tok/s per pod below the ${floor} floor (${gate.reason})`.concat(r),
+  );
+}
+
+export const tokensRule: DemandRule = { signal: "tokens", readyRelative: true, vote: tokensDemand };

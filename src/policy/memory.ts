@@ -1,0 +1,26 @@
+import type { SignalKey } from "../readings/signal-table.ts";
+import type { RecentAnswer } from "./scale-down-delay.ts";
+import type { SmoothedReadings } from "./smoothing.ts";
+
+export interface LastGood {
+  readonly value: number;
+  readonly observedAtMs: number;
+}
+
+export type LastGoodReadings = Partial<Record<SignalKey, LastGood>>;
+
+/**
+ * What a decision remembers between polls of one ScaledObject. Small and bounded (one entry per
+ * signal kind, plus a window of recent answers when scaleDownDelaySeconds is set), plain data
+ * (it survives JSON), and rebuilt from the sources after a restart. Opaque to callers.
+ */
+export interface PolicyMemory {
+  readonly lastGood?: LastGoodReadings;
+  /** The previous answer: the baseline for hysteresis and for "never down on missing data". */
+  readonly lastDesired?: number;
+  /** The last instant some signal had a good (not held) reading. */
+  readonly lastSignalAtMs?: number;
+  readonly recent?: readonly RecentAnswer[];
+  /** Running averages of GPU utilisation and KV-cache usage. */
+  readonly smoothed?: SmoothedReadings;
+}
