@@ -1,6 +1,8 @@
+import * as grpc from "@grpc/grpc-js";
 import { collectProblems } from "../config/resolve.ts";
 import { loadServiceConfig, type ServiceConfig } from "../config/service-config.ts";
 import { parseScalerSpec } from "../config/spec.ts";
+import { ListenError } from "../server/listen-error.ts";
 import { createLogger } from "../server/logger.ts";
 import { startScalerServer } from "../server/scaler-server.ts";
 import { createSignalSource } from "../sources/collect.ts";
@@ -52,13 +54,27 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
   const source = built.value;
   for (const line of source.describe()) logger.info({ source: line }, `source ${line}`);
 
-  const scaler = await startScalerServer({
-    config,
-    env,
-    source,
-    logger,
-    sourceMetrics: () => source.metricsText(),
-  });
+  // grpc-js writes its own errors straight to stderr ("E No address added ..."); through the logger
+  // they become JSON lines like everything else the server says.
+  const grpcLog = (level: "error" | "info" | "debug") => (message: unknown) =>
+    logger[level]({ component: "grpc-js" }, String(message));
+  grpc.setLogger({ error: grpcLog("error"), info: grpcLog("info"), debug: grpcLog("debug") });
+
+  let scaler: Awaited<ReturnType<typeof startScalerServer>>;
+  try {
+    scaler = await startScalerServer({
+      config,
+      env,
+      source,
+      logger,
+      sourceMetrics: () => source.metricsText(),
+    });
+  } catch (error) {
+    await source.close?.();
+    if (!(error instanceof ListenError)) throw error;
+    process.stderr.write(`keda-llm-scaler: ${error.message}\n`);
+    return 1;
+  }
 
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {

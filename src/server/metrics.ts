@@ -84,7 +84,10 @@ export class ScalerMetrics {
   });
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    // No prefix on prom-client's defaults: the standard Node.js dashboards and alerts (and the
+    // kube-prometheus-stack rules) select `process_*` and `nodejs_*`; the job label already says
+    // which process they describe.
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
   observeDecision(decision: Decision): void {

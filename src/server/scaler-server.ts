@@ -9,6 +9,7 @@ import { serverCredentials, type TransportSecurity, transportSecurity } from "./
 import { DecisionBook } from "./decision-book.ts";
 import { ExternalScalerService } from "./external-scaler.ts";
 import { createHttpEndpoints, listenHttp } from "./http.ts";
+import { listenError } from "./listen-error.ts";
 import type { Logger } from "./logger.ts";
 import { ScalerMetrics } from "./metrics.ts";
 import { externalScalerService, loadPackageDefinition } from "./proto.ts";
@@ -136,7 +137,12 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     grpcServer.forceShutdown();
     throw error;
   }
-  const grpcPort = await bindGrpc(grpcServer, `${host}:${config.server.grpcPort}`, credentials);
+  const grpcPort = await bindGrpc(grpcServer, `${host}:${config.server.grpcPort}`, credentials).catch(
+    (error: unknown) => {
+      grpcServer.forceShutdown();
+      throw listenError("GRPC_PORT", config.server.grpcPort, config.server.listenHost, error);
+    },
+  );
 
   let serving = true;
   const http = createHttpEndpoints({
@@ -152,7 +158,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     httpPort = await listenHttp(http, config.server.httpPort, config.server.listenHost);
   } catch (error) {
     grpcServer.forceShutdown();
-    throw error;
+    throw listenError("HTTP_PORT", config.server.httpPort, config.server.listenHost, error);
   }
 
   let shuttingDown: Promise<void> | undefined;
