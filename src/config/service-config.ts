@@ -31,6 +31,15 @@ const crossChecks: CrossCheck<ServiceConfig>[] = [
           message: "env TLS_CLIENT_CA_FILE (mutual TLS) needs TLS_CERT_FILE and TLS_KEY_FILE as well",
         }
       : undefined,
+  ({ tls, debug }) =>
+    tls.clientCaFile !== undefined && debug.exposeDecisions === "true"
+      ? {
+          group: "debug",
+          field: "exposeDecisions",
+          message:
+            "env DEBUG_DECISIONS=true would serve every tenant's decisions in plaintext on HTTP_PORT while gRPC requires mutual TLS (TLS_CLIENT_CA_FILE): use DEBUG_DECISIONS=loopback and kubectl port-forward",
+        }
+      : undefined,
 ];
 
 const serviceConfigSchema = schemaFor(serviceConfigGroups, crossChecks);

@@ -8,7 +8,8 @@ export interface HttpEndpointsDeps {
   readonly metrics: ScalerMetrics;
   readonly logger: Logger;
   readonly decisions: () => Decision[];
-  readonly exposeDecisions: boolean;
+  /** DEBUG_DECISIONS: "loopback" answers only connections from this host (kubectl port-forward). */
+  readonly exposeDecisions: "false" | "loopback" | "true";
   readonly isServing: () => boolean;
   /** Extra exposition appended to /metrics (e.g. the sources' own registry). */
   readonly extraMetrics?: () => Promise<string>;
@@ -16,7 +17,7 @@ export interface HttpEndpointsDeps {
 
 /** /metrics, /debug/decisions, /healthz (process alive) and /readyz (serving, not shutting down). */
 export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
-  const routes: Record<string, (res: ServerResponse) => Promise<void> | void> = {
+  const routes: Record<string, (res: ServerResponse, req: IncomingMessage) => Promise<void> | void> = {
     "/metrics": async (res) => {
       const body =
         (await deps.metrics.registry.metrics()) + (deps.extraMetrics ? await deps.extraMetrics() : "");
@@ -32,8 +33,14 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
         .end(serving ? "serving\n" : "not serving\n");
     },
   };
-  if (deps.exposeDecisions)
-    routes["/debug/decisions"] = (res) => {
+  if (deps.exposeDecisions !== "false")
+    routes["/debug/decisions"] = (res, req) => {
+      if (deps.exposeDecisions === "loopback" && !isLoopback(req.socket.remoteAddress)) {
+        res
+          .writeHead(403, { "content-type": "text/plain" })
+          .end("/debug/decisions answers loopback connections only (DEBUG_DECISIONS=loopback)\n");
+        return;
+      }
       const decisions = deps
         .decisions()
         .sort((a, b) =>
@@ -55,11 +62,18 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
         .end(`not found; try ${Object.keys(routes).join(", ")}\n`);
       return;
     }
-    Promise.resolve(route(res)).catch((error: unknown) => {
+    Promise.resolve(route(res, req)).catch((error: unknown) => {
       deps.logger.error({ err: error, path }, "HTTP endpoint failed");
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
+}
+
+/** True for a connection from this host: 127.0.0.0/8, ::1, or 127.x mapped into IPv6. */
+export function isLoopback(remoteAddress: string | undefined): boolean {
+  if (!remoteAddress) return false;
+  const v4 = remoteAddress.startsWith("::ffff:") ? remoteAddress.slice("::ffff:".length) : remoteAddress;
+  return v4.startsWith("127.") || remoteAddress === "::1";
 }
 
 export function listenHttp(server: Server, port: number, host: string): Promise<number> {

@@ -4,6 +4,9 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import { afterEach, describe, expect, it } from "vitest";
+import { collectProblems } from "../../src/config/resolve.ts";
+import { loadServiceConfig } from "../../src/config/service-config.ts";
+import { isLoopback } from "../../src/server/http.ts";
 import {
   eventually,
   type Harness,
@@ -115,6 +118,42 @@ describe("HTTP endpoints", () => {
     expect(debug.decisions[0]).toMatchObject({ scaledObject: { name: "chat" }, desiredReplicas: 4 });
     expect(debug.decisions[0]!.summary).not.toBe("");
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+
+  it("serves /debug/decisions by default to loopback connections only", async () => {
+    harness = await startHarness({ DEBUG_DECISIONS: "" });
+    expect(harness.scaler.httpPort).toBeGreaterThan(0);
+    // The harness listens on 127.0.0.1, so this request is a loopback one.
+    const response = await fetch(`http://127.0.0.1:${harness.scaler.httpPort}/debug/decisions`);
+    expect(response.status).toBe(200);
+    expect(isLoopback("127.0.0.1")).toBe(true);
+    expect(isLoopback("::ffff:127.0.0.2")).toBe(true);
+    expect(isLoopback("::1")).toBe(true);
+    for (const remote of ["10.244.1.7", "::ffff:10.0.0.1", "fd00::2", "1270.0.0.1", undefined])
+      expect(isLoopback(remote)).toBe(false);
+  });
+
+  it("refuses DEBUG_DECISIONS=true beside mutual TLS (plaintext tenant data next to an mTLS port)", () => {
+    const problems = collectProblems(() =>
+      loadServiceConfig({
+        TLS_CERT_FILE: "/tls/tls.crt",
+        TLS_KEY_FILE: "/tls/tls.key",
+        TLS_CLIENT_CA_FILE: "/tls/ca.crt",
+        DEBUG_DECISIONS: "true",
+      }),
+    ).problems;
+    expect(problems.map((p) => p.message).join("\n")).toMatch(
+      /DEBUG_DECISIONS=true .*DEBUG_DECISIONS=loopback/,
+    );
+    expect(
+      collectProblems(() =>
+        loadServiceConfig({
+          TLS_CERT_FILE: "/tls/tls.crt",
+          TLS_KEY_FILE: "/tls/tls.key",
+          TLS_CLIENT_CA_FILE: "/tls/ca.crt",
+        }),
+      ).problems,
+    ).toEqual([]);
   });
 
   it("hides /debug/decisions when DEBUG_DECISIONS=false", async () => {

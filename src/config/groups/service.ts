@@ -1,4 +1,4 @@
-import { boolean, integer, oneOf, optional, positiveNumber, setting, text } from "../setting.ts";
+import { integer, oneOf, optional, positiveNumber, setting, text } from "../setting.ts";
 
 const filePath = () => optional(text({ allowed: "a file path", maxLength: 4096 }));
 
@@ -104,9 +104,9 @@ export const serviceGroups = {
   debug: {
     exposeDecisions: setting({
       env: "DEBUG_DECISIONS",
-      type: boolean(),
-      default: "true",
-      doc: "Serve /debug/decisions (the latest decision and reasons per ScaledObject).",
+      type: oneOf(["false", "loopback", "true"]),
+      default: "loopback",
+      doc: "Serve /debug/decisions (every tenant's ScaledObjects, readings and reasons, unauthenticated): loopback answers only connections from the pod itself (kubectl port-forward); true answers anyone who reaches HTTP_PORT; false hides it.",
     }),
   },
 } as const;

@@ -274,13 +274,15 @@ export function namespaceViolation(query: string, namespace: string): string | u
     throw error;
   }
   for (const selector of selectors) {
-    const confined = selector.matchers.some(
-      (m) => m.label === "namespace" && m.op === "=" && m.value === namespace,
-    );
-    if (!confined) {
-      const name = selector.metric ?? "{…}";
-      return `selector ${name.slice(0, 80)} lacks namespace="${namespace}" (every selector must name the ScaledObject's namespace exactly)`;
-    }
+    const name = (selector.metric ?? "{…}").slice(0, 80);
+    const namespaceMatchers = selector.matchers.filter((m) => m.label === "namespace");
+    if (!namespaceMatchers.some((m) => m.op === "=" && m.value === namespace))
+      return `selector ${name} lacks namespace="${namespace}" (every selector must name the ScaledObject's namespace exactly)`;
+    // Beside the exact matcher another one cannot widen the selector, but it says something
+    // the scaler will not do: a query either names its namespace exactly, once, or is refused.
+    const other = namespaceMatchers.find((m) => !(m.op === "=" && m.value === namespace));
+    if (other)
+      return `selector ${name} has namespace${other.op}${JSON.stringify(other.value.slice(0, 80))} beside namespace="${namespace}" (only the exact namespace matcher is allowed)`;
   }
   return undefined;
 }
