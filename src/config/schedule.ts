@@ -6,6 +6,7 @@ import { excerpt } from "./excerpt.ts";
  * written as compact strings because KEDA passes every trigger metadata value as one string.
  *
  *   schedule:  "Asia/Singapore Mon-Fri 08:00-23:00; Europe/London Mon-Fri 09:00-17:30"
+ *              "UTC Mon-Fri 08:00-18:00 3; UTC Mon-Fri 08:00-10:00 5"   (a window's own floor)
  *   overrides: "monthEnd=2 from 18:00 day before; quarterEnd=3; 2026-12-24..2026-12-26=0"
  *
  * Parsing only: evaluating a schedule at an instant is warm-floor.ts.
@@ -33,6 +34,8 @@ export interface BusinessWindow {
   readonly openMinute: number;
   /** Minutes after local midnight of the opening day; at or before `openMinute` means the next day. */
   readonly closeMinute: number;
+  /** The window's own floor; unset: warmFloorReplicas. */
+  readonly replicas?: number;
   /** The entry as written, for reasons and errors. */
   readonly text: string;
 }
@@ -59,7 +62,7 @@ export type OverrideDays =
 export interface FloorOverride {
   readonly days: OverrideDays;
   readonly replicas: number;
-  /** Zone in which days begin and end; unset: the first schedule region's zone (the hub), else UTC. */
+  /** Zone in which days begin and end; unset: the first schedule region's zone (the hub). */
   readonly zone?: string;
   /** "from 18:00 day before": the override starts this many minutes after midnight of the previous day. */
   readonly fromPreviousDayMinute?: number;
@@ -127,23 +130,30 @@ export function parseWeekdays(word: string, entry: string): ReadonlySet<number> 
   return days;
 }
 
+const REPLICAS = /^\d{1,5}$/;
+
 /**
- * Parses "<IANA zone> <weekdays> <HH:MM>-<HH:MM>" entries separated by ";" (or new lines).
- * A closing time at or before the opening time closes on the next day (an overnight window).
+ * Parses "<IANA zone> <weekdays> <HH:MM>-<HH:MM>[ <replicas>]" entries separated by ";" (or new
+ * lines). A closing time at or before the opening time closes on the next day (an overnight
+ * window). A window's own replica count is its floor; without one the floor is warmFloorReplicas.
  */
 export function parseWarmSchedule(raw: string): WarmSchedule {
   const list = entries(raw);
   if (list.length === 0) throw new Error("the schedule is empty");
   const windows = list.map((entry): BusinessWindow => {
     const words = entry.split(" ");
-    if (words.length !== 3)
+    if (words.length !== 3 && words.length !== 4)
       throw new Error(
-        `${excerpt(entry)} must be "<IANA zone> <weekdays> <open>-<close>", e.g. "Asia/Singapore Mon-Fri 08:00-23:00"`,
+        `${excerpt(entry)} must be "<IANA zone> <weekdays> <open>-<close>[ <replicas>]", e.g. "Asia/Singapore Mon-Fri 08:00-23:00" or "UTC Mon-Fri 08:00-10:00 5"`,
       );
-    const [zoneWord = "", daysWord = "", hoursWord = ""] = words;
+    const [zoneWord = "", daysWord = "", hoursWord = "", replicasWord] = words;
     const [openWord = "", closeWord = "", ...extra] = hoursWord.split("-");
     if (extra.length > 0 || closeWord === "")
       throw new Error(`${excerpt(hoursWord)} in ${excerpt(entry)} must be <open>-<close>, e.g. 08:00-23:00`);
+    if (replicasWord !== undefined && !REPLICAS.test(replicasWord))
+      throw new Error(
+        `${excerpt(replicasWord)} in ${excerpt(entry)} is not a replica count (a whole number, e.g. 5)`,
+      );
     const openMinute = parseClock(openWord, entry, false);
     const closeMinute = parseClock(closeWord, entry, true);
     return {
@@ -151,6 +161,7 @@ export function parseWarmSchedule(raw: string): WarmSchedule {
       weekdays: parseWeekdays(daysWord, entry),
       openMinute,
       closeMinute: closeMinute <= openMinute ? closeMinute + MINUTES_PER_DAY : closeMinute,
+      ...(replicasWord !== undefined ? { replicas: Number(replicasWord) } : {}),
       text: entry,
     };
   });

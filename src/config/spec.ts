@@ -21,6 +21,35 @@ export const scalerSpecGroups = {
 
 type SpecValues = GroupsValues<typeof scalerSpecGroups>;
 
+/** A field that failed to parse still holds its raw string: the checks compare parsed values only. */
+function numberOf(value: unknown): number | undefined {
+  return typeof value === "number" ? value : undefined;
+}
+
+function parsedOf<T extends object>(value: T | undefined): T | undefined {
+  return typeof value === "object" ? value : undefined;
+}
+
+/**
+ * A count that can never be reached is a mistake in the configuration, not something to clamp
+ * quietly at run time: the floor the user wrote would never hold.
+ */
+function aboveMax(
+  where: { group: string; field: string; what: string; why?: string },
+  replicas: unknown,
+  maxReplicas: unknown,
+): ReturnType<CrossCheck<SpecValues>> {
+  const count = numberOf(replicas);
+  const max = numberOf(maxReplicas);
+  return count !== undefined && max !== undefined && count > max
+    ? {
+        group: where.group,
+        field: where.field,
+        message: `${where.what} (${count}) must be at most maxReplicas (${max})${where.why ?? ""}`,
+      }
+    : undefined;
+}
+
 const crossChecks: CrossCheck<SpecValues>[] = [
   ({ target }) =>
     typeof target.maxReplicas === "number" &&
@@ -32,6 +61,90 @@ const crossChecks: CrossCheck<SpecValues>[] = [
           message: `scalerMetadata.maxReplicas (${target.maxReplicas}) must be at least minReplicas (${target.minReplicas})`,
         }
       : undefined,
+  ({ target, warmFloor }) =>
+    // warmFloorReplicas only applies to windows written without their own count.
+    parsedOf(warmFloor.schedule)?.windows.some((window) => window.replicas === undefined)
+      ? aboveMax(
+          { group: "warmFloor", field: "replicas", what: "scalerMetadata.warmFloorReplicas" },
+          warmFloor.replicas,
+          target.maxReplicas,
+        )
+      : undefined,
+  ({ target, warmFloor }) =>
+    aboveMax(
+      { group: "warmFloor", field: "outsideReplicas", what: "scalerMetadata.warmFloorOutsideReplicas" },
+      warmFloor.outsideReplicas,
+      target.maxReplicas,
+    ),
+  ({ target, warmFloor }) => {
+    const max = numberOf(target.maxReplicas) ?? Number.POSITIVE_INFINITY;
+    const window = parsedOf(warmFloor.schedule)?.windows.find((w) => (w.replicas ?? 0) > max);
+    return window
+      ? aboveMax(
+          {
+            group: "warmFloor",
+            field: "schedule",
+            what: `scalerMetadata.warmFloorSchedule window "${window.text}"`,
+          },
+          window.replicas,
+          max,
+        )
+      : undefined;
+  },
+  ({ target, warmFloor }) => {
+    const max = numberOf(target.maxReplicas) ?? Number.POSITIVE_INFINITY;
+    const override = parsedOf(warmFloor.overrides)?.overrides.find((o) => o.replicas > max);
+    return override
+      ? aboveMax(
+          {
+            group: "warmFloor",
+            field: "overrides",
+            what: `scalerMetadata.warmFloorOverrides "${override.text}"`,
+          },
+          override.replicas,
+          max,
+        )
+      : undefined;
+  },
+  ({ warmFloor }) => {
+    // Without a schedule there is no first region whose days an override could follow; UTC
+    // would be a silent guess that is wrong by hours for most users, so the zone is asked for.
+    const override =
+      warmFloor.schedule === undefined
+        ? parsedOf(warmFloor.overrides)?.overrides.find((o) => o.zone === undefined)
+        : undefined;
+    return override
+      ? {
+          group: "warmFloor",
+          field: "overrides",
+          message: `scalerMetadata.warmFloorOverrides "${override.text}" has no time zone and there is no warmFloorSchedule whose first region's zone it could use: write the zone first, e.g. "UTC ${override.text}" or "Europe/London ${override.text}"`,
+        }
+      : undefined;
+  },
+  ({ target, headroom }) =>
+    target.role === "headroom"
+      ? aboveMax(
+          {
+            group: "headroom",
+            field: "spareReplicas",
+            what: "scalerMetadata.spareReplicas",
+            why: ": with role=headroom, maxReplicas bounds the placeholder pods",
+          },
+          headroom.spareReplicas,
+          target.maxReplicas,
+        )
+      : undefined,
+  ({ failStatic }) => {
+    const hold = numberOf(failStatic.holdSeconds);
+    const limit = numberOf(failStatic.unavailableAfterSeconds);
+    return hold !== undefined && limit !== undefined && hold > limit
+      ? {
+          group: "failStatic",
+          field: "holdSeconds",
+          message: `scalerMetadata.failStaticHoldSeconds (${hold}) must be at most unavailableAfterSeconds (${limit}): a held reading would keep answering after KEDA's fallback should have taken over`,
+        }
+      : undefined;
+  },
   ({ sources }) =>
     sources.serviceBusQueue !== undefined && sources.serviceBusTopic !== undefined
       ? {

@@ -1,6 +1,18 @@
 import { DateTime } from "luxon";
-import type { CalendarDate, FloorOverride, FloorOverrides, WarmSchedule } from "../config/schedule.ts";
+import type { FloorOverride, FloorOverrides, WarmSchedule } from "../config/schedule.ts";
 import type { Count, Step } from "./count.ts";
+import {
+  calendarOf,
+  closingInstant,
+  DAY_MS,
+  type DayNumber,
+  dayNumberOf,
+  isoDateOf,
+  localDayAt,
+  MINUTE_MS,
+  openingInstant,
+  weekdayOf,
+} from "./wall-clock.ts";
 
 /** The warm floor's settings as they appear in a ScalerSpec (group `warmFloor`). */
 export interface WarmFloorSettings {
@@ -40,53 +52,43 @@ interface Precomputed {
   /** The instants for which `windows` and `overrides` are complete. */
   readonly validFromMs: number;
   readonly validToMs: number;
-  /** Warm windows (lead and delay included), merged where they overlap, sorted. */
   /** The zone in which reasons show instants: the first region's (the hub). */
   readonly zone: string;
+  /** Warm windows (lead and delay included), sorted by start; those of one count merged where they overlap. */
   readonly windows: readonly Interval[];
   readonly overrides: readonly Interval[];
 }
 
-const MINUTE_MS = 60_000;
-const DAY_MS = 24 * 60 * MINUTE_MS;
+const MINUTES_PER_DAY = 24 * 60;
 /** Windows are expanded for a fortnight at a time: a simulated run recomputes ~26 times a year. */
 const SPAN_DAYS = 14;
 /** A window covers at most lead (≤ 24 h) + an overnight day (≤ 48 h) + delay (≤ 24 h): it opens at most 4 days before. */
 const LOOKBACK_DAYS = 4;
 
 /**
- * Expanding a schedule into instants needs luxon and time-zone rules; decide() runs ~100k times
- * in one simulated run, so the expansion is cached per settings object (a spec is parsed once).
+ * Expanding a schedule into instants needs time-zone rules; decide() runs ~100k times in one
+ * simulated run, so the expansion is cached per settings object (a spec is parsed once).
  */
 const cache = new WeakMap<WarmFloorSettings, Precomputed>();
 
-/**
- * The instant of a wall-clock time, `minuteOfDay` minutes after the start of `date` (1440 and
- * beyond: a later day). fromObject applies the zone's rules: a time inside a spring-forward gap
- * moves forward by the gap, and an ambiguous autumn time takes its first occurrence.
- */
-function wallClock(date: DateTime, minuteOfDay: number, zone: string): DateTime {
-  const dayOffset = Math.floor(minuteOfDay / (24 * 60));
-  const minutes = minuteOfDay % (24 * 60);
-  const day = dayOffset === 0 ? date : date.plus({ days: dayOffset });
-  return DateTime.fromObject(
-    { year: day.year, month: day.month, day: day.day, hour: Math.floor(minutes / 60), minute: minutes % 60 },
-    { zone },
-  );
-}
-
+/** Joins overlapping windows that hold the same count, so "until" names the end of the whole stretch. */
 function mergeWindows(intervals: Interval[]): Interval[] {
-  intervals.sort((a, b) => a.startMs - b.startMs);
+  intervals.sort((a, b) => a.startMs - b.startMs || b.replicas - a.replicas);
   const merged: Interval[] = [];
   for (const interval of intervals) {
-    const last = merged[merged.length - 1];
-    if (last && interval.startMs <= last.endMs) {
-      merged[merged.length - 1] = {
-        startMs: last.startMs,
-        endMs: Math.max(last.endMs, interval.endMs),
-        label: last.label.includes(interval.label) ? last.label : `${last.label} + ${interval.label}`,
-        replicas: last.replicas,
+    const joinable = merged.findLast(
+      (earlier) => earlier.replicas === interval.replicas && interval.startMs <= earlier.endMs,
+    );
+    if (joinable) {
+      const joined: Interval = {
+        startMs: joinable.startMs,
+        endMs: Math.max(joinable.endMs, interval.endMs),
+        label: joinable.label.includes(interval.label)
+          ? joinable.label
+          : `${joinable.label} + ${interval.label}`,
+        replicas: joinable.replicas,
       };
+      merged[merged.indexOf(joinable)] = joined;
     } else merged.push(interval);
   }
   return merged;
@@ -97,74 +99,69 @@ function expandWindows(settings: WarmFloorSettings, fromMs: number, days: number
   if (!schedule) return [];
   const intervals: Interval[] = [];
   for (const window of schedule.windows) {
-    const first = DateTime.fromMillis(fromMs, { zone: window.zone }).startOf("day");
-    for (let offset = 0; offset < days; offset++) {
-      const date = first.plus({ days: offset });
-      if (!window.weekdays.has(date.weekday)) continue;
-      const open = wallClock(date, window.openMinute, window.zone);
-      const close = wallClock(date, window.closeMinute, window.zone);
+    const first = localDayAt(window.zone, fromMs);
+    for (let day = first; day < first + days; day++) {
+      if (!window.weekdays.has(weekdayOf(day))) continue;
       intervals.push({
-        startMs: open.toMillis() - settings.prewarmMinutes * MINUTE_MS,
-        endMs: close.toMillis() + settings.closeDelayMinutes * MINUTE_MS,
+        startMs: openingInstant(window.zone, day, window.openMinute) - settings.prewarmMinutes * MINUTE_MS,
+        endMs: closingInstant(window.zone, day, window.closeMinute) + settings.closeDelayMinutes * MINUTE_MS,
         label: window.text,
-        replicas: settings.replicas,
+        replicas: window.replicas ?? settings.replicas,
       });
     }
   }
   return mergeWindows(intervals);
 }
 
-function lastWeekdayOfMonth(year: number, month: number, zone: string): DateTime {
-  let day = DateTime.fromObject({ year, month, day: 1 }, { zone }).endOf("month").startOf("day");
-  while (day.weekday > 5) day = day.minus({ days: 1 });
+/** The last Monday-to-Friday day of a month. */
+function lastWeekdayOfMonth(year: number, month: number): DayNumber {
+  let day = dayNumberOf(year, month + 1, 0);
+  while (weekdayOf(day) > 5) day--;
   return day;
 }
 
-function overrideDays(override: FloorOverride, zone: string, from: DateTime, to: DateTime): DateTime[] {
+/** The days an override is in force on, among `from` (minus one, for "day before") to `to`. */
+function overrideDays(override: FloorOverride, from: DayNumber, to: DayNumber): DayNumber[] {
   const days = override.days;
+  const result: DayNumber[] = [];
   if (days.kind === "dates") {
-    const result: DateTime[] = [];
-    const first = dateInZone(days.first, zone);
-    const last = dateInZone(days.last, zone);
-    for (let day = first; day <= last; day = day.plus({ days: 1 })) {
-      if (day >= from.minus({ days: 1 }) && day <= to) result.push(day);
-    }
+    const first = Math.max(dayNumberOf(days.first.year, days.first.month, days.first.day), from - 1);
+    const last = Math.min(dayNumberOf(days.last.year, days.last.month, days.last.day), to);
+    for (let day = first; day <= last; day++) result.push(day);
     return result;
   }
-  const result: DateTime[] = [];
-  for (
-    let month = from.startOf("month").minus({ months: 1 });
-    month <= to;
-    month = month.plus({ months: 1 })
-  ) {
-    if (days.kind === "quarterEnd" && month.month % 3 !== 0) continue;
-    result.push(lastWeekdayOfMonth(month.year, month.month, zone));
+  const start = calendarOf(from);
+  const end = calendarOf(to);
+  // From the month before (its last weekday may be "the day before" of this span) to the last.
+  for (let index = start.year * 12 + start.month - 2; index <= end.year * 12 + end.month - 1; index++) {
+    const year = Math.floor(index / 12);
+    const month = (index % 12) + 1;
+    if (days.kind === "quarterEnd" && month % 3 !== 0) continue;
+    result.push(lastWeekdayOfMonth(year, month));
   }
   return result;
 }
 
-function dateInZone(date: CalendarDate, zone: string): DateTime {
-  return DateTime.fromObject({ year: date.year, month: date.month, day: date.day }, { zone });
+/** Where an override without a zone counts its days: the first region's (the configuration requires one of the two). */
+function overrideZone(override: FloorOverride, settings: WarmFloorSettings): string {
+  return override.zone ?? settings.schedule?.windows[0]?.zone ?? "UTC";
 }
 
 function expandOverrides(settings: WarmFloorSettings, fromMs: number, days: number): Interval[] {
   const overrides = settings.overrides?.overrides ?? [];
-  const hubZone = settings.schedule?.windows[0]?.zone ?? "UTC";
   const intervals: Interval[] = [];
   for (const override of overrides) {
-    const zone = override.zone ?? hubZone;
-    const from = DateTime.fromMillis(fromMs, { zone }).startOf("day");
-    const to = from.plus({ days });
-    for (const day of overrideDays(override, zone, from, to)) {
-      const start =
+    const zone = overrideZone(override, settings);
+    const from = localDayAt(zone, fromMs);
+    for (const day of overrideDays(override, from, from + days)) {
+      const startMs =
         override.fromPreviousDayMinute === undefined
-          ? wallClock(day, 0, zone)
-          : wallClock(day.minus({ days: 1 }), override.fromPreviousDayMinute, zone);
-      const end = wallClock(day, 24 * 60, zone);
+          ? openingInstant(zone, day, 0)
+          : openingInstant(zone, day - 1, override.fromPreviousDayMinute);
       intervals.push({
-        startMs: start.toMillis(),
-        endMs: end.toMillis(),
-        label: `${override.text} (${day.toISODate()} ${zone})`,
+        startMs,
+        endMs: closingInstant(zone, day, MINUTES_PER_DAY),
+        label: `${override.text} (${isoDateOf(day)} ${zone})`,
         replicas: override.replicas,
       });
     }
@@ -178,7 +175,7 @@ function precompute(settings: WarmFloorSettings, nowMs: number): Precomputed {
   return {
     validFromMs: nowMs - DAY_MS,
     validToMs: nowMs + (SPAN_DAYS - 1) * DAY_MS,
-    zone: settings.schedule?.windows[0]?.zone ?? "UTC",
+    zone: settings.schedule?.windows[0]?.zone ?? settings.overrides?.overrides[0]?.zone ?? "UTC",
     windows: expandWindows(settings, fromMs, days),
     overrides: expandOverrides(settings, fromMs, days),
   };
@@ -193,7 +190,8 @@ function precomputedFor(settings: WarmFloorSettings, nowMs: number): Precomputed
 }
 
 function formatInstant(ms: number, zone: string): string {
-  return DateTime.fromMillis(ms, { zone }).toFormat("ccc yyyy-MM-dd HH:mm ZZZZ");
+  // A fixed locale: the host's would change the weekday and zone names in reasons.
+  return DateTime.fromMillis(ms, { zone, locale: "en-US" }).toFormat("ccc yyyy-MM-dd HH:mm ZZZZ");
 }
 
 const NO_SCHEDULE = "no warm floor schedule";
@@ -201,8 +199,10 @@ const OUTSIDE = "outside the warm window";
 
 /**
  * The warm floor at an instant: an override in force sets it (the highest of several wins),
- * else inside a business window (widened by the pre-warm lead and the close delay) it is
- * `replicas`, else `outsideReplicas`.
+ * else inside a business window (widened by the pre-warm lead and the close delay) it is the
+ * window's own count or `replicas` (the highest of overlapping windows wins), else
+ * `outsideReplicas`. Wall-clock times follow wall-clock.ts: the same rule in every zone, and
+ * nothing read from the host's clock.
  */
 export function warmFloorAt(settings: WarmFloorSettings, nowMs: number): FloorAt {
   if (!settings.schedule && !settings.overrides)
@@ -222,25 +222,33 @@ export function warmFloorAt(settings: WarmFloorSettings, nowMs: number): FloorAt
     };
     return override.inside;
   }
-  for (const window of pre.windows) {
-    if (window.startMs > nowMs) {
-      window.before ??= {
-        replicas: settings.outsideReplicas,
-        reason: `outside the warm window; next pre-warm ${formatInstant(window.startMs, pre.zone)}`,
-        source: "outside",
-        untilMs: window.startMs,
-      };
-      return window.before;
+  // Windows may overlap with different counts: the highest in force wins.
+  let window: Interval | undefined;
+  let next: Interval | undefined;
+  for (const interval of pre.windows) {
+    if (interval.startMs > nowMs) {
+      next = interval;
+      break;
     }
-    if (nowMs < window.endMs) {
-      window.inside ??= {
-        replicas: settings.replicas,
-        reason: `warm window "${window.label}" (pre-warm ${settings.prewarmMinutes} min, close delay ${settings.closeDelayMinutes} min) until ${formatInstant(window.endMs, pre.zone)}`,
-        source: "window",
-        untilMs: window.endMs,
-      };
-      return window.inside;
-    }
+    if (nowMs < interval.endMs && (!window || interval.replicas > window.replicas)) window = interval;
+  }
+  if (window) {
+    window.inside ??= {
+      replicas: window.replicas,
+      reason: `warm window "${window.label}" (pre-warm ${settings.prewarmMinutes} min, close delay ${settings.closeDelayMinutes} min) until ${formatInstant(window.endMs, pre.zone)}`,
+      source: "window",
+      untilMs: window.endMs,
+    };
+    return window.inside;
+  }
+  if (next) {
+    next.before ??= {
+      replicas: settings.outsideReplicas,
+      reason: `outside the warm window; next pre-warm ${formatInstant(next.startMs, pre.zone)}`,
+      source: "outside",
+      untilMs: next.startMs,
+    };
+    return next.before;
   }
   return { replicas: settings.outsideReplicas, reason: OUTSIDE, source: "outside" };
 }

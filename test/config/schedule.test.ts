@@ -19,6 +19,13 @@ describe("the schedule language", () => {
     );
   });
 
+  it("reads a window's own replica count after its hours", () => {
+    const schedule = parseWarmSchedule(
+      "UTC Mon-Fri 08:00-18:00 3; UTC Mon-Fri 08:00-10:00 5; UTC Sat 10:00-12:00",
+    );
+    expect(schedule.windows.map((w) => w.replicas)).toEqual([3, 5, undefined]);
+  });
+
   it("reads overrides with and without a zone and an evening start", () => {
     const { overrides } = parseFloorOverrides(
       "monthEnd=2 from 18:00 day before; Europe/Amsterdam quarterEnd = 3; 2026-12-24..2026-12-26=0; 2027-01-04=4 from 20:30 the day before",

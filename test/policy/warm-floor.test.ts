@@ -101,6 +101,64 @@ describe("the warm floor: an APAC business-hours example", () => {
   });
 });
 
+describe("windows with their own replica count (seed 001's cron desiredReplicas)", () => {
+  const CRON = {
+    warmFloorSchedule: "UTC Mon-Fri 08:00-18:00 3; UTC Mon-Fri 08:00-10:00 5; UTC Sat 10:00-12:00",
+    warmFloorReplicas: "2",
+    warmFloorPrewarmMinutes: "0",
+    warmFloorCloseDelayMinutes: "0",
+  };
+
+  it("holds each window's count, the highest where they overlap, and warmFloorReplicas where none is written", () => {
+    expect(
+      floors(CRON, [
+        "2026-11-23T07:59:00Z",
+        "2026-11-23T08:00:00Z",
+        "2026-11-23T09:59:00Z",
+        "2026-11-23T10:00:00Z",
+        "2026-11-23T17:59:00Z",
+        "2026-11-23T18:00:00Z",
+        "2026-11-28T11:00:00Z",
+      ]),
+    ).toEqual({
+      "2026-11-23T07:59:00Z": 0,
+      "2026-11-23T08:00:00Z": 5,
+      "2026-11-23T09:59:00Z": 5,
+      "2026-11-23T10:00:00Z": 3,
+      "2026-11-23T17:59:00Z": 3,
+      "2026-11-23T18:00:00Z": 0,
+      "2026-11-28T11:00:00Z": 2,
+    });
+  });
+
+  it("says which window holds the floor and until when", () => {
+    const spec = specOf(CRON);
+    expect(warmFloorAt(spec.warmFloor, at("2026-11-23T09:00:00Z")).reason).toContain(
+      'warm window "UTC Mon-Fri 08:00-10:00 5" (pre-warm 0 min, close delay 0 min) until Mon 2026-11-23 10:00 UTC',
+    );
+    expect(warmFloorAt(spec.warmFloor, at("2026-11-23T11:00:00Z")).reason).toContain(
+      'warm window "UTC Mon-Fri 08:00-18:00 3" (pre-warm 0 min, close delay 0 min) until Mon 2026-11-23 18:00 UTC',
+    );
+  });
+
+  it("lifts a decision to the window's count", () => {
+    const decision = decideOnce(specOf(CRON), { queueBacklog: 0 }, at("2026-11-23T09:00:00Z"));
+    expect(decision).toMatchObject({ desiredReplicas: 5, drivingFactor: "floor", active: true });
+  });
+
+  it("still merges overlapping windows of one count into one stretch", () => {
+    const spec = specOf({
+      warmFloorSchedule: "UTC Mon-Fri 08:00-12:00 2; UTC Mon-Fri 11:00-15:00 2",
+      warmFloorPrewarmMinutes: "0",
+      warmFloorCloseDelayMinutes: "0",
+    });
+    expect(warmFloorAt(spec.warmFloor, at("2026-11-23T09:00:00Z"))).toMatchObject({
+      replicas: 2,
+      untilMs: at("2026-11-23T15:00:00Z"),
+    });
+  });
+});
+
 describe("the warm floor across daylight-saving changes", () => {
   it("Europe/Amsterdam: pre-warms at 07:45 local on both sides of the March change", () => {
     const spec = { warmFloorSchedule: "Europe/Amsterdam Mon-Fri 08:00-20:00" };
@@ -132,15 +190,16 @@ describe("the warm floor across daylight-saving changes", () => {
     expect(floorAt(spec, "2026-10-25T03:00:00Z")).toBe(0);
   });
 
-  it("Europe/Amsterdam: an opening inside the spring-forward gap moves forward with the clock", () => {
+  it("Europe/Amsterdam: an opening inside the spring-forward gap opens when the clock jumps past it", () => {
     const spec = {
       warmFloorSchedule: "Europe/Amsterdam Sun 02:30-06:00",
       warmFloorPrewarmMinutes: "0",
       warmFloorCloseDelayMinutes: "0",
     };
-    // 02:30 does not exist on 29 March 2026: the window opens at 03:30 CEST = 01:30 UTC.
-    expect(floorAt(spec, "2026-03-29T01:29:00Z")).toBe(0);
-    expect(floorAt(spec, "2026-03-29T01:30:00Z")).toBe(1);
+    // 02:30 does not exist on 29 March 2026: at 02:00 CET (01:00 UTC) the clock shows 03:00 CEST,
+    // already inside 02:30–06:00, so the window is in force from then.
+    expect(floorAt(spec, "2026-03-29T00:59:00Z")).toBe(0);
+    expect(floorAt(spec, "2026-03-29T01:00:00Z")).toBe(1);
   });
 
   it("America/New_York: opens at 09:00 local across the March and November changes", () => {
@@ -228,9 +287,20 @@ describe("dated overrides", () => {
     expect(floorAt(spec, "2026-12-06T23:00:00Z")).toBe(4);
   });
 
-  it("works without a schedule, in UTC", () => {
-    expect(floorAt({ warmFloorOverrides: "2026-11-30=2" }, "2026-11-30T00:00:00Z")).toBe(2);
-    expect(floorAt({ warmFloorOverrides: "2026-11-30=2" }, "2026-11-29T23:59:00Z")).toBe(0);
+  it("works without a schedule when the override names its zone", () => {
+    expect(floorAt({ warmFloorOverrides: "UTC 2026-11-30=2" }, "2026-11-30T00:00:00Z")).toBe(2);
+    expect(floorAt({ warmFloorOverrides: "UTC 2026-11-30=2" }, "2026-11-29T23:59:00Z")).toBe(0);
+    const tokyo = specOf({ warmFloorOverrides: "Asia/Tokyo 2026-11-30=2" });
+    expect(warmFloorAt(tokyo.warmFloor, at("2026-11-29T15:00:00Z"))).toMatchObject({
+      replicas: 2,
+      reason: 'override "Asia/Tokyo 2026-11-30=2 (2026-11-30 Asia/Tokyo)" until Tue 2026-12-01 00:00 GMT+9',
+    });
+  });
+
+  it("refuses an override without a zone when there is no schedule to take one from (it would silently be UTC)", () => {
+    expect(configError({ warmFloorOverrides: "2026-11-30=2" })).toBe(
+      'scalerMetadata.warmFloorOverrides "2026-11-30=2" has no time zone and there is no warmFloorSchedule whose first region\'s zone it could use: write the zone first, e.g. "UTC 2026-11-30=2" or "Europe/London 2026-11-30=2"',
+    );
   });
 });
 
@@ -262,7 +332,9 @@ describe("schedule configuration errors name the key and what is allowed", () =>
       "Asia/Singapore Mon-Fri 08:00-25:00",
       '"25:00" in "Asia/Singapore Mon-Fri 08:00-25:00" is not a time of day',
     ],
-    ["Asia/Singapore 08:00-23:00", 'must be "<IANA zone> <weekdays> <open>-<close>"'],
+    ["Asia/Singapore 08:00-23:00", 'must be "<IANA zone> <weekdays> <open>-<close>[ <replicas>]"'],
+    ["UTC Mon-Fri 08:00-10:00 five", '"five" in "UTC Mon-Fri 08:00-10:00 five" is not a replica count'],
+    ["UTC Mon-Fri 08:00-10:00 5 6", 'must be "<IANA zone> <weekdays> <open>-<close>[ <replicas>]"'],
   ])("rejects warmFloorSchedule %j", (schedule, detail) => {
     const message = configError({ warmFloorSchedule: schedule });
     expect(message).toContain("scalerMetadata.warmFloorSchedule must be business windows");

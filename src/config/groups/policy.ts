@@ -148,7 +148,7 @@ export const policyGroups = {
       env: "SPARE_REPLICAS",
       type: integer(0, 1000),
       default: "1",
-      doc: "role=headroom: placeholder pods (each sized like one serving replica) kept while the serving side is warm.",
+      doc: "role=headroom: placeholder pods (each sized like one serving replica) kept while the serving side is warm; at most maxReplicas.",
     }),
     servingMaxReplicas: setting({
       key: "servingMaxReplicas",
@@ -225,7 +225,7 @@ export const policyGroups = {
       env: "FAIL_STATIC_HOLD_SECONDS",
       type: integer(0, 86_400),
       default: "120",
-      doc: "A failed or stale signal votes with its last good reading for this long; meanwhile the answer never goes down.",
+      doc: "A failed or stale signal votes with its last good reading for this long; meanwhile the answer never goes down. At most unavailableAfterSeconds.",
     }),
     unavailableAfterSeconds: setting({
       key: "unavailableAfterSeconds",
@@ -240,24 +240,24 @@ export const policyGroups = {
       key: "warmFloorSchedule",
       env: "WARM_FLOOR_SCHEDULE",
       type: unsetOr(
-        'business windows "<IANA zone> <weekdays> <HH:MM>-<HH:MM>" separated by ";" (e.g. "Asia/Singapore Mon-Fri 08:00-23:00")',
+        'business windows "<IANA zone> <weekdays> <HH:MM>-<HH:MM>[ <replicas>]" separated by ";" (e.g. "Asia/Singapore Mon-Fri 08:00-23:00" or "UTC Mon-Fri 08:00-10:00 5")',
         parseWarmSchedule,
       ),
-      doc: "Business windows per region; the floor is warmFloorReplicas inside any of them (widened by the lead and delay).",
+      doc: "Business windows per region, in each zone's wall-clock time; inside any of them (widened by the lead and delay) the floor is the window's own count, else warmFloorReplicas; overlapping windows: the highest count. When the clock falls back a window covers both occurrences of its hours; a time the clock skips takes effect at the jump.",
     }),
     replicas: setting({
       key: "warmFloorReplicas",
       env: "WARM_FLOOR_REPLICAS",
       type: integer(0, 10_000),
       default: "1",
-      doc: "The floor inside a warm window.",
+      doc: "The floor inside a warm window written without its own count; at most maxReplicas.",
     }),
     outsideReplicas: setting({
       key: "warmFloorOutsideReplicas",
       env: "WARM_FLOOR_OUTSIDE_REPLICAS",
       type: integer(0, 10_000),
       default: "0",
-      doc: "The floor outside every window and on days not listed (weekends): 0 lets GPU nodes go.",
+      doc: "The floor outside every window and on days not listed (weekends): 0 lets GPU nodes go. At most maxReplicas.",
     }),
     prewarmMinutes: setting({
       key: "warmFloorPrewarmMinutes",
@@ -280,7 +280,7 @@ export const policyGroups = {
         'overrides "[<zone>] <monthEnd|quarterEnd|YYYY-MM-DD[..YYYY-MM-DD]>=<replicas>[ from HH:MM day before]" separated by ";"',
         (raw) => parseFloorOverrides(raw),
       ),
-      doc: "Dated floors for known peaks (month end = last weekday); in force they replace the floor, the highest wins. Zone: the first schedule region's.",
+      doc: "Dated floors for known peaks (month end = last weekday); in force they replace the floor, the highest wins. Zone: the one written first in the entry, else the first schedule region's; without a schedule each entry must name its zone.",
     }),
   },
 } as const;
