@@ -724,9 +724,12 @@ describe("role=headroom (placeholder pods for warm GPU nodes)", () => {
     expect(nearMax.rules.find((r) => r.rule === "headroom-role")?.note).toContain("can grow by 1 more");
   });
 
-  it("is clamped to its own maxReplicas", () => {
-    const spec = specOf({ role: "headroom", spareReplicas: "5", maxReplicas: "3" });
+  it("may keep as many placeholders as its own maxReplicas, and no more is accepted", () => {
+    const spec = specOf({ role: "headroom", spareReplicas: "3", maxReplicas: "3" });
     expect(decideOnce(spec, { queueBacklog: 240, vllmRunning: 1 }).desiredReplicas).toBe(3);
+    expect(() => specOf({ role: "headroom", spareReplicas: "5", maxReplicas: "3" })).toThrow(
+      "scalerMetadata.spareReplicas (5) must be at most maxReplicas (3)",
+    );
   });
 });
 
