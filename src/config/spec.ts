@@ -10,6 +10,7 @@ import {
   resolveSettings,
   schemaFor,
 } from "./resolve.ts";
+import type { BusinessWindow, FloorOverride, FloorOverrides, WarmSchedule } from "./schedule.ts";
 import { parseTenantRules, type TenantRule, tenantProblems } from "./tenancy.ts";
 
 /** Every per-ScaledObject setting, by group. Env gives defaults; scalerMetadata overrides. */
@@ -26,8 +27,16 @@ function numberOf(value: unknown): number | undefined {
   return typeof value === "number" ? value : undefined;
 }
 
-function parsedOf<T extends object>(value: T | undefined): T | undefined {
-  return typeof value === "object" ? value : undefined;
+/** The windows of a parsed schedule; none when the schedule is unset or failed to parse. */
+function windowsOf(schedule: WarmSchedule | undefined): readonly BusinessWindow[] {
+  const windows: unknown = (schedule as { windows?: unknown } | undefined)?.windows;
+  return Array.isArray(windows) ? windows : [];
+}
+
+/** The entries of parsed overrides; none when unset or failed to parse. */
+function overridesOf(overrides: FloorOverrides | undefined): readonly FloorOverride[] {
+  const list: unknown = (overrides as { overrides?: unknown } | undefined)?.overrides;
+  return Array.isArray(list) ? list : [];
 }
 
 /**
@@ -63,7 +72,7 @@ const crossChecks: CrossCheck<SpecValues>[] = [
       : undefined,
   ({ target, warmFloor }) =>
     // warmFloorReplicas only applies to windows written without their own count.
-    parsedOf(warmFloor.schedule)?.windows.some((window) => window.replicas === undefined)
+    windowsOf(warmFloor.schedule).some((window) => window.replicas === undefined)
       ? aboveMax(
           { group: "warmFloor", field: "replicas", what: "scalerMetadata.warmFloorReplicas" },
           warmFloor.replicas,
@@ -78,7 +87,7 @@ const crossChecks: CrossCheck<SpecValues>[] = [
     ),
   ({ target, warmFloor }) => {
     const max = numberOf(target.maxReplicas) ?? Number.POSITIVE_INFINITY;
-    const window = parsedOf(warmFloor.schedule)?.windows.find((w) => (w.replicas ?? 0) > max);
+    const window = windowsOf(warmFloor.schedule).find((w) => (w.replicas ?? 0) > max);
     return window
       ? aboveMax(
           {
@@ -93,7 +102,7 @@ const crossChecks: CrossCheck<SpecValues>[] = [
   },
   ({ target, warmFloor }) => {
     const max = numberOf(target.maxReplicas) ?? Number.POSITIVE_INFINITY;
-    const override = parsedOf(warmFloor.overrides)?.overrides.find((o) => o.replicas > max);
+    const override = overridesOf(warmFloor.overrides).find((o) => o.replicas > max);
     return override
       ? aboveMax(
           {
@@ -111,7 +120,7 @@ const crossChecks: CrossCheck<SpecValues>[] = [
     // would be a silent guess that is wrong by hours for most users, so the zone is asked for.
     const override =
       warmFloor.schedule === undefined
-        ? parsedOf(warmFloor.overrides)?.overrides.find((o) => o.zone === undefined)
+        ? overridesOf(warmFloor.overrides).find((o) => o.zone === undefined)
         : undefined;
     return override
       ? {

@@ -101,7 +101,7 @@ describe("the warm floor: an APAC business-hours example", () => {
   });
 });
 
-describe("windows with their own replica count (seed 001's cron desiredReplicas)", () => {
+describe("windows with their own replica count (like a cron trigger's desiredReplicas per window)", () => {
   const CRON = {
     warmFloorSchedule: "UTC Mon-Fri 08:00-18:00 3; UTC Mon-Fri 08:00-10:00 5; UTC Sat 10:00-12:00",
     warmFloorReplicas: "2",
