@@ -1,5 +1,6 @@
 import { type ReplicaModel, workSecondsPerRequest } from "./model.ts";
 import { Rng } from "./rng.ts";
+import type { Cohort } from "./serving.ts";
 import {
   meanOf,
   sampleContextTokens,
@@ -194,4 +195,26 @@ function peakMinuteWorkSeconds(
     perMinute.set(minute, (perMinute.get(minute) ?? 0) + work);
   }
   return Math.max(0, ...perMinute.values());
+}
+
+/** GPU-seconds of work arriving in one tick of the stream, at 100 % utilisation. */
+export function workSecondsAt(arrivals: ArrivalStream, replica: ReplicaModel, tick: number): number {
+  return (
+    (arrivals.contextTokens[tick] as number) / replica.prefillTokensPerSecond +
+    (arrivals.generatedTokens[tick] as number) / replica.decodeTokensPerSecond
+  );
+}
+
+/** The requests of one tick of the stream as a fresh cohort, spread over the tick as they arrived. */
+export function cohortAt(arrivals: ArrivalStream, tick: number, nowMs: number): Cohort | undefined {
+  const n = arrivals.count[tick] as number;
+  if (n === 0) return undefined;
+  const first = arrivals.firstOffsetMs[tick] as number;
+  return {
+    count: n,
+    contextTokens: (arrivals.contextTokens[tick] as number) / n,
+    generatedTokens: (arrivals.generatedTokens[tick] as number) / n,
+    arrivalMs: nowMs + first,
+    spreadMs: (arrivals.lastOffsetMs[tick] as number) - first,
+  };
 }

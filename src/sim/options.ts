@@ -13,7 +13,8 @@ export const SIMULATE_USAGE = `usage: keda-llm-scaler simulate --trace FILE [opt
 
 Replays a request trace through the policies (this scaler's decide() and the configurations teams
 use today) over a model of the queue, vLLM pods, KEDA + HPA and the Cluster Autoscaler, and
-prints one row per policy: SLA kept, TTFT, GPU-hours, cost, ratio to the lower bound.
+prints one row per policy and the clairvoyant oracle: SLA kept, TTFT, GPU-hours, cost, ratios to the
+oracle and to the work bound.
 
 trace
   --trace FILE                 Azure LLM trace (TIMESTAMP,ContextTokens,GeneratedTokens) or a count CSV

@@ -29,7 +29,8 @@ export function resultJson(run: RunDescription, result: SimulationResult, withTi
     dollarsPerGpuHour: run.dollarsPerGpuHour,
     tickSeconds: run.tickSeconds,
     seed: run.seed,
-    lowerBoundGpuHours: round(result.lowerBoundGpuHours, 3),
+    workBoundGpuHours: round(result.workBoundGpuHours, 3),
+    oracleGpuHours: round(result.oracleGpuHours, 3),
     model: run.model,
     policies: result.policies.map((p) => {
       const { timeline, ...figures } = p;
@@ -42,7 +43,8 @@ export function resultJson(run: RunDescription, result: SimulationResult, withTi
         worstQueueWaitSeconds: round(p.worstQueueWaitSeconds, 1),
         gpuHours: round(p.gpuHours, 3),
         costDollars: round(p.costDollars, 2),
-        lowerBoundRatio: round(p.lowerBoundRatio, 3),
+        workBoundRatio: round(p.workBoundRatio, 3),
+        oracleRatio: round(p.oracleRatio, 3),
         wallSeconds: round(p.wallSeconds, 3),
         simulatedMinutesPerWallSecond: Math.round(p.simulatedMinutesPerWallSecond),
         ...(withTimeline
@@ -92,7 +94,8 @@ const COLUMNS = [
   "worst wait",
   "GPU-h",
   "cost",
-  "× bound",
+  "× oracle",
+  "× work",
   "scale ev.",
   "cold starts",
   "peak repl.",
@@ -110,7 +113,8 @@ export function tableRows(result: SimulationResult): string[][] {
     seconds(p.worstQueueWaitSeconds),
     p.gpuHours.toFixed(1),
     `$${p.costDollars.toFixed(0)}`,
-    p.lowerBoundRatio.toFixed(2),
+    p.oracleRatio.toFixed(2),
+    p.workBoundRatio.toFixed(2),
     String(p.scaleEvents),
     String(p.coldStarts),
     String(p.peakReplicas),
@@ -130,7 +134,7 @@ export function formatTable(run: RunDescription, result: SimulationResult): stri
   const end = DateTime.fromMillis(result.endMs, { zone: run.zone }).toFormat("yyyy-LL-dd HH:mm ZZZZ");
   const header = [
     `${run.trace}: ${result.requests} requests, ${start} → ${end}, rate × ${round(result.scale, 4)}`,
-    `SLA: first token within ${result.slaSeconds} s. Lower bound: ${result.lowerBoundGpuHours.toFixed(2)} GPU-h (capacity = demand, 100 % busy, no start-up). $${run.dollarsPerGpuHour}/GPU-h.`,
+    `SLA: first token within ${result.slaSeconds} s. Oracle: ${result.oracleGpuHours.toFixed(2)} GPU-h (clairvoyant, same replicas and start-up delays). Work bound: ${result.workBoundGpuHours.toFixed(2)} GPU-h (the work at 100 %, no start-up; unreachable). $${run.dollarsPerGpuHour}/GPU-h.`,
     "",
   ];
   return [...header, line(COLUMNS), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
@@ -223,7 +227,7 @@ export function policySvg(policy: PolicyResult, result: SimulationResult, zone: 
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="11">`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="${LEFT}" y="16" font-size="13"><tspan font-weight="600">${escapeXml(policy.name)}</tspan> — ${escapeXml(policy.description)}</text>`,
-    `<text x="${LEFT}" y="32">within SLA ${percent(policy.withinSlaFraction)} · TTFT p95 ${seconds(policy.ttftP95Seconds)} · ${policy.gpuHours.toFixed(1)} GPU-h (× ${policy.lowerBoundRatio.toFixed(2)} the lower bound) · ${policy.scaleEvents} scale events · ${policy.coldStarts} cold starts</text>`,
+    `<text x="${LEFT}" y="32">within SLA ${percent(policy.withinSlaFraction)} · TTFT p95 ${seconds(policy.ttftP95Seconds)} · ${policy.gpuHours.toFixed(1)} GPU-h (× ${policy.oracleRatio.toFixed(2)} the oracle) · ${policy.scaleEvents} scale events · ${policy.coldStarts} cold starts</text>`,
   );
   // Warm floor: one shaded step area from 0 up to the floor.
   if (points.some((p) => p.floorReplicas > 0))
@@ -323,8 +327,9 @@ figure { margin: 24px 0; }
 </style></head><body>
 <h1>${escapeXml(run.trace)}</h1>
 <p>${result.requests} requests from ${escapeXml(start)}, rate × ${round(result.scale, 4)}, clock ${escapeXml(run.zone)}.
-SLA: first token within ${result.slaSeconds} s. Lower bound: ${result.lowerBoundGpuHours.toFixed(2)} GPU-hours
-(capacity following demand exactly at 100 % utilisation with no start-up delay). Seed ${run.seed}, tick ${run.tickSeconds} s.</p>
+SLA: first token within ${result.slaSeconds} s. Oracle: ${result.oracleGpuHours.toFixed(2)} GPU-hours (clairvoyant: the fewest
+replicas that keep the SLA, nodes requested exactly a lead time early). Work bound: ${result.workBoundGpuHours.toFixed(2)} GPU-hours
+(the work at 100 % utilisation with no start-up delay; no policy can reach it). Seed ${run.seed}, tick ${run.tickSeconds} s.</p>
 ${table}
 <details><summary>Model parameters</summary><pre>${escapeXml(JSON.stringify(run.model, null, 2))}</pre></details>
 ${charts}

@@ -3,6 +3,7 @@ import { ScaleController } from "./autoscaler.ts";
 import { Cluster } from "./cluster.ts";
 import { type SimModel, validateModel } from "./model.ts";
 import { Observer } from "./observe.ts";
+import { runOracles } from "./oracle.ts";
 import type { PolicyContext, PolicyDefinition, WorldView } from "./policies.ts";
 import { Rng } from "./rng.ts";
 import { type Cohort, RequestQueue, type ServingSink } from "./serving.ts";
@@ -26,8 +27,13 @@ export interface PolicyResult {
   /** GPU-hours of every node from request to removal, over the trace's span with data. */
   readonly gpuHours: number;
   readonly costDollars: number;
-  /** gpuHours / lowerBoundGpuHours (≥ 1). */
-  readonly lowerBoundRatio: number;
+  /** gpuHours / workBoundGpuHours (≥ 1: no policy does the work with less). */
+  readonly workBoundRatio: number;
+  /**
+   * gpuHours / the oracle's (the clairvoyant policy, see oracle.ts): how far a policy is from the
+   * cheapest way to keep the SLA with the same replicas, nodes and start-up delays.
+   */
+  readonly oracleRatio: number;
   /** Changes of the Deployment's replica count. */
   readonly scaleEvents: number;
   /** Pods that loaded the model (cold starts). */
@@ -49,8 +55,13 @@ export interface SimulationResult {
   readonly scale: number;
   readonly zone: string;
   readonly slaSeconds: number;
-  /** GPU-hours if capacity followed demand exactly, at 100 % utilisation, with no start-up delay. */
-  readonly lowerBoundGpuHours: number;
+  /**
+   * GPU-hours of the work itself: capacity following demand exactly, at 100 % utilisation, with
+   * no start-up delay and fractional replicas. Not reachable; the oracle's figure is the reference.
+   */
+  readonly workBoundGpuHours: number;
+  /** GPU-hours of the clairvoyant oracle (the `oracle` row). */
+  readonly oracleGpuHours: number;
   readonly timelineBucketMinutes: number;
   readonly policies: readonly PolicyResult[];
 }
@@ -62,6 +73,8 @@ export interface RunOptions {
   readonly onProgress?: (policy: string, fraction: number) => void;
   /** Upper bound on timeline points per policy. */
   readonly maxTimelinePoints?: number;
+  /** The oracle's rows when already computed for this trace and model (a sweep reuses them). */
+  readonly oracleRows?: readonly PolicyResult[];
 }
 
 /** GPU-seconds of work in each tick of the stream. */
@@ -126,7 +139,7 @@ function openingRate(arrivals: ArrivalStream): OpeningRate {
   };
 }
 
-export function lowerBoundGpuHours(arrivals: ArrivalStream, model: SimModel): number {
+export function workBoundGpuHours(arrivals: ArrivalStream, model: SimModel): number {
   let seconds = 0;
   for (let t = 0; t < arrivals.ticks; t++)
     if (arrivals.accounted[t]) seconds += workSeconds(arrivals, model, t);
@@ -139,8 +152,15 @@ export function simulate(
   options: RunOptions,
 ): SimulationResult {
   validateModel(options.model);
-  const lowerBound = lowerBoundGpuHours(arrivals, options.model);
-  const results = policies.map((policy) => runPolicy(arrivals, policy, options, lowerBound));
+  const workBound = workBoundGpuHours(arrivals, options.model);
+  const measured = policies.map((policy) => runPolicy(arrivals, policy, options));
+  const oracles = options.oracleRows ?? oracleRows(arrivals, options);
+  const oracleGpuHours = oracles.find((p) => p.name === "oracle")?.gpuHours ?? Number.NaN;
+  const results = [...measured, ...oracles].map((p) => ({
+    ...p,
+    workBoundRatio: workBound > 0 ? p.gpuHours / workBound : Number.POSITIVE_INFINITY,
+    oracleRatio: oracleGpuHours > 0 ? p.gpuHours / oracleGpuHours : Number.POSITIVE_INFINITY,
+  }));
   const first = results[0]?.timeline;
   const bucketMs = first?.[0] && first[1] ? first[1].atMs - first[0].atMs : 60_000;
   return {
@@ -150,17 +170,30 @@ export function simulate(
     scale: arrivals.scale,
     zone: options.context.zone,
     slaSeconds: options.model.slaSeconds,
-    lowerBoundGpuHours: lowerBound,
+    workBoundGpuHours: workBound,
+    oracleGpuHours,
     timelineBucketMinutes: bucketMs / 60_000,
     policies: results,
   };
+}
+
+/** The oracle's rows for this trace and model. */
+export function oracleRows(arrivals: ArrivalStream, options: RunOptions): PolicyResult[] {
+  options.onProgress?.("oracle", 0);
+  const rows = runOracles(arrivals, {
+    model: options.model,
+    maxReplicas: options.context.maxReplicas,
+    draws: new StartupDraws(options.model.cluster, options.model.seed),
+    ...(options.maxTimelinePoints !== undefined ? { maxTimelinePoints: options.maxTimelinePoints } : {}),
+  });
+  options.onProgress?.("oracle", 1);
+  return rows;
 }
 
 export function runPolicy(
   arrivals: ArrivalStream,
   policy: PolicyDefinition,
   options: RunOptions,
-  lowerBound = lowerBoundGpuHours(arrivals, options.model),
 ): PolicyResult {
   const { model } = options;
   if (arrivals.tickMs !== model.tickMs) throw new Error("the arrival stream was built with another tick");
@@ -291,7 +324,9 @@ export function runPolicy(
     unservedRequests: unserved,
     gpuHours,
     costDollars: gpuHours * model.dollarsPerGpuHour,
-    lowerBoundRatio: lowerBound > 0 ? gpuHours / lowerBound : Number.POSITIVE_INFINITY,
+    // Set by simulate(), which knows the bounds.
+    workBoundRatio: Number.NaN,
+    oracleRatio: Number.NaN,
     scaleEvents: controller.scaleEvents - scaleEventsBefore,
     coldStarts: cluster.counters.coldStarts,
     nodesProvisioned: cluster.counters.nodesProvisioned,

@@ -96,6 +96,13 @@ export class RequestQueue {
   oldestArrivalMs(): number | undefined {
     return this.items[this.head]?.arrivalMs;
   }
+
+  /** An independent copy (the oracle tries a replica count on a copy of the world). */
+  clone(): RequestQueue {
+    const copy = new RequestQueue();
+    for (let i = this.head; i < this.items.length; i++) copy.push({ ...(this.items[i] as Cohort) });
+    return copy;
+  }
 }
 
 /**
@@ -147,6 +154,26 @@ export class ServingReplica {
 
   get idle(): boolean {
     return this.runningCount === 0 && this.waitingCount === 0;
+  }
+
+  /** Arrival of the oldest request pulled but not yet started, if any. */
+  oldestWaitingArrivalMs(): number | undefined {
+    return this.waiting[0]?.arrivalMs;
+  }
+
+  /** An independent copy (the oracle tries a replica count on a copy of the world). */
+  clone(): ServingReplica {
+    const copy = new ServingReplica(this.model);
+    copy.waiting = this.waiting.map((c) => ({ ...c }));
+    copy.running = this.running.map((r) => ({ ...r }));
+    copy.waitingCount = this.waitingCount;
+    copy.runningCount = this.runningCount;
+    copy.kvUsedTokens = this.kvUsedTokens;
+    copy.busyUntilMs = this.busyUntilMs;
+    copy.utilisation = this.utilisation;
+    copy.busyFraction = this.busyFraction;
+    copy.generatedTokensLastTick = this.generatedTokensLastTick;
+    return copy;
   }
 
   get kvUsage(): number {

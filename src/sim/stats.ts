@@ -79,7 +79,7 @@ export class TtftStats {
 /** One point of the report's time series (a bucket of one or more minutes). */
 export interface TimelinePoint {
   readonly atMs: number;
-  /** Replicas' worth of arriving work at 100 % utilisation (the lower bound's capacity). */
+  /** Replicas' worth of arriving work at 100 % utilisation (the work bound's capacity). */
   demandReplicas: number;
   readyReplicas: number;
   desiredReplicas: number;

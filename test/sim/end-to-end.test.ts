@@ -44,8 +44,8 @@ describe("simulate, end to end on the shipped traces", () => {
     expect(ours.ttftP95Seconds).toBeLessThan(queue.ttftP95Seconds);
     expect(ours.gpuHours).toBeLessThanOrEqual(queue.gpuHours * 1.1);
     expect(ours.coldStarts).toBeLessThan(queue.coldStarts);
-    // No policy can beat the lower bound.
-    for (const p of result.policies) expect(p.lowerBoundRatio).toBeGreaterThan(1);
+    // No policy can beat the work bound.
+    for (const p of result.policies) expect(p.workBoundRatio).toBeGreaterThan(1);
   });
 
   it("is deterministic for a seed, and the seed matters", () => {
@@ -81,7 +81,12 @@ describe("simulate, end to end on the shipped traces", () => {
     const hpa = policy(full, "hpa-gpu");
     expect(hpa.gpuHours).toBeLessThan(alwaysOn.gpuHours);
     expect(hpa.requests).toBe(alwaysOn.requests);
-  });
+    // The clairvoyant oracle keeps the SLA over two months for less than either.
+    const oracle = policy(full, "oracle");
+    expect(oracle.withinSlaFraction).toBeGreaterThanOrEqual(0.999);
+    expect(oracle.requests).toBe(alwaysOn.requests);
+    expect(oracle.gpuHours).toBeLessThan(hpa.gpuHours);
+  }, 300_000);
 });
 
 describe("the simulate command", () => {
@@ -125,11 +130,14 @@ describe("the simulate command", () => {
     vi.restoreAllMocks();
     expect(code, io.err()).toBe(0);
     const json = JSON.parse(io.out()) as {
-      lowerBoundGpuHours: number;
+      workBoundGpuHours: number;
+      oracleGpuHours: number;
       policies: Record<string, unknown>[];
     };
-    expect(json.lowerBoundGpuHours).toBeGreaterThan(0);
-    expect(json.policies.map((p) => p.name)).toEqual(["ours", "always-on"]);
+    expect(json.workBoundGpuHours).toBeGreaterThan(0);
+    expect(json.oracleGpuHours).toBeGreaterThan(json.workBoundGpuHours);
+    // The clairvoyant reference is in every run, after the policies asked for.
+    expect(json.policies.map((p) => p.name)).toEqual(["ours", "always-on", "oracle", "oracle-ca"]);
     for (const p of json.policies)
       for (const field of [
         "name",
@@ -137,13 +145,14 @@ describe("the simulate command", () => {
         "withinSlaFraction",
         "ttftP95Seconds",
         "gpuHours",
-        "lowerBoundRatio",
+        "workBoundRatio",
+        "oracleRatio",
         "scaleEvents",
         "coldStarts",
       ])
         expect(p, field).toHaveProperty(field);
     const html = readFileSync(report, "utf8");
-    expect(html.match(/<svg /g)?.length).toBe(2);
+    expect(html.match(/<svg /g)?.length).toBe(4);
     expect(html).toContain("always-on");
   });
 
@@ -176,7 +185,8 @@ describe("the simulate command", () => {
     expect(readFileSync(join(dir, "out", "index.html"), "utf8")).toContain("<svg ");
     const svg = readFileSync(join(dir, "c.svg"), "utf8");
     expect(svg.startsWith("<svg ")).toBe(true);
-    expect(svg.match(/<svg /g)?.length).toBe(3);
+    // The outer document, then one chart per row: two policies and the two oracle rows.
+    expect(svg.match(/<svg /g)?.length).toBe(5);
   });
 
   it("explains bad flags and exits 2", async () => {

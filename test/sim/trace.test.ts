@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { buildArrivals, scaleForPeakReplicas } from "../../src/sim/arrivals.ts";
 import { DEFAULT_MODEL } from "../../src/sim/model.ts";
-import { lowerBoundGpuHours } from "../../src/sim/runner.ts";
+import { workBoundGpuHours } from "../../src/sim/runner.ts";
 import { checkTimeZone, LocalClock, TimestampParser } from "../../src/sim/time.ts";
 import { AZURE_CONVERSATION, type TokenSizeDistribution } from "../../src/sim/token-sizes.ts";
 import { detectFormat, readTrace } from "../../src/sim/trace.ts";
@@ -73,8 +73,8 @@ describe("trace readers", () => {
   });
 });
 
-describe("arrivals and the lower bound", () => {
-  it("the lower bound of a step trace is its work at 100 %: 1,800 requests × 2 GPU-s = 1 GPU-hour", () => {
+describe("arrivals and the work bound", () => {
+  it("the work bound of a step trace is its work at 100 %: 1,800 requests × 2 GPU-s = 1 GPU-hour", () => {
     // 30 quiet minutes, then 60 requests a minute for 30 minutes; 4,000 + 1,000 tokens each =
     // 4000/4000 + 1000/1000 = 2 GPU-seconds at the default rates.
     const trace = readTrace(
@@ -89,10 +89,10 @@ describe("arrivals and the lower bound", () => {
       burstiness: 0,
     });
     expect(arrivals.totalRequests).toBe(1800);
-    expect(lowerBoundGpuHours(arrivals, DEFAULT_MODEL)).toBeCloseTo(1, 9);
+    expect(workBoundGpuHours(arrivals, DEFAULT_MODEL)).toBeCloseTo(1, 9);
     // Four GPUs per pod: four times the GPU-hours.
     expect(
-      lowerBoundGpuHours(arrivals, {
+      workBoundGpuHours(arrivals, {
         ...DEFAULT_MODEL,
         cluster: { ...DEFAULT_MODEL.cluster, gpusPerPod: 4, gpusPerNode: 4 },
       }),
