@@ -1,15 +1,29 @@
 import { readFileSync } from "node:fs";
-import { type ConfigProblem, collectProblems, type Provenance, type Resolved } from "../config/resolve.ts";
-import { checkTrigger, externalTriggersIn, type TriggerCheck } from "../config/scaledobject.ts";
+import { kustomizeNamespaceOf } from "../config/kustomize-namespace.ts";
+import {
+  type ConfigProblem,
+  collectProblems,
+  KEDA_OWN_METADATA_KEYS,
+  type Provenance,
+  type Resolved,
+} from "../config/resolve.ts";
+import {
+  checkTrigger,
+  type ExternalTrigger,
+  externalTriggersIn,
+  type TriggerCheck,
+} from "../config/scaledobject.ts";
 import { resolveServiceConfig, serviceConfigGroups } from "../config/service-config.ts";
 import type { Setting } from "../config/setting.ts";
 import { resolveScalerSpec, scalerSpecGroups } from "../config/spec.ts";
 
-const USAGE = `usage: keda-llm-scaler check-config [--scaledobject FILE.yaml]... [--json]
+const USAGE = `usage: keda-llm-scaler check-config [--scaledobject FILE.yaml]... [--namespace NS] [--json]
 
 Validates the environment exactly as 'serve' would and prints every resolved setting and where it
 came from (secrets redacted). With --scaledobject, also validates the external triggers of every
-ScaledObject in FILE (multi-document YAML, e.g. kustomize output) against that environment.
+ScaledObject in FILE (multi-document YAML, e.g. kustomize output) against that environment, and
+prints what each trigger sets itself. Their namespace (which tenancy rules depend on) is --namespace,
+else that of a kustomization.yaml beside FILE that lists it, else the manifest's, else default.
 Exit status: 0 valid, 1 invalid, 2 usage error.
 `;
 
@@ -41,6 +55,25 @@ function settingLines(
   );
 }
 
+const SPEC_SETTINGS: readonly Setting[] = Object.values(scalerSpecGroups).flatMap((group) =>
+  Object.values(group as Readonly<Record<string, Setting>>),
+);
+
+/**
+ * What a trigger's own metadata sets, in the order of the settings table. These override the
+ * environment's defaults for that ScaledObject only, so the defaults alone would misreport it.
+ * Keys KEDA adds itself (scalerAddress) are shown too; unknown keys are already reported as problems.
+ */
+function triggerSettings(metadata: Readonly<Record<string, string>>): SettingLine[] {
+  const own = SPEC_SETTINGS.filter((s) => s.key !== undefined && metadata[s.key] !== undefined).map(
+    (s): SettingLine => ({ name: s.key ?? "", value: shown(s, metadata[s.key ?? ""]), from: "metadata" }),
+  );
+  const keda = Object.keys(metadata)
+    .filter((key) => KEDA_OWN_METADATA_KEYS.has(key))
+    .map((key): SettingLine => ({ name: key, value: metadata[key] ?? "", from: "metadata" }));
+  return [...keda, ...own];
+}
+
 interface Report {
   readonly valid: boolean;
   readonly environment: { problems: readonly ConfigProblem[]; settings: SettingLine[] };
@@ -50,10 +83,19 @@ interface Report {
     trigger: number;
     problems: readonly ConfigProblem[];
     warnings: readonly string[];
+    /** Set by the trigger's metadata; everything else comes from scaledObjectDefaults. */
+    settings: SettingLine[];
   }[];
 }
 
-function buildReport(env: Env, files: readonly string[]): Report {
+function triggersOf(file: string, namespace: string | undefined): ExternalTrigger[] {
+  const forced = namespace ?? kustomizeNamespaceOf(file);
+  return externalTriggersIn(readFileSync(file, "utf8")).map((trigger) =>
+    forced ? { ...trigger, scaledObject: { ...trigger.scaledObject, namespace: forced } } : trigger,
+  );
+}
+
+function buildReport(env: Env, files: readonly string[], namespace?: string): Report {
   const service = collectProblems(() =>
     settingLines(serviceConfigGroups, resolveServiceConfig(env), (s) => s.env),
   );
@@ -64,13 +106,14 @@ function buildReport(env: Env, files: readonly string[]): Report {
     return settingLines(scalerSpecGroups, resolved, (s) => `${s.key ?? ""} (${s.env})`);
   });
   const checks: TriggerCheck[] = files.flatMap((file) =>
-    externalTriggersIn(readFileSync(file, "utf8")).map((trigger) => checkTrigger(trigger, env)),
+    triggersOf(file, namespace).map((trigger) => checkTrigger(trigger, env)),
   );
   const triggers = checks.map((check) => ({
     scaledObject: `${check.trigger.scaledObject.namespace}/${check.trigger.scaledObject.name}`,
     trigger: check.trigger.triggerIndex,
     problems: check.problems,
     warnings: check.warnings,
+    settings: triggerSettings(check.trigger.metadata),
   }));
   const valid =
     service.problems.length === 0 &&
@@ -111,6 +154,10 @@ function text(report: Report, files: readonly string[]): string {
     out.push(`ScaledObject ${t.scaledObject}, trigger ${t.trigger}: ${verdict}`);
     for (const p of t.problems) out.push(`  ✗ ${p.message}`);
     for (const w of t.warnings) out.push(`  ! ${w}`);
+    const width = Math.max(0, ...t.settings.map((l) => l.name.length));
+    if (t.settings.length > 0) out.push("  set by the trigger (every other setting as the defaults above):");
+    for (const l of t.settings) out.push(`    ${l.name.padEnd(width)}  ${l.value}`);
+    out.push("");
   }
   out.push(report.valid ? "Configuration is valid." : "Configuration is INVALID.");
   return `${out.join("\n")}\n`;
@@ -119,6 +166,7 @@ function text(report: Report, files: readonly string[]): string {
 export async function run(argv: string[], env: Env = process.env): Promise<number> {
   const files: string[] = [];
   let json = false;
+  let namespace: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--help" || arg === "-h") {
@@ -133,6 +181,12 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
         return 2;
       }
       files.push(file);
+    } else if (arg === "--namespace") {
+      namespace = argv[++i];
+      if (!namespace) {
+        process.stderr.write(`--namespace needs a namespace\n\n${USAGE}`);
+        return 2;
+      }
     } else {
       process.stderr.write(`unexpected argument ${JSON.stringify(arg)}\n\n${USAGE}`);
       return 2;
@@ -140,7 +194,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
   }
   let report: Report;
   try {
-    report = buildReport(env, files);
+    report = buildReport(env, files, namespace);
   } catch (error) {
     process.stderr.write(`check-config: ${(error as Error).message}\n`);
     return 1;

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DateTime } from "luxon";
+import { kustomizeNamespaceOf } from "../config/kustomize-namespace.ts";
 import { ConfigError } from "../config/resolve.ts";
 import { type ExternalTrigger, externalTriggersIn } from "../config/scaledobject.ts";
 import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
@@ -26,7 +27,8 @@ The gRPC service calls the same decide() function.
                             {"metadata": {...}, "polls": [{"at": "...", "readings": {...}}, ...]}
   --at ISO-8601             the instant (default: now), e.g. 2026-11-23T08:00:00+08:00
   --live                    read the signals from the configured sources (PROMETHEUS_URL, ...)
-  --name NAME --namespace NS   the ScaledObject (default: the YAML's, else explain / default)
+  --name NAME --namespace NS   the ScaledObject (default: the YAML's, with the namespace of a
+                            kustomization.yaml beside it that lists it; else explain / default)
   --json                    print the Decision objects as JSON
 
 Reading names: ${SIGNAL_KEYS.join(", ")}.
@@ -251,7 +253,11 @@ export async function run(argv: string[], env: Env = process.env, io: Output = S
     }
     const identity = {
       name: args.name ?? trigger?.scaledObject.name ?? "explain",
-      namespace: args.namespace ?? trigger?.scaledObject.namespace ?? "default",
+      namespace:
+        args.namespace ??
+        (args.scaledobject ? kustomizeNamespaceOf(args.scaledobject) : undefined) ??
+        trigger?.scaledObject.namespace ??
+        "default",
     };
     const spec = parseScalerSpec(identity, metadata, env);
     const decider = new Decider();
