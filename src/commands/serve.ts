@@ -11,7 +11,8 @@ const USAGE = `usage: keda-llm-scaler serve
 
 Runs the KEDA external scaler: gRPC on GRPC_PORT (default 6000), /metrics, /healthz, /readyz and
 /debug/decisions on HTTP_PORT (default 8080). Configured by environment variables; see
-'keda-llm-scaler config-docs' or 'keda-llm-scaler check-config'. SIGTERM/SIGINT shut down gracefully.
+'keda-llm-scaler config-docs' or 'keda-llm-scaler check-config'. SIGTERM, SIGINT and SIGHUP shut
+down gracefully, within SHUTDOWN_GRACE_SECONDS.
 `;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -79,8 +80,8 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       logger.info({ signal }, "shutting down: health NOT_SERVING, streams ending, in-flight calls finishing");
-      process.removeListener("SIGTERM", stop);
-      process.removeListener("SIGINT", stop);
+      for (const name of STOP_SIGNALS) process.removeListener(name, stop);
+      exitBy(config.server.shutdownGraceSeconds * 1000 + EXIT_MARGIN_MS, logger);
       scaler.shutdown().then(
         () => {
           logger.info("stopped");
@@ -92,7 +93,28 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
         },
       );
     };
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
+    for (const name of STOP_SIGNALS) process.on(name, stop);
   });
+}
+
+/**
+ * SIGHUP stops the scaler like SIGTERM rather than reloading it: its configuration is the
+ * environment, which a running process cannot re-read, and its certificates already reload when
+ * their files change. Stopping gracefully beats the default (killed at once, streams cut).
+ */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
+
+/** After the grace period, the time left for the HTTP server and the sources to close. */
+const EXIT_MARGIN_MS = 2000;
+
+/**
+ * The last guarantee that shutdown is bounded: whatever handle is still open when the grace
+ * period and its margin are over (a socket an upstream SDK keeps, a timer), the process exits.
+ * Unreferenced, so it never delays an exit that happens by itself.
+ */
+function exitBy(deadlineMs: number, logger: { warn: (message: string) => void }): void {
+  setTimeout(() => {
+    logger.warn("open handles outlived the shutdown grace period; exiting");
+    process.exit(process.exitCode ?? 0);
+  }, deadlineMs).unref();
 }

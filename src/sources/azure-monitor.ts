@@ -7,6 +7,7 @@ import type {
 import type { ServiceConfig } from "../config/service-config.ts";
 import { type FailedReading, failureOf, type Reading, readingOf } from "../readings/reading.ts";
 import { failureForError, failureForStatus, isAbortError, unlessAborted } from "./failures.ts";
+import { requestSignal } from "./stopping.ts";
 
 type AzureMonitorConfig = ServiceConfig["azureMonitor"];
 
@@ -36,11 +37,13 @@ export class AzureMonitorGpuReader {
   /** Loaded only when configured (the SDK is slow to load), and then at once. */
   private readonly client: Promise<MetricsClient> | undefined;
   readonly problem: string | undefined;
+  private readonly stopping: AbortSignal | undefined;
 
   constructor(
     private readonly config: AzureMonitorConfig,
-    options: { caPem?: Buffer; credential?: () => TokenCredential } = {},
+    options: { caPem?: Buffer; credential?: () => TokenCredential; stopping?: AbortSignal } = {},
   ) {
+    this.stopping = options.stopping;
     if (!config.endpoint) {
       this.problem =
         "set env AZURE_MONITOR_METRICS_ENDPOINT (e.g. https://westeurope.metrics.monitor.azure.com)";
@@ -76,7 +79,7 @@ export class AzureMonitorGpuReader {
   async query(query: AzureMonitorGpuQuery, nowMs: number, timeoutMs: number): Promise<GpuAnswer> {
     const what = `Azure Monitor ${query.metric}`;
     if (!this.client) return failureOf("azureMonitor", "not_configured", `${what}: ${this.problem}`);
-    const abortSignal = AbortSignal.timeout(timeoutMs);
+    const abortSignal = requestSignal(timeoutMs, this.stopping);
     const options = {
       startTime: new Date(nowMs - LOOKBACK_MS),
       endTime: new Date(nowMs),

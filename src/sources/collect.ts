@@ -104,22 +104,30 @@ export function createSignalSource(
   const credential = options.credential ?? lazyDefaultCredential();
   const limits = config.sourceLimits;
   const metrics = new SourceMetrics();
+  // Aborted by close(): every upstream request still open ends, so shutdown is not held by one.
+  const stopping = new AbortController();
 
   const prometheusUrl = config.prometheus.url;
   const prometheus = prometheusUrl
     ? new PrometheusClient(
         { ...config.prometheus, url: prometheusUrl },
-        { caPem: readCa("PROMETHEUS_CA_FILE", config.prometheus.caFile), credential },
+        {
+          caPem: readCa("PROMETHEUS_CA_FILE", config.prometheus.caFile),
+          credential,
+          stopping: stopping.signal,
+        },
       )
     : undefined;
   const serviceBus = new ServiceBusBacklogReader(config.serviceBus, {
     caPem: readCa("SERVICEBUS_CA_FILE", config.serviceBus.caFile),
     credential,
     clock,
+    stopping: stopping.signal,
   });
   const azureMonitor = new AzureMonitorGpuReader(config.azureMonitor, {
     caPem: readCa("AZURE_MONITOR_CA_FILE", config.azureMonitor.caFile),
     credential,
+    stopping: stopping.signal,
   });
 
   const prometheusCache = new SharedCache<QueryAnswer>(limits.cacheTtlMs, clock);
@@ -222,6 +230,7 @@ export function createSignalSource(
     },
     metricsText: () => metrics.text(),
     close: async () => {
+      stopping.abort(new Error("the scaler is shutting down"));
       prometheus?.close();
       prometheusCache.clear();
       serviceBusCache.clear();

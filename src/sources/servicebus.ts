@@ -7,6 +7,7 @@ import type {
 import type { ServiceConfig } from "../config/service-config.ts";
 import { type FailedReading, failureOf, type Reading, readingOf } from "../readings/reading.ts";
 import { failureForError, failureForStatus, isAbortError } from "./failures.ts";
+import { requestSignal } from "./stopping.ts";
 
 export type ServiceBusEntity =
   | { readonly queue: string }
@@ -45,6 +46,8 @@ export class ServiceBusBacklogReader {
       caPem?: Buffer;
       credential?: () => TokenCredential;
       clock?: () => number;
+      /** Aborted when the process stops: in-flight requests end at once. */
+      stopping?: AbortSignal;
     } = {},
   ) {
     this.clock = options.clock ?? Date.now;
@@ -96,7 +99,7 @@ export class ServiceBusBacklogReader {
     const what = `Service Bus ${describeEntity(entity)}`;
     if (this.problem) return failureOf("serviceBus", "not_configured", `${what}: ${this.problem}`);
     this.client ??= this.makeClient();
-    const abortSignal = AbortSignal.timeout(timeoutMs);
+    const abortSignal = requestSignal(timeoutMs, this.options.stopping);
     try {
       const client = await this.client;
       if (typeof client === "string") return failureOf("serviceBus", "not_configured", `${what}: ${client}`);

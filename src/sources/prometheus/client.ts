@@ -3,6 +3,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import type { ServiceConfig } from "../../config/service-config.ts";
 import { type FailedReading, failureOf } from "../../readings/reading.ts";
 import { failureForError, failureForStatus } from "../failures.ts";
+import { requestSignal } from "../stopping.ts";
 import { BodyTooLargeError, createAgent, postForm } from "./http.ts";
 
 export interface Sample {
@@ -57,7 +58,7 @@ export class PrometheusClient {
 
   constructor(
     private readonly config: PrometheusConfig & { url: string },
-    options: { caPem?: Buffer; credential?: () => TokenCredential },
+    private readonly options: { caPem?: Buffer; credential?: () => TokenCredential; stopping?: AbortSignal },
   ) {
     this.queryUrl = new URL(`${config.url.replace(/\/+$/, "")}/api/v1/query`);
     this.agent = createAgent(this.queryUrl, options.caPem);
@@ -92,7 +93,7 @@ export class PrometheusClient {
   async query(expr: string, options: { timeoutMs: number; what: string }): Promise<QueryAnswer> {
     const { what, timeoutMs } = options;
     if (this.misconfiguration) return failureOf("prometheus", "not_configured", this.misconfiguration);
-    const signal = AbortSignal.timeout(timeoutMs);
+    const signal = requestSignal(timeoutMs, this.options.stopping);
     try {
       let headers: Record<string, string>;
       try {
