@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { extname, join } from "node:path";
 import { parseSimulateArgs, SIMULATE_USAGE, type SimulateOptions, UsageError } from "../sim/options.ts";
-import { CHART_HEIGHT, formatTable, policySvg, reportHtml, resultJson } from "../sim/report.ts";
+import { CHART_HEIGHT, formatSweep, formatTable, policySvg, reportHtml, resultJson } from "../sim/report.ts";
 import { runTrace, type TraceRun } from "../sim/run-trace.ts";
 
 function readText(file: string, what: string): string {
@@ -33,7 +33,7 @@ function progressBar(policies: readonly string[]): (policy: string, fraction: nu
 function writeReport(target: string, traceRun: TraceRun): string[] {
   const { run, result } = traceRun;
   const extension = extname(target).toLowerCase();
-  const json = `${JSON.stringify(resultJson(run, result, true), null, 2)}\n`;
+  const json = `${JSON.stringify(resultJson(run, result, true, traceRun.sweep), null, 2)}\n`;
   if (extension === ".json") {
     writeFileSync(target, json);
     return [target];
@@ -79,11 +79,23 @@ export async function run(argv: string[]): Promise<number> {
       options,
       traceText,
       configText,
-      showProgress ? progressBar(options.policies) : undefined,
+      showProgress ? progressBar([...options.policies, "oracle"]) : undefined,
+      options.progress
+        ? (point, done, total) =>
+            process.stderr.write(
+              `sweep ${String(done).padStart(String(total).length)}/${total}: ${point.policy} ${point.knob}=${point.value} → ${(point.withinSlaFraction * 100).toFixed(2)} % within SLA, ${point.gpuHours.toFixed(1)} GPU-h\n`,
+            )
+        : undefined,
     );
     if (options.json)
-      process.stdout.write(`${JSON.stringify(resultJson(traceRun.run, traceRun.result, false), null, 2)}\n`);
-    else process.stdout.write(`${formatTable(traceRun.run, traceRun.result)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(resultJson(traceRun.run, traceRun.result, false, traceRun.sweep), null, 2)}\n`,
+      );
+    else {
+      process.stdout.write(`${formatTable(traceRun.run, traceRun.result)}\n`);
+      if (traceRun.sweep)
+        process.stdout.write(`\n${formatSweep(traceRun.sweep, traceRun.result.oracleGpuHours)}\n`);
+    }
     if (options.report) {
       const written = writeReport(options.report, traceRun);
       process.stderr.write(`report: ${written.join(", ")}\n`);

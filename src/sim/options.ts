@@ -56,6 +56,11 @@ model (defaults justified in docs/simulator.md)
   --sla-seconds N (60)   --dollars-per-gpu-hour X (3.4)   --seed N (1)   --tick-seconds N (5)
   --warmup-minutes N (30)
 output
+  --sweep                      also run each policy with its main knob over a range (ours: targetUtilisation;
+                               keda-queue: messagesPerReplica; keda-multi: its thresholds scaled together;
+                               hpa-gpu: targetUtilisation; always-on: replicas) and report the cheapest
+                               setting of each that keeps --sla-target of requests within the SLA (slower)
+  --sla-target F               share of requests within the SLA a setting must keep (default 0.999)
   --json                       print the results as JSON instead of the table
   --report FILE                write FILE.html (table + charts), FILE.svg (charts) or FILE.json (with timelines);
                                a path without one of those endings is a directory for index.html + result.json
@@ -85,6 +90,9 @@ export interface SimulateOptions {
   /** At most this many points per policy in the report's time series. */
   readonly timelinePoints: number;
   readonly progress: boolean;
+  readonly sweep: boolean;
+  /** The share within the SLA a swept setting must reach to count (cheapestAtSla). */
+  readonly slaTarget: number;
 }
 
 const NUMBER_FLAGS = [
@@ -168,6 +176,14 @@ function numberFlag(flag: NumberFlag, raw: string): number {
   return value;
 }
 
+function slaTargetFlag(raw: string | undefined): number {
+  if (raw === undefined) return 0.999;
+  const value = Number(raw.trim());
+  if (raw.trim() === "" || !(value > 0 && value <= 1))
+    throw new UsageError(`--sla-target must be a share in (0, 1], such as 0.999, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 function rangeFlag(flag: string, raw: string, unitMs: number): readonly [number, number] {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*$/.exec(raw);
   if (!m) throw new UsageError(`--${flag} must be "MIN-MAX" (or one number), got ${JSON.stringify(raw)}`);
@@ -203,6 +219,8 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
         "startup-seconds": { type: "string" },
         "gpu-utilisation": { type: "string" },
         json: { type: "boolean" },
+        sweep: { type: "boolean" },
+        "sla-target": { type: "string" },
         report: { type: "string" },
         "no-progress": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -349,5 +367,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
     timelinePoints: num("timeline-points") ?? 1500,
     ...(report ? { report } : {}),
     progress: v["no-progress"] !== true,
+    sweep: v.sweep === true,
+    slaTarget: slaTargetFlag(str("sla-target")),
   };
 }

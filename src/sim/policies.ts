@@ -37,6 +37,28 @@ export interface PolicyContext {
   readonly hpaTolerance: number;
   /** The DCGM series the baselines' "GPU utilisation" reads. */
   readonly baselineGpuMetric: GpuMetric;
+  /** The baselines' main knobs, when a sweep varies them (absent: each as configured above). */
+  readonly baselineKnobs?: Partial<BaselineKnobs>;
+}
+
+/** The one setting of each baseline a team would tune first (`simulate --sweep` varies them). */
+export interface BaselineKnobs {
+  /** keda-queue: the azure-servicebus trigger's messageCount (messages per replica). */
+  readonly queueMessagesPerReplica: number;
+  /** keda-multi: its Prometheus thresholds (waiting per pod 5, GPU utilisation 80), multiplied together. */
+  readonly multiThresholdScale: number;
+  /** hpa-gpu: the target GPU utilisation, 0–1. */
+  readonly hpaTargetUtilisation: number;
+}
+
+export const DEFAULT_BASELINE_KNOBS: BaselineKnobs = {
+  queueMessagesPerReplica: 5,
+  multiThresholdScale: 1,
+  hpaTargetUtilisation: 0.8,
+};
+
+function knob<K extends keyof BaselineKnobs>(context: PolicyContext, key: K): BaselineKnobs[K] {
+  return context.baselineKnobs?.[key] ?? DEFAULT_BASELINE_KNOBS[key];
 }
 
 export interface BuiltPolicy {
@@ -210,11 +232,12 @@ const kedaQueue: PolicyDefinition = {
   build(view, context) {
     const clock = new LocalClock(context.zone);
     const minAt = (nowMs: number) => (inWeekdayWindow(clock, nowMs, 7 * 60 + 45, 23 * 60 + 30) ? 1 : 0);
+    const messageCount = knob(context, "queueMessagesPerReplica");
     const trigger: Trigger = {
       name: "azure-servicebus",
       evaluate(nowMs) {
         const messages = view.queueBacklog(nowMs);
-        return averageValue(messages, 5, messages > 0);
+        return averageValue(messages, messageCount, messages > 0);
       },
     };
     return {
@@ -243,13 +266,14 @@ const kedaMulti: PolicyDefinition = {
     "KEDA Prometheus + cron triggers: waiting/pod 5, GPU util 80 %, cron 3 Mon–Fri 07:30–20:00, up 2/30 s, down 1/120 s",
   build(view, context) {
     const clock = new LocalClock(context.zone);
+    const thresholdScale = knob(context, "multiThresholdScale");
     const waitingPerPod: Trigger = {
       name: "prometheus-waiting-per-pod",
       evaluate(nowMs) {
         const s = view.snapshot(nowMs);
         // Empty result (no pods yet) → 0, KEDA's ignoreNullValues default.
         const value = s && s.podsListed > 0 ? s.waiting / s.podsListed : 0;
-        return averageValue(value, 5, value > 2);
+        return averageValue(value, 5 * thresholdScale, value > 2);
       },
     };
     const gpu: Trigger = {
@@ -257,7 +281,7 @@ const kedaMulti: PolicyDefinition = {
       evaluate(nowMs) {
         const s = view.snapshot(nowMs);
         const value = s && s.servingPods > 0 ? gpuAverage(s, context.baselineGpuMetric) * 100 : 0;
-        return averageValue(value, 80, value > 0);
+        return averageValue(value, 80 * thresholdScale, value > 0);
       },
     };
     const cron: Trigger = {
@@ -301,6 +325,7 @@ const hpaGpu: PolicyDefinition = {
   name: "hpa-gpu",
   description: "plain HPA on GPU utilisation, target 80 %, min 1",
   build(view, context) {
+    const target = knob(context, "hpaTargetUtilisation");
     const trigger: Trigger = {
       name: "gpu-utilisation",
       evaluate(nowMs) {
@@ -310,7 +335,7 @@ const hpaGpu: PolicyDefinition = {
           metric: {
             kind: "utilisation",
             average: gpuAverage(s, context.baselineGpuMetric),
-            target: 0.8,
+            target,
             readyPods: view.readyPods(),
             unreadyPods: view.unreadyPods(),
           },

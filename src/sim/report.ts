@@ -2,6 +2,7 @@ import { DateTime } from "luxon";
 import type { SimModel } from "./model.ts";
 import type { PolicyResult, SimulationResult } from "./runner.ts";
 import type { TimelinePoint } from "./stats.ts";
+import type { SweepResult } from "./sweep.ts";
 
 /** What the run was about, printed above the table and stored in the JSON. */
 export interface RunDescription {
@@ -16,7 +17,12 @@ export interface RunDescription {
 }
 
 /** The `--json` document: stable field names (documented in the README "simulator" section). */
-export function resultJson(run: RunDescription, result: SimulationResult, withTimeline: boolean): unknown {
+export function resultJson(
+  run: RunDescription,
+  result: SimulationResult,
+  withTimeline: boolean,
+  sweep?: SweepResult,
+): unknown {
   return {
     trace: run.trace,
     format: run.format,
@@ -65,7 +71,49 @@ export function resultJson(run: RunDescription, result: SimulationResult, withTi
           : {}),
       };
     }),
+    ...(sweep
+      ? {
+          slaTarget: sweep.slaTarget,
+          sweep: sweep.points.map((p) => ({
+            ...p,
+            withinSlaFraction: round(p.withinSlaFraction, 6),
+            gpuHours: round(p.gpuHours, 3),
+            oracleRatio: round(p.oracleRatio, 3),
+          })),
+          cheapestAtSla: Object.fromEntries(
+            Object.entries(sweep.cheapestAtSla).map(([policy, c]) => [
+              policy,
+              c && { ...c, gpuHours: round(c.gpuHours, 3), withinSlaFraction: round(c.withinSlaFraction, 6) },
+            ]),
+          ),
+        }
+      : {}),
   };
+}
+
+/**
+ * The sweep as text: per policy, each value's SLA share and GPU-hours, then the cheapest setting
+ * that reaches the target (or none), against the oracle.
+ */
+export function formatSweep(sweep: SweepResult, oracleGpuHours: number): string {
+  const lines = [
+    `Sweep: the cheapest setting of each policy with ≥ ${percent(sweep.slaTarget)} of requests within the SLA (oracle ${oracleGpuHours.toFixed(1)} GPU-h).`,
+    "",
+  ];
+  const policies = [...new Set(sweep.points.map((p) => p.policy))];
+  for (const policy of policies) {
+    const points = sweep.points.filter((p) => p.policy === policy);
+    const knob = points[0]?.knob ?? "";
+    const cells = points.map(
+      (p) => `${p.value}: ${percent(p.withinSlaFraction)} ${p.gpuHours.toFixed(1)} GPU-h`,
+    );
+    const best = sweep.cheapestAtSla[policy];
+    lines.push(
+      `${policy} (${knob}) — ${best ? `cheapest at target: ${knob} ${best.value}, ${best.gpuHours.toFixed(1)} GPU-h (${(best.gpuHours / oracleGpuHours).toFixed(2)}× oracle), ${percent(best.withinSlaFraction)}` : "no setting reaches the target"}`,
+      `  ${cells.join(" · ")}`,
+    );
+  }
+  return lines.join("\n");
 }
 
 function round(value: number, digits: number): number {

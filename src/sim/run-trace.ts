@@ -9,12 +9,15 @@ import {
   policiesByName,
 } from "./policies.ts";
 import type { RunDescription } from "./report.ts";
-import { type SimulationResult, simulate } from "./runner.ts";
+import { oracleRows, type SimulationResult, simulate } from "./runner.ts";
+import { runSweep, type SweepPoint, type SweepResult } from "./sweep.ts";
 import { readTrace, sliceTrace } from "./trace.ts";
 
 export interface TraceRun {
   readonly run: RunDescription;
   readonly result: SimulationResult;
+  /** With --sweep: every policy's knob over its range, and the cheapest point at the SLA target. */
+  readonly sweep?: SweepResult;
 }
 
 /**
@@ -47,6 +50,7 @@ export function runTrace(
   traceText: string,
   configText: string | undefined,
   onProgress?: (policy: string, fraction: number) => void,
+  onSweepPoint?: (point: SweepPoint, done: number, total: number) => void,
 ): TraceRun {
   const name = basename(options.traceFile);
   const whole = readTrace(traceText, {
@@ -87,12 +91,25 @@ export function runTrace(
     baselineGpuMetric: options.model.observation.gpuUtilisation === "busy" ? "util" : "grEngineActive",
     ours,
   };
-  const result = simulate(arrivals, policiesByName(options.policies), {
+  const runOptions = {
     model: options.model,
     context,
     maxTimelinePoints: options.timelinePoints,
     ...(onProgress ? { onProgress } : {}),
-  });
+  };
+  const policies = policiesByName(options.policies);
+  // The oracle is computed once: the sweep's runs share it.
+  const oracles = oracleRows(arrivals, runOptions);
+  const result = simulate(arrivals, policies, { ...runOptions, oracleRows: oracles });
+  const sweep = options.sweep
+    ? runSweep(arrivals, policies, {
+        model: options.model,
+        context,
+        slaTarget: options.slaTarget,
+        oracleRows: oracles,
+        ...(onSweepPoint ? { onPoint: onSweepPoint } : {}),
+      })
+    : undefined;
   return {
     run: {
       trace: name,
@@ -104,5 +121,6 @@ export function runTrace(
       model: options.model,
     },
     result,
+    ...(sweep ? { sweep } : {}),
   };
 }
