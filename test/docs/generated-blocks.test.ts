@@ -98,21 +98,35 @@ describe("generated blocks in the docs", () => {
   });
 });
 
-/** Shell lines of the ```sh and ```bash blocks, continuations joined. */
+/**
+ * Command lines of the docs, continuations joined: every line of a ```sh / ```bash block, and the
+ * `$ ` lines of a plain ``` block (a transcript: a command, then its output).
+ */
 function shellLines(markdown: string): string[] {
   const lines: string[] = [];
-  let inShell = false;
-  let pending = "";
-  for (const line of markdown.split("\n")) {
-    if (/^```(sh|bash|shell)\s*$/.test(line)) inShell = true;
-    else if (line.startsWith("```")) inShell = false;
-    else if (inShell) {
-      const text = line.replace(/^\$ /, "");
-      if (text.endsWith("\\")) pending += `${text.slice(0, -1)} `;
-      else {
-        lines.push(pending + text);
-        pending = "";
-      }
+  let block: "shell" | "transcript" | "other" | undefined;
+  let pending: string | undefined;
+  for (const raw of markdown.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("```")) {
+      block = block
+        ? undefined
+        : /^```(sh|bash|shell)$/.test(line)
+          ? "shell"
+          : line === "```"
+            ? "transcript"
+            : "other";
+      pending = undefined;
+      continue;
+    }
+    const continues = pending !== undefined;
+    const isCommand = block === "shell" || (block === "transcript" && (continues || line.startsWith("$ ")));
+    if (!isCommand) continue;
+    const text = `${pending ?? ""}${line.replace(/^\$ /, "")}`;
+    if (text.endsWith("\\")) pending = `${text.slice(0, -1)} `;
+    else {
+      lines.push(text);
+      pending = undefined;
     }
   }
   return lines;
@@ -208,6 +222,31 @@ describe("every command in README.md and docs/ refers to something that exists",
       }
     }
     expect(problems).toEqual([]);
+  });
+
+  it("reads sh blocks, indented ones included, and the commands of transcripts", () => {
+    const markdown = [
+      "```sh",
+      "npm run bench \\",
+      "  --quick",
+      "```",
+      "  ```sh",
+      "  npm start",
+      "  ```",
+      "```",
+      "$ npx tsx src/cli.ts explain \\",
+      "    --at now",
+      "Answer: 3",
+      "```",
+      "```yaml",
+      "$ not: a command",
+      "```",
+    ].join("\n");
+    expect(shellLines(markdown)).toEqual([
+      "npm run bench  --quick",
+      "npm start",
+      "npx tsx src/cli.ts explain  --at now",
+    ]);
   });
 
   it("the checks catch a wrong script, subcommand and path", () => {
