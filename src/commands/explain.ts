@@ -8,8 +8,8 @@ import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
 import { Decider } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
 import { round2 } from "../policy/format.ts";
-import type { Reading } from "../readings/reading.ts";
-import { SIGNAL_KEYS, type SignalKey, type SignalReadings } from "../readings/signal-table.ts";
+import { FAILURE_KINDS, type FailureKind, failureOf, type Reading, readingOf } from "../readings/reading.ts";
+import { SIGNAL_KEYS, SIGNAL_TABLE, type SignalKey, type SignalReadings } from "../readings/signal-table.ts";
 
 const USAGE = `usage: keda-llm-scaler explain [options]
 
@@ -20,8 +20,10 @@ The gRPC service calls the same decide() function.
   --scaledobject FILE.yaml  take the metadata, name and namespace from the (first) external trigger
                             of the ScaledObject in FILE; --metadata entries override it
   --metadata KEY=VALUE      a scalerMetadata entry (repeat the flag; env variables give defaults)
-  --readings K=V[,K=V...]   readings, e.g. queueBacklog=12,ttftP95Seconds=2.1; a value "fail" (or
-                            "fail:some message") is a failed source
+  --readings K=V[,K=V...]   readings, e.g. queueBacklog=12,ttftP95Seconds=2.1; a value "fail" is
+                            a failed source, "fail:KIND" or "fail:KIND:message" one that failed in
+                            that way (KIND: ${FAILURE_KINDS.join(", ")});
+                            NaN, Infinity and negative values are passed on as read
   --file FILE.json          {"metadata": {...}, "readings": {...}, "at": "..."} or, for a timeline
                             that carries the policy's memory from poll to poll,
                             {"metadata": {...}, "polls": [{"at": "...", "readings": {...}}, ...]}
@@ -59,25 +61,41 @@ interface Poll {
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set(SIGNAL_KEYS);
 
+const KINDS: ReadonlySet<string> = new Set(FAILURE_KINDS);
+
+/** "fail", "fail:KIND", "fail:KIND:message", or (as before kinds could be named) "fail:message". */
+function failureFrom(key: SignalKey, raw: string): Reading {
+  const [, kind = "", ...rest] = raw.split(":");
+  const named = KINDS.has(kind);
+  const message = (named ? rest.join(":") : raw.slice(5)) || "failed (explain input)";
+  return failureOf(
+    SIGNAL_TABLE[key].sources[0] ?? "prometheus",
+    named ? (kind as FailureKind) : "unreachable",
+    message,
+  );
+}
+
+/**
+ * A reading as given. Values are passed on as read, NaN and negative ones too: what the engine
+ * makes of bad data (a failed reading, held) is part of what explain shows.
+ */
 function readingFrom(key: string, raw: unknown, atMs: number): Reading {
   if (!KNOWN_KEYS.has(key))
     throw new InputError(`unknown reading "${key}": use one of ${SIGNAL_KEYS.join(", ")}`);
   if (typeof raw === "string" && (raw === "fail" || raw.startsWith("fail:")))
-    return {
-      ok: false,
-      failure: {
-        source: "prometheus",
-        kind: "unreachable",
-        message: raw.slice(5) || "failed (explain input)",
-      },
-    };
+    return failureFrom(key as SignalKey, raw);
+  const text = typeof raw === "string" ? raw.trim() : undefined;
   const value =
-    typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : Number.NaN;
-  if (!Number.isFinite(value) || value < 0)
+    typeof raw === "number"
+      ? raw
+      : text !== undefined && /^[-+]?(\d|\.\d|Infinity$|NaN$)/.test(text)
+        ? Number(text)
+        : undefined;
+  if (value === undefined || (Number.isNaN(value) && text !== "NaN"))
     throw new InputError(
-      `reading ${key} must be a number zero or greater, or "fail", got ${JSON.stringify(raw)}`,
+      `reading ${key} must be a number, or "fail[:KIND[:message]]", got ${JSON.stringify(raw)}`,
     );
-  return { ok: true, value, observedAtMs: atMs };
+  return readingOf(value, atMs);
 }
 
 function readingsFrom(entries: Iterable<readonly [string, unknown]>, atMs: number): SignalReadings {

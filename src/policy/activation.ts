@@ -5,14 +5,15 @@ import type { Backlog } from "./workload.ts";
 /**
  * Activation is KEDA's 0 ↔ 1 gate (IsActive, and a metric of 0 while inactive). Waking from zero
  * takes a reason: a floor, minReplicas, requests waiting above activationBacklog, requests
- * running, or missing data. Once the Deployment runs, any demand keeps it running — a quiet
- * instant between bursts (nothing waiting or running at the poll) must not report 0 and start
- * KEDA's cooldown towards zero while the signals still see load.
+ * running, or missing data. Once the Deployment runs, any signal that says it is active keeps it
+ * running — a quiet instant between bursts (nothing waiting or running at the poll) must not
+ * report 0 and start KEDA's cooldown towards zero while the signals still see load. A signal
+ * with its own activation threshold (activationGpuUtilisation, …) says so only above it.
  */
 export interface ActivationInput {
   readonly floor: number;
-  /** Fused load in replica units. */
-  readonly load: number;
+  /** The demand signals that say the workload is active. */
+  readonly activeSignals: readonly string[];
   readonly backlog: Backlog;
   /** vLLM requests running, when usable. */
   readonly running: number | undefined;
@@ -33,11 +34,11 @@ export function reasonToRun(spec: ScalerSpec, input: ActivationInput): boolean {
     (serving && spec.target.minReplicas > 0) ||
     input.backlog.atLeast > spec.activation.activationBacklog ||
     (input.running ?? 0) > 0 ||
-    (!input.backlog.read && input.load > 0) ||
+    (!input.backlog.read && input.activeSignals.length > 0) ||
     input.missingData ||
     input.holding;
   const alreadyRunning = (input.previous ?? 0) > 0 || (input.current ?? 0) > 0;
-  return wakes || (alreadyRunning && input.load > 0);
+  return wakes || (alreadyRunning && input.activeSignals.length > 0);
 }
 
 /**
@@ -57,8 +58,19 @@ export function applyActivation(
     reasons: [
       {
         rule: "activation",
-        note: `${input.metricValue} would be asked for, but the Deployment is at zero and nothing waits above activationBacklog ${spec.activation.activationBacklog}, nothing runs and the floor is 0: stays inactive`,
+        note: `${input.metricValue} would be asked for, but nothing waits above activationBacklog ${spec.activation.activationBacklog}, nothing runs, no signal is active${thresholdsOf(spec)} and the floor is 0: stays inactive`,
       },
     ],
   };
+}
+
+/** The per-signal activation thresholds that are set, for the activation rule's note. */
+function thresholdsOf(spec: ScalerSpec): string {
+  const { gpuUtilisation, kvCacheUsage, tokensPerSecond } = spec.activation;
+  const set = [
+    gpuUtilisation !== undefined ? `GPU above ${gpuUtilisation}` : undefined,
+    kvCacheUsage !== undefined ? `KV-cache above ${kvCacheUsage}` : undefined,
+    tokensPerSecond !== undefined ? `tokens/s above ${tokensPerSecond}` : undefined,
+  ].filter((part) => part !== undefined);
+  return set.length > 0 ? ` (${set.join(", ")})` : "";
 }

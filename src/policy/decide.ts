@@ -4,7 +4,7 @@ import { applyActivation, reasonToRun } from "./activation.ts";
 import { applyMode } from "./advisory.ts";
 import type { Count, Step } from "./count.ts";
 import type { Decision, RuleFired, SignalVerdict } from "./decision.ts";
-import { signalVerdicts } from "./demand/index.ts";
+import { activeSignals, signalVerdicts } from "./demand/index.ts";
 import {
   applyFailStatic,
   brokenReadings,
@@ -22,6 +22,7 @@ import type { PolicyMemory } from "./memory.ts";
 import { interpretIdleReadings } from "./no-pods.ts";
 import { applyRole } from "./role.ts";
 import { applyScaleDownDelay, type RecentAnswer } from "./scale-down-delay.ts";
+import { screenReadings } from "./screen.ts";
 import { smoothUtilisation } from "./smoothing.ts";
 import { summarise } from "./summary.ts";
 import { usableValue } from "./usable.ts";
@@ -72,7 +73,8 @@ function unavailable(input: NoAnswer): DecideResult {
  * The whole decision, as a pipeline of stages (each a function in a file of its own that returns
  * its own reasons):
  *
- *   readings (no-pods) → fail-static per reading → smoothing → per-signal demand (demand/)
+ *   screen (bad and stale values fail) → no ready pods → fail-static per reading → smoothing
+ *   → per-signal demand (demand/)
  *   → every signal down? (fail-static: hold, then UNAVAILABLE)
  *   → fusion → headroom → hysteresis → no scale-down on missing data (fail-static)
  *   → warm floor → never zero on missing data (fail-static) → limits → scale-down delay
@@ -93,7 +95,9 @@ export function decide(
     return step.count;
   };
 
-  const idle = interpretIdleReadings(readings);
+  const screened = screenReadings(spec, readings, nowMs);
+  reasons.push(...screened.reasons);
+  const idle = interpretIdleReadings(screened.readings, spec.ttft.minRequestsPerSecond);
   reasons.push(...idle.reasons);
   const held = applyFailStatic(
     idle.readings,
@@ -173,7 +177,7 @@ export function decide(
 
   const toRun = reasonToRun(spec, {
     floor: floor.replicas,
-    load,
+    activeSignals: activeSignals(spec, usable, verdicts),
     backlog,
     running: usableValue(usable.vllmRunning),
     missingData: broken.length > 0,

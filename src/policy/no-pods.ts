@@ -22,14 +22,23 @@ export interface IdleInterpretation {
  * - with kube-state-metrics saying no replica is ready, an `empty` answer from a pod-exported
  *   signal means there is no pod to report it: nothing waits or runs inside vLLM (0), and the
  *   ready-relative signals have nothing to scale from (they abstain on 0 ready replicas);
- * - a TTFT P95 that is `not_a_number` is a percentile over no requests: TTFT abstains.
+ * - a TTFT P95 that is `not_a_number` while the request rate is (near) zero is a percentile over
+ *   no requests: TTFT abstains.
  * Anything else stays a failure for the fail-static rules.
  */
-export function interpretIdleReadings(readings: SignalReadings): IdleInterpretation {
+export function interpretIdleReadings(
+  readings: SignalReadings,
+  ttftMinRequestsPerSecond: number,
+): IdleInterpretation {
   const ready = readings.replicasReady;
   const noPodReady = ready?.ok === true && ready.value === 0;
   const p95 = readings.ttftP95Seconds;
-  const ttftWithoutSamples = p95 !== undefined && !p95.ok && p95.failure.kind === "not_a_number";
+  // NaN is a percentile over no requests only when the request rate says there were too few;
+  // with the rate unknown or high, a NaN is broken data like any other (fail-static holds it).
+  const rate = readings.ttftRequestsPerSecond;
+  const fewRequests = rate?.ok === true && (rate.value === 0 || rate.value < ttftMinRequestsPerSecond);
+  const ttftWithoutSamples =
+    p95 !== undefined && !p95.ok && p95.failure.kind === "not_a_number" && fewRequests;
   if (!noPodReady && !ttftWithoutSamples) return { readings, ttftWithoutSamples, reasons: [] };
 
   const result: Partial<Record<SignalKey, Reading>> = { ...readings };

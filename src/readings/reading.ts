@@ -4,18 +4,26 @@
  */
 export type SourceName = "prometheus" | "serviceBus" | "azureMonitor";
 
-export type FailureKind =
-  | "not_configured"
-  | "unreachable"
-  | "timeout"
-  | "auth"
-  | "not_found"
-  | "throttled"
-  | "empty"
-  | "not_a_number"
-  | "stale"
-  | "bad_response"
-  | "forbidden_query";
+/** Every way a reading can fail, as sources and the policy's own screening name them. */
+export const FAILURE_KINDS = [
+  "not_configured",
+  "unreachable",
+  "timeout",
+  "auth",
+  "not_found",
+  "throttled",
+  "empty",
+  /** NaN or ±Inf where a number was expected. */
+  "not_a_number",
+  /** A value no source can truly have: a negative count, rate, usage or latency. */
+  "impossible",
+  /** A value older than the limit its consumer accepts. */
+  "stale",
+  "bad_response",
+  "forbidden_query",
+] as const;
+
+export type FailureKind = (typeof FAILURE_KINDS)[number];
 
 export interface SourceFailure {
   readonly kind: FailureKind;

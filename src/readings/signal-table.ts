@@ -5,10 +5,9 @@ import type { Reading, SourceName } from "./reading.ts";
  * - demand: a demand signal votes on it (how many replicas the load needs);
  * - qualifier: it qualifies another reading (the request rate behind a TTFT percentile, also the
  *   queue's inflow), and a fresh one proves the source alive like a demand reading;
- * - activity: work in progress that keeps the target active but does not size it;
  * - replica-count: the Deployment's replicas, which ready-relative demand scales from.
  */
-export type SignalRole = "demand" | "qualifier" | "activity" | "replica-count";
+export type SignalRole = "demand" | "qualifier" | "replica-count";
 
 export type SignalUnit = "requests" | "requests/s" | "seconds" | "fraction" | "tokens/s" | "replicas";
 
@@ -53,7 +52,7 @@ export const SIGNAL_TABLE = {
     meaning: "vLLM num_requests_waiting, summed over the target's pods.",
   },
   vllmRunning: {
-    role: "activity",
+    role: "demand",
     unit: "requests",
     sources: ["prometheus"],
     fromPods: true,

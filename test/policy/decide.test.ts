@@ -752,6 +752,7 @@ describe("explainability", () => {
       ["kvCache", "disabled"],
       ["gpu", "disabled"],
       ["tokens", "disabled"],
+      ["concurrency", "disabled"],
     ]);
     expect(decision).toMatchObject({ floorReplicas: 1, drivingFactor: "floor", desiredReplicas: 1 });
     expect(decision.summary).toMatch(

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../../src/commands/explain.ts";
+import { FAILURE_KINDS } from "../../src/readings/reading.ts";
 
 async function explain(argv: string[], env: Record<string, string> = {}) {
   let out = "";
@@ -96,15 +97,35 @@ describe("keda-llm-scaler explain", () => {
     expect(out).toContain("Answer: 2 replica(s) → GetMetrics 2 (target 1), IsActive true");
   });
 
+  it("expresses every failure kind a source produces, and NaN or negative values as they were read", async () => {
+    for (const kind of FAILURE_KINDS) {
+      const { code, out } = await explain(["--readings", `queueBacklog=fail:${kind}:on purpose`, "--json"]);
+      expect(code).toBe(0);
+      const queue = JSON.parse(out).signals.find((v: { signal: string }) => v.signal === "queue");
+      expect(queue.note).toBe(`queueBacklog: serviceBus ${kind}: on purpose`);
+    }
+    const plain = await explain(["--readings", "queueBacklog=fail:connect ECONNREFUSED", "--json"]);
+    expect(JSON.parse(plain.out).signals[0].note).toBe(
+      "queueBacklog: serviceBus unreachable: connect ECONNREFUSED",
+    );
+    for (const value of ["-100", "NaN", "Infinity", "-Infinity"]) {
+      const { code, out } = await explain(["--readings", `vllmWaiting=${value}`, "--json"]);
+      expect(code).toBe(0);
+      const decision = JSON.parse(out);
+      expect(decision.available).toBe(false);
+      expect(decision.rules.map((r: { rule: string }) => r.rule)).toContain("bad-reading");
+    }
+  });
+
   it("names a bad metadata key, a bad reading and a bad instant", async () => {
     const badKey = await explain(["--metadata", "maxReplica=3"]);
     expect(badKey.code).toBe(1);
     expect(badKey.err).toContain('unknown key "maxReplica" (did you mean "maxReplicas"?)');
     const badReading = await explain(["--readings", "queueBaclog=3"]);
     expect(badReading.err).toContain('unknown reading "queueBaclog"');
-    const badValue = await explain(["--readings", "queueBacklog=-1"]);
+    const badValue = await explain(["--readings", "queueBacklog=many"]);
     expect(badValue.err).toContain(
-      'reading queueBacklog must be a number zero or greater, or "fail", got "-1"',
+      'reading queueBacklog must be a number, or "fail[:KIND[:message]]", got "many"',
     );
     const badAt = await explain(["--at", "tomorrow"]);
     expect(badAt.err).toContain('--at "tomorrow" is not an ISO-8601 instant');

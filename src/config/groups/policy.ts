@@ -135,6 +135,15 @@ export const policyGroups = {
       doc: "Per-pod generated tokens/s below this while the latency gate is open is overload (a saturated replica generates fewer tokens per sequence); demand = ready × floor / tokens/s.",
     }),
   },
+  concurrency: {
+    maxConcurrencyPerReplica: setting({
+      key: "maxConcurrencyPerReplica",
+      env: "MAX_CONCURRENCY_PER_REPLICA",
+      type: integer(1, 100_000),
+      default: "256",
+      doc: "Requests one replica serves at once (vLLM's --max-num-seqs, 256 by default; set what your server runs). Running plus waiting requests over this is always demand: work in flight keeps the target active and never lets it go to zero.",
+    }),
+  },
   headroom: {
     targetUtilisation: setting({
       key: "targetUtilisation",
@@ -164,6 +173,24 @@ export const policyGroups = {
       type: nonNegativeNumber(),
       default: "0",
       doc: "Scale from zero when more than this many requests wait (running requests or a warm floor also keep it active).",
+    }),
+    gpuUtilisation: setting({
+      key: "activationGpuUtilisation",
+      env: "ACTIVATION_GPU_UTILISATION",
+      type: optional(fraction()),
+      doc: "GPU utilisation (0–1) at or below which the GPU signal is no reason to stay active, e.g. 0.6. Unset: while GPU votes demand. Requests waiting or running keep the target active regardless.",
+    }),
+    tokensPerSecond: setting({
+      key: "activationTokensPerSecond",
+      env: "ACTIVATION_TOKENS_PER_SECOND",
+      type: optional(nonNegativeNumber()),
+      doc: "Per-pod generated tokens/s at or below which throughput is no reason to stay active, e.g. 400. Unset: while throughput votes demand.",
+    }),
+    kvCacheUsage: setting({
+      key: "activationKvCacheUsage",
+      env: "ACTIVATION_KV_CACHE_USAGE",
+      type: optional(fraction()),
+      doc: "KV-cache usage (0–1) at or below which the KV-cache signal is no reason to stay active. Unset: while KV-cache votes demand.",
     }),
   },
   stability: {
@@ -233,6 +260,13 @@ export const policyGroups = {
       type: integer(0, 86_400),
       default: "300",
       doc: "When no signal has had a good reading for this long, answer UNAVAILABLE so KEDA's fallback replicas apply.",
+    }),
+    maxReadingAgeSeconds: setting({
+      key: "maxReadingAgeSeconds",
+      env: "MAX_READING_AGE_SECONDS",
+      type: integer(1, 86_400),
+      default: "300",
+      doc: "A reading observed longer ago than this is stale in the decision too (whatever its source said): it is held like a failed one and never lowers the answer. At least the sources' own staleness limits (SOURCE_STALE_AFTER_SECONDS, AZURE_MONITOR_STALE_AFTER_SECONDS).",
     }),
   },
   warmFloor: {

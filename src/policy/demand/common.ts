@@ -26,7 +26,11 @@ export interface LatencyGate {
   readonly reason: string;
 }
 
-/** One demand signal: how it votes, and whether its demand scales the ready replicas. */
+/**
+ * One demand signal: how it votes, whether its demand scales the ready replicas, and whether it
+ * says the workload is active (KEDA's activation: while nothing does, a running target may go to
+ * zero after the cooldown).
+ */
 export interface DemandRule {
   readonly signal: DemandSignal;
   /** Its demand scales the ready replicas: capacity on its way must not be asked for twice. */
@@ -38,6 +42,26 @@ export interface DemandRule {
     context: DemandContext,
     gate: LatencyGate | undefined,
   ): SignalVerdict;
+  keepsActive(spec: ScalerSpec, usable: UsableReadings, verdict: SignalVerdict): boolean;
+}
+
+/** The default activation of a signal: it asks for replicas. */
+export function votesDemand(verdict: SignalVerdict): boolean {
+  return (verdict.demandReplicas ?? 0) > 0;
+}
+
+/**
+ * A per-signal activation threshold: with one set, the signal keeps the target active while its
+ * reading is above it (KEDA's activationThreshold); unset, while it asks for replicas.
+ */
+export function aboveActivation(
+  reading: UsableReading | undefined,
+  threshold: number | undefined,
+  verdict: SignalVerdict,
+): boolean {
+  if (threshold === undefined) return votesDemand(verdict);
+  const value = usableValue(reading);
+  return value !== undefined && value > threshold;
 }
 
 export function verdict(

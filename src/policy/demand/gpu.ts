@@ -3,6 +3,7 @@ import type { SignalVerdict } from "../decision.ts";
 import { round2 } from "../format.ts";
 import type { UsableReadings } from "../usable.ts";
 import {
+  aboveActivation,
   type DemandContext,
   type DemandRule,
   disabled,
@@ -60,4 +61,10 @@ export function gpuDemand(
   );
 }
 
-export const gpuRule: DemandRule = { signal: "gpu", readyRelative: true, vote: gpuDemand };
+export const gpuRule: DemandRule = {
+  signal: "gpu",
+  readyRelative: true,
+  vote: gpuDemand,
+  keepsActive: (spec, usable, verdict) =>
+    aboveActivation(usable.gpuUtilisation, spec.activation.gpuUtilisation, verdict),
+};

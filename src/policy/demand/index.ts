@@ -2,6 +2,7 @@ import type { ScalerSpec } from "../../config/spec.ts";
 import type { DemandSignal, SignalVerdict } from "../decision.ts";
 import type { UsableReadings } from "../usable.ts";
 import type { DemandContext, DemandRule } from "./common.ts";
+import { concurrencyRule } from "./concurrency.ts";
 import { gpuRule } from "./gpu.ts";
 import { kvCacheRule } from "./kv-cache.ts";
 import { latencyGate } from "./latency-gate.ts";
@@ -14,12 +15,26 @@ import { ttftRule } from "./ttft.ts";
  * whether the latency-type signals may vote (the latency gate). A new signal is one rule file
  * and one entry here.
  */
-const GATED_RULES: readonly DemandRule[] = [ttftRule, kvCacheRule, gpuRule, tokensRule];
+const AFTER_QUEUE: readonly DemandRule[] = [ttftRule, kvCacheRule, gpuRule, tokensRule, concurrencyRule];
+const RULES: ReadonlyMap<DemandSignal, DemandRule> = new Map(
+  [queueRule, ...AFTER_QUEUE].map((rule) => [rule.signal, rule]),
+);
 
 /** Signals whose demand scales the ready replicas: capacity on its way must not be asked for twice. */
 export const READY_RELATIVE: ReadonlySet<DemandSignal> = new Set(
-  [queueRule, ...GATED_RULES].filter((rule) => rule.readyRelative).map((rule) => rule.signal),
+  [...RULES.values()].filter((rule) => rule.readyRelative).map((rule) => rule.signal),
 );
+
+/** The signals that say the workload is active (each by its own activation threshold, if set). */
+export function activeSignals(
+  spec: ScalerSpec,
+  usable: UsableReadings,
+  verdicts: readonly SignalVerdict[],
+): DemandSignal[] {
+  return verdicts
+    .filter((verdict) => RULES.get(verdict.signal)?.keepsActive(spec, usable, verdict) === true)
+    .map((verdict) => verdict.signal);
+}
 
 /** Every signal's verdict, in a fixed order (queue first: it decides whether to scale). */
 export function signalVerdicts(
@@ -29,5 +44,5 @@ export function signalVerdicts(
 ): SignalVerdict[] {
   const queue = queueRule.vote(spec, usable, context, undefined);
   const gate = latencyGate(spec, queue, context);
-  return [queue, ...GATED_RULES.map((rule) => rule.vote(spec, usable, context, gate))];
+  return [queue, ...AFTER_QUEUE.map((rule) => rule.vote(spec, usable, context, gate))];
 }

@@ -2,7 +2,14 @@ import type { ScalerSpec } from "../../config/spec.ts";
 import type { SignalVerdict } from "../decision.ts";
 import { round2 } from "../format.ts";
 import type { UsableReadings } from "../usable.ts";
-import { type DemandContext, type DemandRule, disabled, inputState, proportional } from "./common.ts";
+import {
+  aboveActivation,
+  type DemandContext,
+  type DemandRule,
+  disabled,
+  inputState,
+  proportional,
+} from "./common.ts";
 
 /** KV-cache usage against the usage that counts as a full replica: demand = ready × usage / target. */
 export function kvCacheDemand(
@@ -31,4 +38,6 @@ export const kvCacheRule: DemandRule = {
   signal: "kvCache",
   readyRelative: true,
   vote: (spec, usable, context) => kvCacheDemand(spec, usable, context),
+  keepsActive: (spec, usable, verdict) =>
+    aboveActivation(usable.kvCacheUsage, spec.activation.kvCacheUsage, verdict),
 };

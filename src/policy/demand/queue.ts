@@ -48,4 +48,9 @@ export const queueRule: DemandRule = {
   signal: "queue",
   readyRelative: false,
   vote: (spec, usable) => queueDemand(spec, usable),
+  // Requests arriving keep it active; a backlog only above activationBacklog (KEDA's activation).
+  keepsActive: (spec, _usable, verdict) => {
+    const backlog = (verdict.readings.queueBacklog ?? 0) + (verdict.readings.vllmWaiting ?? 0);
+    return backlog > spec.activation.activationBacklog || (verdict.readings.ttftRequestsPerSecond ?? 0) > 0;
+  },
 };

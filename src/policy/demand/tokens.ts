@@ -3,6 +3,7 @@ import type { SignalVerdict } from "../decision.ts";
 import { round2 } from "../format.ts";
 import type { UsableReadings } from "../usable.ts";
 import {
+  aboveActivation,
   type DemandContext,
   type DemandRule,
   disabled,
@@ -59,4 +60,10 @@ export function tokensDemand(
   );
 }
 
-export const tokensRule: DemandRule = { signal: "tokens", readyRelative: true, vote: tokensDemand };
+export const tokensRule: DemandRule = {
+  signal: "tokens",
+  readyRelative: true,
+  vote: tokensDemand,
+  keepsActive: (spec, usable, verdict) =>
+    aboveActivation(usable.tokensPerSecondPerPod, spec.activation.tokensPerSecond, verdict),
+};

@@ -10,6 +10,7 @@ import {
   type LatencyGate,
   proportional,
   verdict,
+  votesDemand,
 } from "./common.ts";
 
 /** TTFT P95 over its target, while the latency gate is open: demand = ready × P95 / target (step-bounded). */
@@ -58,4 +59,9 @@ export function ttftDemand(
   );
 }
 
-export const ttftRule: DemandRule = { signal: "ttft", readyRelative: true, vote: ttftDemand };
+export const ttftRule: DemandRule = {
+  signal: "ttft",
+  readyRelative: true,
+  vote: ttftDemand,
+  keepsActive: (_spec, _usable, verdict) => votesDemand(verdict),
+};
