@@ -1,7 +1,7 @@
 import { type ArrivalStream, cohortAt, workSecondsAt } from "./arrivals.ts";
 import { podsPerNode, type SimModel } from "./model.ts";
 import { type LeadTimeDraws, type PlannedNode, planNodes } from "./oracle-plan.ts";
-import type { PolicyResult } from "./runner.ts";
+import type { PolicyResult } from "./policy-result.ts";
 import type { ServingSink } from "./serving.ts";
 import { ServingPool } from "./serving-pool.ts";
 import { shareAtMost, Timeline, type TimelinePoint, TtftStats } from "./stats.ts";
