@@ -1,10 +1,13 @@
 /**
  * `npm run bench`: the shipped traces (data/traces) through every policy, printed as the
  * comparison table plus ratios of ours to each baseline and the simulator's own speed. A
- * benchmark, not a test: it asserts nothing and its wall-clock figures vary by machine.
+ * benchmark, not a test: it asserts nothing and its wall-clock figures vary by machine. The
+ * tables (not the wall-clock figures) are also written into docs/simulator.md as a generated block,
+ * stamped with a hash of what they were computed from.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
 import { parseSimulateArgs } from "../src/sim/options.ts";
 import { formatTable } from "../src/sim/report.ts";
 import { runTrace } from "../src/sim/run-trace.ts";
@@ -29,6 +32,16 @@ const RUNS: { title: string; file: string; flags: string[] }[] = [
   },
 ];
 
+/** Everything the results depend on: a change to any of these makes the doc's block stale. */
+const RESULT_INPUTS = [
+  "src/sim",
+  "src/policy",
+  "src/config",
+  "src/readings",
+  "data/traces",
+  "bench/simulate-traces.ts",
+];
+
 function ratio(a: number, b: number): string {
   return b === 0 ? "n/a" : `${(a / b).toFixed(2)}×`;
 }
@@ -39,6 +52,7 @@ function main(): number {
     return 1;
   }
   const totalStart = performance.now();
+  const sections: string[] = [];
   for (const { title, file, flags } of RUNS) {
     const path = `${TRACES}${file}`;
     const options = parseSimulateArgs(["--trace", path, "--policy", "all", "--no-progress", ...flags]);
@@ -48,17 +62,21 @@ function main(): number {
     const wall = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    process.stdout.write(`\n## ${title}\n\n${formatTable(run, result)}\n\n`);
+    const table = formatTable(run, result);
+    process.stdout.write(`\n## ${title}\n\n${table}\n\n`);
+    const comparisons: string[] = [];
     const ours = result.policies.find((p) => p.name === "ours");
     if (ours) {
       for (const baseline of result.policies) {
         if (baseline.name === "ours") continue;
-        process.stdout.write(
+        comparisons.push(
           `ours vs ${baseline.name.padEnd(17)} SLA kept ${(ours.withinSlaFraction * 100).toFixed(2)} % vs ${(baseline.withinSlaFraction * 100).toFixed(2)} %, ` +
-            `TTFT p95 ${ratio(ours.ttftP95Seconds, baseline.ttftP95Seconds)}, GPU-hours ${ratio(ours.gpuHours, baseline.gpuHours)}\n`,
+            `TTFT p95 ${ratio(ours.ttftP95Seconds, baseline.ttftP95Seconds)}, GPU-hours ${ratio(ours.gpuHours, baseline.gpuHours)}`,
         );
       }
     }
+    process.stdout.write(comparisons.map((line) => `${line}\n`).join(""));
+    sections.push(`### ${title}\n\n\`\`\`text\n${table}\n\n${comparisons.join("\n")}\n\`\`\``);
     const speeds = result.policies
       .map((p) => `${p.name} ${Math.round(p.simulatedMinutesPerWallSecond).toLocaleString("en-US")}`)
       .join(", ");
@@ -67,6 +85,11 @@ function main(): number {
     );
   }
   process.stdout.write(`\ntotal ${((performance.now() - totalStart) / 1000).toFixed(1)} s\n`);
+  const written = writeGeneratedBlock("docs/simulator.md", "simulator-results", sections.join("\n\n"), {
+    command: "npm run bench",
+    inputs: RESULT_INPUTS,
+  });
+  process.stdout.write(`docs/simulator.md: results ${written ? "updated" : "already current"}\n`);
   return 0;
 }
 
