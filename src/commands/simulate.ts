@@ -30,7 +30,7 @@ function progressBar(policies: readonly string[]): (policy: string, fraction: nu
   };
 }
 
-function writeReport(target: string, traceRun: TraceRun): string[] {
+function writeReport(target: string, traceRun: TraceRun, options: SimulateOptions): string[] {
   const { run, result } = traceRun;
   const extension = extname(target).toLowerCase();
   const json = `${JSON.stringify(resultJson(run, result, true, traceRun.sweep), null, 2)}\n`;
@@ -39,7 +39,10 @@ function writeReport(target: string, traceRun: TraceRun): string[] {
     return [target];
   }
   if (extension === ".html") {
-    writeFileSync(target, reportHtml(run, result));
+    writeFileSync(
+      target,
+      reportHtml(run, result, traceRun.sweep, traceRun.sweep?.slaTarget ?? options.slaTarget),
+    );
     return [target];
   }
   if (extension === ".svg") {
@@ -54,7 +57,10 @@ function writeReport(target: string, traceRun: TraceRun): string[] {
     return [target];
   }
   mkdirSync(target, { recursive: true });
-  writeFileSync(join(target, "index.html"), reportHtml(run, result));
+  writeFileSync(
+    join(target, "index.html"),
+    reportHtml(run, result, traceRun.sweep, traceRun.sweep?.slaTarget ?? options.slaTarget),
+  );
   writeFileSync(join(target, "result.json"), json);
   return [join(target, "index.html"), join(target, "result.json")];
 }
@@ -97,7 +103,7 @@ export async function run(argv: string[]): Promise<number> {
         process.stdout.write(`\n${formatSweep(traceRun.sweep, traceRun.result.oracleGpuHours)}\n`);
     }
     if (options.report) {
-      const written = writeReport(options.report, traceRun);
+      const written = writeReport(options.report, traceRun, options);
       process.stderr.write(`report: ${written.join(", ")}\n`);
     }
     return 0;

@@ -1,8 +1,10 @@
 import { DateTime } from "luxon";
+import { frontierSvg } from "./frontier.ts";
 import type { SimModel } from "./model.ts";
 import type { PolicyResult, SimulationResult } from "./runner.ts";
 import type { TimelinePoint } from "./stats.ts";
 import type { SweepResult } from "./sweep.ts";
+import { verdicts } from "./verdict.ts";
 
 /** What the run was about, printed above the table and stored in the JSON. */
 export interface RunDescription {
@@ -247,7 +249,13 @@ function stepPath(
  * One policy's chart, hand-written SVG: replicas (demand area, ready replicas, nodes, the warm
  * floor shaded, SLA misses marked in red), the queue, and the worst TTFT against the SLA line.
  */
-export function policySvg(policy: PolicyResult, result: SimulationResult, zone: string): string {
+export function policySvg(
+  policy: PolicyResult,
+  result: SimulationResult,
+  zone: string,
+  /** Scale to the container's width (an HTML page) instead of a fixed 960 px (a stacked SVG). */
+  fluid = false,
+): string {
   const points = policy.timeline;
   const n = Math.max(1, points.length);
   const startMs = result.startMs;
@@ -257,11 +265,12 @@ export function policySvg(policy: PolicyResult, result: SimulationResult, zone: 
   const queuePanel: Panel = { top: 252, height: 70 };
   const ttftPanel: Panel = { top: 352, height: 70 };
   const height = CHART_HEIGHT;
-  const maxReplicas = Math.max(
-    1,
-    ...points.map((p) => Math.max(p.demandReplicas, p.readyReplicas, p.nodes, p.floorReplicas)),
+  // The axis reaches the highest line (bucket maxima included) and ends on a labelled step.
+  const replicaAxis = axisValues(
+    Math.max(1, ...points.map((p) => Math.max(p.demandReplicas, p.readyReplicas, p.nodes, p.floorReplicas))),
   );
-  const yReplicas = (v: number) => replicasPanel.top + replicasPanel.height * (1 - v / (maxReplicas * 1.05));
+  const maxReplicas = replicaAxis[replicaAxis.length - 1] as number;
+  const yReplicas = (v: number) => replicasPanel.top + replicasPanel.height * (1 - v / maxReplicas);
   const maxQueue = Math.max(1, ...points.map((p) => p.queueMax));
   const yQueue = (v: number) => queuePanel.top + queuePanel.height * (1 - v / maxQueue);
   // TTFT on a log scale from 0.1 s: the SLA line sits mid-panel, misses stand out above it.
@@ -272,7 +281,7 @@ export function policySvg(policy: PolicyResult, result: SimulationResult, zone: 
     ttftPanel.top + ttftPanel.height * (1 - (Math.log10(Math.max(0.1, v)) - logMin) / (logMax - logMin));
   const parts: string[] = [];
   parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" ${fluid ? 'style="width:100%;height:auto"' : `width="${WIDTH}" height="${height}"`} viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="11">`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="${LEFT}" y="16" font-size="13"><tspan font-weight="600">${escapeXml(policy.name)}</tspan> — ${escapeXml(policy.description)}</text>`,
     `<text x="${LEFT}" y="32">within SLA ${percent(policy.withinSlaFraction)} · TTFT p95 ${seconds(policy.ttftP95Seconds)} · ${policy.gpuHours.toFixed(1)} GPU-h (× ${policy.oracleRatio.toFixed(2)} the oracle) · ${policy.scaleEvents} scale events · ${policy.coldStarts} cold starts</text>`,
@@ -305,13 +314,28 @@ export function policySvg(policy: PolicyResult, result: SimulationResult, zone: 
     );
     i = j;
   }
-  for (const v of axisValues(maxReplicas))
+  for (const v of replicaAxis)
     parts.push(
       `<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${yReplicas(v).toFixed(1)}" y2="${yReplicas(v).toFixed(1)}" stroke="#eee"/>`,
       `<text x="${LEFT - 6}" y="${(yReplicas(v) + 4).toFixed(1)}" text-anchor="end">${v}</text>`,
     );
   parts.push(
     `<text x="${LEFT}" y="${replicasPanel.top - 4}" fill="#555">replicas: <tspan fill="#888">■ demand at 100 %</tspan> <tspan fill="#1f5fbf">— ready</tspan> <tspan fill="#e08a00">— nodes</tspan> <tspan fill="#5a5">■ warm floor</tspan> <tspan fill="#d62728">■ SLA misses</tspan></text>`,
+  );
+  // Axis titles, turned along each panel's left edge.
+  for (const [panel, title] of [
+    [replicasPanel, "replicas"],
+    [queuePanel, "requests waiting"],
+    [ttftPanel, "TTFT (s)"],
+  ] as const) {
+    const cy = panel.top + panel.height / 2;
+    parts.push(
+      `<text x="14" y="${cy}" transform="rotate(-90 14 ${cy})" text-anchor="middle" fill="#555">${title}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${LEFT - 6}" y="${queuePanel.top + 4}" text-anchor="end">${maxQueue}</text>`,
+    `<text x="${LEFT - 6}" y="${queuePanel.top + queuePanel.height + 4}" text-anchor="end">0</text>`,
   );
   // Queue.
   parts.push(
@@ -346,15 +370,23 @@ export function policySvg(policy: PolicyResult, result: SimulationResult, zone: 
   return parts.join("\n");
 }
 
+/** Labelled values from 0 in round steps, the last one at or above `max`. */
 function axisValues(max: number): number[] {
-  const step = max <= 5 ? 1 : max <= 12 ? 2 : max <= 30 ? 5 : 10;
+  const step =
+    max <= 5 ? 1 : max <= 12 ? 2 : max <= 30 ? 5 : max <= 60 ? 10 : 10 ** Math.floor(Math.log10(max / 2));
   const values: number[] = [];
-  for (let v = 0; v <= max; v += step) values.push(v);
+  for (let v = 0; v < max + step; v += step) values.push(v);
+  while (values.length > 1 && (values[values.length - 2] as number) >= max) values.pop();
   return values;
 }
 
 /** The `--report x.html` page: what was run, the comparison table, one chart per policy. */
-export function reportHtml(run: RunDescription, result: SimulationResult): string {
+export function reportHtml(
+  run: RunDescription,
+  result: SimulationResult,
+  sweep?: SweepResult,
+  slaTarget = sweep?.slaTarget ?? 0.999,
+): string {
   const rows = tableRows(result);
   const table = [
     "<table>",
@@ -362,7 +394,9 @@ export function reportHtml(run: RunDescription, result: SimulationResult): strin
     ...rows.map((r) => `<tr>${r.map((c) => `<td>${escapeXml(c)}</td>`).join("")}</tr>`),
     "</table>",
   ].join("\n");
-  const charts = result.policies.map((p) => `<figure>${policySvg(p, result, run.zone)}</figure>`).join("\n");
+  const charts = result.policies
+    .map((p) => `<figure>${policySvg(p, result, run.zone, true)}</figure>`)
+    .join("\n");
   const start = DateTime.fromMillis(result.startMs, { zone: run.zone }).toFormat("yyyy-LL-dd HH:mm ZZZZ");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>keda-llm-scaler simulation: ${escapeXml(run.trace)}</title>
@@ -379,6 +413,14 @@ SLA: first token within ${result.slaSeconds} s. Oracle: ${result.oracleGpuHours.
 replicas that keep the SLA, nodes requested exactly a lead time early). Work bound: ${result.workBoundGpuHours.toFixed(2)} GPU-hours
 (the work at 100 % utilisation with no start-up delay; no policy can reach it). Seed ${run.seed}, tick ${run.tickSeconds} s.</p>
 ${table}
+<h2>Against each other</h2>
+<ul>
+${verdicts(result, sweep, slaTarget)
+  .map((line) => `<li>${escapeXml(line)}</li>`)
+  .join("\n")}
+</ul>
+<figure>${frontierSvg(result, sweep, slaTarget)}</figure>
+${sweep ? "" : "<p>Run with <code>--sweep</code> to draw each policy's frontier over its main knob.</p>"}
 <details><summary>Model parameters</summary><pre>${escapeXml(JSON.stringify(run.model, null, 2))}</pre></details>
 ${charts}
 </body></html>

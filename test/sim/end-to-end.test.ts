@@ -152,7 +152,8 @@ describe("the simulate command", () => {
       ])
         expect(p, field).toHaveProperty(field);
     const html = readFileSync(report, "utf8");
-    expect(html.match(/<svg /g)?.length).toBe(4);
+    // One chart per row (two policies, two oracle rows) and the SLA-vs-GPU-hours frontier.
+    expect(html.match(/<svg /g)?.length).toBe(5);
     expect(html).toContain("always-on");
   });
 
