@@ -1,4 +1,5 @@
-import { type ClusterModel, podsPerNode, type ReplicaModel } from "./model.ts";
+import { waterFill } from "./load-balancer.ts";
+import { type ClusterModel, type FrontEnd, podsPerNode, type ReplicaModel } from "./model.ts";
 import { type RequestQueue, ServingReplica, type ServingSink } from "./serving.ts";
 import type { StartupDraws } from "./startup-draws.ts";
 
@@ -77,6 +78,7 @@ export class Cluster {
     private readonly model: ClusterModel,
     private readonly replica: ReplicaModel,
     private readonly draws: StartupDraws,
+    private readonly frontEnd: FrontEnd = "queue",
   ) {
     this.perNode = podsPerNode(model);
     this.placeholderTarget = model.placeholderPods;
@@ -181,6 +183,9 @@ export class Cluster {
     for (const pod of victims) {
       if (pod.phase === "ready") {
         pod.phase = "terminating";
+        // Behind a load balancer the pod leaves the endpoints and finishes what it holds (preStop
+        // waits); a queue consumer abandons its unstarted messages, which return to the queue.
+        if (this.frontEnd === "http") continue;
         const released = pod.serving.releaseWaiting();
         for (let i = released.length - 1; i >= 0; i--)
           queue.returnToHead(released[i] as NonNullable<(typeof released)[number]>);
@@ -286,12 +291,25 @@ export class Cluster {
     this.counters.peakReadyReplicas = Math.max(this.counters.peakReadyReplicas, this.readyServingCount());
   }
 
+  /** Requests the serving pods hold (waiting in vLLM or running), averaged over the last tick. */
+  inFlight(): number {
+    let n = 0;
+    for (const p of this.pods) if (!p.placeholder) n += p.serving.averageInFlightLastTick;
+    return n;
+  }
+
+  /** Hands waiting requests to ready pods, the way the front end does. */
+  dispatch(queue: RequestQueue): void {
+    if (queue.length === 0) return;
+    if (this.frontEnd === "http") this.dispatchLeastOutstanding(queue);
+    else this.dispatchToConsumers(queue);
+  }
+
   /**
    * Ready pods' consumers pull from the queue. Competing consumers receive messages as they
    * arrive, so a tick's arrivals are spread evenly over the pods that have room, not handed to one.
    */
-  dispatch(queue: RequestQueue): void {
-    if (queue.length === 0) return;
+  private dispatchToConsumers(queue: RequestQueue): void {
     let consumers = this.pods.filter(
       (p) => !p.placeholder && p.phase === "ready" && p.serving.appetite() > 0,
     );
@@ -307,6 +325,30 @@ export class Cluster {
         }
       }
       consumers = consumers.filter((p) => p.serving.appetite() > 0);
+    }
+  }
+
+  /**
+   * A load balancer with least-outstanding-requests routing: each request goes to the ready pod
+   * holding the fewest, so a tick's arrivals fill the emptiest pods up to a common level. vLLM
+   * queues whatever it cannot run yet (no cap). With no ready pod the requests stay at the gateway.
+   */
+  private dispatchLeastOutstanding(queue: RequestQueue): void {
+    const pods = this.pods.filter((p) => !p.placeholder && p.phase === "ready");
+    if (pods.length === 0) return;
+    const shares = waterFill(
+      pods.map((p) => p.serving.waitingCount + p.serving.runningCount),
+      queue.length,
+    );
+    for (let i = 0; i < pods.length; i++) {
+      let wanted = shares[i] as number;
+      const pod = pods[i] as SimPod;
+      while (wanted > 0) {
+        const cohort = queue.pull(wanted);
+        if (!cohort) return;
+        pod.serving.accept(cohort);
+        wanted -= cohort.count;
+      }
     }
   }
 

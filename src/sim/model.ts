@@ -1,6 +1,9 @@
+import { DEFAULT_MODEL_PROFILE } from "./profiles.ts";
+
 /**
- * The simulated world's parameters. Every default is taken from, or justified by, public accounts of
- * GPU autoscaling on AKS (cited per field) or the traces; every one is a `simulate` flag.
+ * The simulated world's parameters. Every default is justified in docs/simulator.md (the replica
+ * rates by published vLLM benchmarks, see profiles.ts; the cluster by the realtime example and the
+ * Cluster Autoscaler's defaults); every one is a `simulate` flag.
  */
 export interface ReplicaModel {
   /** Prompt tokens per second one replica prefills (GPU time is shared with decoding). */
@@ -50,7 +53,15 @@ export interface ObservationModel {
   readonly gpuUtilisation: "throughput" | "busy";
 }
 
+/**
+ * How requests reach vLLM. `queue`: a Service Bus queue with competing consumers; each pod's
+ * consumer holds at most max_num_seqs + prefetch messages. `http`: a load balancer sends each
+ * request to the ready pod with the fewest outstanding requests, and vLLM's waiting queue has no cap.
+ */
+export type FrontEnd = "queue" | "http";
+
 export interface SimModel {
+  readonly frontEnd: FrontEnd;
   readonly replica: ReplicaModel;
   readonly cluster: ClusterModel;
   readonly observation: ObservationModel;
@@ -70,30 +81,27 @@ export interface SimModel {
 }
 
 export const DEFAULT_MODEL: SimModel = {
+  // LLM API traffic (the Azure and ServeGen traces) reaches vLLM over HTTP, as the realtime
+  // example serves it; `--front-end queue` replays it through a Service Bus queue instead.
+  frontEnd: "http",
   replica: {
-    // With Azure-conversation sizes (1,155 context, 211 generated tokens on average) one replica
-    // carries 1155/4000 + 211/1000 ≈ 0.5 GPU-seconds per request, i.e. 2 requests/s: the policy's
-    // own requestsPerSecondPerReplica default, so the model and the scaler agree on capacity.
-    prefillTokensPerSecond: 4000,
-    decodeTokensPerSecond: 1000,
-    decodeTokensPerSecondPerSequence: 40,
-    maxNumSeqs: 32,
-    kvCacheTokens: 200_000,
+    ...DEFAULT_MODEL_PROFILE.replica,
+    // The queue front end's consumer holds a few messages beyond the batch (they show as vLLM `waiting`).
     consumerPrefetch: 8,
   },
   cluster: {
-    // Standard_NC24ads_A100_v4: one A100 per node, one pod per GPU (a typical AKS realtime GPU pool).
-    gpusPerNode: 1,
-    gpusPerPod: 1,
+    // Standard_NC24ads_A100_v4: one A100 per node, one pod per GPU (the realtime example's pool).
+    gpusPerNode: DEFAULT_MODEL_PROFILE.gpusPerNode,
+    gpusPerPod: DEFAULT_MODEL_PROFILE.gpusPerPod,
     minNodes: 0,
     maxNodes: 8,
-    // Cluster autoscaler default scanInterval (10 s), as tuned AKS clusters keep it.
+    // The Cluster Autoscaler's default --scan-interval.
     caScanIntervalMs: 10_000,
-    // AKS GPU node provisioning takes 5–8 min from request to Ready.
+    // A GPU VM from request to Ready: 5–8 minutes is what AKS GPU pools typically show.
     provisionDelayMs: [5 * 60_000, 8 * 60_000],
-    // An idle node goes after 10 min (the cluster autoscaler's default scale-down-unneeded-time).
+    // The Cluster Autoscaler's default --scale-down-unneeded-time.
     scaleDownUnneededMs: 10 * 60_000,
-    // A GPU pod takes 30–120 s to start, most of it loading the model.
+    // Image pull (cached) + model load + CUDA graph capture of an 8B model: 30–120 s.
     podStartupMs: [30_000, 120_000],
     placeholderPods: 0,
   },
@@ -105,9 +113,9 @@ export const DEFAULT_MODEL: SimModel = {
     gpuUtilisation: "busy",
   },
   tickMs: 5_000,
-  // A typical realtime inference SLA: a request answered within 60 s.
+  // The realtime example's latencySlaSeconds.
   slaSeconds: 60,
-  // An always-on A100 node at about $2,450 per 720-hour month ≈ $3.40 per GPU-hour.
+  // About $2,450 a month per always-on A100 VM: ≈ $3.40 per GPU-hour.
   dollarsPerGpuHour: 3.4,
   seed: 1,
   drainLimitMs: 2 * 3_600_000,

@@ -2,7 +2,6 @@ import { failureOf, type Reading, readingOf } from "../readings/reading.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import type { Cluster } from "./cluster.ts";
 import type { ObservationModel } from "./model.ts";
-import type { RequestQueue } from "./serving.ts";
 
 /** vLLM's `vllm:time_to_first_token_seconds` bucket bounds, as vLLM declares them. */
 export const VLLM_TTFT_BUCKETS = [
@@ -113,12 +112,12 @@ export class Observer {
     }
   }
 
-  /** Closes one tick: records tokens, the queue length, and scrapes on scrape instants. */
-  endTick(tickEndMs: number, cluster: Cluster, queue: RequestQueue, replicasDesired: number): void {
+  /** Closes one tick: records tokens, Service Bus' active messages, and scrapes on scrape instants. */
+  endTick(tickEndMs: number, cluster: Cluster, activeMessages: number, replicasDesired: number): void {
     let generated = 0;
     for (const pod of cluster.pods) if (!pod.placeholder) generated += pod.serving.generatedTokensLastTick;
     this.tokensRing[this.ringIndex] = generated;
-    this.queueHistory.push({ atMs: tickEndMs, length: queue.length });
+    this.queueHistory.push({ atMs: tickEndMs, length: activeMessages });
     const keepQueueMs = this.model.serviceBusDelayMs + 60_000;
     while (
       this.queueHistory.length > 2 &&

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
-import { DEFAULT_MODEL, type SimModel } from "./model.ts";
+import { DEFAULT_MODEL, type FrontEnd, type SimModel } from "./model.ts";
 import { DEFAULT_POLICY_NAMES, POLICIES } from "./policies.ts";
+import { DEFAULT_MODEL_PROFILE, MODEL_PROFILES } from "./profiles.ts";
 import { checkTimeZone, TimestampParser } from "./time.ts";
 import { TOKEN_SIZE_DISTRIBUTIONS, type TokenSizeDistribution } from "./token-sizes.ts";
 import { type CountColumns, DEFAULT_COUNT_COLUMNS, type TraceFormat } from "./trace.ts";
@@ -37,9 +38,16 @@ policies
   --config FILE                ours: a ScaledObject YAML (e.g. deploy/examples/realtime/scaledobject.yaml)
                                or a mapping of scalerMetadata keys
   --metadata KEY=VALUE         repeatable; overrides ours' scalerMetadata
-  --max-replicas N             every policy's maximum (default 8, as both baselines)
+  --max-replicas N             every policy's maximum (default 8, as the realtime example)
   --hpa-tolerance X            cluster HPA tolerance (default 0.1)
-model (defaults justified in docs/simulator.md)
+  --capacity-error X           run ours with its requestsPerSecondPerReplica multiplied by X (default 1:
+                               the realtime example's setting, as a user would copy it)
+model (see docs/simulator.md)
+  --front-end http|queue       how requests reach vLLM (default http: a load balancer, least outstanding
+                               requests, vLLM's waiting queue uncapped; queue: Service Bus with competing
+                               consumers). Policies whose signals do not exist there are left out, with a note.
+  --model-profile NAME         ${Object.keys(MODEL_PROFILES).join(" or ")} (default ${DEFAULT_MODEL_PROFILE.name}):
+                               the replica's rates, batch, KV cache and GPUs per pod; the flags below override
   --prefill-tokens-per-second N (${DEFAULT_MODEL.replica.prefillTokensPerSecond})   --decode-tokens-per-second N (${DEFAULT_MODEL.replica.decodeTokensPerSecond})
   --decode-tokens-per-second-per-sequence N (${DEFAULT_MODEL.replica.decodeTokensPerSecondPerSequence})   --max-num-seqs N (${DEFAULT_MODEL.replica.maxNumSeqs})
   --kv-cache-tokens N (${DEFAULT_MODEL.replica.kvCacheTokens})   --consumer-prefetch N (${DEFAULT_MODEL.replica.consumerPrefetch})
@@ -50,7 +58,7 @@ model (defaults justified in docs/simulator.md)
   --rate-window-seconds N (120: the rate()/histogram window of TTFT P95 and tokens/s)
   --drain-hours N (2: after the trace, serve what still waits for at most this long; the rest is unserved)
   --gpu-utilisation busy|throughput  what the baselines' GPU utilisation reads (default busy: the share
-                               of time any kernel runs, DCGM_FI_DEV_GPU_UTIL as KEDA queries usually read it;
+                               of time any kernel runs, DCGM_FI_DEV_GPU_UTIL as the Prometheus baseline queries it;
                                throughput: the share of token throughput in use, like GR_ENGINE_ACTIVE).
                                Ours reads the series its gpuMetric names.
   --sla-seconds N (60)   --dollars-per-gpu-hour X (3.4)   --seed N (1)   --tick-seconds N (5)
@@ -84,6 +92,9 @@ export interface SimulateOptions {
   readonly metadata: Readonly<Record<string, string>>;
   readonly maxReplicas: number;
   readonly hpaTolerance: number;
+  /** Ours' requestsPerSecondPerReplica is multiplied by this (a user's wrong guess of capacity). */
+  readonly capacityError: number;
+  readonly modelProfile: string;
   readonly model: SimModel;
   readonly json: boolean;
   readonly report?: string;
@@ -125,6 +136,7 @@ const NUMBER_FLAGS = [
   "timeline-points",
   "rate-window-seconds",
   "drain-hours",
+  "capacity-error",
 ] as const;
 
 type NumberFlag = (typeof NUMBER_FLAGS)[number];
@@ -218,6 +230,8 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
         "provision-minutes": { type: "string" },
         "startup-seconds": { type: "string" },
         "gpu-utilisation": { type: "string" },
+        "front-end": { type: "string" },
+        "model-profile": { type: "string" },
         json: { type: "boolean" },
         sweep: { type: "boolean" },
         "sla-target": { type: "string" },
@@ -301,19 +315,29 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
     throw new UsageError(
       `--gpu-utilisation must be throughput or busy, got ${JSON.stringify(gpuUtilisation)}`,
     );
+  const frontEnd = str("front-end") ?? d.frontEnd;
+  if (frontEnd !== "http" && frontEnd !== "queue")
+    throw new UsageError(`--front-end must be http or queue, got ${JSON.stringify(frontEnd)}`);
+  const profileName = str("model-profile") ?? DEFAULT_MODEL_PROFILE.name;
+  const profile = MODEL_PROFILES[profileName];
+  if (!profile)
+    throw new UsageError(
+      `--model-profile must be one of ${Object.keys(MODEL_PROFILES).join(", ")}, got ${JSON.stringify(profileName)}`,
+    );
   const model: SimModel = {
+    frontEnd: frontEnd as FrontEnd,
     replica: {
-      prefillTokensPerSecond: num("prefill-tokens-per-second") ?? d.replica.prefillTokensPerSecond,
-      decodeTokensPerSecond: num("decode-tokens-per-second") ?? d.replica.decodeTokensPerSecond,
+      prefillTokensPerSecond: num("prefill-tokens-per-second") ?? profile.replica.prefillTokensPerSecond,
+      decodeTokensPerSecond: num("decode-tokens-per-second") ?? profile.replica.decodeTokensPerSecond,
       decodeTokensPerSecondPerSequence:
-        num("decode-tokens-per-second-per-sequence") ?? d.replica.decodeTokensPerSecondPerSequence,
-      maxNumSeqs: num("max-num-seqs") ?? d.replica.maxNumSeqs,
-      kvCacheTokens: num("kv-cache-tokens") ?? d.replica.kvCacheTokens,
+        num("decode-tokens-per-second-per-sequence") ?? profile.replica.decodeTokensPerSecondPerSequence,
+      maxNumSeqs: num("max-num-seqs") ?? profile.replica.maxNumSeqs,
+      kvCacheTokens: num("kv-cache-tokens") ?? profile.replica.kvCacheTokens,
       consumerPrefetch: num("consumer-prefetch") ?? d.replica.consumerPrefetch,
     },
     cluster: {
-      gpusPerNode: num("gpus-per-node") ?? d.cluster.gpusPerNode,
-      gpusPerPod: num("gpus-per-pod") ?? d.cluster.gpusPerPod,
+      gpusPerNode: num("gpus-per-node") ?? profile.gpusPerNode,
+      gpusPerPod: num("gpus-per-pod") ?? profile.gpusPerPod,
       minNodes: num("min-nodes") ?? d.cluster.minNodes,
       maxNodes: num("max-nodes") ?? d.cluster.maxNodes,
       caScanIntervalMs: seconds("ca-scan-seconds", d.cluster.caScanIntervalMs),
@@ -362,6 +386,8 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
     metadata,
     maxReplicas: num("max-replicas") ?? 8,
     hpaTolerance: num("hpa-tolerance") ?? 0.1,
+    capacityError: num("capacity-error") ?? 1,
+    modelProfile: profile.name,
     model,
     json: v.json === true,
     timelinePoints: num("timeline-points") ?? 1500,

@@ -62,7 +62,7 @@ export function oracleSchedule(arrivals: ArrivalStream, options: OracleOptions):
     t < arrivals.ticks ? cohortAt(arrivals, t, arrivals.startMs + t * tickMs) : undefined;
   const replicas = new Uint16Array(horizon);
   const slotsInUse = new Uint16Array(horizon);
-  const world = ServingPool.empty(model.replica, max);
+  const world = ServingPool.empty(model.replica, max, model.frontEnd);
   const segment = ORACLE_SEGMENT_TICKS;
   // Trials stop once the segment's requests are served; a request still waiting after the SLA
   // has missed, so a trial never needs more than the segment plus the SLA.
@@ -183,7 +183,7 @@ function replay(
   });
   const slots = Math.max(1, ...nodes.map((n) => (n.slot + 1) * perNode));
   const servingFrom = servingCalendar(nodes, perNode, slots);
-  const world = ServingPool.empty(model.replica, slots);
+  const world = ServingPool.empty(model.replica, slots, model.frontEnd);
   const spanMs = arrivals.ticks * tickMs;
   const maxPoints = options.maxTimelinePoints ?? 1500;
   const bucketMs = Math.max(60_000, Math.ceil(spanMs / maxPoints / 60_000) * 60_000);
@@ -259,6 +259,10 @@ function replay(
     worstQueueWaitSeconds: stats.worstQueueWaitSeconds,
     unservedRequests: unserved,
     gpuHours,
+    drainGpuHours: (drainGpuTicks * gpuSecondsPerTick) / 3600,
+    // The oracle plans from the trace's first tick: it needs no warm-up.
+    warmupMinutes: 0,
+    settledBeforeTrace: true,
     costDollars: gpuHours * model.dollarsPerGpuHour,
     workBoundRatio: Number.NaN,
     oracleRatio: Number.NaN,

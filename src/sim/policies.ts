@@ -4,6 +4,7 @@ import type { Decision } from "../policy/decision.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import { HPA_SYNC_PERIOD_MS, type ScalingSetup, type Trigger, type TriggerEvaluation } from "./autoscaler.ts";
 import { DEFAULT_HPA_BEHAVIOR, type HpaBehavior } from "./hpa.ts";
+import type { FrontEnd } from "./model.ts";
 import { type GpuMetric, gpuAverage, type ScrapeSnapshot } from "./observe.ts";
 import { LocalClock } from "./time.ts";
 
@@ -74,6 +75,10 @@ export interface BuiltPolicy {
 export interface PolicyDefinition {
   readonly name: string;
   readonly description: string;
+  /** The front ends whose signals this configuration reads (its native setting). */
+  readonly frontEnds: readonly FrontEnd[];
+  /** Why it is left out behind the other front end. */
+  readonly frontEndNote?: string;
   build(view: WorldView, context: PolicyContext): BuiltPolicy;
 }
 
@@ -97,6 +102,36 @@ export const OURS_REALTIME_SCALED_OBJECT: Omit<OursDeployment, "metadata"> = {
   },
   fallback: { failureThreshold: 3, replicas: 2 },
 };
+
+/**
+ * The realtime example's trigger metadata that shapes the answer, as a user copies it: above all
+ * its capacity guess, requestsPerSecondPerReplica 2, which is not the replica's true capacity under
+ * any model profile. The warm floor's schedule is rebuilt on the trace's clock (a user sets their
+ * own zone); the queue name is added only behind the queue front end.
+ */
+export const OURS_REALTIME_METADATA: Readonly<Record<string, string>> = {
+  role: "serving",
+  minReplicas: "0",
+  maxReplicas: "8",
+  queueMode: "drain",
+  latencySlaSeconds: "60",
+  requestsPerSecondPerReplica: "2",
+  targetUtilisation: "0.7",
+  ttftTargetSeconds: "2",
+  gpuSource: "dcgm",
+  rateWindow: "2m",
+  warmFloorReplicas: "1",
+  warmFloorOutsideReplicas: "0",
+  warmFloorPrewarmMinutes: "15",
+  warmFloorCloseDelayMinutes: "30",
+  warmFloorOverrides: "monthEnd=2 from 20:00 day before",
+  hpaTolerance: "0.1",
+};
+
+/** The example's business window, put on the trace's clock. */
+export function oursWarmFloorSchedule(zone: string): string {
+  return `${zone} Mon-Fri 08:00-23:00`;
+}
 
 function inWeekdayWindow(clock: LocalClock, nowMs: number, fromMinute: number, toMinute: number): boolean {
   const local = clock.at(nowMs);
@@ -161,6 +196,8 @@ function oursPolicy(
   return {
     name,
     description,
+    // Ours reads the queue when there is one and vLLM's own signals either way.
+    frontEnds: ["queue", "http"],
     build(view, context) {
       const deployment = context.ours;
       const spec = oursSpec({ ...deployment.metadata, ...overrides }, "vllm-realtime");
@@ -222,13 +259,18 @@ function oursPolicy(
 }
 
 /**
- * KEDA's queue trigger as a public AKS article sets it up: azure-servicebus, messageCount 5, cooldown 300 s,
- * min 1, max 8 (--max-replicas), default polling (30 s), no behaviour block; and its CronJob pre-warm, which sets
- * the minimum to 1 at 07:45 and to 0 at 23:30 on weekdays (weekends 0), in the trace's zone.
+ * The Service Bus queue scaler teams start with: an azure-servicebus trigger with messageCount 5,
+ * cooldown 300 s, max 8 (--max-replicas), default polling (30 s), no behaviour block; and a CronJob
+ * pre-warm that sets the minimum to 1 at 07:45 and to 0 at 23:30 on weekdays (weekends 0), in the
+ * trace's zone. The trigger reads the queue's active message count, which includes messages the
+ * consumers hold under a peek lock until they complete them.
  */
 const kedaQueue: PolicyDefinition = {
   name: "keda-queue",
-  description: "KEDA Service Bus trigger: messageCount 5, cooldown 300 s, CronJob min 1 Mon–Fri 07:45–23:30",
+  description:
+    "KEDA Service Bus trigger: 5 active messages per replica, cooldown 300 s, CronJob min 1 Mon–Fri 07:45–23:30",
+  frontEnds: ["queue"],
+  frontEndNote: "reads a Service Bus queue's active messages: behind a load balancer there is no queue",
   build(view, context) {
     const clock = new LocalClock(context.zone);
     const minAt = (nowMs: number) => (inWeekdayWindow(clock, nowMs, 7 * 60 + 45, 23 * 60 + 30) ? 1 : 0);
@@ -254,7 +296,7 @@ const kedaQueue: PolicyDefinition = {
 };
 
 /**
- * KEDA multi-trigger, as public guides write it: Prometheus "waiting per pod" (threshold 5, activation 2), average GPU
+ * The multi-trigger Prometheus configuration teams grow into: Prometheus "waiting per pod" (threshold 5, activation 2), average GPU
  * utilisation (threshold 80), a cron of 3 replicas Mon–Fri 07:30–20:00; polling 10 s, cooldown
  * 120 s, min 1, max 8 (--max-replicas), and its asymmetric behaviour (up 2 pods per 30 s; down after 600 s, 1 pod
  * per 120 s). Prometheus triggers use AverageValue, so a per-pod average as the value proposes
@@ -263,7 +305,10 @@ const kedaQueue: PolicyDefinition = {
 const kedaMulti: PolicyDefinition = {
   name: "keda-multi",
   description:
-    "KEDA Prometheus + cron triggers: waiting/pod 5, GPU util 80 %, cron 3 Mon–Fri 07:30–20:00, up 2/30 s, down 1/120 s",
+    "KEDA Prometheus triggers: waiting/pod 5, GPU util 80 %, cron 3 Mon–Fri 07:30–20:00, up 2/30 s, down 1/120 s",
+  frontEnds: ["http"],
+  frontEndNote:
+    "serves vLLM over HTTP: behind the queue's pull consumers vLLM's waiting count per pod is capped at max-num-seqs + prefetch, which caps its waiting-per-pod trigger",
   build(view, context) {
     const clock = new LocalClock(context.zone);
     const thresholdScale = knob(context, "multiThresholdScale");
@@ -324,6 +369,7 @@ const kedaMulti: PolicyDefinition = {
 const hpaGpu: PolicyDefinition = {
   name: "hpa-gpu",
   description: "plain HPA on GPU utilisation, target 80 %, min 1",
+  frontEnds: ["queue", "http"],
   build(view, context) {
     const target = knob(context, "hpaTargetUtilisation");
     const trigger: Trigger = {
@@ -358,6 +404,7 @@ const hpaGpu: PolicyDefinition = {
 const alwaysOn: PolicyDefinition = {
   name: "always-on",
   description: "a fixed fleet of max replicas, day and night",
+  frontEnds: ["queue", "http"],
   build(_view, context) {
     return {
       setup: { maxReplicas: context.maxReplicas, minReplicasAt: () => context.maxReplicas, triggers: [] },
@@ -368,7 +415,10 @@ const alwaysOn: PolicyDefinition = {
 
 export const POLICIES: readonly PolicyDefinition[] = [
   oursPolicy("ours", "this scaler: five signals, 70 % headroom, warm floor (deploy/examples/realtime)", {}),
-  oursPolicy("ours-no-floor", "this scaler without the warm floor", { warmFloorSchedule: "" }),
+  oursPolicy("ours-no-floor", "this scaler without the warm floor", {
+    warmFloorSchedule: "",
+    warmFloorOverrides: "",
+  }),
   oursPolicy("ours-no-headroom", "this scaler at 100 % target utilisation, no spare replica", {
     targetUtilisation: "1",
     spareReplicas: "0",

@@ -14,8 +14,17 @@ export interface PolicyResult {
   readonly worstQueueWaitSeconds: number;
   /** Requests still without a first token when the drain limit ran out (counted as misses). */
   readonly unservedRequests: number;
-  /** GPU-hours of every node from request to removal, over the trace's span with data. */
+  /**
+   * GPU-hours of every node from request to removal, over the trace's span with data and the drain
+   * after it (until the backlog is served and no more nodes run than when the trace ended).
+   */
   readonly gpuHours: number;
+  /** The part of gpuHours spent after the trace ended, serving its backlog and scaling back. */
+  readonly drainGpuHours: number;
+  /** The unbilled warm-up this policy needed to settle at the opening rate. */
+  readonly warmupMinutes: number;
+  /** False when it had not settled even after the longest warm-up (replicas or nodes still moving). */
+  readonly settledBeforeTrace: boolean;
   readonly costDollars: number;
   /** gpuHours / workBoundGpuHours (≥ 1: no policy does the work with less). */
   readonly workBoundRatio: number;

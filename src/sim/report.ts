@@ -39,6 +39,8 @@ export function resultJson(
     seed: run.seed,
     workBoundGpuHours: round(result.workBoundGpuHours, 3),
     oracleGpuHours: round(result.oracleGpuHours, 3),
+    frontEnd: result.frontEnd,
+    omittedPolicies: result.omittedPolicies,
     model: run.model,
     policies: result.policies.map((p) => {
       const { timeline, ...figures } = p;
@@ -50,6 +52,7 @@ export function resultJson(
         ttftP99Seconds: round(p.ttftP99Seconds, 3),
         worstQueueWaitSeconds: round(p.worstQueueWaitSeconds, 1),
         gpuHours: round(p.gpuHours, 3),
+        drainGpuHours: round(p.drainGpuHours, 3),
         costDollars: round(p.costDollars, 2),
         workBoundRatio: round(p.workBoundRatio, 3),
         oracleRatio: round(p.oracleRatio, 3),
@@ -143,7 +146,9 @@ const COLUMNS = [
   "p99",
   "worst wait",
   "GPU-h",
+  "drain",
   "cost",
+  "unserved",
   "× oracle",
   "× work",
   "scale ev.",
@@ -162,7 +167,9 @@ export function tableRows(result: SimulationResult): string[][] {
     seconds(p.ttftP99Seconds),
     seconds(p.worstQueueWaitSeconds),
     p.gpuHours.toFixed(1),
+    p.drainGpuHours.toFixed(1),
     `$${p.costDollars.toFixed(0)}`,
+    String(p.unservedRequests),
     p.oracleRatio.toFixed(2),
     p.workBoundRatio.toFixed(2),
     String(p.scaleEvents),
@@ -185,9 +192,17 @@ export function formatTable(run: RunDescription, result: SimulationResult): stri
   const header = [
     `${run.trace}: ${result.requests} requests, ${start} → ${end}, rate × ${round(result.scale, 4)}`,
     `SLA: first token within ${result.slaSeconds} s. Oracle: ${result.oracleGpuHours.toFixed(2)} GPU-h (clairvoyant, same replicas and start-up delays). Work bound: ${result.workBoundGpuHours.toFixed(2)} GPU-h (the work at 100 %, no start-up; unreachable). $${run.dollarsPerGpuHour}/GPU-h.`,
+    `Front end: ${result.frontEnd}. GPU-h include the drain after the trace (its backlog served, back to the nodes held at its end); unserved requests count as misses.`,
     "",
   ];
-  return [...header, line(COLUMNS), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+  const omitted = result.omittedPolicies.map((p) => `left out: ${p.name} (${p.reason})`);
+  return [
+    ...header,
+    line(COLUMNS),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map(line),
+    ...(omitted.length > 0 ? ["", ...omitted] : []),
+  ].join("\n");
 }
 
 function escapeXml(text: string): string {
@@ -411,8 +426,10 @@ figure { margin: 24px 0; }
 <p>${result.requests} requests from ${escapeXml(start)}, rate × ${round(result.scale, 4)}, clock ${escapeXml(run.zone)}.
 SLA: first token within ${result.slaSeconds} s. Oracle: ${result.oracleGpuHours.toFixed(2)} GPU-hours (clairvoyant: the fewest
 replicas that keep the SLA, nodes requested exactly a lead time early). Work bound: ${result.workBoundGpuHours.toFixed(2)} GPU-hours
-(the work at 100 % utilisation with no start-up delay; no policy can reach it). Seed ${run.seed}, tick ${run.tickSeconds} s.</p>
+(the work at 100 % utilisation with no start-up delay; no policy can reach it). Seed ${run.seed}, tick ${run.tickSeconds} s.
+Front end: ${escapeXml(result.frontEnd)}.</p>
 ${table}
+${result.omittedPolicies.map((p) => `<p>Left out: ${escapeXml(p.name)} (${escapeXml(p.reason)}).</p>`).join("\n")}
 <h2>Against each other</h2>
 <ul>
 ${verdicts(result, sweep, slaTarget)

@@ -1,10 +1,12 @@
 import { basename } from "node:path";
-import { type ArrivalStream, buildArrivals, scaleForPeakReplicas } from "./arrivals.ts";
+import { buildArrivals, scaleForPeakReplicas } from "./arrivals.ts";
 import type { SimulateOptions } from "./options.ts";
 import { oursDeploymentFromYaml } from "./ours-config.ts";
 import {
+  OURS_REALTIME_METADATA,
   OURS_REALTIME_SCALED_OBJECT,
   type OursDeployment,
+  oursWarmFloorSchedule,
   type PolicyContext,
   policiesByName,
 } from "./policies.ts";
@@ -21,26 +23,20 @@ export interface TraceRun {
 }
 
 /**
- * What `ours` runs with unless told otherwise: the realtime example's ScaledObject, the same
- * maximum and SLA as the baselines, the replica's measured capacity for this trace's request
- * sizes (a team sets requestsPerSecondPerReplica from a load test), and a warm floor on the
- * business window a pre-warming CronJob typically keeps (08:00–23:00 on weekdays), on the trace's clock.
+ * What `ours` runs with unless told otherwise: the realtime example's ScaledObject and trigger
+ * metadata as a user would copy them (their capacity guess included), the
+ * same maximum and SLA as the baselines, and the example's warm floor on the trace's clock.
  */
-export function defaultOursDeployment(options: SimulateOptions, arrivals: ArrivalStream): OursDeployment {
-  let work = 0;
-  for (let t = 0; t < arrivals.ticks; t++)
-    work +=
-      (arrivals.contextTokens[t] as number) / options.model.replica.prefillTokensPerSecond +
-      (arrivals.generatedTokens[t] as number) / options.model.replica.decodeTokensPerSecond;
-  const perReplica = arrivals.totalRequests > 0 && work > 0 ? arrivals.totalRequests / work : 2;
+export function defaultOursDeployment(options: SimulateOptions): OursDeployment {
   return {
     ...OURS_REALTIME_SCALED_OBJECT,
     maxReplicaCount: options.maxReplicas,
     metadata: {
+      ...OURS_REALTIME_METADATA,
+      ...(options.model.frontEnd === "queue" ? { serviceBusQueue: "so-processing-queue" } : {}),
       maxReplicas: String(options.maxReplicas),
       latencySlaSeconds: String(options.model.slaSeconds),
-      requestsPerSecondPerReplica: perReplica.toFixed(2),
-      warmFloorSchedule: `${options.zone} Mon-Fri 08:00-23:00`,
+      warmFloorSchedule: oursWarmFloorSchedule(options.zone),
     },
   };
 }
@@ -75,14 +71,22 @@ export function runTrace(
     tokenSizes: options.tokenSizes,
     burstiness: options.burstiness,
   });
-  const defaults = defaultOursDeployment(options, arrivals);
+  const defaults = defaultOursDeployment(options);
   const fromConfig =
     configText !== undefined
       ? oursDeploymentFromYaml(configText, options.configFile ?? "--config")
       : undefined;
+  const metadata = { ...defaults.metadata, ...(fromConfig?.metadata ?? {}), ...options.metadata };
+  // --capacity-error: the user's capacity guess is off by this factor, whatever they configured.
+  const guess = Number(
+    metadata.requestsPerSecondPerReplica ?? OURS_REALTIME_METADATA.requestsPerSecondPerReplica,
+  );
   const ours: OursDeployment = {
     ...(fromConfig ?? defaults),
-    metadata: { ...defaults.metadata, ...(fromConfig?.metadata ?? {}), ...options.metadata },
+    metadata: {
+      ...metadata,
+      requestsPerSecondPerReplica: String(Number((guess * options.capacityError).toPrecision(6))),
+    },
   };
   const context: PolicyContext = {
     zone: options.zone,

@@ -28,7 +28,10 @@ export interface SimulationResult {
   /** GPU-hours of the clairvoyant oracle (the `oracle` row). */
   readonly oracleGpuHours: number;
   readonly timelineBucketMinutes: number;
+  readonly frontEnd: SimModel["frontEnd"];
   readonly policies: readonly PolicyResult[];
+  /** Policies asked for but not run, and why (their signals do not exist behind this front end). */
+  readonly omittedPolicies: readonly { readonly name: string; readonly reason: string }[];
 }
 
 export interface RunOptions {
@@ -118,7 +121,15 @@ export function simulate(
 ): SimulationResult {
   validateModel(options.model);
   const workBound = workBoundGpuHours(arrivals, options.model);
-  const measured = policies.map((policy) => runPolicy(arrivals, policy, options));
+  const frontEnd = options.model.frontEnd;
+  const runnable = policies.filter((p) => p.frontEnds.includes(frontEnd));
+  const omittedPolicies = policies
+    .filter((p) => !p.frontEnds.includes(frontEnd))
+    .map((p) => ({
+      name: p.name,
+      reason: p.frontEndNote ?? `runs only with --front-end ${p.frontEnds.join(" or ")}`,
+    }));
+  const measured = runnable.map((policy) => runPolicy(arrivals, policy, options));
   const oracles = options.oracleRows ?? oracleRows(arrivals, options);
   const oracleGpuHours = oracles.find((p) => p.name === "oracle")?.gpuHours ?? Number.NaN;
   const results = [...measured, ...oracles].map((p) => ({
@@ -138,7 +149,9 @@ export function simulate(
     workBoundGpuHours: workBound,
     oracleGpuHours,
     timelineBucketMinutes: bucketMs / 60_000,
+    frontEnd,
     policies: results,
+    omittedPolicies,
   };
 }
 
@@ -155,29 +168,87 @@ export function oracleRows(arrivals: ArrivalStream, options: RunOptions): Policy
   return rows;
 }
 
+/** The warm-up doubles from --warmup-minutes until the policy settles, at most this many times. */
+const WARMUP_DOUBLINGS = 4;
+/** Settled: replicas and nodes unchanged for this long, nothing starting, nothing piling up. */
+const SETTLE_MS = 15 * 60_000;
+
+/**
+ * Runs one policy over the trace, from its own steady state for the opening rate: the warm-up
+ * (unbilled, uncounted) serves the opening rate for --warmup-minutes, and if the policy has not
+ * settled by then it is run again from scratch with twice the warm-up, and so on. Starting over
+ * keeps the policies' clocks continuous: the warm-up always ends exactly where the trace starts.
+ */
 export function runPolicy(
   arrivals: ArrivalStream,
   policy: PolicyDefinition,
   options: RunOptions,
 ): PolicyResult {
+  let warmupMs = options.model.warmupMs;
+  for (let attempt = 0; ; attempt++) {
+    const final = attempt === WARMUP_DOUBLINGS || warmupMs === 0;
+    const result = runPolicyFrom(arrivals, policy, options, warmupMs, final);
+    if (result) return result;
+    warmupMs *= 2;
+  }
+}
+
+function runPolicyFrom(
+  arrivals: ArrivalStream,
+  policy: PolicyDefinition,
+  options: RunOptions,
+  warmupMs: number,
+  final: boolean,
+): PolicyResult | undefined {
   const { model } = options;
   if (arrivals.tickMs !== model.tickMs) throw new Error("the arrival stream was built with another tick");
   const wallStart = performance.now();
-  const cluster = new Cluster(model.cluster, model.replica, new StartupDraws(model.cluster, model.seed));
+  const cluster = new Cluster(
+    model.cluster,
+    model.replica,
+    new StartupDraws(model.cluster, model.seed),
+    model.frontEnd,
+  );
+  /** The Service Bus queue, or with the HTTP front end the gateway (requests wait there only while no pod is ready). */
   const queue = new RequestQueue();
-  const warmupTicks = Math.round(model.warmupMs / model.tickMs);
+  const viaQueue = model.frontEnd === "queue";
+  // Service Bus counts a peek-locked message as active until the consumer completes it (after
+  // its last token): the active count is what waits in the queue plus what the pods hold.
+  const activeMessages = () => queue.length + cluster.inFlight();
+  const warmupTicks = Math.round(warmupMs / model.tickMs);
   const firstMs = arrivals.startMs - warmupTicks * model.tickMs;
   const observer = new Observer(model.observation, model.tickMs, firstMs);
   const view: WorldView = {
-    readings: (nowMs, gpuMetric) => observer.readings(nowMs, queue.length, gpuMetric),
+    readings: (nowMs, gpuMetric) => {
+      const all = observer.readings(nowMs, activeMessages(), gpuMetric);
+      if (viaQueue) return all;
+      // No Service Bus behind a load balancer: the scaler has no queue source configured.
+      const { queueBacklog: _, ...withoutQueue } = all;
+      return withoutQueue;
+    },
     snapshot: (nowMs) => observer.visibleSnapshot(nowMs),
-    queueBacklog: (nowMs) => observer.queueBacklogAt(nowMs, queue.length).value,
+    queueBacklog: (nowMs) => observer.queueBacklogAt(nowMs, activeMessages()).value,
     readyPods: () => cluster.readyServingCount(),
     unreadyPods: () => cluster.unreadyServingCount(),
   };
   const built = policy.build(view, options.context);
   const startMs = arrivals.startMs;
-  const controller = new ScaleController(built.setup, built.initialReplicas(firstMs), firstMs);
+  const opening = openingRate(arrivals);
+  // A running Deployment sized for the opening rate (at 100 %) is where every warm-up starts;
+  // from there each policy moves to its own steady state. Starting at a policy's minimum could
+  // strand one that has no signal to wake from zero (behind a load balancer nothing counts the
+  // requests of a Deployment without pods).
+  const openingReplicas = Math.ceil(
+    (opening.requestsPerTick *
+      (opening.contextTokens / model.replica.prefillTokensPerSecond +
+        opening.generatedTokens / model.replica.decodeTokensPerSecond)) /
+      (model.tickMs / 1000),
+  );
+  const controller = new ScaleController(
+    built.setup,
+    Math.min(built.setup.maxReplicas, Math.max(built.initialReplicas(firstMs), openingReplicas)),
+    firstMs,
+  );
   const headroom = built.headroom
     ? new ScaleController(built.headroom.setup, built.headroom.initialReplicas, firstMs)
     : undefined;
@@ -189,7 +260,6 @@ export function runPolicy(
           `${policy.name}: the ${period.name} (${period.ms / 1000} s) is not a whole number of ${model.tickMs / 1000} s ticks; choose --tick-seconds 1 or 5`,
         );
   cluster.warmStart(controller.replicas, firstMs);
-  const opening = openingRate(arrivals);
   const warmupRng = new Rng(model.seed + 1);
   let scaleEventsBefore = 0;
 
@@ -217,16 +287,47 @@ export function runPolicy(
   const drainTicks = Math.ceil(model.drainLimitMs / tickMs);
   const progressEvery = Math.max(1, Math.floor(arrivals.ticks / 200));
   let gpuSeconds = 0;
+  let drainGpuSeconds = 0;
   let requests = 0;
+  let nodesAtEnd = 0;
   let tick = -warmupTicks;
+  let lastChangeTick = tick;
+  let lastShape = "";
+  let settled = warmupTicks === 0;
+  const settleTicks = Math.round(SETTLE_MS / tickMs);
   for (; tick < arrivals.ticks + drainTicks; tick++) {
     const nowMs = startMs + tick * tickMs;
     const inTrace = tick >= 0 && tick < arrivals.ticks;
+    if (tick < 0) {
+      const shape = `${controller.replicas}/${cluster.nodes.length}/${cluster.placeholderTarget}`;
+      if (shape !== lastShape) {
+        lastShape = shape;
+        lastChangeTick = tick;
+      }
+    }
+    if (tick === 0 && warmupTicks > 0) {
+      settled =
+        -lastChangeTick >= settleTicks &&
+        cluster.unreadyServingCount() === 0 &&
+        cluster.nodes.every((n) => n.isReady(nowMs) && n.pods > 0) &&
+        queue.length <= 2 * opening.requestsPerTick + 1;
+      if (!settled && !final) return undefined;
+    }
     if (tick === 0) {
       cluster.resetCounters();
       scaleEventsBefore = controller.scaleEvents;
     }
-    if (tick >= arrivals.ticks && queue.length === 0 && cluster.pods.every((p) => p.serving.idle)) break;
+    if (tick === arrivals.ticks) nodesAtEnd = cluster.nodes.length;
+    // The drain ends once the backlog is served and the cluster is back to at most the nodes it
+    // ran when the trace ended: a policy that fell behind pays for catching up and for the
+    // extra nodes it added to do so.
+    if (
+      tick >= arrivals.ticks &&
+      queue.length === 0 &&
+      cluster.pods.every((p) => p.serving.idle) &&
+      cluster.nodes.length <= nodesAtEnd
+    )
+      break;
     cluster.advance(nowMs);
     if ((nowMs - firstMs) % model.cluster.caScanIntervalMs === 0) cluster.autoscaleNodes(nowMs);
     controller.step(nowMs);
@@ -248,7 +349,12 @@ export function runPolicy(
     }
     cluster.dispatch(queue);
     cluster.processTick(nowMs, tickMs, sink);
-    observer.endTick(nowMs + tickMs, cluster, queue, controller.replicas);
+    observer.endTick(nowMs + tickMs, cluster, activeMessages(), controller.replicas);
+    if (tick >= arrivals.ticks) {
+      const billed = cluster.gpusBilled() * tickSeconds;
+      gpuSeconds += billed;
+      drainGpuSeconds += billed;
+    }
     if (inTrace && arrivals.accounted[tick]) {
       gpuSeconds += cluster.gpusBilled() * tickSeconds;
       const share = tickMs / bucketMs;
@@ -288,6 +394,9 @@ export function runPolicy(
     worstQueueWaitSeconds: stats.worstQueueWaitSeconds,
     unservedRequests: unserved,
     gpuHours,
+    drainGpuHours: drainGpuSeconds / 3600,
+    warmupMinutes: warmupMs / 60_000,
+    settledBeforeTrace: settled,
     costDollars: gpuHours * model.dollarsPerGpuHour,
     // Set by simulate(), which knows the bounds.
     workBoundRatio: Number.NaN,

@@ -1,4 +1,5 @@
-import type { ReplicaModel } from "./model.ts";
+import { waterFill } from "./load-balancer.ts";
+import type { FrontEnd, ReplicaModel } from "./model.ts";
 import { type Cohort, RequestQueue, ServingReplica, type ServingSink } from "./serving.ts";
 
 /**
@@ -12,13 +13,15 @@ export class ServingPool {
     readonly queue: RequestQueue,
     readonly servers: ServingReplica[],
     readonly active: boolean[],
+    private readonly frontEnd: FrontEnd,
   ) {}
 
-  static empty(replica: ReplicaModel, slots: number): ServingPool {
+  static empty(replica: ReplicaModel, slots: number, frontEnd: FrontEnd = "queue"): ServingPool {
     return new ServingPool(
       new RequestQueue(),
       Array.from({ length: slots }, () => new ServingReplica(replica)),
       Array.from({ length: slots }, () => false),
+      frontEnd,
     );
   }
 
@@ -27,13 +30,15 @@ export class ServingPool {
       this.queue.clone(),
       this.servers.map((s) => s.clone()),
       [...this.active],
+      this.frontEnd,
     );
   }
 
   setActive(isActive: (slot: number) => boolean): void {
     for (let i = 0; i < this.servers.length; i++) {
       const next = isActive(i);
-      if (this.active[i] && !next) {
+      // Behind a load balancer a pod leaving the endpoints finishes what it holds (as Cluster does).
+      if (this.active[i] && !next && this.frontEnd === "queue") {
         const released = (this.servers[i] as ServingReplica).releaseWaiting();
         for (let k = released.length - 1; k >= 0; k--) this.queue.returnToHead(released[k] as Cohort);
       }
@@ -54,10 +59,27 @@ export class ServingPool {
     for (const server of this.servers) server.processTick(nowMs, tickMs, sink);
   }
 
-  /** Competing consumers, as Cluster.dispatch: the backlog spread evenly over those with room. */
+  /** As Cluster.dispatch: competing consumers, or least-outstanding routing behind a load balancer. */
   private dispatch(): void {
     const queue = this.queue;
     if (queue.length === 0) return;
+    if (this.frontEnd === "http") {
+      const open = this.servers.filter((_, i) => this.active[i]);
+      const shares = waterFill(
+        open.map((s) => s.waitingCount + s.runningCount),
+        queue.length,
+      );
+      for (let k = 0; k < open.length; k++) {
+        let wanted = shares[k] as number;
+        while (wanted > 0) {
+          const cohort = queue.pull(wanted);
+          if (!cohort) return;
+          (open[k] as ServingReplica).accept(cohort);
+          wanted -= cohort.count;
+        }
+      }
+      return;
+    }
     let consumers = this.servers.filter((s, i) => this.active[i] && s.appetite() > 0);
     while (queue.length > 0 && consumers.length > 0) {
       const share = Math.max(1, Math.ceil(queue.length / consumers.length));

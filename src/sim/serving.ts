@@ -128,6 +128,13 @@ export class ServingReplica {
    */
   busyFraction = 0;
   generatedTokensLastTick = 0;
+  /**
+   * Requests in the replica (waiting or running), averaged over the last tick. A cohort can
+   * arrive, run and finish inside one tick, so the count at the tick's end would miss it; the
+   * average is what an instantaneous reading (a Service Bus poll) sees in expectation.
+   */
+  averageInFlightLastTick = 0;
+  private requestSeconds = 0;
 
   constructor(private readonly model: ReplicaModel) {}
 
@@ -173,6 +180,7 @@ export class ServingReplica {
     copy.utilisation = this.utilisation;
     copy.busyFraction = this.busyFraction;
     copy.generatedTokensLastTick = this.generatedTokensLastTick;
+    copy.averageInFlightLastTick = this.averageInFlightLastTick;
     return copy;
   }
 
@@ -185,8 +193,10 @@ export class ServingReplica {
       this.utilisation = 0;
       this.busyFraction = 0;
       this.generatedTokensLastTick = 0;
+      this.averageInFlightLastTick = 0;
       return;
     }
+    this.requestSeconds = 0;
     const tickEndMs = tickStartMs + tickMs;
     const carriedMs = Math.max(0, Math.min(this.busyUntilMs, tickEndMs) - tickStartMs);
     const state = { cursorMs: Math.max(tickStartMs, this.busyUntilMs), prefillBusyMs: carriedMs };
@@ -210,6 +220,9 @@ export class ServingReplica {
     }
     this.busyUntilMs = state.cursorMs;
     const m = this.model;
+    // Still waiting at the end: they waited (about) the whole tick.
+    this.requestSeconds += this.waitingCount * (tickMs / 1000);
+    this.averageInFlightLastTick = this.requestSeconds / (tickMs / 1000);
     this.generatedTokensLastTick = generated;
     this.busyFraction = Math.min(1, (state.prefillBusyMs / 1000 + activeSeconds) / (tickMs / 1000));
     this.utilisation = Math.min(
@@ -253,6 +266,8 @@ export class ServingReplica {
         (Math.max(firstTtftMs, lastTtftMs) - p) / 1000,
         a0,
       );
+      // Time from arrival to first token, inside this tick at most.
+      this.requestSeconds += (n * Math.min((firstTtftMs + lastTtftMs) / 2, tickEndMs - a0)) / 1000;
       const busyStartMs = Math.max(cursorMs, a0);
       state.prefillBusyMs += Math.max(
         0,
@@ -294,6 +309,7 @@ export class ServingReplica {
       for (const r of this.running) shortest = Math.min(shortest, r.remainingTokens);
       const step = Math.min(left, shortest / perSequence);
       const advance = perSequence * step;
+      this.requestSeconds += this.runningCount * step;
       generated += advance * this.runningCount;
       left -= step;
       let kept = 0;

@@ -1,4 +1,5 @@
 /** Synthetic traces built in the tests (the real ones are in data/traces). */
+import { DEFAULT_MODEL, type ReplicaModel, type SimModel } from "../../src/sim/model.ts";
 
 /** An Azure-format trace: `perMinute(minute)` requests in each minute, spread evenly. */
 export function azureTraceCsv(
@@ -28,3 +29,18 @@ export function countTraceCsv(
     .map((r) => `${r.local},${r.utc},${r.requests},${r.valid}`)
     .join("\r\n")}\r\n`;
 }
+
+/**
+ * A replica with round rates (4,000 prompt and 1,000 generated tokens a second, 32 sequences), so
+ * that a test's expectations can be worked out by hand: 4,000 + 1,000 tokens = 2 GPU-seconds.
+ */
+export const ROUND_REPLICA: ReplicaModel = {
+  prefillTokensPerSecond: 4000,
+  decodeTokensPerSecond: 1000,
+  decodeTokensPerSecondPerSequence: 40,
+  maxNumSeqs: 32,
+  kvCacheTokens: 200_000,
+  consumerPrefetch: 8,
+};
+
+export const ROUND_MODEL: SimModel = { ...DEFAULT_MODEL, replica: ROUND_REPLICA };

@@ -27,7 +27,7 @@ describe("the simulated monitoring pipeline", () => {
     cluster.warmStart(2, 0);
     const queue = new RequestQueue();
     queue.push({ count: 7, contextTokens: 10, generatedTokens: 10, arrivalMs: 0 });
-    for (let t = 5_000; t <= 30_000; t += 5_000) observer.endTick(t, cluster, queue, 2);
+    for (let t = 5_000; t <= 30_000; t += 5_000) observer.endTick(t, cluster, queue.length, 2);
     expect(observer.visibleSnapshot(29_999)).toBeUndefined();
     const readings = observer.readings(30_000, queue.length, "util");
     expect(readings.replicasReady).toEqual({ ok: true, value: 2, observedAtMs: 15_000 });
@@ -46,7 +46,7 @@ describe("the simulated monitoring pipeline", () => {
       new StartupDraws(DEFAULT_MODEL.cluster, 1),
     );
     const queue = new RequestQueue();
-    for (let t = 5_000; t <= 60_000; t += 5_000) observer.endTick(t, cluster, queue, 0);
+    for (let t = 5_000; t <= 60_000; t += 5_000) observer.endTick(t, cluster, queue.length, 0);
     const readings = observer.readings(60_000, 0, "grEngineActive");
     for (const key of ["vllmWaiting", "kvCacheUsage", "gpuUtilisation", "tokensPerSecondPerPod"] as const) {
       const reading = readings[key];
@@ -70,7 +70,7 @@ describe("the simulated monitoring pipeline", () => {
     for (let t = 0; t < 15_000; t += 5_000) {
       cluster.dispatch(queue);
       cluster.processTick(t, 5_000, sink);
-      observer.endTick(t + 5_000, cluster, queue, 1);
+      observer.endTick(t + 5_000, cluster, queue.length + cluster.inFlight(), 1);
     }
     const busy = observer.readings(15_000, 0, "util").gpuUtilisation;
     const active = observer.readings(15_000, 0, "grEngineActive").gpuUtilisation;

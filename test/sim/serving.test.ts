@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MODEL, type ReplicaModel } from "../../src/sim/model.ts";
+import type { ReplicaModel } from "../../src/sim/model.ts";
 import { RequestQueue, ServingReplica, type ServingSink } from "../../src/sim/serving.ts";
+import { ROUND_REPLICA } from "./fixtures.ts";
 
 /** Round numbers so every expectation below can be worked out by hand. */
 const REPLICA: ReplicaModel = {
@@ -83,7 +84,7 @@ describe("one vLLM replica", () => {
   });
 
   it("sustains its rated throughput when saturated: 1,155 + 211 tokens at 4,000/1,000 tok/s ≈ 2 requests/s", () => {
-    const replica = new ServingReplica(DEFAULT_MODEL.replica);
+    const replica = new ServingReplica(ROUND_REPLICA);
     const { sink, completed } = recordingSink();
     replica.accept({ count: 5000, contextTokens: 1155, generatedTokens: 211, arrivalMs: 0 });
     for (let t = 0; t < 600_000; t += 5_000) replica.processTick(t, 5_000, sink);

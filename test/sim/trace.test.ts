@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { buildArrivals, scaleForPeakReplicas } from "../../src/sim/arrivals.ts";
-import { DEFAULT_MODEL } from "../../src/sim/model.ts";
+
 import { workBoundGpuHours } from "../../src/sim/runner.ts";
 import { checkTimeZone, LocalClock, TimestampParser } from "../../src/sim/time.ts";
 import { AZURE_CONVERSATION, type TokenSizeDistribution } from "../../src/sim/token-sizes.ts";
 import { detectFormat, readTrace } from "../../src/sim/trace.ts";
-import { azureTraceCsv, countTraceCsv } from "./fixtures.ts";
+import { azureTraceCsv, countTraceCsv, ROUND_MODEL } from "./fixtures.ts";
 
 const FIXED_SIZES: TokenSizeDistribution = {
   name: "fixed",
@@ -89,12 +89,12 @@ describe("arrivals and the work bound", () => {
       burstiness: 0,
     });
     expect(arrivals.totalRequests).toBe(1800);
-    expect(workBoundGpuHours(arrivals, DEFAULT_MODEL)).toBeCloseTo(1, 9);
+    expect(workBoundGpuHours(arrivals, ROUND_MODEL)).toBeCloseTo(1, 9);
     // Four GPUs per pod: four times the GPU-hours.
     expect(
       workBoundGpuHours(arrivals, {
-        ...DEFAULT_MODEL,
-        cluster: { ...DEFAULT_MODEL.cluster, gpusPerPod: 4, gpusPerNode: 4 },
+        ...ROUND_MODEL,
+        cluster: { ...ROUND_MODEL.cluster, gpusPerPod: 4, gpusPerNode: 4 },
       }),
     ).toBeCloseTo(4, 9);
   });
@@ -105,7 +105,7 @@ describe("arrivals and the work bound", () => {
       azureTraceCsv(10, (m) => (m === 4 ? 60 : 10)),
       { name: "peak", zone: "UTC" },
     );
-    expect(scaleForPeakReplicas(trace, DEFAULT_MODEL.replica, FIXED_SIZES, 6)).toBeCloseTo(3, 9);
+    expect(scaleForPeakReplicas(trace, ROUND_MODEL.replica, FIXED_SIZES, 6)).toBeCloseTo(3, 9);
     const arrivals = buildArrivals(trace, {
       tickMs: 5_000,
       scale: 3,
@@ -160,7 +160,7 @@ describe("arrivals and the work bound", () => {
       return {
         local: iso.replace("T", " "),
         utc: `${iso}Z`,
-        requests: i >= 20 && i < 40 ? 600 : 30,
+        requests: i >= 20 && i < 40 ? 1500 : 30,
         valid: 1 as const,
       };
     });
@@ -174,7 +174,7 @@ describe("arrivals and the work bound", () => {
     ]);
     const result = runTrace(options, countTraceCsv(rows), undefined).result;
     expect(result.startMs % 60_000).toBe(3_000);
-    // 600 requests a minute need 5 replicas: the HPA must have acted on its 15 s syncs.
+    // 1,500 requests a minute need 5.5 replicas at 100 %: the HPA must have acted on its 15 s syncs.
     expect(result.policies[0]?.peakReplicas).toBeGreaterThanOrEqual(5);
   });
 });
