@@ -6,12 +6,14 @@
  * The scaler reads a real Prometheus (the Debian package, as in the tests) scraping vLLM, DCGM and
  * kube-state-metrics exporters for every namespace, so "upstream requests per poll" is what its
  * shared cache really achieves. Everything listens on 127.0.0.1; the load is capped in requests
- * and seconds.
+ * and seconds. The results are also written into docs/reliability.md as generated blocks (load, and
+ * soak when run), stamped with a hash of the code they measured.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
 import {
   DcgmExporter,
   KubeStateMetricsExporter,
@@ -180,6 +182,19 @@ async function sourceCounters(httpPort: number): Promise<{ requests: number; cac
   };
 }
 
+/** What the figures depend on: the service and its sources, the load and the fleet it runs against. */
+const RESULT_INPUTS = [
+  "src/server",
+  "src/sources",
+  "src/policy",
+  "src/config",
+  "src/readings",
+  "proto",
+  "bench/grpc-load.ts",
+  "bench/support",
+  "test/support/prometheus.ts",
+];
+
 async function main(): Promise<void> {
   const plan: LoadPlan = {
     address: "",
@@ -200,10 +215,10 @@ async function main(): Promise<void> {
     LOG_LEVEL: "warn",
     PROMETHEUS_URL: fleet.prometheus.url,
   };
-  console.log(
+  const planLine =
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms, ` +
-      `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s, cap ${plan.maxRequests} requests`,
-  );
+    `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s, cap ${plan.maxRequests} requests`;
+  console.log(planLine);
 
   // The scaler logs at warn, so the "serving" line is not printed: start it at info, then quiet.
   const scaler = await startServer("src/cli.ts", ["serve"], { ...scalerEnv, LOG_LEVEL: "info" });
@@ -235,34 +250,40 @@ async function main(): Promise<void> {
   await stop(noopServer);
   await fleet.stop();
 
-  console.log("");
-  console.log("| server | requests | errors | req/s | p50 ms | p99 ms | max ms | RSS before → after MiB |");
-  console.log("|---|---|---|---|---|---|---|---|");
+  const load: string[] = [];
+  let report = load;
+  const say = (line: string) => {
+    console.log(line);
+    report.push(line);
+  };
+  say("");
+  say("| server | requests | errors | req/s | p50 ms | p99 ms | max ms | RSS before → after MiB |");
+  say("|---|---|---|---|---|---|---|---|");
   for (const run of [ours, floor]) {
     const r = run.result;
     const errors =
       Object.entries(r.errors)
         .map(([code, n]) => `${code} ${n}`)
         .join(", ") || "0";
-    console.log(
+    say(
       `| ${run.label} | ${r.requests} | ${errors} | ${fmt(r.throughputPerSecond, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${fmt(r.latencyMs.max, 1)} | ${fmt(run.rssBefore)} → ${fmt(run.rssAfter)} |`,
     );
   }
   for (const run of [ours, floor])
     for (const [code, example] of Object.entries(run.result.errorExamples))
-      console.log(`${run.label}: first ${code}: ${example}`);
-  console.log("");
-  console.log(
+      say(`${run.label}: first ${code}: ${example}`);
+  say("");
+  say(
     `ratio p50 latency (scaler / no-op): ${fmt(ours.result.latencyMs.p50 / floor.result.latencyMs.p50, 2)}`,
   );
-  console.log(
+  say(
     `ratio p99 latency (scaler / no-op): ${fmt(ours.result.latencyMs.p99 / floor.result.latencyMs.p99, 2)}`,
   );
-  console.log(
+  say(
     `ratio throughput (scaler / no-op): ${fmt(ours.result.throughputPerSecond / floor.result.throughputPerSecond, 2)}`,
   );
-  console.log(`ratio RSS after load (scaler / no-op): ${fmt(ours.rssAfter / floor.rssAfter, 2)}`);
-  console.log(
+  say(`ratio RSS after load (scaler / no-op): ${fmt(ours.rssAfter / floor.rssAfter, 2)}`);
+  say(
     `upstream requests per poll (GetMetrics + IsActive pair): ${fmt(upstream.requests / Math.max(1, ours.result.polls), 3)} ` +
       `(${upstream.requests} Prometheus queries for ${ours.result.polls} polls; ${upstream.cacheHits} reads answered by the shared cache)`,
   );
@@ -270,13 +291,31 @@ async function main(): Promise<void> {
     const series = soak.samples.map((s) => `${fmt(s.atSeconds, 0)}s:${fmt(s.rssMiB)}`).join(" ");
     const half = soak.samples.slice(Math.floor(soak.samples.length / 2));
     const growth = half.length > 1 ? half[half.length - 1]!.rssMiB - half[0]!.rssMiB : 0;
-    console.log("");
-    console.log(
+    report = [];
+    say("");
+    say(
       `soak ${soakSeconds} s: ${soak.result.requests} requests, ${soak.result.streamsOpened} streams opened (10 %/s churn), errors ${JSON.stringify(soak.result.errors)}`,
     );
-    console.log(`soak RSS MiB: ${series}`);
-    console.log(`soak RSS change over the second half: ${fmt(growth)} MiB`);
+    say(`soak RSS MiB: ${series}`);
+    say(`soak RSS change over the second half: ${fmt(growth)} MiB`);
+    writeBlock("grpc-soak", [`soak ${soakSeconds} s with the same ${planLine}`, ...report]);
   }
+  writeBlock("grpc-load", [planLine, ...load]);
+}
+
+/** The lines a run printed, as a block of docs/reliability.md (tables stay tables, the rest is a list). */
+function writeBlock(name: string, lines: readonly string[]): void {
+  const markdown = lines
+    .filter((line) => line !== "")
+    .map((line) => (line.startsWith("|") ? line : `- ${line}`))
+    .join("\n")
+    .replace(/^(- .*)\n\|/gm, "$1\n\n|")
+    .replace(/^(\|.*)\n- /gm, "$1\n\n- ");
+  const written = writeGeneratedBlock("docs/reliability.md", name, markdown, {
+    command: "npm run bench:grpc",
+    inputs: RESULT_INPUTS,
+  });
+  console.log(`docs/reliability.md: ${name} ${written ? "updated" : "already current"}`);
 }
 
 main().catch((error: unknown) => {
