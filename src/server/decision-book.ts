@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { RawInputs } from "../config/resolve.ts";
 import { ConfigError } from "../config/resolve.ts";
 import { parseScalerSpec, type ScaledObjectIdentity, type ScalerSpec } from "../config/spec.ts";
@@ -18,6 +19,10 @@ interface Entry {
   /** When `latest` was computed (process clock), for reuse within the TTL. */
   latestAtMs: number;
   inFlight: Promise<Decision> | undefined;
+  /** Decisions that changed the answer (desired replicas, value, activity, availability, factor). */
+  changes: number;
+  /** Approximate bytes this entry keeps alive, for the book's byte bound. */
+  readonly bytes: number;
 }
 
 export interface DecisionBookOptions {
@@ -28,19 +33,40 @@ export interface DecisionBookOptions {
   readonly decisionTtlMs: number;
   /** Bound on remembered ScaledObjects; the least recently used is forgotten first. */
   readonly maxEntries?: number;
+  /** Bound on the approximate bytes of all entries together; the least recently used goes first. */
+  readonly maxBytes?: number;
   readonly onDecision?: (decision: Decision, previous: Decision | undefined) => void;
   readonly onForget?: (identity: ScaledObjectIdentity) => void;
   /** Where the policy's memory between polls lives (default: in this process). */
   readonly memoryStore?: MemoryStore;
 }
 
-/** Metadata order is not meaningful; the key must not depend on it. */
+/**
+ * A digest of the ScaledObject and its metadata (in key order: order is not meaningful). The key
+ * is 43 characters whatever the tenant sends; keying on the metadata's JSON kept every byte of
+ * it alive as long as the entry.
+ */
 function entryKey(request: ScaledObjectRequest): string {
-  const metadata = Object.keys(request.scalerMetadata)
-    .sort()
-    .map((key) => [key, request.scalerMetadata[key]]);
-  return JSON.stringify([request.namespace, request.name, metadata]);
+  const hash = createHash("sha256");
+  hash.update(JSON.stringify([request.namespace, request.name]));
+  for (const key of Object.keys(request.scalerMetadata).sort())
+    hash.update(JSON.stringify([key, request.scalerMetadata[key]]));
+  return hash.digest("base64url");
 }
+
+/** What an entry costs beyond its spec: the latest decision with its reasons, the policy memory. */
+const ENTRY_OVERHEAD_BYTES = 6 * 1024;
+
+/** At most this many problems are kept of an invalid spec: the answer names the first ones. */
+const KEPT_PROBLEMS = 8;
+
+function approximateBytes(spec: ScalerSpec | ConfigError): number {
+  const text = spec instanceof ConfigError ? spec.message : JSON.stringify(spec);
+  return ENTRY_OVERHEAD_BYTES + 2 * text.length;
+}
+
+/** The default of maxBytes: with ~9 KB per normal ScaledObject, 10,000 of them fit. */
+export const DEFAULT_MAX_BOOK_BYTES = 128 * 1024 * 1024;
 
 /**
  * The scaler's memory per ScaledObject: its parsed spec and its latest decision (the policy's
@@ -48,13 +74,28 @@ function entryKey(request: ScaledObjectRequest): string {
  * computation (single-flight), and a decision is reused within its TTL, so every RPC of one poll
  * answers from the same snapshot.
  */
+/** Whether a decision changes what KEDA or a dashboard sees. */
+export function decisionChanged(decision: Decision, previous: Decision | undefined): boolean {
+  return (
+    !previous ||
+    previous.desiredReplicas !== decision.desiredReplicas ||
+    previous.metricValue !== decision.metricValue ||
+    previous.active !== decision.active ||
+    previous.available !== decision.available ||
+    previous.drivingFactor !== decision.drivingFactor
+  );
+}
+
 export class DecisionBook {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private bytes = 0;
   private readonly decider: Decider;
 
   constructor(private readonly options: DecisionBookOptions) {
     this.maxEntries = options.maxEntries ?? 10_000;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES;
     this.decider = new Decider(options.memoryStore);
   }
 
@@ -88,8 +129,19 @@ export class DecisionBook {
     return decisions;
   }
 
+  /** The latest decision and change count of every remembered ScaledObject, for /metrics. */
+  *records(): Iterable<{ decision: Decision; changes: number }> {
+    for (const entry of this.entries.values())
+      if (entry.latest) yield { decision: entry.latest, changes: entry.changes };
+  }
+
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The approximate bytes held by the entries (bounded by maxBytes). */
+  get approximateBytes(): number {
+    return this.bytes;
   }
 
   private async compute(entry: Entry, spec: ScalerSpec): Promise<Decision> {
@@ -97,6 +149,7 @@ export class DecisionBook {
     const readings = await this.options.source.read(spec, { nowMs });
     const decision = this.decider.decide(entry.key, spec, readings, nowMs);
     const previous = entry.latest;
+    if (decisionChanged(decision, previous)) entry.changes++;
     entry.latest = decision;
     entry.latestAtMs = this.options.clock();
     this.options.onDecision?.(decision, previous);
@@ -118,7 +171,12 @@ export class DecisionBook {
       spec = parseScalerSpec(identity, request.scalerMetadata, this.options.env);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      spec = error;
+      // An invalid spec is remembered too (a bad manifest is polled as often as a good one), but
+      // only its first problems, each already short.
+      spec =
+        error.problems.length > KEPT_PROBLEMS
+          ? new ConfigError(error.problems.slice(0, KEPT_PROBLEMS))
+          : error;
     }
     const entry: Entry = {
       identity,
@@ -127,19 +185,26 @@ export class DecisionBook {
       latest: undefined,
       latestAtMs: 0,
       inFlight: undefined,
+      changes: 0,
+      bytes: approximateBytes(spec),
     };
     this.entries.set(key, entry);
+    this.bytes += entry.bytes;
     this.evictBeyondBound();
     return entry;
   }
 
   private evictBeyondBound(): void {
-    while (this.entries.size > this.maxEntries) {
+    // The newest entry always stays, whatever its size: the caller is about to use it.
+    while (this.entries.size > 1 && (this.entries.size > this.maxEntries || this.bytes > this.maxBytes)) {
       const oldestKey = this.entries.keys().next().value as string;
       const oldest = this.entries.get(oldestKey);
       this.entries.delete(oldestKey);
       this.decider.forget(oldestKey);
-      if (oldest) this.options.onForget?.(oldest.identity);
+      if (oldest) {
+        this.bytes -= oldest.bytes;
+        this.options.onForget?.(oldest.identity);
+      }
     }
   }
 }

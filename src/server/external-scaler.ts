@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { excerpt } from "../config/excerpt.ts";
 import type { ScalerSpec } from "../config/spec.ts";
 import type { Decision } from "../policy/decision.ts";
 import type { DecisionBook, ScaledObjectRequest } from "./decision-book.ts";
@@ -25,6 +26,12 @@ export interface ExternalScalerDeps {
 /** Bounds on what KEDA can send us; the gRPC message limit bounds the total as well. */
 const MAX_NAME_LENGTH = 253;
 const MAX_METADATA_ENTRIES = 200;
+/**
+ * Characters of scalerMetadata (keys and values together) accepted in one call. Every custom
+ * query at its longest fits with room to spare; a tenant's 200 KB of junk is refused here,
+ * before it is parsed, hashed or remembered.
+ */
+export const MAX_METADATA_CHARACTERS = 64 * 1024;
 
 function toRequest(ref: ScaledObjectRefMessage | null | undefined): ScaledObjectRequest {
   if (!ref) throw new RpcError(grpc.status.INVALID_ARGUMENT, "scaledObjectRef is missing");
@@ -42,6 +49,18 @@ function toRequest(ref: ScaledObjectRefMessage | null | undefined): ScaledObject
     throw new RpcError(
       grpc.status.INVALID_ARGUMENT,
       `scalerMetadata has more than ${MAX_METADATA_ENTRIES} keys`,
+    );
+  let total = 0;
+  let largest = { key: "", length: 0 };
+  for (const [key, value] of Object.entries(scalerMetadata)) {
+    const length = key.length + (value?.length ?? 0);
+    total += length;
+    if (length > largest.length) largest = { key, length };
+  }
+  if (total > MAX_METADATA_CHARACTERS)
+    throw new RpcError(
+      grpc.status.INVALID_ARGUMENT,
+      `scalerMetadata is ${total} characters, more than the ${MAX_METADATA_CHARACTERS} accepted; the largest entry is scalerMetadata.${excerpt(largest.key)} (${largest.length} characters)`,
     );
   return { name: ref.name, namespace: ref.namespace, scalerMetadata };
 }

@@ -8,6 +8,8 @@ export interface HttpEndpointsDeps {
   readonly metrics: ScalerMetrics;
   readonly logger: Logger;
   readonly decisions: () => Decision[];
+  /** The per-ScaledObject series, written at scrape time. */
+  readonly decisionSeries?: () => string;
   /** DEBUG_DECISIONS: "loopback" answers only connections from this host (kubectl port-forward). */
   readonly exposeDecisions: "false" | "loopback" | "true";
   readonly isServing: () => boolean;
@@ -15,12 +17,21 @@ export interface HttpEndpointsDeps {
   readonly extraMetrics?: () => Promise<string>;
 }
 
+/**
+ * /debug/decisions lists this many decisions by default (?limit= up to DEBUG_PAGE_MAX, and
+ * ?namespace= to pick one tenant): at 10,000 ScaledObjects the whole list was 20 MB.
+ */
+const DEBUG_PAGE = 200;
+const DEBUG_PAGE_MAX = 2000;
+
 /** /metrics, /debug/decisions, /healthz (process alive) and /readyz (serving, not shutting down). */
 export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
   const routes: Record<string, (res: ServerResponse, req: IncomingMessage) => Promise<void> | void> = {
     "/metrics": async (res) => {
       const body =
-        (await deps.metrics.registry.metrics()) + (deps.extraMetrics ? await deps.extraMetrics() : "");
+        (await deps.metrics.registry.metrics()) +
+        (deps.decisionSeries?.() ?? "") +
+        (deps.extraMetrics ? await deps.extraMetrics() : "");
       res.writeHead(200, { "content-type": deps.metrics.registry.contentType }).end(body);
     },
     "/healthz": (res) => {
@@ -41,16 +52,24 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
           .end("/debug/decisions answers loopback connections only (DEBUG_DECISIONS=loopback)\n");
         return;
       }
-      const decisions = deps
+      const query = new URL(req.url ?? "/", "http://localhost").searchParams;
+      const namespace = query.get("namespace");
+      const limit = Math.min(
+        Math.max(Math.trunc(Number(query.get("limit") ?? DEBUG_PAGE)) || DEBUG_PAGE, 1),
+        DEBUG_PAGE_MAX,
+      );
+      const all = deps
         .decisions()
+        .filter((d) => namespace === null || d.scaledObject.namespace === namespace)
         .sort((a, b) =>
           `${a.scaledObject.namespace}/${a.scaledObject.name}`.localeCompare(
             `${b.scaledObject.namespace}/${b.scaledObject.name}`,
           ),
         );
+      const decisions = all.slice(0, limit);
       res
         .writeHead(200, { "content-type": "application/json" })
-        .end(`${JSON.stringify({ decisions }, null, 2)}\n`);
+        .end(`${JSON.stringify({ total: all.length, shown: decisions.length, decisions })}\n`);
     };
 
   return createServer((req: IncomingMessage, res: ServerResponse) => {

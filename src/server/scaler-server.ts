@@ -3,10 +3,10 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { RawInputs } from "../config/resolve.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
-import type { Decision } from "../policy/decision.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
 import { serverCredentials, type TransportSecurity, transportSecurity } from "./credentials.ts";
-import { DecisionBook } from "./decision-book.ts";
+import { DecisionBook, decisionChanged } from "./decision-book.ts";
+import { decisionSeriesText } from "./decision-series.ts";
 import { ExternalScalerService } from "./external-scaler.ts";
 import { createHttpEndpoints, listenHttp } from "./http.ts";
 import { listenError } from "./listen-error.ts";
@@ -37,17 +37,6 @@ export interface RunningScaler {
   readonly metrics: ScalerMetrics;
   /** Health NOT_SERVING, streams end with OK, in-flight calls finish within the grace period. */
   shutdown(): Promise<void>;
-}
-
-function decisionChanged(decision: Decision, previous: Decision | undefined): boolean {
-  return (
-    !previous ||
-    previous.desiredReplicas !== decision.desiredReplicas ||
-    previous.metricValue !== decision.metricValue ||
-    previous.active !== decision.active ||
-    previous.available !== decision.available ||
-    previous.drivingFactor !== decision.drivingFactor
-  );
 }
 
 function serverOptions(config: ServiceConfig): grpc.ServerOptions {
@@ -86,12 +75,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     decisionTtlMs: config.server.decisionTtlSeconds * 1000,
     maxEntries: config.server.maxScaledObjects,
     onDecision: (decision, previous) => {
-      metrics.observeDecision(decision);
       if (!decisionChanged(decision, previous)) return;
-      metrics.decisionChanges.inc({
-        namespace: decision.scaledObject.namespace,
-        scaled_object: decision.scaledObject.name,
-      });
       logger.info(
         {
           scaledObject: decision.scaledObject,
@@ -104,7 +88,6 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
         decision.summary,
       );
     },
-    onForget: (identity) => metrics.forget(identity),
   });
   const service = new ExternalScalerService({
     book,
@@ -149,6 +132,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     metrics,
     logger,
     decisions: () => book.latestDecisions(),
+    decisionSeries: () => decisionSeriesText(book.records()),
     exposeDecisions: config.debug.exposeDecisions,
     isServing: () => serving,
     extraMetrics: options.sourceMetrics,

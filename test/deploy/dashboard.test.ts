@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { decisionSeriesLabels } from "../../src/server/decision-series.ts";
 import { ScalerMetrics } from "../../src/server/metrics.ts";
 import { SourceMetrics } from "../../src/sources/source-metrics.ts";
 import { DEPLOY_DIR } from "./support/kustomize.ts";
@@ -47,6 +48,7 @@ async function exportedSeries(): Promise<Map<string, string[]>> {
         series.set(`${metric.name}_count`, labels);
       } else series.set(metric.name, labels);
     }
+  for (const [name, labels] of decisionSeriesLabels()) series.set(name, labels);
   for (const [name, labels] of Object.entries(KUBE_STATE_METRICS)) series.set(name, labels);
   return series;
 }

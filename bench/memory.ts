@@ -1,0 +1,153 @@
+/**
+ * npm run bench:memory [-- --junk 1000 --junk-kib 200 --scaled-objects 10000]
+ *
+ * What the scaler keeps per ScaledObject, in bytes. One in-process server (real gRPC, real
+ * decision book, a scripted source so no upstream is involved) and one client:
+ *   1. `--junk` ScaledObjects each sending `--junk-kib` KiB of junk metadata (refused at the door),
+ *   2. `--scaled-objects` normal ScaledObjects (GetMetricSpec + GetMetrics each),
+ *   3. one /metrics scrape and one /debug/decisions page at that size.
+ * Heap and RSS are read after a full garbage collection (run with --expose-gc, as the npm script
+ * does). Prints one JSON object.
+ */
+import { parseArgs } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import { pino } from "pino";
+import { loadServiceConfig } from "../src/config/service-config.ts";
+import { startScalerServer } from "../src/server/scaler-server.ts";
+import {
+  KedaLikeClient,
+  ONE_PER_MESSAGE,
+  ref,
+  ScriptedSource,
+  statusOf,
+} from "../test/support/scaler-harness.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    junk: { type: "string", default: "1000" },
+    "junk-kib": { type: "string", default: "200" },
+    "scaled-objects": { type: "string", default: "10000" },
+    concurrency: { type: "string", default: "64" },
+  },
+});
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error("run with node --expose-gc (npm run bench:memory does)");
+
+function settledMemory(): { heapMiB: number; rssMiB: number } {
+  gc!();
+  gc!();
+  const usage = process.memoryUsage();
+  return { heapMiB: usage.heapUsed / 2 ** 20, rssMiB: usage.rss / 2 ** 20 };
+}
+
+const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+/** Runs `count` calls, `concurrency` at a time, counting the statuses they end with. */
+async function calls(count: number, concurrency: number, call: (i: number) => Promise<unknown>) {
+  const statuses: Record<string, number> = {};
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        const { code } = await statusOf(call(i));
+        const name = grpc.status[code] ?? String(code);
+        statuses[name] = (statuses[name] ?? 0) + 1;
+      }
+    }),
+  );
+  return statuses;
+}
+
+async function main(): Promise<void> {
+  const junk = Number(args.junk);
+  const junkChars = Number(args["junk-kib"]) * 1024;
+  const scaledObjects = Number(args["scaled-objects"]);
+  const concurrency = Number(args.concurrency);
+  const env = {
+    LISTEN_HOST: "127.0.0.1",
+    GRPC_PORT: "0",
+    HTTP_PORT: "0",
+    // Every ScaledObject stays remembered: what is measured is the cost of remembering them.
+    MAX_SCALED_OBJECTS: String(Math.max(10_000, scaledObjects)),
+    GRPC_MAX_MESSAGE_BYTES: String(Math.max(262_144, junkChars + 4096)),
+  };
+  const source = new ScriptedSource();
+  source.setBacklog(3);
+  const scaler = await startScalerServer({
+    config: loadServiceConfig(env),
+    env,
+    source,
+    logger: pino({ level: "silent" }),
+  });
+  const client = new KedaLikeClient(`127.0.0.1:${scaler.grpcPort}`, undefined, {
+    "grpc.max_send_message_length": junkChars + 65_536,
+  });
+  await client.call("GetMetricSpec", ref("warm-up", ONE_PER_MESSAGE));
+  const start = settledMemory();
+
+  const junkStatuses = await calls(junk, Math.min(concurrency, 16), (i) => {
+    const so = ref(`junk-${i}`, { [`junk${i}`]: "x".repeat(junkChars) }, "hostile");
+    return client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" }, 30_000);
+  });
+  const afterJunk = settledMemory();
+
+  const normalStatuses = await calls(scaledObjects, concurrency, (i) => {
+    const so = ref(`chat-${i}`, { ...ONE_PER_MESSAGE, modelName: `llama-${i % 7}` }, `tenant-${i % 50}`);
+    return Promise.all([
+      client.call("GetMetricSpec", so, 30_000),
+      client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" }, 30_000),
+    ]);
+  });
+  const afterNormal = settledMemory();
+
+  const base = `http://127.0.0.1:${scaler.httpPort}`;
+  let started = performance.now();
+  const metricsText = await (await fetch(`${base}/metrics`)).text();
+  const scrapeMs = performance.now() - started;
+  started = performance.now();
+  const debugText = await (await fetch(`${base}/debug/decisions`)).text();
+  const debugMs = performance.now() - started;
+
+  client.close();
+  await scaler.shutdown();
+
+  const normalGrowth = afterNormal.heapMiB - afterJunk.heapMiB;
+  console.log(
+    JSON.stringify(
+      {
+        junk: {
+          scaledObjects: junk,
+          metadataKiB: junkChars / 1024,
+          statuses: junkStatuses,
+          heapGrowthMiB: round(afterJunk.heapMiB - start.heapMiB),
+          rssGrowthMiB: round(afterJunk.rssMiB - start.rssMiB),
+        },
+        normal: {
+          scaledObjects,
+          statuses: normalStatuses,
+          remembered: scaler.book.size,
+          heapGrowthMiB: round(normalGrowth),
+          rssGrowthMiB: round(afterNormal.rssMiB - afterJunk.rssMiB),
+          heapBytesPerScaledObject: Math.round((normalGrowth * 2 ** 20) / Math.max(1, scaledObjects)),
+          bookApproximateMiB: round(scaler.book.approximateBytes / 2 ** 20),
+        },
+        metrics: {
+          bytes: metricsText.length,
+          series: metricsText.split("\n").filter((l) => l && !l.startsWith("#")).length,
+          scrapeMs: round(scrapeMs),
+        },
+        debugDecisions: { bytes: debugText.length, ms: round(debugMs) },
+        rssMiB: round(afterNormal.rssMiB),
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

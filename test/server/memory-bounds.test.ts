@@ -1,0 +1,98 @@
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DecisionBook } from "../../src/server/decision-book.ts";
+import { MAX_METADATA_CHARACTERS } from "../../src/server/external-scaler.ts";
+import {
+  type Harness,
+  KedaLikeClient,
+  ONE_PER_MESSAGE,
+  ref,
+  ScriptedSource,
+  startHarness,
+  statusOf,
+} from "../support/scaler-harness.ts";
+
+let harness: Harness;
+let client: KedaLikeClient;
+
+beforeAll(async () => {
+  harness = await startHarness({});
+  harness.source.setBacklog(2);
+  client = new KedaLikeClient(harness.address);
+});
+
+afterAll(async () => {
+  client.close();
+  await harness.stop();
+});
+
+describe("scalerMetadata size at the door", () => {
+  it("refuses more than MAX_METADATA_CHARACTERS with INVALID_ARGUMENT naming the largest key, and remembers nothing", async () => {
+    const before = harness.scaler.book.size;
+    const so = ref("junk", { ...ONE_PER_MESSAGE, junkKey: "j".repeat(MAX_METADATA_CHARACTERS) });
+    for (const method of ["GetMetricSpec", "IsActive"]) {
+      const result = await statusOf(client.call(method, so));
+      expect(result.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(result.details).toContain('the largest entry is scalerMetadata."junkKey"');
+    }
+    expect(harness.scaler.book.size).toBe(before);
+  });
+
+  it("accepts metadata just under the limit (a long custom query is legitimate)", async () => {
+    const so = ref("long-but-fine", { ...ONE_PER_MESSAGE, modelName: "m".repeat(60) });
+    expect((await statusOf(client.call("GetMetricSpec", so))).code).toBe(grpc.status.OK);
+  });
+});
+
+describe("the decision book's bounds", () => {
+  const env = {};
+  const source = new ScriptedSource();
+  source.setBacklog(1);
+
+  it("forgets the least recently used entries beyond maxBytes, whatever the entry count allows", () => {
+    const book = new DecisionBook({
+      source,
+      env,
+      clock: Date.now,
+      decisionTtlMs: 1000,
+      maxEntries: 10_000,
+      maxBytes: 200_000,
+    });
+    for (let i = 0; i < 500; i++) {
+      try {
+        book.specFor({ name: `so-${i}`, namespace: "ns", scalerMetadata: { ...ONE_PER_MESSAGE } });
+      } catch {}
+    }
+    expect(book.approximateBytes).toBeLessThanOrEqual(200_000);
+    expect(book.size).toBeGreaterThan(5);
+    expect(book.size).toBeLessThan(500);
+  });
+
+  it("keys entries by a digest: an invalid spec with long values keeps only short problems", () => {
+    const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000 });
+    const metadata: Record<string, string> = {};
+    for (let i = 0; i < 30; i++) metadata[`bad${i}`] = "v".repeat(2000);
+    expect(() => book.specFor({ name: "bad", namespace: "ns", scalerMetadata: metadata })).toThrow();
+    // 30 unknown keys of 2,000 characters: kept are at most 8 problems, each quoting ≤ 80 characters.
+    expect(book.approximateBytes).toBeLessThan(6 * 1024 + 2 * 8 * 200);
+  });
+});
+
+describe("/metrics per ScaledObject", () => {
+  it("lists only the driving factor (value 1) and counts decision changes", async () => {
+    const so = ref("metered", ONE_PER_MESSAGE, "team-m");
+    await client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" });
+    const text = await (await fetch(`http://127.0.0.1:${harness.scaler.httpPort}/metrics`)).text();
+    const factors = text
+      .split("\n")
+      .filter(
+        (l) => l.startsWith("keda_llm_scaler_driving_factor{") && l.includes('scaled_object="metered"'),
+      );
+    expect(factors).toHaveLength(1);
+    expect(factors[0]).toMatch(/ 1$/);
+    expect(text).toMatch(
+      /keda_llm_scaler_decision_changes_total\{namespace="team-m",scaled_object="metered"\} 1/,
+    );
+    expect(text).toMatch(/keda_llm_scaler_desired_replicas\{namespace="team-m",scaled_object="metered"\} 2/);
+  });
+});
