@@ -97,7 +97,10 @@ export function decide(
 
   const screened = screenReadings(spec, readings, nowMs);
   reasons.push(...screened.reasons);
-  const idle = interpretIdleReadings(screened.readings, spec.ttft.minRequestsPerSecond);
+  const idle = interpretIdleReadings(screened.readings, {
+    ttft: spec.ttft.minRequestsPerSecond,
+    e2e: spec.e2eLatency.minRequestsPerSecond,
+  });
   reasons.push(...idle.reasons);
   const held = applyFailStatic(
     idle.readings,
@@ -117,6 +120,7 @@ export function decide(
     readyReplicas: replicas.ready,
     backlog: backlog.exact,
     ttftWithoutSamples: idle.ttftWithoutSamples,
+    e2eWithoutSamples: idle.e2eWithoutSamples,
   });
 
   const lastSignalAtMs = lastSignalAt(usable, nowMs, memory.lastSignalAtMs);

@@ -2,7 +2,15 @@ import type { ScaledObjectIdentity } from "../config/spec.ts";
 import type { SignalKey } from "../readings/signal-table.ts";
 
 /** The signals that can vote on demand (replica units at 100 % utilisation). */
-export type DemandSignal = "queue" | "ttft" | "kvCache" | "gpu" | "tokens" | "concurrency";
+export type DemandSignal =
+  | "queue"
+  | "ttft"
+  | "kvCache"
+  | "gpu"
+  | "tokens"
+  | "concurrency"
+  | "e2e"
+  | "gpuMemory";
 
 export type VerdictStatus =
   /** The signal produced a demand figure from a fresh reading. */

@@ -15,6 +15,22 @@ export interface IdleInterpretation {
   readonly reasons: readonly RuleFired[];
   /** TTFT P95 was NaN: no request finished prefill in the window, so there is no percentile. */
   readonly ttftWithoutSamples: boolean;
+  /** End-to-end latency P95 was NaN in the same way: no request finished in the window. */
+  readonly e2eWithoutSamples: boolean;
+}
+
+/**
+ * A percentile that is `not_a_number` is one over no requests only when its request rate says
+ * there were too few; with the rate unknown or high, a NaN is broken data like any other
+ * (fail-static holds it).
+ */
+function percentileWithoutSamples(
+  p95: Reading | undefined,
+  rate: Reading | undefined,
+  minRequestsPerSecond: number,
+): boolean {
+  const fewRequests = rate?.ok === true && (rate.value === 0 || rate.value < minRequestsPerSecond);
+  return p95 !== undefined && !p95.ok && p95.failure.kind === "not_a_number" && fewRequests;
 }
 
 /**
@@ -22,24 +38,28 @@ export interface IdleInterpretation {
  * - with kube-state-metrics saying no replica is ready, an `empty` answer from a pod-exported
  *   signal means there is no pod to report it: nothing waits or runs inside vLLM (0), and the
  *   ready-relative signals have nothing to scale from (they abstain on 0 ready replicas);
- * - a TTFT P95 that is `not_a_number` while the request rate is (near) zero is a percentile over
- *   no requests: TTFT abstains.
+ * - a TTFT or end-to-end P95 that is `not_a_number` while its request rate is (near) zero is a
+ *   percentile over no requests: the signal abstains.
  * Anything else stays a failure for the fail-static rules.
  */
 export function interpretIdleReadings(
   readings: SignalReadings,
-  ttftMinRequestsPerSecond: number,
+  minRequestsPerSecond: { readonly ttft: number; readonly e2e: number },
 ): IdleInterpretation {
   const ready = readings.replicasReady;
   const noPodReady = ready?.ok === true && ready.value === 0;
-  const p95 = readings.ttftP95Seconds;
-  // NaN is a percentile over no requests only when the request rate says there were too few;
-  // with the rate unknown or high, a NaN is broken data like any other (fail-static holds it).
-  const rate = readings.ttftRequestsPerSecond;
-  const fewRequests = rate?.ok === true && (rate.value === 0 || rate.value < ttftMinRequestsPerSecond);
-  const ttftWithoutSamples =
-    p95 !== undefined && !p95.ok && p95.failure.kind === "not_a_number" && fewRequests;
-  if (!noPodReady && !ttftWithoutSamples) return { readings, ttftWithoutSamples, reasons: [] };
+  const ttftWithoutSamples = percentileWithoutSamples(
+    readings.ttftP95Seconds,
+    readings.ttftRequestsPerSecond,
+    minRequestsPerSecond.ttft,
+  );
+  const e2eWithoutSamples = percentileWithoutSamples(
+    readings.e2eP95Seconds,
+    readings.e2eRequestsPerSecond,
+    minRequestsPerSecond.e2e,
+  );
+  if (!noPodReady && !ttftWithoutSamples && !e2eWithoutSamples)
+    return { readings, ttftWithoutSamples, e2eWithoutSamples, reasons: [] };
 
   const result: Partial<Record<SignalKey, Reading>> = { ...readings };
   const reread: SignalKey[] = [];
@@ -52,9 +72,11 @@ export function interpretIdleReadings(
       }
     }
   if (ttftWithoutSamples && !reread.includes("ttftP95Seconds")) delete result.ttftP95Seconds;
+  if (e2eWithoutSamples && !reread.includes("e2eP95Seconds")) delete result.e2eP95Seconds;
   return {
     readings: result,
     ttftWithoutSamples: ttftWithoutSamples && !reread.includes("ttftP95Seconds"),
+    e2eWithoutSamples: e2eWithoutSamples && !reread.includes("e2eP95Seconds"),
     reasons:
       reread.length > 0
         ? [

@@ -99,6 +99,33 @@ export const SIGNAL_TABLE = {
     instantaneousGauge: false,
     meaning: "Generated tokens per second per pod.",
   },
+  e2eP95Seconds: {
+    role: "demand",
+    unit: "seconds",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: false,
+    meaning:
+      "End-to-end request latency (queue, prefill and generation), 95th percentile over the rate window.",
+  },
+  e2eRequestsPerSecond: {
+    role: "qualifier",
+    unit: "requests/s",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: false,
+    meaning:
+      "Finished requests per second behind the end-to-end latency histogram: a percentile over too few samples abstains.",
+  },
+  gpuMemoryUsage: {
+    role: "demand",
+    unit: "fraction",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: false,
+    meaning:
+      "GPU framebuffer in use, 0–1: DCGM FB_USED / (FB_USED + FB_FREE), averaged over the target's GPUs.",
+  },
   replicasDesired: {
     role: "replica-count",
     unit: "replicas",

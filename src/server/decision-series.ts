@@ -1,7 +1,16 @@
 import type { Decision, DemandSignal } from "../policy/decision.ts";
 
 const PREFIX = "keda_llm_scaler_";
-const SIGNALS: readonly DemandSignal[] = ["queue", "ttft", "kvCache", "gpu", "tokens"];
+const SIGNALS: readonly DemandSignal[] = [
+  "queue",
+  "ttft",
+  "kvCache",
+  "gpu",
+  "tokens",
+  "concurrency",
+  "e2e",
+  "gpuMemory",
+];
 
 /** What /metrics shows of one remembered ScaledObject: its latest decision and how often it changed. */
 export interface DecisionRecord {

@@ -41,6 +41,8 @@ export function prometheusSignalsOf(spec: ScalerSpec): PrometheusSignal[] {
   if (spec.kvCache.enabled) signals.push("kvCacheUsage");
   if (spec.gpu.enabled && spec.sources.gpuSource === "dcgm") signals.push("gpuUtilisation");
   if (spec.tokens.enabled) signals.push("tokensPerSecondPerPod");
+  if (spec.e2eLatency.targetSeconds !== undefined) signals.push("e2eP95Seconds", "e2eRequestsPerSecond");
+  if (spec.gpuMemory.target !== undefined) signals.push("gpuMemoryUsage");
   signals.push("replicasDesired", "replicasReady", "replicasUnavailable");
   return signals;
 }
@@ -142,5 +144,7 @@ function primarySignalOf(spec: ScalerSpec): SignalKey | undefined {
   if (spec.kvCache.enabled) return "kvCacheUsage";
   if (spec.gpu.enabled) return "gpuUtilisation";
   if (spec.tokens.enabled) return "tokensPerSecondPerPod";
+  if (spec.e2eLatency.targetSeconds !== undefined) return "e2eP95Seconds";
+  if (spec.gpuMemory.target !== undefined) return "gpuMemoryUsage";
   return undefined;
 }

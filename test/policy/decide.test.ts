@@ -753,6 +753,8 @@ describe("explainability", () => {
       ["gpu", "disabled"],
       ["tokens", "disabled"],
       ["concurrency", "disabled"],
+      ["e2e", "disabled"],
+      ["gpuMemory", "disabled"],
     ]);
     expect(decision).toMatchObject({ floorReplicas: 1, drivingFactor: "floor", desiredReplicas: 1 });
     expect(decision.summary).toMatch(

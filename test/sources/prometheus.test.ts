@@ -78,6 +78,7 @@ beforeAll(async () => {
     pod: { namespace: "team-a", name: pods.a1.pod },
     utilPercent: 80,
     grEngineActive: 0.7,
+    framebufferMiB: { used: 61_440, free: 20_480 },
   });
   dcgm.setGpu({
     index: 1,
@@ -85,6 +86,7 @@ beforeAll(async () => {
     pod: { namespace: "team-a", name: pods.a2.pod },
     utilPercent: 60,
     grEngineActive: 0.5,
+    framebufferMiB: { used: 40_960, free: 40_960 },
   });
   dcgm.setGpu({ index: 2, host: "node-1", utilPercent: 0, grEngineActive: 0 });
   dcgm.setGpu({
@@ -93,15 +95,19 @@ beforeAll(async () => {
     pod: { namespace: "team-b", name: pods.b1.pod },
     utilPercent: 10,
     grEngineActive: 0.1,
+    framebufferMiB: { used: 81_920, free: 0 },
   });
   ksm.setDeployment("team-a", "llama", { desired: 3, ready: 2 });
   ksm.setDeployment("team-b", "llama", { desired: 1, ready: 1 });
   // A steady stream: per tick 18 requests at 0.3 s and 2 at 1.5 s TTFT on each llama pod, so the
   // 95th percentile falls in the (1, 2.5] bucket at 1 + (19 - 18) / (20 - 18) × 1.5 = 1.75 s; and
-  // 100 generated tokens per pod per 100 ms (1000 tokens/s).
+  // 100 generated tokens per pod per 100 ms (1000 tokens/s). The same 20 requests finish 18 at
+  // 2 s and 2 at 12 s end to end: the 95th percentile falls in the (10, 15] bucket at
+  // 10 + (19 - 18) / (20 - 18) × 5 = 12.5 s.
   const tick = () => {
     for (const pod of [pods.a1, pods.a2, pods.b1]) {
       pod.observeTtft([...Array(18).fill(0.3), 1.5, 1.5]);
+      pod.observeE2eLatency([...Array(18).fill(2), 12, 12]);
       pod.addGenerationTokens(100);
     }
   };
@@ -150,6 +156,43 @@ describe("Prometheus source (real Prometheus)", () => {
     const reading = readings.vllmWaiting;
     expect(reading?.ok && Date.now() - reading.observedAtMs).toBeLessThan(10_000);
     expect(readings.queueBacklog).toBeUndefined();
+    await source.close();
+  });
+
+  it("reads end-to-end latency P95 and GPU memory use once their targets are set", async () => {
+    const source = sourceFor();
+    const targets = { e2eTargetSeconds: "10", gpuMemoryTarget: "0.9" };
+    const readings = await source.read(spec("team-a", "llama", { modelName: LLAMA, ...targets }), {
+      nowMs: Date.now(),
+    });
+    expect(value(readings.e2eP95Seconds)).toBeCloseTo(12.5, 3);
+    // Each request is counted by both histograms in the same tick: the same rate, within a scrape.
+    const ratio = value(readings.e2eRequestsPerSecond) / value(readings.ttftRequestsPerSecond);
+    expect(ratio).toBeGreaterThan(0.9);
+    expect(ratio).toBeLessThan(1.1);
+    // (60 GiB of 80 + 40 of 80) / 2: not the idle GPU, not team-b's full one.
+    expect(value(readings.gpuMemoryUsage)).toBeCloseTo(0.625, 6);
+    const teamB = await source.read(spec("team-b", "llama", targets), { nowMs: Date.now() });
+    expect(value(teamB.gpuMemoryUsage)).toBeCloseTo(1, 6);
+    expect(value(teamB.e2eP95Seconds)).toBeCloseTo(12.5, 3);
+    // Without traffic the percentile is NaN, and a Deployment without pods has no GPU to read.
+    const idle = await source.read(spec("team-a", "qwen", targets), { nowMs: Date.now() });
+    expect(failureKind(idle.e2eP95Seconds)).toBe("not_a_number");
+    expect(value(idle.e2eRequestsPerSecond)).toBe(0);
+    const none = await source.read(spec("team-a", "mistral", targets), { nowMs: Date.now() });
+    expect(failureKind(none.gpuMemoryUsage)).toBe("empty");
+    expect(none.gpuMemoryUsage?.ok === false && none.gpuMemoryUsage.failure.message).toContain(
+      "DCGM_FI_DEV_FB_USED",
+    );
+    await source.close();
+  });
+
+  it("reads neither new signal while its target is unset", async () => {
+    const source = sourceFor();
+    const readings = await source.read(spec("team-a", "llama"), { nowMs: Date.now() });
+    expect(readings.e2eP95Seconds).toBeUndefined();
+    expect(readings.e2eRequestsPerSecond).toBeUndefined();
+    expect(readings.gpuMemoryUsage).toBeUndefined();
     await source.close();
   });
 

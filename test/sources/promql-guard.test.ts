@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseScalerSpec } from "../../src/config/spec.ts";
+import { signalKeysWhere } from "../../src/readings/signal-table.ts";
 import { namespaceViolation, vectorSelectors } from "../../src/sources/prometheus/guard.ts";
 import { regexLiteral, stringLiteral } from "../../src/sources/prometheus/promql.ts";
-import { prometheusQuery } from "../../src/sources/prometheus/queries.ts";
+import { type PrometheusSignal, prometheusQuery } from "../../src/sources/prometheus/queries.ts";
 
 const NS = "team-a";
 
@@ -83,18 +84,11 @@ describe("built queries", () => {
     parseScalerSpec({ name: "llama", namespace: NS }, metadata, {});
 
   it("scope every selector to the ScaledObject's namespace and pass the guard themselves", () => {
-    const signals = [
-      "vllmWaiting",
-      "vllmRunning",
-      "ttftP95Seconds",
-      "ttftRequestsPerSecond",
-      "kvCacheUsage",
-      "gpuUtilisation",
-      "tokensPerSecondPerPod",
-      "replicasDesired",
-      "replicasReady",
-      "replicasUnavailable",
-    ] as const;
+    // Every reading the signal table says Prometheus produces, so a new row is checked too.
+    const signals = signalKeysWhere((a) =>
+      a.sources.some((source) => source === "prometheus"),
+    ) as PrometheusSignal[];
+    expect(signals).toEqual(expect.arrayContaining(["vllmWaiting", "e2eP95Seconds", "gpuMemoryUsage"]));
     for (const signal of signals) {
       const query = prometheusQuery(spec({ modelName: "org/model:v1+x" }), signal, {
         allowCustomQueries: false,

@@ -22,6 +22,11 @@ export const VLLM_TTFT_BUCKETS = [
   2560,
 ];
 
+/** vLLM's end-to-end request latency buckets, as vLLM declares them. */
+export const VLLM_E2E_BUCKETS = [
+  0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680,
+];
+
 /** One HTTP /metrics endpoint on 127.0.0.1 serving a prom-client registry. */
 export class Exporter {
   readonly registry = new Registry();
@@ -69,6 +74,7 @@ export class VllmPodExporter extends Exporter {
   private readonly kvCache: Gauge<"model_name" | "engine">;
   private readonly legacyKvCache: Gauge<"model_name" | "engine">;
   private readonly ttft: Histogram<"model_name" | "engine">;
+  private readonly e2e: Histogram<"model_name" | "engine">;
   private readonly generationTokens: Counter<"model_name" | "engine">;
 
   constructor(
@@ -113,6 +119,13 @@ export class VllmPodExporter extends Exporter {
       buckets: VLLM_TTFT_BUCKETS,
       registers,
     });
+    this.e2e = new Histogram({
+      name: "vllm:e2e_request_latency_seconds",
+      help: "Histogram of e2e request latency in seconds.",
+      labelNames,
+      buckets: VLLM_E2E_BUCKETS,
+      registers,
+    });
     this.generationTokens = new Counter({
       name: "vllm:generation_tokens_total",
       help: "Number of generation tokens processed.",
@@ -124,6 +137,7 @@ export class VllmPodExporter extends Exporter {
     this.setKvCacheUsage(0);
     this.generationTokens.inc(this.labels, 0);
     this.ttft.zero(this.labels);
+    this.e2e.zero(this.labels);
   }
 
   setWaiting(requests: number): void {
@@ -142,6 +156,10 @@ export class VllmPodExporter extends Exporter {
     for (const value of seconds) this.ttft.observe(this.labels, value);
   }
 
+  observeE2eLatency(seconds: readonly number[]): void {
+    for (const value of seconds) this.e2e.observe(this.labels, value);
+  }
+
   addGenerationTokens(tokens: number): void {
     this.generationTokens.inc(this.labels, tokens);
   }
@@ -154,6 +172,8 @@ export class VllmPodExporter extends Exporter {
 export class DcgmExporter extends Exporter {
   private readonly util: Gauge<string>;
   private readonly grEngineActive: Gauge<string>;
+  private readonly framebufferUsed: Gauge<string>;
+  private readonly framebufferFree: Gauge<string>;
   private static readonly LABELS = [
     "gpu",
     "UUID",
@@ -175,6 +195,16 @@ export class DcgmExporter extends Exporter {
       help: "Ratio of time the graphics engine is active.",
       ...common,
     });
+    this.framebufferUsed = new Gauge({
+      name: "DCGM_FI_DEV_FB_USED",
+      help: "Framebuffer memory used (in MiB).",
+      ...common,
+    });
+    this.framebufferFree = new Gauge({
+      name: "DCGM_FI_DEV_FB_FREE",
+      help: "Framebuffer memory free (in MiB).",
+      ...common,
+    });
   }
 
   /** `pod` undefined: an idle GPU, which carries empty pod/namespace labels. */
@@ -184,6 +214,8 @@ export class DcgmExporter extends Exporter {
     pod?: { namespace: string; name: string };
     utilPercent: number;
     grEngineActive: number;
+    /** Framebuffer MiB in use and free; unset: an 80 GB GPU with nothing loaded. */
+    framebufferMiB?: { used: number; free: number };
   }): void {
     const labels = {
       gpu: String(gpu.index),
@@ -198,6 +230,9 @@ export class DcgmExporter extends Exporter {
     };
     this.util.set(labels, gpu.utilPercent);
     this.grEngineActive.set(labels, gpu.grEngineActive);
+    const framebuffer = gpu.framebufferMiB ?? { used: 0, free: 81_920 };
+    this.framebufferUsed.set(labels, framebuffer.used);
+    this.framebufferFree.set(labels, framebuffer.free);
   }
 }
 

@@ -144,6 +144,29 @@ export const policyGroups = {
       doc: "Requests one replica serves at once (vLLM's --max-num-seqs, 256 by default; set what your server runs). Running plus waiting requests over this is always demand: work in flight keeps the target active and never lets it go to zero.",
     }),
   },
+  e2eLatency: {
+    targetSeconds: setting({
+      key: "e2eTargetSeconds",
+      env: "E2E_TARGET_SECONDS",
+      type: optional(positiveNumber()),
+      doc: "End-to-end request latency P95 (vllm:e2e_request_latency_seconds) above this, while the latency gate is open, means the ready replicas are overloaded; demand = ready × P95 / target (step-bounded). Unset: the signal is off. It includes generation time, so derive the target from your own answers' length: long answers have a long P95 at any load.",
+    }),
+    minRequestsPerSecond: setting({
+      key: "e2eMinRequestsPerSecond",
+      env: "E2E_MIN_REQUESTS_PER_SECOND",
+      type: nonNegativeNumber(),
+      default: "0.1",
+      doc: "An end-to-end P95 over fewer finished requests than this (per second, in the rate window) abstains.",
+    }),
+  },
+  gpuMemory: {
+    target: setting({
+      key: "gpuMemoryTarget",
+      env: "GPU_MEMORY_TARGET",
+      type: optional(fraction()),
+      doc: "GPU framebuffer use (DCGM FB_USED / (FB_USED + FB_FREE)) above this, while the latency gate is open, is memory pressure; demand = ready × usage / target (step-bounded). Unset: the signal is off. vLLM reserves --gpu-memory-utilization (0.9) of each GPU when it starts, so its framebuffer reads full at any load: there set this above that share, or use kvCacheTarget.",
+    }),
+  },
   headroom: {
     targetUtilisation: setting({
       key: "targetUtilisation",

@@ -18,6 +18,8 @@ export interface DemandContext {
   readonly backlog: number | undefined;
   /** TTFT P95 came back NaN: no request finished prefill in the rate window. */
   readonly ttftWithoutSamples?: boolean;
+  /** End-to-end latency P95 came back NaN: no request finished in the rate window. */
+  readonly e2eWithoutSamples?: boolean;
 }
 
 /** Whether the latency-type signals (TTFT, token throughput, busy-time GPU) may vote now, and why (not). */

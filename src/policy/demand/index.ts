@@ -3,7 +3,9 @@ import type { DemandSignal, SignalVerdict } from "../decision.ts";
 import type { UsableReadings } from "../usable.ts";
 import type { DemandContext, DemandRule } from "./common.ts";
 import { concurrencyRule } from "./concurrency.ts";
+import { e2eLatencyRule } from "./e2e-latency.ts";
 import { gpuRule } from "./gpu.ts";
+import { gpuMemoryRule } from "./gpu-memory.ts";
 import { kvCacheRule } from "./kv-cache.ts";
 import { latencyGate } from "./latency-gate.ts";
 import { queueRule } from "./queue.ts";
@@ -15,7 +17,15 @@ import { ttftRule } from "./ttft.ts";
  * whether the latency-type signals may vote (the latency gate). A new signal is one rule file
  * and one entry here.
  */
-const AFTER_QUEUE: readonly DemandRule[] = [ttftRule, kvCacheRule, gpuRule, tokensRule, concurrencyRule];
+const AFTER_QUEUE: readonly DemandRule[] = [
+  ttftRule,
+  kvCacheRule,
+  gpuRule,
+  tokensRule,
+  concurrencyRule,
+  e2eLatencyRule,
+  gpuMemoryRule,
+];
 const RULES: ReadonlyMap<DemandSignal, DemandRule> = new Map(
   [queueRule, ...AFTER_QUEUE].map((rule) => [rule.signal, rule]),
 );

@@ -125,6 +125,33 @@ function builtQuery(spec: ScalerSpec, signal: PrometheusSignal): PrometheusQuery
         `sum(rate(${vllm("vllm:generation_tokens_total")}[${window}])) / count(count by (pod) (${vllm("vllm:generation_tokens_total")}))`,
         "vllm:generation_tokens_total",
       );
+    case "e2eP95Seconds":
+      // NaN (not_a_number) when no request finished in the window, as for TTFT.
+      return vllmQuery(
+        `histogram_quantile(0.95, sum by (le) (rate(${vllm("vllm:e2e_request_latency_seconds_bucket")}[${window}])))`,
+        "vllm:e2e_request_latency_seconds",
+      );
+    case "e2eRequestsPerSecond":
+      return vllmQuery(
+        `sum(rate(${vllm("vllm:e2e_request_latency_seconds_count")}[${window}]))`,
+        "vllm:e2e_request_latency_seconds",
+      );
+    case "gpuMemoryUsage": {
+      // The share of each GPU, then the average over the target's GPUs (as for KV-cache usage):
+      // FB_USED and FB_FREE of one GPU carry the same labels, so the division pairs them one to one.
+      const gpuMatchers: LabelMatcher[] = [inNamespace, podMatcher(spec)];
+      const used = selector("DCGM_FI_DEV_FB_USED", gpuMatchers);
+      const free = selector("DCGM_FI_DEV_FB_FREE", gpuMatchers);
+      return {
+        signal,
+        expr: withFreshness(`avg(${used} / (${used} + ${free}))`, used),
+        custom: false,
+        what,
+        whenEmpty:
+          `no GPU of ${describePods(spec)} in namespace ${namespace} reports DCGM_FI_DEV_FB_USED and DCGM_FI_DEV_FB_FREE ` +
+          "(dcgm-exporter not scraped with honor_labels, pod attribution off, or no pods)",
+      };
+    }
     case "gpuUtilisation": {
       const percent = spec.sources.gpuMetric === "util";
       const metric = percent ? "DCGM_FI_DEV_GPU_UTIL" : "DCGM_FI_PROF_GR_ENGINE_ACTIVE";
