@@ -105,13 +105,16 @@ export function runSweep(
     return knob ? knob.values.map((value) => ({ policy, knob, value })) : [];
   });
   const points: SweepPoint[] = [];
+  let done = 0;
   for (const { policy, knob, value } of jobs) {
     const result = simulate(arrivals, [policy], {
       ...options,
       context: knob.apply(options.context, value),
       maxTimelinePoints: 10,
     });
-    const row = result.policies.find((p) => p.name === policy.name) as PolicyResult;
+    const row = result.policies.find((p) => p.name === policy.name);
+    // A policy the run leaves out (its signals do not exist behind this front end) has no frontier.
+    if (!row) continue;
     const point: SweepPoint = {
       policy: policy.name,
       knob: knob.knob,
@@ -121,7 +124,7 @@ export function runSweep(
       oracleRatio: row.oracleRatio,
     };
     points.push(point);
-    options.onPoint?.(point, points.length, jobs.length);
+    options.onPoint?.(point, ++done, jobs.length);
   }
   return { slaTarget: options.slaTarget, points, cheapestAtSla: cheapestAtSla(points, options.slaTarget) };
 }
