@@ -1,10 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { stringify } from "yaml";
 import { type Manifest, parseManifests } from "./manifest.ts";
-import { renderWithMiniKustomize } from "./mini-kustomize.ts";
 
 export { type Manifest, parseManifests };
 
@@ -36,24 +34,24 @@ export function kustomizationDirs(root = DEPLOY_DIR): string[] {
 }
 
 /**
- * Whether `kubectl kustomize` (kustomize v5, built into kubectl) can be run here.
- * DEPLOY_TEST_RENDERER=mini runs the whole suite on mini-kustomize, as on a machine without kubectl.
+ * The kubectl that scripts/install-test-deps.sh installs (official binary, pinned version and
+ * digest), so every machine renders deploy/ with the same kustomize. Its version is read from that
+ * script, the one place it is written.
  */
-export const hasKubectl: boolean = (() => {
-  if (process.env.DEPLOY_TEST_RENDERER === "mini") return false;
-  try {
-    execFileSync("kubectl", ["version", "--client"], { stdio: "ignore", timeout: 20_000 });
-    return true;
-  } catch {
-    return false;
-  }
+export const KUBECTL: string = (() => {
+  const script = readFileSync(join(REPO_ROOT, "scripts/install-test-deps.sh"), "utf8");
+  const version = /^KUBECTL_VERSION=(\S+)$/m.exec(script)?.[1];
+  if (!version) throw new Error("scripts/install-test-deps.sh sets no KUBECTL_VERSION");
+  return join(REPO_ROOT, ".cache/tools", `kubectl-${version}`, "kubectl");
 })();
 
 /** Renders with the kustomize built into kubectl (offline: no cluster, no network). */
-export function renderWithKubectl(dir: string): Rendered {
+function renderWithKubectl(dir: string): Rendered {
+  if (!existsSync(KUBECTL))
+    throw new Error(`${KUBECTL} is missing: run scripts/install-test-deps.sh (npm run test:ci does)`);
   let yaml: string;
   try {
-    yaml = execFileSync("kubectl", ["kustomize", join(REPO_ROOT, dir)], {
+    yaml = execFileSync(KUBECTL, ["kustomize", join(REPO_ROOT, dir)], {
       encoding: "utf8",
       timeout: 30_000,
       stdio: ["ignore", "pipe", "pipe"],
@@ -65,23 +63,13 @@ export function renderWithKubectl(dir: string): Rendered {
   return { dir, yaml, manifests: parseManifests(yaml, dir) };
 }
 
-/** Renders with mini-kustomize (the subset deploy/ uses), for machines without kubectl. */
-export function renderWithMini(dir: string): Rendered {
-  const manifests = renderWithMiniKustomize(join(REPO_ROOT, dir));
-  return { dir, yaml: manifests.map((m) => stringify(m)).join("---\n"), manifests };
-}
-
 const cache = new Map<string, Rendered>();
 
-/**
- * Renders a kustomization as `kubectl kustomize` would: with kubectl where it is installed (it is
- * on this project's machine image), otherwise with mini-kustomize, which a test holds to kubectl's
- * output wherever both exist.
- */
+/** Renders a kustomization exactly as `kubectl kustomize` does (it is kubectl kustomize). */
 export function renderKustomization(dir: string): Rendered {
   const cached = cache.get(dir);
   if (cached) return cached;
-  const rendered = hasKubectl ? renderWithKubectl(dir) : renderWithMini(dir);
+  const rendered = renderWithKubectl(dir);
   cache.set(dir, rendered);
   return rendered;
 }
