@@ -289,6 +289,7 @@ function scrapeConfig(
   dcgm: readonly DcgmExporter[],
   ksm: readonly KubeStateMetricsExporter[],
   interval: string,
+  extra: readonly ScrapeJob[],
 ) {
   const job = (name: string, honorLabels: boolean, targets: { targets: string[]; labels?: object }[]) => ({
     job_name: name,
@@ -307,8 +308,18 @@ function scrapeConfig(
       ),
       job("dcgm-exporter", true, dcgm.length ? [{ targets: dcgm.map((e) => e.target) }] : []),
       job("kube-state-metrics", true, ksm.length ? [{ targets: ksm.map((e) => e.target) }] : []),
+      ...extra.map((j) => ({ scrape_interval: interval, scrape_timeout: interval, ...j })),
     ].filter((j) => j.static_configs.length > 0),
   };
+}
+
+/** A scrape job written out as is (for jobs shaped like what an operator generates). */
+export interface ScrapeJob {
+  readonly job_name: string;
+  readonly honor_labels?: boolean;
+  readonly metrics_path?: string;
+  readonly static_configs: readonly { targets: string[]; labels?: Record<string, string> }[];
+  readonly relabel_configs?: readonly Record<string, unknown>[];
 }
 
 async function waitUntilReady(url: string, child: ChildProcess, timeoutMs: number): Promise<boolean> {
@@ -343,6 +354,8 @@ export async function startPrometheus(options: {
   vllm?: readonly VllmPodExporter[];
   dcgm?: readonly DcgmExporter[];
   kubeStateMetrics?: readonly KubeStateMetricsExporter[];
+  /** Further targets, e.g. the scaler itself, scraped with their own job settings. */
+  jobs?: readonly ScrapeJob[];
   scrapeInterval?: string;
 }): Promise<PrometheusHarness> {
   const exporters = [...(options.vllm ?? []), ...(options.dcgm ?? []), ...(options.kubeStateMetrics ?? [])];
@@ -357,6 +370,7 @@ export async function startPrometheus(options: {
         options.dcgm ?? [],
         options.kubeStateMetrics ?? [],
         options.scrapeInterval ?? "1s",
+        options.jobs ?? [],
       ),
     ),
   );
