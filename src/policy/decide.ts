@@ -20,6 +20,7 @@ import { applyScaleDownBand } from "./hysteresis.ts";
 import { applyLimits } from "./limits.ts";
 import type { PolicyMemory } from "./memory.ts";
 import { interpretIdleReadings } from "./no-pods.ts";
+import { applyForecast, applyLearnedCapacity, splitHistory } from "./provision-ahead.ts";
 import { applyRole } from "./role.ts";
 import { applyScaleDownDelay, type RecentAnswer } from "./scale-down-delay.ts";
 import { screenReadings } from "./screen.ts";
@@ -73,10 +74,10 @@ function unavailable(input: NoAnswer): DecideResult {
  * The whole decision, as a pipeline of stages (each a function in a file of its own that returns
  * its own reasons):
  *
- *   screen (bad and stale values fail) → no ready pods → fail-static per reading → smoothing
- *   → per-signal demand (demand/)
+ *   history split off (provision-ahead.ts) → screen (bad and stale values fail) → no ready pods
+ *   → fail-static per reading → smoothing → learned capacity → per-signal demand (demand/)
  *   → every signal down? (fail-static: hold, then UNAVAILABLE)
- *   → fusion → headroom → hysteresis → no scale-down on missing data (fail-static)
+ *   → fusion → forecast (provision-ahead.ts) → headroom → hysteresis → no scale-down on missing data (fail-static)
  *   → warm floor → never zero on missing data (fail-static) → limits → scale-down delay
  *   → role (placeholders for role=headroom) → HPA tolerance → activation → mode (advisory)
  *
@@ -95,7 +96,8 @@ export function decide(
     return step.count;
   };
 
-  const screened = screenReadings(spec, readings, nowMs);
+  const { current, seasons } = splitHistory(readings, spec.forecast.seasons);
+  const screened = screenReadings(spec, current, nowMs);
   reasons.push(...screened.reasons);
   const idle = interpretIdleReadings(screened.readings, {
     ttft: spec.ttft.minRequestsPerSecond,
@@ -116,7 +118,9 @@ export function decide(
   );
   const replicas = replicasOf(usable);
   const backlog = backlogOf(usable);
-  const verdicts = signalVerdicts(spec, usable, {
+  const capacity = applyLearnedCapacity(spec, usable, replicas, memory.capacity, nowMs);
+  reasons.push(...capacity.reasons);
+  const verdicts = signalVerdicts(capacity.spec, usable, {
     readyReplicas: replicas.ready,
     backlog: backlog.exact,
     ttftWithoutSamples: idle.ttftWithoutSamples,
@@ -128,8 +132,11 @@ export function decide(
   const previous = memory.lastDesired ?? replicas.current;
   const broken = brokenReadings(usable);
   const utilisation = spec.headroom.targetUtilisation;
+  let inflowRecent: PolicyMemory["inflowRecent"] = [];
   const remember = (lastDesired: number | undefined, recent?: readonly RecentAnswer[]): PolicyMemory => ({
     lastGood: held.lastGood,
+    ...(capacity.memory ? { capacity: capacity.memory } : {}),
+    ...(inflowRecent && inflowRecent.length > 0 ? { inflowRecent } : {}),
     ...(lastDesired !== undefined ? { lastDesired } : {}),
     ...(lastSignalAtMs !== undefined ? { lastSignalAtMs } : {}),
     ...(recent && recent.length > 0 ? { recent } : {}),
@@ -160,8 +167,11 @@ export function decide(
         : Math.max(previous ?? 0, replicas.current ?? 0);
     const fused = fuse(verdicts, replicas, askedFor, utilisation);
     reasons.push(...fused.reasons);
-    load = fused.load;
-    count = applyHeadroom(fused, utilisation);
+    const ahead = applyForecast(capacity.spec, usable, seasons, memory.inflowRecent ?? [], fused.load, nowMs);
+    reasons.push(...ahead.reasons);
+    inflowRecent = ahead.recent;
+    load = ahead.load;
+    count = applyHeadroom(ahead.raised ? { load, winner: "forecast" } : fused, utilisation);
     count = take(applyScaleDownBand(count, previous, load, utilisation, spec.stability.scaleDownBand));
     count = take(noScaleDownOnMissingData(count, previous, broken));
   }

@@ -68,7 +68,14 @@ export interface Decision {
   /** role=headroom: what the serving Deployment should run (the placeholders are sized from it). */
   readonly servingReplicas?: number;
   /** Which figure set the answer: a signal, the warm floor, a clamp or a hold. */
-  readonly drivingFactor: DemandSignal | "floor" | "minReplicas" | "maxReplicas" | "hold" | "none";
+  readonly drivingFactor:
+    | DemandSignal
+    | "forecast"
+    | "floor"
+    | "minReplicas"
+    | "maxReplicas"
+    | "hold"
+    | "none";
   readonly signals: readonly SignalVerdict[];
   readonly rules: readonly RuleFired[];
   /** One sentence a person can read. */

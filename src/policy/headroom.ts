@@ -14,7 +14,7 @@ export function withHeadroom(loadReplicas: number, utilisation: number): number 
  * the running ones saturate.
  */
 export function applyHeadroom(
-  fused: { readonly load: number; readonly winner: DemandSignal | undefined },
+  fused: { readonly load: number; readonly winner: DemandSignal | "forecast" | undefined },
   utilisation: number,
 ): Count {
   return { desired: withHeadroom(fused.load, utilisation), driving: fused.winner ?? "none", holding: false };

@@ -1,4 +1,6 @@
 import type { SignalKey } from "../readings/signal-table.ts";
+import type { CapacityMemory } from "./capacity.ts";
+import type { InflowSample } from "./forecast.ts";
 import type { RecentAnswer } from "./scale-down-delay.ts";
 import type { SmoothedReadings } from "./smoothing.ts";
 
@@ -23,4 +25,8 @@ export interface PolicyMemory {
   readonly recent?: readonly RecentAnswer[];
   /** Running averages of GPU utilisation and KV-cache usage. */
   readonly smoothed?: SmoothedReadings;
+  /** The learned requests per second per replica (capacity.ts). */
+  readonly capacity?: CapacityMemory;
+  /** Recent inflow samples for the forecast's trend, bounded to its window (forecast.ts). */
+  readonly inflowRecent?: readonly InflowSample[];
 }

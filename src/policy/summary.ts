@@ -21,6 +21,9 @@ export function summarise(decision: Decision, utilisation: number): string {
     case "maxReplicas":
       why = `maxReplicas (load ${round2(decision.loadReplicas)} ÷ ${utilisation} headroom is more)`;
       break;
+    case "forecast":
+      why = `forecast ${round2(decision.loadReplicas)} replicas of load one lead time ahead ÷ ${utilisation} headroom`;
+      break;
     case "hold":
       why = "held";
       break;

@@ -5,9 +5,11 @@ import type { Reading, SourceName } from "./reading.ts";
  * - demand: a demand signal votes on it (how many replicas the load needs);
  * - qualifier: it qualifies another reading (the request rate behind a TTFT percentile, also the
  *   queue's inflow), and a fresh one proves the source alive like a demand reading;
- * - replica-count: the Deployment's replicas, which ready-relative demand scales from.
+ * - replica-count: the Deployment's replicas, which ready-relative demand scales from;
+ * - history: the inflow one period ago, read by the forecast only. Old by design and absent on a
+ *   cold start: a missing one is no failure of anything (no fail-static hold, no "missing data").
  */
-export type SignalRole = "demand" | "qualifier" | "replica-count";
+export type SignalRole = "demand" | "qualifier" | "replica-count" | "history";
 
 export type SignalUnit = "requests" | "requests/s" | "seconds" | "fraction" | "tokens/s" | "replicas";
 
@@ -150,6 +152,39 @@ export const SIGNAL_TABLE = {
     instantaneousGauge: false,
     meaning:
       "kube-state-metrics: replicas that exist but are not available yet (Pending, loading the model).",
+  },
+  inflowDayAgo: {
+    role: "history",
+    unit: "requests/s",
+    sources: ["prometheus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning: "The TTFT request rate (the inflow) one day ago: rate(...[rateWindow] offset 1d).",
+  },
+  inflowPeakAheadDayAgo: {
+    role: "history",
+    unit: "requests/s",
+    sources: ["prometheus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning:
+      "The highest TTFT request rate over the lead time that followed one day ago (a max_over_time subquery).",
+  },
+  inflowWeekAgo: {
+    role: "history",
+    unit: "requests/s",
+    sources: ["prometheus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning: "The TTFT request rate (the inflow) one week ago: rate(...[rateWindow] offset 7d).",
+  },
+  inflowPeakAheadWeekAgo: {
+    role: "history",
+    unit: "requests/s",
+    sources: ["prometheus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning: "The highest TTFT request rate over the lead time that followed one week ago.",
   },
 } as const satisfies Record<string, SignalAttributes>;
 

@@ -12,6 +12,8 @@ import { LocalClock } from "./time.ts";
 export interface WorldView {
   /** The readings decide() gets, with the GPU series the spec's `gpuMetric` names. */
   readings(nowMs: number, gpuMetric: GpuMetric): SignalReadings;
+  /** The forecast's history readings (offset queries) as Prometheus would answer them at `nowMs`. */
+  history(spec: ScalerSpec, nowMs: number): SignalReadings;
   snapshot(nowMs: number): ScrapeSnapshot | undefined;
   queueBacklog(nowMs: number): number;
   readyPods(): number;
@@ -155,7 +157,8 @@ function externalTrigger(
   return {
     name: "external",
     evaluate(nowMs) {
-      const d = decider.decide(key, spec, view.readings(nowMs, spec.sources.gpuMetric), nowMs);
+      const readings = { ...view.readings(nowMs, spec.sources.gpuMetric), ...view.history(spec, nowMs) };
+      const d = decider.decide(key, spec, readings, nowMs);
       onDecision(d);
       if (!d.available) {
         failures++;

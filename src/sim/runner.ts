@@ -1,6 +1,7 @@
 import type { ArrivalStream } from "./arrivals.ts";
 import { ScaleController } from "./autoscaler.ts";
 import { Cluster } from "./cluster.ts";
+import { InflowHistory } from "./history.ts";
 import { type SimModel, validateModel } from "./model.ts";
 import { Observer } from "./observe.ts";
 import { runOracles } from "./oracle.ts";
@@ -218,6 +219,7 @@ function runPolicyFrom(
   const warmupTicks = Math.round(warmupMs / model.tickMs);
   const firstMs = arrivals.startMs - warmupTicks * model.tickMs;
   const observer = new Observer(model.observation, model.tickMs, firstMs);
+  const history = new InflowHistory();
   const view: WorldView = {
     readings: (nowMs, gpuMetric) => {
       const all = observer.readings(nowMs, activeMessages(), gpuMetric);
@@ -226,6 +228,7 @@ function runPolicyFrom(
       const { queueBacklog: _, ...withoutQueue } = all;
       return withoutQueue;
     },
+    history: (spec, nowMs) => history.readings(spec, nowMs),
     snapshot: (nowMs) => observer.visibleSnapshot(nowMs),
     queueBacklog: (nowMs) => observer.queueBacklogAt(nowMs, activeMessages()).value,
     readyPods: () => cluster.readyServingCount(),
@@ -350,6 +353,7 @@ function runPolicyFrom(
     cluster.dispatch(queue);
     cluster.processTick(nowMs, tickMs, sink);
     observer.endTick(nowMs + tickMs, cluster, activeMessages(), controller.replicas);
+    history.recordFrom(observer, nowMs + tickMs);
     if (tick >= arrivals.ticks) {
       const billed = cluster.gpusBilled() * tickSeconds;
       gpuSeconds += billed;

@@ -44,6 +44,17 @@ export function prometheusSignalsOf(spec: ScalerSpec): PrometheusSignal[] {
   if (spec.e2eLatency.targetSeconds !== undefined) signals.push("e2eP95Seconds", "e2eRequestsPerSecond");
   if (spec.gpuMemory.target !== undefined) signals.push("gpuMemoryUsage");
   signals.push("replicasDesired", "replicasReady", "replicasUnavailable");
+  signals.push(...historySignalsOf(spec));
+  return signals;
+}
+
+/** The forecast's history: the TTFT request rate a day and/or a week ago (the inflow the drain rule reads). */
+export function historySignalsOf(spec: ScalerSpec): PrometheusSignal[] {
+  if (!spec.ttft.enabled || !spec.queue.enabled || spec.queue.mode !== "drain") return [];
+  const seasons = spec.forecast.seasons;
+  const signals: PrometheusSignal[] = [];
+  if (seasons === "day" || seasons === "day+week") signals.push("inflowDayAgo", "inflowPeakAheadDayAgo");
+  if (seasons === "week" || seasons === "day+week") signals.push("inflowWeekAgo", "inflowPeakAheadWeekAgo");
   return signals;
 }
 

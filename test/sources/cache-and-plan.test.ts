@@ -113,6 +113,11 @@ describe("which readings a ScaledObject gets", () => {
         "replicasDesired",
         "replicasReady",
         "replicasUnavailable",
+        // The forecast's history of the inflow, a day and a week ago.
+        "inflowDayAgo",
+        "inflowPeakAheadDayAgo",
+        "inflowWeekAgo",
+        "inflowPeakAheadWeekAgo",
       ].sort(),
     );
     const off = spec({

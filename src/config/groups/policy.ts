@@ -189,6 +189,66 @@ export const policyGroups = {
       doc: "role=headroom: the serving ScaledObject's maxReplicas. Placeholders never exceed the room it has left to grow (a spare node it cannot use is waste).",
     }),
   },
+  forecast: {
+    leadTimeSeconds: setting({
+      key: "leadTimeSeconds",
+      env: "LEAD_TIME_SECONDS",
+      type: integer(0, 3600),
+      default: "480",
+      doc: "Time from asking for a replica to its serving: GPU node provisioning plus model load (5–8 min + 30–120 s). The forecast looks this far ahead.",
+    }),
+    seasons: setting({
+      key: "forecastSeasons",
+      env: "FORECAST_SEASONS",
+      type: oneOf(["day+week", "day", "week", "none"]),
+      default: "day+week",
+      doc: "History read from Prometheus (offset queries over the TTFT request rate): what the inflow did over the same lead-time window yesterday and/or last week. Its rise is added to today's inflow; without history (a cold start) nothing is added.",
+    }),
+    trend: setting({
+      key: "forecastTrend",
+      env: "FORECAST_TREND",
+      type: boolean(),
+      default: "false",
+      doc: "Continue the inflow's rise of the last forecastTrendWindowSeconds over the lead time (at most doubling it). Off by default: on step-shaped traffic it buys nodes for steps that do not continue.",
+    }),
+    trendWindowSeconds: setting({
+      key: "forecastTrendWindowSeconds",
+      env: "FORECAST_TREND_WINDOW_SECONDS",
+      type: integer(15, 3600),
+      default: "120",
+      doc: "forecastTrend: the window over which the inflow's rise is measured.",
+    }),
+  },
+  capacity: {
+    learning: setting({
+      key: "capacityLearning",
+      env: "CAPACITY_LEARNING",
+      type: boolean(),
+      default: "true",
+      doc: "Learn requests per second per replica from vLLM (served rate per ready pod while saturated for a whole rate window, or ÷ engine activity with gpuMetric=grEngineActive); requestsPerSecondPerReplica is the prior.",
+    }),
+    minFactor: setting({
+      key: "capacityMinFactor",
+      env: "CAPACITY_MIN_FACTOR",
+      type: fraction(),
+      default: "0.33",
+      doc: "The learned capacity stays at or above this × requestsPerSecondPerReplica.",
+    }),
+    maxFactor: setting({
+      key: "capacityMaxFactor",
+      env: "CAPACITY_MAX_FACTOR",
+      type: numberAtLeastOne(),
+      default: "3",
+      doc: "The learned capacity stays at or below this × requestsPerSecondPerReplica.",
+    }),
+    timeConstantSeconds: setting({
+      key: "capacityTimeConstantSeconds",
+      env: "CAPACITY_TIME_CONSTANT_SECONDS",
+      type: integer(1, 86_400),
+      default: "300",
+      doc: "Time constant of the running average of capacity samples.",
+    }),
+  },
   activation: {
     activationBacklog: setting({
       key: "activationBacklog",

@@ -45,6 +45,41 @@ export function customQueryKeyOf(signal: PrometheusSignal): CustomQueryKey | und
  * `value` and its freshness in one request. label_replace with an empty source label just adds
  * the marker label; `or` keeps both because their label sets differ.
  */
+/** The seasons the forecast reads, by history reading: the period and whether it is the window's peak. */
+export const HISTORY_QUERIES = {
+  inflowDayAgo: { periodSeconds: 86_400, peak: false },
+  inflowPeakAheadDayAgo: { periodSeconds: 86_400, peak: true },
+  inflowWeekAgo: { periodSeconds: 604_800, peak: false },
+  inflowPeakAheadWeekAgo: { periodSeconds: 604_800, peak: true },
+} as const;
+
+/**
+ * The TTFT request rate one period ago (`offset`), or its highest value over the lead time that
+ * followed: a subquery of lead-time length (1-minute steps for leads of minutes), shifted so that it ends one period
+ * minus the lead time ago. History samples are old by design: only the marker label is added,
+ * no freshness series. With no history at all (a cold start) both read 0, and the forecast adds
+ * nothing.
+ */
+export function historyExpr(
+  counter: string,
+  window: string,
+  periodSeconds: number,
+  leadSeconds: number,
+  peak: boolean,
+): string {
+  const lead = Math.max(1, Math.round(leadSeconds));
+  // One point a minute over a lead time of minutes; finer for the short leads of tests.
+  const step = Math.max(1, Math.min(60, Math.round(lead / 8)));
+  // Prometheus refuses "offset 0s": a window that ends now has none.
+  const shift = Math.max(0, periodSeconds - lead);
+  // `or vector(0)`: no series then (no pod was serving, or Prometheus holds no history yet) is
+  // no inflow then, and a rise from nothing is a rise.
+  const value = peak
+    ? `max_over_time((sum(rate(${counter}[${window}])) or vector(0))[${lead}s:${step}s]${shift > 0 ? ` offset ${shift}s` : ""})`
+    : `(sum(rate(${counter}[${window}] offset ${periodSeconds}s)) or vector(0))`;
+  return `label_replace(${value}, "${PART_LABEL}", "value", "", "")`;
+}
+
 function withFreshness(value: string, freshnessSelector: string): string {
   return (
     `label_replace(${value}, "${PART_LABEL}", "value", "", "")` +
@@ -165,6 +200,20 @@ function builtQuery(spec: ScalerSpec, signal: PrometheusSignal): PrometheusQuery
         whenEmpty:
           `no GPU of ${describePods(spec)} in namespace ${namespace} reports ${metric} ` +
           "(dcgm-exporter not scraped with honor_labels, pod attribution off, or no pods)",
+      };
+    }
+    case "inflowDayAgo":
+    case "inflowPeakAheadDayAgo":
+    case "inflowWeekAgo":
+    case "inflowPeakAheadWeekAgo": {
+      const { periodSeconds, peak } = HISTORY_QUERIES[signal];
+      const counter = vllm("vllm:time_to_first_token_seconds_count");
+      return {
+        signal,
+        expr: historyExpr(counter, window, periodSeconds, spec.forecast.leadTimeSeconds, peak),
+        custom: false,
+        what,
+        whenEmpty: `Prometheus answered nothing for the inflow of ${describePods(spec)}${model} in namespace ${namespace} ${periodSeconds / 86_400} day(s) ago (the query ends in "or vector(0)", so this is a Prometheus fault)`,
       };
     }
     case "replicasDesired":

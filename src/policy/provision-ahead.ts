@@ -1,0 +1,158 @@
+import type { ScalerSpec } from "../config/spec.ts";
+import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
+import { SIGNAL_TABLE } from "../readings/signal-table.ts";
+import { type CapacityMemory, learnCapacity } from "./capacity.ts";
+import type { RuleFired } from "./decision.ts";
+import { gpuMeasuresLoad } from "./demand/gpu.ts";
+import { forecastInflow, type InflowSample, type SeasonHistory } from "./forecast.ts";
+import { round2 } from "./format.ts";
+import { type UsableReadings, usableValue } from "./usable.ts";
+import type { Replicas } from "./workload.ts";
+
+/**
+ * The two stages that plan for the capacity a lead time ahead, around fusion:
+ *
+ *   history readings (split off) → learned capacity (the drain rule's requests/s per replica)
+ *   → … per-signal demand → fusion → forecast (raise the load to the inflow expected one lead
+ *   time ahead) → headroom …
+ *
+ * Both only ever change what the drain rule divides and adds: a forecast raises the load, never
+ * lowers it, and the later stages (warm floor, minReplicas, maxReplicas, fail-static) apply to
+ * the raised load exactly as to any other.
+ */
+
+const DAY: { label: string; now: SignalKey; peak: SignalKey } = {
+  label: "yesterday",
+  now: "inflowDayAgo",
+  peak: "inflowPeakAheadDayAgo",
+};
+const WEEK: { label: string; now: SignalKey; peak: SignalKey } = {
+  label: "last week",
+  now: "inflowWeekAgo",
+  peak: "inflowPeakAheadWeekAgo",
+};
+
+/**
+ * The readings without the history ones (which never go through fail-static: old by design and
+ * absent on a cold start), and the seasons the history gives, where both of a season's readings
+ * came back.
+ */
+export function splitHistory(
+  readings: SignalReadings,
+  use: ScalerSpec["forecast"]["seasons"],
+): {
+  readonly current: SignalReadings;
+  readonly seasons: readonly SeasonHistory[];
+} {
+  const current: Record<string, SignalReadings[SignalKey]> = {};
+  for (const [key, reading] of Object.entries(readings))
+    if (SIGNAL_TABLE[key as SignalKey]?.role !== "history") current[key] = reading;
+  const seasons: SeasonHistory[] = [];
+  const used = use === "day+week" ? [DAY, WEEK] : use === "day" ? [DAY] : use === "week" ? [WEEK] : [];
+  for (const season of used) {
+    const now = readings[season.now];
+    const peak = readings[season.peak];
+    if (now?.ok && peak?.ok && Number.isFinite(now.value) && Number.isFinite(peak.value))
+      seasons.push({ label: season.label, rateThen: now.value, peakAheadThen: peak.value });
+  }
+  return { current: current as SignalReadings, seasons };
+}
+
+/** "2m", "90s", "1h" → milliseconds (the setting's pattern guarantees the shape). */
+function durationMs(text: string): number {
+  const unit = text.slice(-1);
+  const amount = Number(text.slice(0, -1));
+  return amount * (unit === "h" ? 3_600_000 : unit === "m" ? 60_000 : 1000);
+}
+
+function drains(spec: ScalerSpec): boolean {
+  return spec.queue.enabled && spec.queue.mode === "drain";
+}
+
+/**
+ * The spec the demand signals plan with: the drain rule's requests per second per replica
+ * replaced by the learned one (see capacity.ts for the evidence it accepts).
+ */
+export function applyLearnedCapacity(
+  spec: ScalerSpec,
+  usable: UsableReadings,
+  replicas: Replicas,
+  memory: CapacityMemory | undefined,
+  nowMs: number,
+): { spec: ScalerSpec; memory: CapacityMemory | undefined; reasons: RuleFired[] } {
+  if (!drains(spec) || !spec.capacity.learning) return { spec, memory: undefined, reasons: [] };
+  const fresh = (key: SignalKey) => (usable[key]?.state === "fresh" ? usableValue(usable[key]) : undefined);
+  const learned = learnCapacity(
+    {
+      enabled: true,
+      prior: spec.queue.requestsPerSecondPerReplica,
+      minFactor: spec.capacity.minFactor,
+      maxFactor: spec.capacity.maxFactor,
+      timeConstantMs: spec.capacity.timeConstantSeconds * 1000,
+      rateWindowMs: durationMs(spec.sources.rateWindow),
+    },
+    {
+      servedPerSecond: spec.ttft.enabled ? fresh("ttftRequestsPerSecond") : undefined,
+      readyReplicas: replicas.ready,
+      startingReplicas: replicas.inFlight,
+      waitingAtPods: fresh("vllmWaiting"),
+      engineActive: spec.gpu.enabled && gpuMeasuresLoad(spec) ? fresh("gpuUtilisation") : undefined,
+    },
+    memory,
+    nowMs,
+  );
+  if (learned.note === undefined || learned.perReplica === spec.queue.requestsPerSecondPerReplica)
+    return { spec, memory: learned.memory, reasons: [] };
+  return {
+    spec: { ...spec, queue: { ...spec.queue, requestsPerSecondPerReplica: learned.perReplica } },
+    memory: learned.memory,
+    reasons: [{ rule: "learned-capacity", note: learned.note }],
+  };
+}
+
+function clockText(ms: number): string {
+  // UTC, not the host's zone: the policy reads no environment.
+  return new Date(ms).toISOString().slice(11, 16);
+}
+
+/**
+ * The load to plan for: the fused load, or more when the inflow expected one lead time ahead
+ * needs more replicas (at the learned capacity) than the signals see now.
+ */
+export function applyForecast(
+  spec: ScalerSpec,
+  usable: UsableReadings,
+  seasons: readonly SeasonHistory[],
+  recent: readonly InflowSample[],
+  fusedLoad: number,
+  nowMs: number,
+): { load: number; raised: boolean; recent: readonly InflowSample[]; reasons: RuleFired[] } {
+  const trendOn = spec.forecast.trend;
+  if (!drains(spec) || !spec.ttft.enabled || (seasons.length === 0 && !trendOn))
+    return { load: fusedLoad, raised: false, recent: [], reasons: [] };
+  const reading = usable.ttftRequestsPerSecond;
+  const inflow = reading?.state === "fresh" ? reading.value : undefined;
+  const leadMs = spec.forecast.leadTimeSeconds * 1000;
+  const forecast = forecastInflow(
+    { leadMs, trend: trendOn, trendWindowMs: spec.forecast.trendWindowSeconds * 1000 },
+    inflow,
+    seasons,
+    recent,
+    nowMs,
+  );
+  const perReplica = spec.queue.requestsPerSecondPerReplica;
+  const load = forecast.inflowAhead / perReplica;
+  if (forecast.note === undefined || load <= fusedLoad)
+    return { load: fusedLoad, raised: false, recent: forecast.recent, reasons: [] };
+  return {
+    load,
+    raised: true,
+    recent: forecast.recent,
+    reasons: [
+      {
+        rule: "forecast",
+        note: `forecast for ${clockText(nowMs + leadMs)} UTC = ${round2(load)} replicas of load at ${round2(perReplica)} req/s each (the signals see ${round2(fusedLoad)}): ${forecast.note}`,
+      },
+    ],
+  };
+}

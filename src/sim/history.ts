@@ -1,0 +1,65 @@
+import type { ScalerSpec } from "../config/spec.ts";
+import { readingOf } from "../readings/reading.ts";
+import type { SignalReadings } from "../readings/signal-table.ts";
+import type { Observer } from "./observe.ts";
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+/** A week and a lead time of minutes, with room to spare: older points are never asked for. */
+const KEPT_MINUTES = (WEEK_MS + DAY_MS) / MINUTE_MS;
+
+/**
+ * What Prometheus holds of the TTFT request rate, one point a minute: the history the forecast's
+ * offset queries read. Only what has been scraped so far is in it (no peeking into the trace's
+ * future), and before the first scrape, or with no pod serving, it reads 0 — as the scaler's
+ * query does (`… or vector(0)`).
+ */
+export class InflowHistory {
+  private readonly rates = new Float64Array(KEPT_MINUTES);
+  private readonly minuteOf = new Float64Array(KEPT_MINUTES).fill(Number.NaN);
+
+  /** Takes the newest scrape Prometheus can answer with at `nowMs`. */
+  recordFrom(observer: Observer, nowMs: number): void {
+    const snapshot = observer.visibleSnapshot(nowMs);
+    if (!snapshot) return;
+    const minute = Math.floor(snapshot.atMs / MINUTE_MS);
+    const slot = minute % KEPT_MINUTES;
+    this.minuteOf[slot] = minute;
+    this.rates[slot] = snapshot.servingPods > 0 ? snapshot.ttftRequestsPerSecond : 0;
+  }
+
+  private rateAtMinute(minute: number): number {
+    const slot = ((minute % KEPT_MINUTES) + KEPT_MINUTES) % KEPT_MINUTES;
+    return this.minuteOf[slot] === minute ? (this.rates[slot] as number) : 0;
+  }
+
+  /** The rate at `atMs` (the minute it falls in). */
+  rateAt(atMs: number): number {
+    return this.rateAtMinute(Math.floor(atMs / MINUTE_MS));
+  }
+
+  /** The highest rate over [fromMs, toMs], one point a minute (the subquery's resolution). */
+  peakOver(fromMs: number, toMs: number): number {
+    let peak = 0;
+    for (let minute = Math.floor(fromMs / MINUTE_MS); minute <= Math.floor(toMs / MINUTE_MS); minute++)
+      peak = Math.max(peak, this.rateAtMinute(minute));
+    return peak;
+  }
+
+  /** The history readings the spec's forecast reads, as of `nowMs`. */
+  readings(spec: ScalerSpec, nowMs: number): SignalReadings {
+    const seasons = spec.forecast.seasons;
+    const leadMs = spec.forecast.leadTimeSeconds * 1000;
+    const out: { -readonly [K in keyof SignalReadings]: SignalReadings[K] } = {};
+    if (seasons === "day" || seasons === "day+week") {
+      out.inflowDayAgo = readingOf(this.rateAt(nowMs - DAY_MS), nowMs);
+      out.inflowPeakAheadDayAgo = readingOf(this.peakOver(nowMs - DAY_MS, nowMs - DAY_MS + leadMs), nowMs);
+    }
+    if (seasons === "week" || seasons === "day+week") {
+      out.inflowWeekAgo = readingOf(this.rateAt(nowMs - WEEK_MS), nowMs);
+      out.inflowPeakAheadWeekAgo = readingOf(this.peakOver(nowMs - WEEK_MS, nowMs - WEEK_MS + leadMs), nowMs);
+    }
+    return out;
+  }
+}
