@@ -1,8 +1,9 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ScalerSpec } from "../../src/config/spec.ts";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
-import type { SignalReadings } from "../../src/readings/signal-table.ts";
+import type { Reading } from "../../src/readings/reading.ts";
+import { SIGNAL_KEYS, type SignalReadings } from "../../src/readings/signal-table.ts";
 import { broken, NOON, ok, specOf } from "./helpers.ts";
 
 /** Random but valid per-ScaledObject metadata: the knobs that shape the answer. */
@@ -32,21 +33,19 @@ const metadataArb = fc
     }),
   );
 
-/** The other signals, each either absent, a value, or (where asked) a failure. */
-function otherReadingsArb(withFailures: boolean) {
-  const maybe = (value: fc.Arbitrary<number>) =>
-    withFailures
-      ? fc.option(
-          fc.oneof(
-            value.map((v) => ({ v })),
-            fc.constant("fail" as const),
-          ),
-          { nil: undefined },
-        )
-      : fc.option(
-          value.map((v) => ({ v })),
-          { nil: undefined },
-        );
+/**
+ * The other signals, each absent or a value; with "fail" some may be failed sources, with "bad"
+ * also values no source can truly have (negative, NaN, ±Inf) or stale ones.
+ */
+function otherReadingsArb(withFailures: boolean | "bad") {
+  const maybe = (value: fc.Arbitrary<number>): fc.Arbitrary<Given | undefined> => {
+    const good = value.map((v): Given => ({ v }));
+    if (withFailures === false) return fc.option(good, { nil: undefined });
+    const fail = fc.constant("fail" as const);
+    return fc.option(withFailures === "bad" ? fc.oneof(good, fail, badArb) : fc.oneof(good, fail), {
+      nil: undefined,
+    });
+  };
   return fc.record({
     ttftP95Seconds: maybe(fc.double({ min: 0, max: 30, noNaN: true })),
     ttftRequestsPerSecond: maybe(fc.double({ min: 0, max: 50, noNaN: true })),
@@ -60,16 +59,43 @@ function otherReadingsArb(withFailures: boolean) {
   });
 }
 
-type Other = Record<string, { v: number } | "fail" | undefined>;
+/**
+ * A reading as the properties describe it: a good value, a failed source, a value no source can
+ * truly have (negative, NaN, ±Inf), or a good-looking value observed `staleBySeconds` longer ago
+ * than maxReadingAgeSeconds allows.
+ */
+type Given = { v: number } | "fail" | { bad: number } | { staleBySeconds: number };
+type Other = Record<string, Given | undefined>;
 
-function readingsFrom(other: Other, backlog: number | "fail" | undefined, nowMs: number): SignalReadings {
-  const readings: Record<string, ReturnType<typeof ok>> = {};
-  for (const [key, value] of Object.entries(other)) {
-    if (value === undefined) continue;
-    readings[key] = value === "fail" ? broken() : ok(value.v, nowMs);
-  }
-  if (backlog !== undefined) readings.queueBacklog = backlog === "fail" ? broken() : ok(backlog, nowMs);
+/** maxReadingAgeSeconds's default: metadataArb leaves it alone. */
+const MAX_AGE_MS = 300_000;
+
+function readingOf(given: Given, nowMs: number): Reading {
+  if (given === "fail") return broken();
+  if ("v" in given) return ok(given.v, nowMs);
+  if ("bad" in given) return ok(given.bad, nowMs);
+  return ok(1, nowMs - MAX_AGE_MS - given.staleBySeconds * 1000);
+}
+
+function readingsFrom(other: Other, backlog: number | Given | undefined, nowMs: number): SignalReadings {
+  const readings: Record<string, Reading> = {};
+  for (const [key, value] of Object.entries(other))
+    if (value !== undefined) readings[key] = readingOf(value, nowMs);
+  if (backlog !== undefined)
+    readings.queueBacklog = readingOf(typeof backlog === "number" ? { v: backlog } : backlog, nowMs);
   return readings as SignalReadings;
+}
+
+/** Bad data of every kind the engine must hold instead of believing. */
+const badArb: fc.Arbitrary<Given> = fc.oneof(
+  fc.double({ min: -1e6, max: -1e-9, noNaN: true }).map((bad) => ({ bad })),
+  fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY).map((bad) => ({ bad })),
+  fc.integer({ min: 1, max: 3600 }).map((staleBySeconds) => ({ staleBySeconds })),
+);
+
+/** Every reading of `other` (and the backlog) replaced by bad data. */
+function allBadArb(): fc.Arbitrary<Record<string, Given>> {
+  return fc.record(Object.fromEntries(SIGNAL_KEYS.map((key) => [key, badArb])));
 }
 
 /** A memory as the server would hold it after one earlier poll. */
@@ -80,7 +106,27 @@ function memoryAfter(spec: ScalerSpec, other: Other, backlog: number): PolicyMem
 /** 300 runs keep the suite quick; POLICY_PROPERTY_RUNS=5000 searches harder. */
 const RUNS = { numRuns: Number(process.env.POLICY_PROPERTY_RUNS ?? 300) };
 
-describe("decision properties", () => {
+/**
+ * decide() is a function of its inputs only: the same properties hold whatever the host's clock
+ * says (luxon, for one, reads it when it resolves a local time). The suite runs under the real
+ * clock and under a host clock faked to summer and to winter time in the northern hemisphere.
+ */
+const HOST_CLOCKS = [
+  ["the host's own clock", undefined],
+  ["a host clock faked to July", "2026-07-15T09:30:00Z"],
+  ["a host clock faked to November", "2026-11-15T21:30:00Z"],
+] as const;
+
+describe.each(HOST_CLOCKS)("decision properties under %s", (_clock, fakeNow) => {
+  beforeAll(() => {
+    if (fakeNow === undefined) return;
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date(fakeNow));
+  });
+  afterAll(() => {
+    vi.useRealTimers();
+  });
+
   it("more backlog never gives fewer replicas (same everything else, same memory)", () => {
     fc.assert(
       fc.property(
@@ -161,7 +207,73 @@ describe("decision properties", () => {
     );
   });
 
-  it("while replicas are starting, only the queue can raise the answer above what is already asked for", () => {
+  it("bad data (negative, NaN, ±Inf, stale) never lowers the answer and never scales to zero: it holds, then answers UNAVAILABLE", () => {
+    fc.assert(
+      fc.property(
+        metadataArb,
+        otherReadingsArb(false),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 120 }), otherReadingsArb("bad"), badArb), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        (metadata, other, backlog, outage) => {
+          const spec = specOf(metadata);
+          let { decision, memory } = decide(spec, readingsFrom(other, backlog, NOON), NOON);
+          fc.pre(decision.available && decision.metricValue > 0);
+          const before = decision.desiredReplicas;
+          let nowMs = NOON;
+          for (const [afterSeconds, during, badBacklog] of outage) {
+            nowMs += afterSeconds * 1000;
+            ({ decision, memory } = decide(spec, readingsFrom(during, badBacklog, nowMs), nowMs, memory));
+            if (!decision.available) continue;
+            expect(decision.desiredReplicas).toBeGreaterThanOrEqual(before);
+            expect(decision.metricValue).toBeGreaterThan(0);
+            expect(decision.active).toBe(true);
+          }
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it("bad data from every signal reaches the every-signal-down rule: held up to unavailableAfterSeconds, then UNAVAILABLE", () => {
+    fc.assert(
+      fc.property(
+        metadataArb,
+        otherReadingsArb(false),
+        fc.integer({ min: 0, max: 5000 }),
+        allBadArb(),
+        fc.integer({ min: 1, max: 900 }),
+        (metadata, other, backlog, bad, afterSeconds) => {
+          const spec = specOf(metadata);
+          const first = decide(spec, readingsFrom(other, backlog, NOON), NOON);
+          fc.pre(first.decision.available);
+          const present = Object.entries(other as Other)
+            .filter(([, given]) => given !== undefined)
+            .map(([key]) => key);
+          const during: Other = Object.fromEntries(present.map((key) => [key, bad[key]]));
+          const nowMs = NOON + afterSeconds * 1000;
+          const { decision } = decide(
+            spec,
+            readingsFrom(during, bad.queueBacklog, nowMs),
+            nowMs,
+            first.memory,
+          );
+          if (afterSeconds > spec.failStatic.unavailableAfterSeconds) {
+            expect(decision.available).toBe(false);
+            expect(decision.summary).toContain("unavailableAfterSeconds");
+          } else {
+            expect(decision.available).toBe(true);
+            expect(decision.desiredReplicas).toBeGreaterThanOrEqual(first.decision.desiredReplicas);
+          }
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it("while replicas are starting, only absolute counts (the queue, requests in flight) raise the answer above what is already asked for", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 20 }),
@@ -180,8 +292,15 @@ describe("decision properties", () => {
           const { decision } = decide(spec, readingsFrom(overloaded, backlog, NOON), NOON, {
             lastDesired: asked,
           });
-          const queueWants = Math.ceil(backlog / 10 / spec.headroom.targetUtilisation - 1e-9);
-          expect(decision.desiredReplicas).toBeLessThanOrEqual(Math.max(asked, queueWants));
+          const wants = (signal: string) =>
+            Math.ceil(
+              (decision.signals.find((v) => v.signal === signal)?.demandReplicas ?? 0) /
+                spec.headroom.targetUtilisation -
+                1e-9,
+            );
+          expect(decision.desiredReplicas).toBeLessThanOrEqual(
+            Math.max(asked, wants("queue"), wants("concurrency")),
+          );
         },
       ),
       RUNS,
@@ -208,6 +327,70 @@ describe("decision properties", () => {
           const queue = decision.signals.find((v) => v.signal === "queue")?.demandReplicas ?? 0;
           const queueWants = Math.ceil(queue / spec.headroom.targetUtilisation - 1e-9);
           if (queueWants <= ready) expect(decision.desiredReplicas).toBeLessThanOrEqual(ready);
+        },
+      ),
+      RUNS,
+    );
+  });
+});
+
+describe("a decision does not depend on the host's clock", () => {
+  afterAll(() => {
+    vi.useRealTimers();
+  });
+
+  /** Instants around the 2026 DST changes of the zones below, where an ambiguous or skipped local time occurs. */
+  const CHANGES = [
+    "2026-03-08T07:00:00Z",
+    "2026-11-01T06:00:00Z",
+    "2026-03-29T01:00:00Z",
+    "2026-10-25T01:00:00Z",
+    "2026-04-04T16:00:00Z",
+    "2026-10-03T16:00:00Z",
+  ].map(Date.parse);
+  const scheduleArb = fc.constantFrom(
+    "America/New_York Sun 01:30-03:00",
+    "America/New_York daily 00:30-01:45",
+    "Europe/London Sun 00:30-02:30",
+    "Europe/London daily 01:15-09:00",
+    "Australia/Sydney Sun 02:30-04:00",
+    "Australia/Sydney daily 01:45-02:15",
+    "Asia/Kolkata Mon-Fri 09:00-17:30",
+  );
+
+  /** The decision as JSON, with the host clock faked to `hostIso` while the spec is parsed and decided. */
+  function decidedUnder(
+    hostIso: string,
+    metadata: Record<string, string>,
+    other: Other,
+    backlog: number,
+    nowMs: number,
+  ) {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date(hostIso));
+    try {
+      const spec = specOf(metadata);
+      return JSON.stringify(decide(spec, readingsFrom(other, backlog, nowMs), nowMs));
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
+  it("gives the same answer with the host clock in July and in November, across DST changes", () => {
+    fc.assert(
+      fc.property(
+        metadataArb,
+        scheduleArb,
+        fc.constantFrom(...CHANGES),
+        fc.integer({ min: -6 * 60, max: 6 * 60 }),
+        otherReadingsArb(true),
+        fc.integer({ min: 0, max: 500 }),
+        (metadata, schedule, change, minutes, other, backlog) => {
+          const withSchedule = { ...metadata, warmFloorSchedule: schedule, warmFloorPrewarmMinutes: "0" };
+          const nowMs = change + minutes * 60_000;
+          expect(decidedUnder("2026-07-15T09:30:00Z", withSchedule, other, backlog, nowMs)).toBe(
+            decidedUnder("2026-11-15T21:30:00Z", withSchedule, other, backlog, nowMs),
+          );
         },
       ),
       RUNS,
