@@ -2,7 +2,7 @@ import type { SimulationResult } from "./runner.ts";
 import type { CheapestPoint, SweepResult } from "./sweep.ts";
 
 /**
- * One line per policy against the others: its SLA share and cost relative to the cheapest
+ * One line per policy against the others (ours' variants are not each other's alternatives): its SLA share and cost relative to the cheapest
  * alternative that reaches the SLA target. With a sweep, every policy is taken at its cheapest
  * setting that reaches the target; without one, at the setting it ran with. The oracle rows are
  * references, not alternatives.
@@ -35,13 +35,16 @@ export function verdicts(
   for (const [name, { point }] of candidates) {
     let rival: { name: string; label: string; point: CheapestPoint } | undefined;
     for (const [other, c] of candidates)
-      if (other !== name && c.point && (!rival || c.point.gpuHours < rival.point.gpuHours))
+      if (family(other) !== family(name) && c.point && (!rival || c.point.gpuHours < rival.point.gpuHours))
         rival = { name: other, label: c.label, point: c.point };
     const oracle = result.oracleGpuHours;
     if (!point) {
       const best = bestMiss(name, result, sweep);
+      const own = sweep
+        ? `${name}: no setting reaches ${target} within the SLA (best ${pct(best.fraction)}${best.at})`
+        : `${name}: ${pct(best.fraction)} within SLA, short of ${target}`;
       lines.push(
-        `${name}: no setting reaches ${target} within the SLA (best ${pct(best.fraction)}${best.at})${rival ? `; ${rival.label} does, at ${fixed(rival.point.gpuHours / oracle)}× the oracle` : ""}`,
+        `${own}${rival ? `; ${rival.label} reaches it at ${fixed(rival.point.gpuHours / oracle)}× the oracle` : ""}`,
       );
       continue;
     }
@@ -57,6 +60,11 @@ export function verdicts(
     );
   }
   return lines;
+}
+
+/** Variants of ours are not alternatives to each other. */
+function family(name: string): string {
+  return name.startsWith("ours") ? "ours" : name;
 }
 
 function isReference(name: string): boolean {

@@ -86,6 +86,7 @@ describe("the verdicts", () => {
     const lines = verdicts(
       fakeResult([
         { name: "ours", within: 0.9995, gpuHours: 14 },
+        { name: "ours-no-floor", within: 0.9995, gpuHours: 13 },
         { name: "hpa-gpu", within: 0.9992, gpuHours: 20 },
         { name: "keda-queue", within: 0.99, gpuHours: 11 },
         { name: "oracle", within: 1, gpuHours: 10 },
@@ -95,8 +96,9 @@ describe("the verdicts", () => {
     );
     expect(lines).toEqual([
       "ours: 99.95 % within SLA at 1.40× the oracle, 0.70× the cheapest alternative that reaches 99.90 % (hpa-gpu, 20.0 GPU-h)",
-      "hpa-gpu: 99.92 % within SLA at 2.00× the oracle, 1.43× the cheapest alternative that reaches 99.90 % (ours, 14.0 GPU-h) — it loses on cost",
-      "keda-queue: no setting reaches 99.90 % within the SLA (best 99.0 %); ours does, at 1.40× the oracle",
+      "ours-no-floor: 99.95 % within SLA at 1.30× the oracle, 0.65× the cheapest alternative that reaches 99.90 % (hpa-gpu, 20.0 GPU-h)",
+      "hpa-gpu: 99.92 % within SLA at 2.00× the oracle, 1.54× the cheapest alternative that reaches 99.90 % (ours-no-floor, 13.0 GPU-h) — it loses on cost",
+      "keda-queue: 99.0 % within SLA, short of 99.90 %; ours-no-floor reaches it at 1.30× the oracle",
     ]);
   });
 });
