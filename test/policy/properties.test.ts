@@ -18,6 +18,7 @@ const metadataArb = fc
     scaleDownBand: fc.constantFrom(0, 0.1, 0.2),
     activationBacklog: fc.integer({ min: 0, max: 3 }),
     warm: fc.boolean(),
+    optionalSignals: fc.boolean(),
   })
   .map(
     (m): Record<string, string> => ({
@@ -30,6 +31,7 @@ const metadataArb = fc
       scaleDownBand: String(m.scaleDownBand),
       activationBacklog: String(m.activationBacklog),
       ...(m.warm ? { warmFloorSchedule: "UTC daily 06:00-18:00", warmFloorReplicas: "2" } : {}),
+      ...(m.optionalSignals ? { e2eTargetSeconds: "20", gpuMemoryTarget: "0.8" } : {}),
     }),
   );
 
@@ -52,6 +54,9 @@ function otherReadingsArb(withFailures: boolean | "bad") {
     kvCacheUsage: maybe(fc.double({ min: 0, max: 1, noNaN: true })),
     gpuUtilisation: maybe(fc.double({ min: 0, max: 1, noNaN: true })),
     tokensPerSecondPerPod: maybe(fc.double({ min: 0, max: 3000, noNaN: true })),
+    e2eP95Seconds: maybe(fc.double({ min: 0, max: 120, noNaN: true })),
+    e2eRequestsPerSecond: maybe(fc.double({ min: 0, max: 50, noNaN: true })),
+    gpuMemoryUsage: maybe(fc.double({ min: 0, max: 1, noNaN: true })),
     vllmRunning: maybe(fc.integer({ min: 0, max: 64 })),
     replicasReady: maybe(fc.integer({ min: 0, max: 40 })),
     replicasDesired: maybe(fc.integer({ min: 0, max: 40 })),
