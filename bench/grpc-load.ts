@@ -1,5 +1,9 @@
 /**
- * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --streams 500 --soak 0]
+ * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --streams 500 --soak 0 --json]
+ *
+ * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
+ * rps, p50Ms, p99Ms, maxMs, rssMiB}; `ratios` {p50, p99, rps, rss}; `upstreamRequestsPerPoll`) and
+ * the human-readable report goes to stderr.
  *
  * The scaler under KEDA-like load, next to a no-op gRPC server on the same proto, same machine,
  * same run: the scaler's cost is reported as ratios to that floor, not as noisy absolutes.
@@ -35,6 +39,7 @@ const { values: args } = parseArgs({
     connections: { type: "string", default: "8" },
     "max-requests": { type: "string", default: "200000" },
     soak: { type: "string", default: "0" },
+    json: { type: "boolean", default: false },
   },
 });
 
@@ -111,6 +116,9 @@ function stop(server: Started): Promise<void> {
 }
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+/** The report's lines: stdout, unless --json keeps stdout for the one JSON object. */
+const log = (line: string) => (args.json ? console.error(line) : console.log(line));
 
 async function measure(label: string, server: Started, plan: LoadPlan) {
   const pid = server.child.pid!;
@@ -218,7 +226,7 @@ async function main(): Promise<void> {
   const planLine =
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms, ` +
     `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s, cap ${plan.maxRequests} requests`;
-  console.log(planLine);
+  log(planLine);
 
   // The scaler logs at warn, so the "serving" line is not printed: start it at info, then quiet.
   const scaler = await startServer("src/cli.ts", ["serve"], { ...scalerEnv, LOG_LEVEL: "info" });
@@ -253,7 +261,7 @@ async function main(): Promise<void> {
   const load: string[] = [];
   let report = load;
   const say = (line: string) => {
-    console.log(line);
+    log(line);
     report.push(line);
   };
   say("");
@@ -301,6 +309,32 @@ async function main(): Promise<void> {
     writeBlock("grpc-soak", [`soak ${soakSeconds} s with the same ${planLine}`, ...report]);
   }
   writeBlock("grpc-load", [planLine, ...load]);
+  if (args.json) {
+    const summary = (run: typeof ours) => ({
+      requests: run.result.requests,
+      errors: Object.values(run.result.errors).reduce((n, count) => n + count, 0),
+      rps: Number(fmt(run.result.throughputPerSecond, 1)),
+      p50Ms: Number(fmt(run.result.latencyMs.p50, 3)),
+      p99Ms: Number(fmt(run.result.latencyMs.p99, 3)),
+      maxMs: Number(fmt(run.result.latencyMs.max, 3)),
+      rssMiB: Number(fmt(run.rssAfter, 1)),
+    });
+    const ratio = (a: number, b: number) => Number(fmt(a / b, 3));
+    console.log(
+      JSON.stringify({
+        plan: { ...plan, address: undefined },
+        scaler: summary(ours),
+        noop: summary(floor),
+        ratios: {
+          p50: ratio(ours.result.latencyMs.p50, floor.result.latencyMs.p50),
+          p99: ratio(ours.result.latencyMs.p99, floor.result.latencyMs.p99),
+          rps: ratio(ours.result.throughputPerSecond, floor.result.throughputPerSecond),
+          rss: ratio(ours.rssAfter, floor.rssAfter),
+        },
+        upstreamRequestsPerPoll: Number(fmt(upstream.requests / Math.max(1, ours.result.polls), 4)),
+      }),
+    );
+  }
 }
 
 /** The lines a run printed, as a block of docs/reliability.md (tables stay tables, the rest is a list). */
@@ -315,7 +349,7 @@ function writeBlock(name: string, lines: readonly string[]): void {
     command: "npm run bench:grpc",
     inputs: RESULT_INPUTS,
   });
-  console.log(`docs/reliability.md: ${name} ${written ? "updated" : "already current"}`);
+  log(`docs/reliability.md: ${name} ${written ? "updated" : "already current"}`);
 }
 
 main().catch((error: unknown) => {

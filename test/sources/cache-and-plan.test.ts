@@ -28,7 +28,7 @@ describe("SharedCache", () => {
     expect(cache.stats()).toMatchObject({ hits: 2, misses: 2 });
   });
 
-  it("answers from the cache until the TTL has passed since the answer arrived", async () => {
+  it("answers from the cache; past the TTL it answers the old value at once and refreshes once, in the background", async () => {
     let now = 0;
     const cache = new SharedCache<number>(5000, () => now);
     let loads = 0;
@@ -37,7 +37,42 @@ describe("SharedCache", () => {
     now = 4999;
     expect(await cache.get("k", load)).toBe(1);
     now = 5000;
+    // Stale-while-revalidate: the caller gets 1 now; the refresh runs behind it.
+    expect(await cache.get("k", load)).toBe(1);
     expect(await cache.get("k", load)).toBe(2);
+    expect(loads).toBe(2);
+  });
+
+  it("never makes a caller wait on a hanging refresh once a key has an answer", async () => {
+    let now = 0;
+    const cache = new SharedCache<string>(1000, () => now);
+    expect(await cache.get("k", async () => "first")).toBe("first");
+    now = 2000;
+    const hanging = deferred<string>();
+    let refreshes = 0;
+    const hang = () => {
+      refreshes++;
+      return hanging.promise;
+    };
+    const answers = await Promise.all([cache.get("k", hang), cache.get("k", hang), cache.get("k", hang)]);
+    expect(answers).toEqual(["first", "first", "first"]);
+    expect(refreshes).toBe(1);
+    hanging.resolve("second");
+    await hanging.promise;
+    expect(await cache.get("k", hang)).toBe("second");
+  });
+
+  it("drops keys nobody asked for within idleMs (they are not refreshed meanwhile)", async () => {
+    let now = 0;
+    const cache = new SharedCache<number>(1000, () => now, 10_000, 60_000);
+    await cache.get("old", async () => 1);
+    now = 30_000;
+    await cache.get("recent", async () => 2);
+    now = 61_000;
+    await cache.get("new", async () => 3);
+    expect(cache.stats().size).toBe(2);
+    let reloaded = 0;
+    expect(await cache.get("old", async () => ++reloaded + 10)).toBe(11);
   });
 
   it("with TTL 0 still joins an in-flight load but keeps nothing afterwards", async () => {
