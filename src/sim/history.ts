@@ -19,11 +19,14 @@ export class InflowHistory {
   private readonly rates = new Float64Array(KEPT_MINUTES);
   private readonly minuteOf = new Float64Array(KEPT_MINUTES).fill(Number.NaN);
 
-  /** Takes the newest scrape Prometheus can answer with at `nowMs`. */
-  recordFrom(observer: Observer, nowMs: number): void {
+  /**
+   * Takes the newest scrape Prometheus can answer with at `nowMs`, filed under its wall-clock
+   * minute (`wallOffsetMs` past the simulated clock once no-data intervals have been skipped).
+   */
+  recordFrom(observer: Observer, nowMs: number, wallOffsetMs = 0): void {
     const snapshot = observer.visibleSnapshot(nowMs);
     if (!snapshot) return;
-    const minute = Math.floor(snapshot.atMs / MINUTE_MS);
+    const minute = Math.floor((snapshot.atMs + wallOffsetMs) / MINUTE_MS);
     const slot = minute % KEPT_MINUTES;
     this.minuteOf[slot] = minute;
     this.rates[slot] = snapshot.servingPods > 0 ? snapshot.ttftRequestsPerSecond : 0;

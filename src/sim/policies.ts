@@ -16,6 +16,11 @@ export interface WorldView {
   history(spec: ScalerSpec, nowMs: number): SignalReadings;
   snapshot(nowMs: number): ScrapeSnapshot | undefined;
   queueBacklog(nowMs: number): number;
+  /**
+   * The wall-clock instant of a simulated one: they part at no-data intervals, which the simulated
+   * world skips while calendars (crons, the warm floor) follow the wall clock.
+   */
+  wallTime(nowMs: number): number;
   readyPods(): number;
   unreadyPods(): number;
 }
@@ -158,7 +163,7 @@ function externalTrigger(
     name: "external",
     evaluate(nowMs) {
       const readings = { ...view.readings(nowMs, spec.sources.gpuMetric), ...view.history(spec, nowMs) };
-      const d = decider.decide(key, spec, readings, nowMs);
+      const d = decider.decide(key, spec, readings, view.wallTime(nowMs));
       onDecision(d);
       if (!d.available) {
         failures++;
@@ -276,7 +281,8 @@ const kedaQueue: PolicyDefinition = {
   frontEndNote: "reads a Service Bus queue's active messages: behind a load balancer there is no queue",
   build(view, context) {
     const clock = new LocalClock(context.zone);
-    const minAt = (nowMs: number) => (inWeekdayWindow(clock, nowMs, 7 * 60 + 45, 23 * 60 + 30) ? 1 : 0);
+    const minAt = (nowMs: number) =>
+      inWeekdayWindow(clock, view.wallTime(nowMs), 7 * 60 + 45, 23 * 60 + 30) ? 1 : 0;
     const messageCount = knob(context, "queueMessagesPerReplica");
     const trigger: Trigger = {
       name: "azure-servicebus",
@@ -336,7 +342,7 @@ const kedaMulti: PolicyDefinition = {
       name: "cron",
       evaluate(nowMs) {
         // KEDA's cron scaler: desiredReplicas inside the window, 1 (and inactive) outside.
-        const inside = inWeekdayWindow(clock, nowMs, 7 * 60 + 30, 20 * 60);
+        const inside = inWeekdayWindow(clock, view.wallTime(nowMs), 7 * 60 + 30, 20 * 60);
         return averageValue(inside ? 3 : 1, 1, inside);
       },
     };

@@ -1,3 +1,5 @@
+import type { Reading } from "../readings/reading.ts";
+import type { SignalReadings } from "../readings/signal-table.ts";
 import type { ArrivalStream } from "./arrivals.ts";
 import { ScaleController } from "./autoscaler.ts";
 import { Cluster } from "./cluster.ts";
@@ -106,6 +108,15 @@ function openingRate(arrivals: ArrivalStream): OpeningRate {
     contextTokens: count > 0 ? context / count : 0,
     generatedTokens: count > 0 ? generated / count : 0,
   };
+}
+
+/** Readings observed on the simulated clock, stamped on the wall clock the policy decides on. */
+function onWallClock(readings: SignalReadings, offsetMs: number): SignalReadings {
+  if (offsetMs === 0) return readings;
+  const shifted: Record<string, Reading> = {};
+  for (const [key, reading] of Object.entries(readings) as [string, Reading][])
+    shifted[key] = reading.ok ? { ...reading, observedAtMs: reading.observedAtMs + offsetMs } : reading;
+  return shifted as SignalReadings;
 }
 
 export function workBoundGpuHours(arrivals: ArrivalStream, model: SimModel): number {
@@ -222,13 +233,15 @@ function runPolicyFrom(
   const history = new InflowHistory();
   const view: WorldView = {
     readings: (nowMs, gpuMetric) => {
-      const all = observer.readings(nowMs, activeMessages(), gpuMetric);
+      const all = onWallClock(observer.readings(nowMs, activeMessages(), gpuMetric), wallOffsetMs);
       if (viaQueue) return all;
       // No Service Bus behind a load balancer: the scaler has no queue source configured.
       const { queueBacklog: _, ...withoutQueue } = all;
       return withoutQueue;
     },
-    history: (spec, nowMs) => history.readings(spec, nowMs),
+    // The forecast's history is kept and asked on the wall clock: "a day ago" is a calendar day.
+    history: (spec, nowMs) => history.readings(spec, nowMs + wallOffsetMs),
+    wallTime: (nowMs) => nowMs + wallOffsetMs,
     snapshot: (nowMs) => observer.visibleSnapshot(nowMs),
     queueBacklog: (nowMs) => observer.queueBacklogAt(nowMs, activeMessages()).value,
     readyPods: () => cluster.readyServingCount(),
@@ -236,6 +249,8 @@ function runPolicyFrom(
   };
   const built = policy.build(view, options.context);
   const startMs = arrivals.startMs;
+  /** Wall-clock time minus simulated time: grows by each no-data interval skipped. */
+  let wallOffsetMs = 0;
   const opening = openingRate(arrivals);
   // A running Deployment sized for the opening rate (at 100 %) is where every warm-up starts;
   // from there each policy moves to its own steady state. Starting at a policy's minimum could
@@ -288,6 +303,10 @@ function runPolicyFrom(
   const tickMs = model.tickMs;
   const tickSeconds = tickMs / 1000;
   const drainTicks = Math.ceil(model.drainLimitMs / tickMs);
+  // No-data intervals are skipped, not replayed: the simulated world's clock (pods, nodes, KEDA,
+  // the HPA, Prometheus) stops across them and the cluster resumes where it was; only the wall
+  // clock (calendars, the warm floor, the report) jumps. simTick counts the ticks simulated.
+  let simTick = -warmupTicks;
   const progressEvery = Math.max(1, Math.floor(arrivals.ticks / 200));
   let gpuSeconds = 0;
   let drainGpuSeconds = 0;
@@ -299,8 +318,9 @@ function runPolicyFrom(
   let settled = warmupTicks === 0;
   const settleTicks = Math.round(SETTLE_MS / tickMs);
   for (; tick < arrivals.ticks + drainTicks; tick++) {
-    const nowMs = startMs + tick * tickMs;
     const inTrace = tick >= 0 && tick < arrivals.ticks;
+    const nowMs = startMs + simTick * tickMs;
+    const wallMs = startMs + tick * tickMs;
     if (tick < 0) {
       const shape = `${controller.replicas}/${cluster.nodes.length}/${cluster.placeholderTarget}`;
       if (shape !== lastShape) {
@@ -331,6 +351,9 @@ function runPolicyFrom(
       cluster.nodes.length <= nodesAtEnd
     )
       break;
+    if (inTrace && !arrivals.accounted[tick]) continue;
+    wallOffsetMs = wallMs - nowMs;
+    simTick++;
     cluster.advance(nowMs);
     if ((nowMs - firstMs) % model.cluster.caScanIntervalMs === 0) cluster.autoscaleNodes(nowMs);
     controller.step(nowMs);
@@ -340,7 +363,7 @@ function runPolicyFrom(
     }
     cluster.reconcileReplicas(controller.replicas, nowMs, queue);
     cluster.advance(nowMs);
-    point = inTrace ? timeline.at(nowMs) : undefined;
+    point = inTrace ? timeline.at(wallMs) : undefined;
     const arriving = inTrace
       ? traceCohort(arrivals, tick, nowMs)
       : tick < 0
@@ -353,7 +376,7 @@ function runPolicyFrom(
     cluster.dispatch(queue);
     cluster.processTick(nowMs, tickMs, sink);
     observer.endTick(nowMs + tickMs, cluster, activeMessages(), controller.replicas);
-    history.recordFrom(observer, nowMs + tickMs);
+    history.recordFrom(observer, nowMs + tickMs, wallOffsetMs);
     if (tick >= arrivals.ticks) {
       const billed = cluster.gpusBilled() * tickSeconds;
       gpuSeconds += billed;
@@ -368,7 +391,7 @@ function runPolicyFrom(
       p.nodes += cluster.nodes.length * share;
       p.desiredReplicas = Math.max(p.desiredReplicas, controller.replicas);
       p.queueMax = Math.max(p.queueMax, queue.length);
-      p.floorReplicas = Math.max(p.floorReplicas, built.floorAt?.(nowMs) ?? 0);
+      p.floorReplicas = Math.max(p.floorReplicas, built.floorAt?.(wallMs) ?? 0);
       p.samples++;
     }
     if (inTrace && tick % progressEvery === 0) options.onProgress?.(policy.name, tick / arrivals.ticks);
@@ -377,7 +400,7 @@ function runPolicyFrom(
   let unserved = queue.length;
   for (const pod of cluster.pods) unserved += pod.serving.waitingCount;
   if (unserved > 0) {
-    const endMs = startMs + tick * tickMs;
+    const endMs = startMs + simTick * tickMs;
     stats.recordUnserved(
       unserved,
       (endMs - (queue.oldestArrivalMs() ?? startMs + arrivals.ticks * tickMs)) / 1000,

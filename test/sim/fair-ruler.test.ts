@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { waterFill } from "../../src/sim/load-balancer.ts";
 import { parseSimulateArgs } from "../../src/sim/options.ts";
 import { runTrace } from "../../src/sim/run-trace.ts";
-import { azureTraceCsv } from "./fixtures.ts";
+import { azureTraceCsv, countTraceCsv } from "./fixtures.ts";
 
 /** 1,000 prompt + 200 generated tokens: 0.2 GPU-seconds each on the default Llama-3.1-8B profile. */
 const TOKENS = { context: 1000, generated: 200 };
@@ -124,5 +124,40 @@ describe("model profiles and ours' capacity setting", () => {
     expect(() => parseSimulateArgs(["--trace", "t.csv", "--model-profile", "gpt-5"])).toThrow(
       /--model-profile must be one of llama-3\.1-8b-a100, llama-3\.1-70b-tp4-a100/,
     );
+  });
+});
+
+describe("no-data intervals", () => {
+  /** 3 hours at 900 requests a minute, `gapMinutes` without data (valid=0), 3 more hours. */
+  function trace(gapMinutes: number): string {
+    const rows: { local: string; utc: string; requests: number; valid: 0 | 1 }[] = [];
+    const start = Date.UTC(2025, 2, 3, 9, 0);
+    for (let m = 0; m < 6 * 60 + gapMinutes; m++) {
+      const iso = new Date(start + m * 60_000).toISOString().slice(0, 16);
+      const gap = m >= 180 && m < 180 + gapMinutes;
+      rows.push({
+        local: iso.replace("T", " "),
+        utc: `${iso}Z`,
+        requests: gap ? 0 : 900,
+        valid: gap ? 0 : 1,
+      });
+    }
+    return countTraceCsv(rows);
+  }
+
+  it("are skipped: the cluster and the policy resume across a logging gap where they were", () => {
+    const flags = ["--time-column", "minute_start_utc", "--policy", "hpa-gpu", "--policy", "always-on"];
+    const gapped = simulate(trace(2 * 24 * 60), flags).result;
+    const unbroken = simulate(trace(0), flags).result;
+    const hpa = only(gapped, "hpa-gpu");
+    const reference = only(unbroken, "hpa-gpu");
+    // Replayed as two days of zero traffic, the HPA would drop to one replica and reload the model
+    // on the other side; skipped, the run is the same as one without the gap.
+    expect(hpa.coldStarts).toBe(reference.coldStarts);
+    expect(hpa.scaleEvents).toBe(reference.scaleEvents);
+    expect(hpa.nodesProvisioned).toBe(reference.nodesProvisioned);
+    expect(hpa.withinSlaFraction).toBeGreaterThan(0.999);
+    // Neither side of the gap is billed for it.
+    expect(only(gapped, "always-on").gpuHours).toBeCloseTo(only(unbroken, "always-on").gpuHours, 6);
   });
 });
