@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
+import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
 import { loadServiceConfig } from "../src/config/service-config.ts";
 import { startScalerServer } from "../src/server/scaler-server.ts";
 import {
@@ -118,37 +119,47 @@ async function main(): Promise<void> {
   await scaler.shutdown();
 
   const normalGrowth = afterNormal.heapMiB - afterJunk.heapMiB;
-  console.log(
-    JSON.stringify(
-      {
-        junk: {
-          scaledObjects: junk,
-          metadataKiB: junkChars / 1024,
-          statuses: junkStatuses,
-          heapGrowthMiB: round(afterJunk.heapMiB - start.heapMiB),
-          rssGrowthMiB: round(afterJunk.rssMiB - start.rssMiB),
-        },
-        normal: {
-          scaledObjects,
-          statuses: normalStatuses,
-          remembered: scaler.book.size,
-          heapGrowthMiB: round(normalGrowth),
-          rssGrowthMiB: round(afterNormal.rssMiB - afterJunk.rssMiB),
-          heapBytesPerScaledObject: Math.round((normalGrowth * 2 ** 20) / Math.max(1, scaledObjects)),
-          bookApproximateMiB: round(scaler.book.approximateBytes / 2 ** 20),
-        },
-        metrics: {
-          bytes: scrape.text.length,
-          series: scrape.text.split("\n").filter((l) => l && !l.startsWith("#")).length,
-          scrapeMs: round(scrape.ms),
-          scrapeCpuMs: round(scrape.cpuMs),
-        },
-        debugDecisions: { bytes: debug.text.length, ms: round(debug.ms), cpuMs: round(debug.cpuMs) },
-        rssMiB: round(afterNormal.rssMiB),
-      },
-      null,
-      2,
-    ),
+  const result = {
+    junk: {
+      scaledObjects: junk,
+      metadataKiB: junkChars / 1024,
+      statuses: junkStatuses,
+      heapGrowthMiB: round(afterJunk.heapMiB - start.heapMiB),
+      rssGrowthMiB: round(afterJunk.rssMiB - start.rssMiB),
+    },
+    normal: {
+      scaledObjects,
+      statuses: normalStatuses,
+      remembered: scaler.book.size,
+      heapGrowthMiB: round(normalGrowth),
+      rssGrowthMiB: round(afterNormal.rssMiB - afterJunk.rssMiB),
+      heapBytesPerScaledObject: Math.round((normalGrowth * 2 ** 20) / Math.max(1, scaledObjects)),
+      bookApproximateMiB: round(scaler.book.approximateBytes / 2 ** 20),
+    },
+    metrics: {
+      bytes: scrape.text.length,
+      series: scrape.text.split("\n").filter((l) => l && !l.startsWith("#")).length,
+      scrapeMs: round(scrape.ms),
+      scrapeCpuMs: round(scrape.cpuMs),
+    },
+    debugDecisions: { bytes: debug.text.length, ms: round(debug.ms), cpuMs: round(debug.cpuMs) },
+    rssMiB: round(afterNormal.rssMiB),
+  };
+  console.log(JSON.stringify(result, null, 2));
+  const codes = (statuses: Record<string, number>) =>
+    Object.entries(statuses)
+      .map(([code, n]) => `${code} ${n}`)
+      .join(", ");
+  writeGeneratedBlock(
+    "docs/reliability.md",
+    "memory",
+    [
+      `- ${junk} ScaledObjects with ${junkChars / 1024} KiB of junk metadata each: ${codes(junkStatuses)}; heap +${result.junk.heapGrowthMiB} MiB after GC (RSS +${result.junk.rssGrowthMiB} MiB, which includes the in-process client's buffers)`,
+      `- ${scaledObjects} normal ScaledObjects (GetMetricSpec + GetMetrics each): ${codes(normalStatuses)}; ${scaler.book.size} remembered; heap +${result.normal.heapGrowthMiB} MiB after GC, **${result.normal.heapBytesPerScaledObject} bytes per ScaledObject**; the book's own estimate ${result.normal.bookApproximateMiB} MiB`,
+      `- /metrics at that size: ${result.metrics.series} series, ${(result.metrics.bytes / 2 ** 20).toFixed(1)} MiB, ${result.metrics.scrapeCpuMs} ms CPU (${result.metrics.scrapeMs} ms wall)`,
+      `- /debug/decisions (first page): ${(result.debugDecisions.bytes / 1024).toFixed(0)} KiB, ${result.debugDecisions.cpuMs} ms CPU`,
+    ].join("\n"),
+    { command: "npm run bench:memory", inputs: ["src/server", "src/config", "bench/memory.ts"] },
   );
 }
 
