@@ -193,6 +193,49 @@ describe("Prometheus source faults", () => {
     expect(failure(await waiting(source({ SOURCE_STALE_AFTER_SECONDS: "120" }))).kind).toBe("stale");
   });
 
+  it("a 100 MB body → bad_response once 8 MiB have arrived, without reading the rest", async () => {
+    let written = 0;
+    server.handler = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      const pump = () => {
+        while (written < 100 * 1024 * 1024 && !res.destroyed) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        if (!res.destroyed) res.end();
+      };
+      pump();
+    };
+    const reading = failure(await waiting(source({ SOURCE_TIMEOUT_MS: "20000" })));
+    expect(reading.kind).toBe("bad_response");
+    expect(reading.message).toMatch(/larger than 8388608 bytes/);
+    expect(written).toBeLessThan(100 * 1024 * 1024);
+  });
+
+  it("a 5,000-series vector → bad_response (one series expected); a negative sample is a reading the policy screens", async () => {
+    const now = Date.now() / 1000;
+    server.handler = (_req, res) =>
+      res.writeHead(200, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          status: "success",
+          data: {
+            resultType: "vector",
+            result: Array.from({ length: 5000 }, (_, i) => ({
+              metric: { scaler_part: "value", pod: `p${i}` },
+              value: [now, "1"],
+            })),
+          },
+        }),
+      );
+    const many = failure(await waiting(source()));
+    expect(many.kind).toBe("bad_response");
+    expect(many.message).toContain("expected one series, got 5000");
+    server.handler = (_req, res) => answerVector(res, "-3");
+    // The source reports what Prometheus said; the policy's screening refuses negatives (docs/policy.md).
+    expect(await waiting(source())).toMatchObject({ ok: true, value: -3 });
+  });
+
   it("sends a bearer token or basic credentials, and never puts them in a failure", async () => {
     server.handler = (_req, res) => res.writeHead(401).end("bad token sekret-token-123");
     const bearer = await waiting(
