@@ -129,7 +129,10 @@ export class ScaleController {
     const active = results.some((r) => r.active);
     const anyError = results.some((r) => r.metric === undefined);
     const min = this.setup.minReplicasAt(nowMs);
-    if (active) this.lastActiveMs = nowMs;
+    // KEDA (pkg/scaling/executor/scale_scaledobjects.go) refreshes "last active" when the triggers
+    // are active and none errs, or when it scales up from zero; an erring trigger beside an active
+    // one leaves the cooldown clock where it was.
+    if (active && (!anyError || this.replicas === 0)) this.lastActiveMs = nowMs;
     if (this.replicas === 0 && active) this.setReplicas(Math.max(min, 1), nowMs);
     else if (this.replicas < min) this.setReplicas(min, nowMs);
     else if (

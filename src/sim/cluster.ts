@@ -67,6 +67,7 @@ export class Cluster {
   private readonly perNode: number;
   /** Nodes requested and pods started so far: the index of the next start-up draw of each kind. */
   private nodesRequested = 0;
+  private lastScaleUpMs = Number.NEGATIVE_INFINITY;
   private podsStarted = 0;
   /**
    * Size of the placeholder Deployment: fixed (`placeholderPods`) or set every tick by a headroom
@@ -263,9 +264,12 @@ export class Cluster {
         const delay = this.draws.nodeProvisionMs(this.nodesRequested++);
         this.nodes.push(new SimNode(this.nextId++, nowMs, nowMs + delay));
         this.counters.nodesProvisioned++;
+        this.lastScaleUpMs = nowMs;
       }
     }
-    for (const node of [...this.nodes]) {
+    // scale-down-delay-after-add: no scale-down evaluation for a while after a scale-up.
+    const scaleDownPaused = nowMs - this.lastScaleUpMs < this.model.scaleDownDelayAfterAddMs;
+    for (const node of scaleDownPaused ? [] : [...this.nodes]) {
       if (this.nodes.length <= this.model.minNodes) break;
       if (
         node.isReady(nowMs) &&

@@ -29,6 +29,8 @@ export interface ClusterModel {
   /** New GPU node: VM allocation to Ready, drawn uniformly from [min, max]. */
   readonly provisionDelayMs: readonly [number, number];
   readonly scaleDownUnneededMs: number;
+  /** After adding a node the Cluster Autoscaler evaluates no scale-down for this long. */
+  readonly scaleDownDelayAfterAddMs: number;
   /** Image pull + model load + warm-up, drawn uniformly from [min, max]. */
   readonly podStartupMs: readonly [number, number];
   /** Low-priority placeholder pods that keep spare GPU nodes warm (preempted by real pods). */
@@ -101,6 +103,8 @@ export const DEFAULT_MODEL: SimModel = {
     provisionDelayMs: [5 * 60_000, 8 * 60_000],
     // The Cluster Autoscaler's default --scale-down-unneeded-time.
     scaleDownUnneededMs: 10 * 60_000,
+    // The Cluster Autoscaler's default --scale-down-delay-after-add (its FAQ's parameter table).
+    scaleDownDelayAfterAddMs: 10 * 60_000,
     // Image pull (cached) + model load + CUDA graph capture of an 8B model: 30–120 s.
     podStartupMs: [30_000, 120_000],
     placeholderPods: 0,

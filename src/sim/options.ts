@@ -53,7 +53,7 @@ model (see docs/simulator.md)
   --kv-cache-tokens N (${DEFAULT_MODEL.replica.kvCacheTokens})   --consumer-prefetch N (${DEFAULT_MODEL.replica.consumerPrefetch})
   --gpus-per-node N (1)   --gpus-per-pod N (1)   --min-nodes N (0)   --max-nodes N (8)
   --provision-minutes MIN-MAX (5-8)   --startup-seconds MIN-MAX (30-120)   --ca-scan-seconds N (10)
-  --scale-down-unneeded-minutes N (10)   --placeholder-pods N (0)
+  --scale-down-unneeded-minutes N (10)   --scale-down-delay-after-add-minutes N (10)   --placeholder-pods N (0)
   --scrape-seconds N (15)   --prometheus-delay-seconds N (15)   --servicebus-delay-seconds N (0)
   --rate-window-seconds N (120: the rate()/histogram window of TTFT P95 and tokens/s)
   --drain-hours N (2: after the trace, serve what still waits for at most this long; the rest is unserved)
@@ -124,6 +124,7 @@ const NUMBER_FLAGS = [
   "max-nodes",
   "ca-scan-seconds",
   "scale-down-unneeded-minutes",
+  "scale-down-delay-after-add-minutes",
   "placeholder-pods",
   "scrape-seconds",
   "prometheus-delay-seconds",
@@ -160,6 +161,7 @@ const WHOLE: Partial<Record<NumberFlag, number>> = {
 };
 
 const ZERO_ALLOWED: ReadonlySet<NumberFlag> = new Set([
+  "scale-down-delay-after-add-minutes",
   "burstiness",
   "hpa-tolerance",
   "prometheus-delay-seconds",
@@ -345,6 +347,10 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
         ? rangeFlag("provision-minutes", str("provision-minutes") as string, 60_000)
         : d.cluster.provisionDelayMs,
       scaleDownUnneededMs: minutes("scale-down-unneeded-minutes", d.cluster.scaleDownUnneededMs),
+      scaleDownDelayAfterAddMs: minutes(
+        "scale-down-delay-after-add-minutes",
+        d.cluster.scaleDownDelayAfterAddMs,
+      ),
       podStartupMs: str("startup-seconds")
         ? rangeFlag("startup-seconds", str("startup-seconds") as string, 1000)
         : d.cluster.podStartupMs,

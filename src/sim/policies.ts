@@ -341,9 +341,10 @@ const kedaMulti: PolicyDefinition = {
     const cron: Trigger = {
       name: "cron",
       evaluate(nowMs) {
-        // KEDA's cron scaler: desiredReplicas inside the window, 1 (and inactive) outside.
+        // KEDA's cron scaler (pkg/scalers/cron_scaler.go): desiredReplicas inside the window,
+        // 0 (and inactive) outside.
         const inside = inWeekdayWindow(clock, view.wallTime(nowMs), 7 * 60 + 30, 20 * 60);
-        return averageValue(inside ? 3 : 1, 1, inside);
+        return averageValue(inside ? 3 : 0, 1, inside);
       },
     };
     return {

@@ -133,4 +133,21 @@ describe("pods and nodes", () => {
     expect(cluster.pods.filter((p) => p.phase === "pending")).toHaveLength(0);
     expect(cluster.pods.filter((p) => p.placeholder)).toHaveLength(2);
   });
+
+  it("removes no node for scale-down-delay-after-add (10 min) after the Cluster Autoscaler added one", () => {
+    const cluster = new Cluster(
+      { ...FIXED, scaleDownUnneededMs: 60_000 },
+      DEFAULT_MODEL.replica,
+      new StartupDraws(FIXED, 1),
+    );
+    cluster.warmStart(1, 0);
+    const queue = new RequestQueue();
+    // A second replica needs a node (requested at 0:10); then the first is scaled away at 1:00,
+    // leaving its node empty, unneeded after 1 min — but the add at 0:10 pauses scale-down to 10:10.
+    runUntil(cluster, queue, 0, 60_000, 2);
+    runUntil(cluster, queue, 60_000, 10 * 60_000, 1);
+    expect(cluster.nodes.length).toBe(2);
+    runUntil(cluster, queue, 10 * 60_000, 11 * 60_000, 1);
+    expect(cluster.nodes.length).toBe(1);
+  });
 });

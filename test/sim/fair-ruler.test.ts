@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { waterFill } from "../../src/sim/load-balancer.ts";
 import { parseSimulateArgs } from "../../src/sim/options.ts";
-import { runTrace } from "../../src/sim/run-trace.ts";
+import { policiesByName } from "../../src/sim/policies.ts";
+import { defaultOursDeployment, runTrace } from "../../src/sim/run-trace.ts";
 import { azureTraceCsv, countTraceCsv } from "./fixtures.ts";
 
 /** 1,000 prompt + 200 generated tokens: 0.2 GPU-seconds each on the default Llama-3.1-8B profile. */
@@ -159,5 +160,40 @@ describe("no-data intervals", () => {
     expect(hpa.withinSlaFraction).toBeGreaterThan(0.999);
     // Neither side of the gap is billed for it.
     expect(only(gapped, "always-on").gpuHours).toBeCloseTo(only(unbroken, "always-on").gpuHours, 6);
+  });
+});
+
+describe("KEDA's cron trigger", () => {
+  it("reports 0 outside its window and its replicas inside, as KEDA's cron scaler does", () => {
+    const [multi] = policiesByName(["keda-multi"]);
+    const view = {
+      readings: () => ({}),
+      history: () => ({}),
+      snapshot: () => undefined,
+      queueBacklog: () => 0,
+      readyPods: () => 1,
+      unreadyPods: () => 0,
+      wallTime: (ms: number) => ms,
+    };
+    const options = parseSimulateArgs(["--trace", "t.csv"]);
+    const built = multi?.build(view, {
+      zone: "UTC",
+      maxReplicas: 8,
+      hpaTolerance: 0.1,
+      baselineGpuMetric: "util",
+      ours: defaultOursDeployment(options),
+    });
+    const cron = built?.setup.triggers.find((t) => t.name === "cron");
+    if (!cron) throw new Error("no cron trigger");
+    const saturday = Date.UTC(2023, 10, 18, 10, 0);
+    const thursday = Date.UTC(2023, 10, 16, 10, 0);
+    expect(cron.evaluate(saturday)).toEqual({
+      metric: { kind: "averageValue", value: 0, target: 1 },
+      active: false,
+    });
+    expect(cron.evaluate(thursday)).toEqual({
+      metric: { kind: "averageValue", value: 3, target: 1 },
+      active: true,
+    });
   });
 });

@@ -195,4 +195,40 @@ describe("the simulated KEDA + HPA loop", () => {
     controller.step(915_000);
     expect(controller.replicas).toBe(8);
   });
+
+  it("does not refresh 'last active' while another trigger errs, so the cooldown runs from the last clean poll", () => {
+    let active = true;
+    let failing = true;
+    const controller = new ScaleController(
+      {
+        ...setup(
+          () => (active ? 2 : 0),
+          () => active,
+        ),
+        triggers: [
+          {
+            name: "ok",
+            evaluate: () => ({ metric: { kind: "averageValue", value: active ? 2 : 0, target: 1 }, active }),
+          },
+          {
+            name: "broken",
+            evaluate: () =>
+              failing
+                ? { error: "down", active: false }
+                : { metric: { kind: "averageValue", value: 0, target: 1 }, active: false },
+          },
+        ],
+      },
+      2,
+      0,
+    );
+    // Ten minutes of "active, but a trigger errs": KEDA keeps the cooldown clock where it was (0).
+    for (let t = 0; t < 600_000; t += 15_000) controller.step(t);
+    expect(controller.replicas).toBeGreaterThan(0);
+    active = false;
+    failing = false;
+    // The first clean, inactive poll is past the 300 s cooldown counted from 0: straight to zero.
+    controller.step(600_000);
+    expect(controller.replicas).toBe(0);
+  });
 });
