@@ -19,8 +19,12 @@ import { verdicts } from "../src/sim/verdict.ts";
 const TRACES = fileURLToPath(new URL("../data/traces/", import.meta.url));
 const SLA_TARGET = 0.999;
 
-/** ServeGen places its windows at 2025-03-03 00:00 UTC+8; the busiest 10 minutes need 8 replicas. */
-const SERVEGEN = ["--tz", "Asia/Shanghai", "--peak-replicas", "8"];
+/**
+ * ServeGen places its windows at 2025-03-03 00:00 UTC+8. The busiest 10 minutes need 6 of the 8
+ * replicas at 100 %: a fleet sized with headroom over its peak, as a team sizes maxReplicas (at 8 the
+ * peak would need every replica at 100 %, and a 70 % target would be clamped by max, not judged).
+ */
+const SERVEGEN = ["--tz", "Asia/Shanghai", "--peak-replicas", "6"];
 
 const RUNS: { title: string; file: string; flags: string[] }[] = [
   {
@@ -34,22 +38,37 @@ const RUNS: { title: string; file: string; flags: string[] }[] = [
     flags: [],
   },
   {
-    title: "NASA HTTP 1995, 62 days per minute, EDT, busiest minute = 6 replicas",
+    // Two of the 62 days' weeks, around the STS-70 launch's flash crowd (07-13 09:47 EDT): the whole
+    // log would take the bench past its 5-minute budget on a 2-core machine (the scale is still set
+    // by the whole log's busiest minute).
+    title:
+      "NASA HTTP 1995, 2 weeks per minute (07-06 → 07-20, the STS-70 flash crowd), EDT, busiest minute = 6 replicas",
     file: "nasa_http_1995_requests_per_minute.csv",
-    flags: ["--time-column", "minute_start_local_edt", "--tz", "America/New_York", "--peak-replicas", "6"],
+    flags: [
+      "--time-column",
+      "minute_start_local_edt",
+      "--tz",
+      "America/New_York",
+      "--peak-replicas",
+      "6",
+      "--from",
+      "1995-07-06 00:00",
+      "--until",
+      "1995-07-20 00:00",
+    ],
   },
   {
-    title: "ServeGen language m-mid, 14 days in 10-minute windows, busiest window = 8 replicas",
+    title: "ServeGen language m-mid, 14 days in 10-minute windows, busiest window = 6 replicas",
     file: "servegen_language_mmid_14d.csv",
     flags: SERVEGEN,
   },
   {
-    title: "ServeGen language m-small, 14 days, burstier, busiest window = 8 replicas",
+    title: "ServeGen language m-small, 14 days, burstier, busiest window = 6 replicas",
     file: "servegen_language_msmall_14d.csv",
     flags: SERVEGEN,
   },
   {
-    title: "ServeGen reasoning (DeepSeek-R1), 1 day, busiest window = 8 replicas",
+    title: "ServeGen reasoning (DeepSeek-R1), 1 day, busiest window = 6 replicas",
     file: "servegen_reason_deepseek_r1_1d.csv",
     flags: SERVEGEN,
   },
