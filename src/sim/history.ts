@@ -8,6 +8,8 @@ const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
 /** A week and a lead time of minutes, with room to spare: older points are never asked for. */
 const KEPT_MINUTES = (WEEK_MS + DAY_MS) / MINUTE_MS;
+/** The history queries' rate window (queries.ts HISTORY_RATE_WINDOW), in minutes. */
+const WINDOW_MINUTES = 10;
 
 /**
  * What Prometheus holds of the TTFT request rate, one point a minute: the history the forecast's
@@ -37,16 +39,19 @@ export class InflowHistory {
     return this.minuteOf[slot] === minute ? (this.rates[slot] as number) : 0;
   }
 
-  /** The rate at `atMs` (the minute it falls in). */
+  /** The rate over the history's 10-minute window ending in the minute of `atMs` (rate(…[10m])). */
   rateAt(atMs: number): number {
-    return this.rateAtMinute(Math.floor(atMs / MINUTE_MS));
+    const last = Math.floor(atMs / MINUTE_MS);
+    let sum = 0;
+    for (let minute = last - WINDOW_MINUTES + 1; minute <= last; minute++) sum += this.rateAtMinute(minute);
+    return sum / WINDOW_MINUTES;
   }
 
-  /** The highest rate over [fromMs, toMs], one point a minute (the subquery's resolution). */
+  /** The highest 10-minute rate over [fromMs, toMs], one point a minute (the subquery's resolution). */
   peakOver(fromMs: number, toMs: number): number {
     let peak = 0;
     for (let minute = Math.floor(fromMs / MINUTE_MS); minute <= Math.floor(toMs / MINUTE_MS); minute++)
-      peak = Math.max(peak, this.rateAtMinute(minute));
+      peak = Math.max(peak, this.rateAt(minute * MINUTE_MS));
     return peak;
   }
 

@@ -245,8 +245,8 @@ export const policyGroups = {
       key: "capacityTimeConstantSeconds",
       env: "CAPACITY_TIME_CONSTANT_SECONDS",
       type: integer(1, 86_400),
-      default: "300",
-      doc: "Time constant of the running average of capacity samples.",
+      default: "120",
+      doc: "Time constant of the running average of capacity samples (each already averages a rate window).",
     }),
   },
   activation: {

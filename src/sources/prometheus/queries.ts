@@ -45,6 +45,13 @@ export function customQueryKeyOf(signal: PrometheusSignal): CustomQueryKey | und
  * `value` and its freshness in one request. label_replace with an empty source label just adds
  * the marker label; `or` keeps both because their label sets differ.
  */
+/**
+ * The history's rate window: 10 minutes, not the signals' 2. The forecast adds the rise from the
+ * window's start to its peak, and over a short window the noise of a request rate alone makes the
+ * peak of 8 points exceed the first (a rise that is no rise); over 10 minutes it is the trend.
+ */
+export const HISTORY_RATE_WINDOW = "10m";
+
 /** The seasons the forecast reads, by history reading: the period and whether it is the window's peak. */
 export const HISTORY_QUERIES = {
   inflowDayAgo: { periodSeconds: 86_400, peak: false },
@@ -210,7 +217,7 @@ function builtQuery(spec: ScalerSpec, signal: PrometheusSignal): PrometheusQuery
       const counter = vllm("vllm:time_to_first_token_seconds_count");
       return {
         signal,
-        expr: historyExpr(counter, window, periodSeconds, spec.forecast.leadTimeSeconds, peak),
+        expr: historyExpr(counter, HISTORY_RATE_WINDOW, periodSeconds, spec.forecast.leadTimeSeconds, peak),
         custom: false,
         what,
         whenEmpty: `Prometheus answered nothing for the inflow of ${describePods(spec)}${model} in namespace ${namespace} ${periodSeconds / 86_400} day(s) ago (the query ends in "or vector(0)", so this is a Prometheus fault)`,
