@@ -200,9 +200,11 @@ export function renderDecision(decision: Decision, spec: ScalerSpec, zone: strin
       `Answer: ${decision.desiredReplicas} ${decision.role === "headroom" ? "placeholder(s)" : "replica(s)"} → GetMetrics ${decision.metricValue} (target 1), IsActive ${decision.active}`,
     );
   lines.push(`  ${decision.summary}`, "", "Signals (demand in replicas at 100 % utilisation):");
+  // One column for every signal name, however long the longest ("concurrency") is.
+  const nameWidth = Math.max(8, ...decision.signals.map((verdict) => verdict.signal.length));
   for (const verdict of decision.signals)
     lines.push(
-      `  ${pad(verdict.signal, 8)} ${pad(verdict.status, 10)} ${pad(figure(verdict.demandReplicas), 7)} ${verdict.note}`,
+      `  ${pad(verdict.signal, nameWidth)} ${pad(verdict.status, 10)} ${pad(figure(verdict.demandReplicas), 7)} ${verdict.note}`,
     );
   const replicas = [
     decision.currentReplicas !== undefined ? `current ${decision.currentReplicas}` : undefined,
