@@ -424,7 +424,11 @@ const alwaysOn: PolicyDefinition = {
 };
 
 export const POLICIES: readonly PolicyDefinition[] = [
-  oursPolicy("ours", "this scaler as deploy/examples/realtime ships it: fused signals, 70 % target utilisation, warm floor, forecast", {}),
+  oursPolicy(
+    "ours",
+    "this scaler as deploy/examples/realtime ships it: fused signals, 70 % target utilisation, warm floor, forecast",
+    {},
+  ),
   oursPolicy("ours-no-floor", "this scaler without the warm floor", {
     warmFloorSchedule: "",
     warmFloorOverrides: "",
