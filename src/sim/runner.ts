@@ -1,6 +1,6 @@
 import type { Reading } from "../readings/reading.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
-import type { ArrivalStream } from "./arrivals.ts";
+import { type ArrivalStream, cohortAt, workSecondsAt } from "./arrivals.ts";
 import { ScaleController } from "./autoscaler.ts";
 import { Cluster } from "./cluster.ts";
 import { InflowHistory } from "./history.ts";
@@ -46,28 +46,6 @@ export interface RunOptions {
   readonly maxTimelinePoints?: number;
   /** The oracle's rows when already computed for this trace and model (a sweep reuses them). */
   readonly oracleRows?: readonly PolicyResult[];
-}
-
-/** GPU-seconds of work in each tick of the stream. */
-function workSeconds(arrivals: ArrivalStream, model: SimModel, tick: number): number {
-  return (
-    (arrivals.contextTokens[tick] as number) / model.replica.prefillTokensPerSecond +
-    (arrivals.generatedTokens[tick] as number) / model.replica.decodeTokensPerSecond
-  );
-}
-
-/** The requests of one tick of the trace, spread over the tick as they arrived. */
-function traceCohort(arrivals: ArrivalStream, tick: number, nowMs: number): Cohort | undefined {
-  const n = arrivals.count[tick] as number;
-  if (n === 0) return undefined;
-  const first = arrivals.firstOffsetMs[tick] as number;
-  return {
-    count: n,
-    contextTokens: (arrivals.contextTokens[tick] as number) / n,
-    generatedTokens: (arrivals.generatedTokens[tick] as number) / n,
-    arrivalMs: nowMs + first,
-    spreadMs: (arrivals.lastOffsetMs[tick] as number) - first,
-  };
 }
 
 /** Warm-up traffic: Poisson arrivals at the trace's opening rate, evenly spread over the tick. */
@@ -122,7 +100,7 @@ function onWallClock(readings: SignalReadings, offsetMs: number): SignalReadings
 export function workBoundGpuHours(arrivals: ArrivalStream, model: SimModel): number {
   let seconds = 0;
   for (let t = 0; t < arrivals.ticks; t++)
-    if (arrivals.accounted[t]) seconds += workSeconds(arrivals, model, t);
+    if (arrivals.accounted[t]) seconds += workSecondsAt(arrivals, model.replica, t);
   return (seconds * model.cluster.gpusPerPod) / 3600;
 }
 
@@ -365,7 +343,7 @@ function runPolicyFrom(
     cluster.advance(nowMs);
     point = inTrace ? timeline.at(wallMs) : undefined;
     const arriving = inTrace
-      ? traceCohort(arrivals, tick, nowMs)
+      ? cohortAt(arrivals, tick, nowMs)
       : tick < 0
         ? warmupCohort(warmupRng, opening, nowMs, tickMs)
         : undefined;
@@ -386,7 +364,7 @@ function runPolicyFrom(
       gpuSeconds += cluster.gpusBilled() * tickSeconds;
       const share = tickMs / bucketMs;
       const p = point as TimelinePoint;
-      p.demandReplicas += (workSeconds(arrivals, model, tick) / tickSeconds) * share;
+      p.demandReplicas += (workSecondsAt(arrivals, model.replica, tick) / tickSeconds) * share;
       p.readyReplicas += cluster.readyServingCount() * share;
       p.nodes += cluster.nodes.length * share;
       p.desiredReplicas = Math.max(p.desiredReplicas, controller.replicas);
