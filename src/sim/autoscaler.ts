@@ -38,7 +38,12 @@ export interface ScalingSetup {
   /** The ScaledObject's minReplicaCount (or the plain HPA's minReplicas), possibly on a schedule. */
   readonly minReplicasAt: (nowMs: number) => number;
   /** KEDA's loop; absent for a plain HPA (which never goes below 1). */
-  readonly keda?: { readonly pollingIntervalMs: number; readonly cooldownMs: number };
+  readonly keda?: {
+    readonly pollingIntervalMs: number;
+    readonly cooldownMs: number;
+    /** The ScaledObject's `fallback` (static behaviour): after more than this many failed reads, hold `replicas`. */
+    readonly fallback?: KedaFallback;
+  };
   /** The HPA; absent for a fixed fleet. */
   readonly hpa?: {
     readonly syncPeriodMs: number;
@@ -49,15 +54,24 @@ export interface ScalingSetup {
   readonly triggers: readonly Trigger[];
 }
 
+export interface KedaFallback {
+  readonly failureThreshold: number;
+  readonly replicas: number;
+}
+
 export const HPA_SYNC_PERIOD_MS = 15_000;
 
 /**
  * KEDA's polling loop and the HPA it manages, over one Deployment's `spec.replicas`:
- * - KEDA (every pollingInterval): activates 0 → max(minReplicaCount, 1); raises to
- *   minReplicaCount when below it; scales to 0 after cooldownPeriod with every trigger inactive
- *   and none in error (KEDA's scale-to-zero rule).
+ * - KEDA (every pollingInterval, kedacore/keda pkg/scaling/executor/scale_scaledobjects.go
+ *   RequestScale): activates 0 → max(minReplicaCount, 1); with every trigger inactive and none in
+ *   error, raises to minReplicaCount when below it and scales to 0 after cooldownPeriod.
  * - HPA (every 15 s, skipped at 0): the maximum of the metrics' proposals; no scale-down
  *   while any metric is invalid; then stabilisation and rate policies (src/sim/hpa.ts).
+ * - KEDA's fallback (pkg/fallback/fallback.go GetMetricsWithFallback) runs on every read of a
+ *   trigger, and both the polling loop (scale_handler.go getScalerState) and the HPA's metric
+ *   request (scale_handler.go GetScaledObjectMetrics, through the metrics adapter) read it: each
+ *   failed read counts, a good read resets the count.
  */
 export class ScaleController {
   replicas: number;
@@ -69,6 +83,8 @@ export class ScaleController {
   private readonly scaleUpEvents: TimedReplicas[] = [];
   private readonly scaleDownEvents: TimedReplicas[] = [];
   private cache: { atMs: number; results: TriggerEvaluation[] } | undefined;
+  /** KEDA's `status.health[metric].numberOfFailures`, per trigger. */
+  private readonly failures: number[];
   /** How far back the HPA ever looks: its longest stabilisation window or policy period. */
   private readonly historyMs: number;
 
@@ -80,6 +96,7 @@ export class ScaleController {
     this.replicas = initialReplicas;
     this.lastActiveMs = startMs;
     this.originMs = startMs;
+    this.failures = setup.triggers.map(() => 0);
     const behavior = setup.hpa?.behavior;
     const seconds = behavior
       ? [behavior.scaleUp, behavior.scaleDown].flatMap((r) => [
@@ -90,10 +107,35 @@ export class ScaleController {
     this.historyMs = (Math.max(...seconds) + 15) * 1000;
   }
 
+  /**
+   * The triggers' raw answers at `nowMs`, computed once per instant: the scaler answers the polling
+   * loop and the HPA's request of one instant alike (our server reuses one decision for both).
+   */
   private evaluate(nowMs: number): TriggerEvaluation[] {
     if (this.cache?.atMs !== nowMs)
       this.cache = { atMs: nowMs, results: this.setup.triggers.map((t) => t.evaluate(nowMs)) };
     return this.cache.results;
+  }
+
+  /**
+   * One read of every trigger by the polling loop or by the HPA, through KEDA's fallback: a
+   * failed read counts one failure; past the threshold the trigger answers `fallback.replicas`
+   * (as an AverageValue metric proposing exactly that many) and counts as active, not in error.
+   */
+  private read(nowMs: number): TriggerEvaluation[] {
+    const raw = this.evaluate(nowMs);
+    const fallback = this.setup.keda?.fallback;
+    if (!fallback) return raw;
+    return raw.map((r, i) => {
+      if (r.metric) {
+        this.failures[i] = 0;
+        return r;
+      }
+      const failures = (this.failures[i] as number) + 1;
+      this.failures[i] = failures;
+      if (failures <= fallback.failureThreshold) return r;
+      return { metric: { kind: "averageValue", value: fallback.replicas, target: 1 }, active: true };
+    });
   }
 
   private setReplicas(next: number, nowMs: number): void {
@@ -125,25 +167,29 @@ export class ScaleController {
 
   private pollKeda(nowMs: number): void {
     const keda = this.setup.keda as NonNullable<ScalingSetup["keda"]>;
-    const results = this.evaluate(nowMs);
-    const active = results.some((r) => r.active);
+    const results = this.read(nowMs);
+    // A trigger in error is never active (getScalerState sets IsActive only on a good read).
+    const active = results.some((r) => r.metric !== undefined && r.active);
     const anyError = results.some((r) => r.metric === undefined);
     const min = this.setup.minReplicasAt(nowMs);
-    // KEDA (pkg/scaling/executor/scale_scaledobjects.go) refreshes "last active" when the triggers
-    // are active and none errs, or when it scales up from zero; an erring trigger beside an active
-    // one leaves the cooldown clock where it was.
-    if (active && (!anyError || this.replicas === 0)) this.lastActiveMs = nowMs;
-    if (this.replicas === 0 && active) this.setReplicas(Math.max(min, 1), nowMs);
-    else if (this.replicas < min) this.setReplicas(min, nowMs);
-    else if (
-      !active &&
-      !anyError &&
-      min === 0 &&
-      this.replicas > 0 &&
-      nowMs - this.lastActiveMs >= keda.cooldownMs
-    )
+    if (active) {
+      // Scale from zero refreshes "last active"; otherwise only a poll with no trigger in error does,
+      // so an erring trigger beside an active one leaves the cooldown clock where it was. Below
+      // minReplicaCount with replicas running, KEDA leaves the raise to the HPA's minReplicas.
+      if (this.replicas === 0) {
+        this.setReplicas(Math.max(min, 1), nowMs);
+        this.lastActiveMs = nowMs;
+      } else if (!anyError) this.lastActiveMs = nowMs;
+      return;
+    }
+    // Inactive. A trigger in error holds everything unless a fallback of 0 replicas is configured,
+    // in which case KEDA goes on to the scale-to-zero case below.
+    const fallback = keda.fallback;
+    if (anyError && (!fallback || fallback.replicas !== 0)) return;
+    if (this.replicas > 0 && min === 0) {
       // KEDA's scale to zero goes straight to 0, bypassing the HPA's stabilisation.
-      this.setReplicas(0, nowMs);
+      if (nowMs - this.lastActiveMs >= keda.cooldownMs) this.setReplicas(0, nowMs);
+    } else if (this.replicas < min) this.setReplicas(min, nowMs);
   }
 
   private syncHpa(nowMs: number): void {
@@ -152,7 +198,7 @@ export class ScaleController {
     if (current === 0) return;
     const minReplicas = Math.max(1, this.setup.minReplicasAt(nowMs));
     const max = this.setup.maxReplicas;
-    const results = this.evaluate(nowMs);
+    const results = this.read(nowMs);
     let proposal = -1;
     let invalid = 0;
     for (const r of results) {

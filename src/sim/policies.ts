@@ -2,7 +2,13 @@ import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
 import { Decider } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
-import { HPA_SYNC_PERIOD_MS, type ScalingSetup, type Trigger, type TriggerEvaluation } from "./autoscaler.ts";
+import {
+  HPA_SYNC_PERIOD_MS,
+  type KedaFallback,
+  type ScalingSetup,
+  type Trigger,
+  type TriggerEvaluation,
+} from "./autoscaler.ts";
 import { DEFAULT_HPA_BEHAVIOR, type HpaBehavior } from "./hpa.ts";
 import type { FrontEnd } from "./model.ts";
 import { type GpuMetric, gpuAverage, type ScrapeSnapshot } from "./observe.ts";
@@ -33,8 +39,8 @@ export interface OursDeployment {
   readonly minReplicaCount: number;
   readonly maxReplicaCount: number;
   readonly behavior?: HpaBehavior;
-  /** KEDA fallback: after this many failed fetches, hold `replicas`. */
-  readonly fallback?: { readonly failureThreshold: number; readonly replicas: number };
+  /** KEDA fallback: after more than this many failed reads, hold `replicas`. */
+  readonly fallback?: KedaFallback;
 }
 
 export interface PolicyContext {
@@ -149,28 +155,21 @@ function averageValue(value: number, target: number, active: boolean): TriggerEv
   return { metric: { kind: "averageValue", value, target }, active };
 }
 
-/** KEDA's external trigger around decide(), with KEDA's fallback after repeated failures. */
+/** KEDA's external trigger around decide(): an unavailable decision is a failed read (KEDA's fallback counts it). */
 function externalTrigger(
   view: WorldView,
   spec: ScalerSpec,
-  fallback: OursDeployment["fallback"],
   onDecision: (decision: Decision) => void,
 ): Trigger {
   const decider = new Decider();
   const key = `${spec.scaledObject.namespace}/${spec.scaledObject.name}`;
-  let failures = 0;
   return {
     name: "external",
     evaluate(nowMs) {
       const readings = { ...view.readings(nowMs, spec.sources.gpuMetric), ...view.history(spec, nowMs) };
       const d = decider.decide(key, spec, readings, view.wallTime(nowMs));
       onDecision(d);
-      if (!d.available) {
-        failures++;
-        if (fallback && failures > fallback.failureThreshold) return averageValue(fallback.replicas, 1, true);
-        return { error: d.summary, active: false };
-      }
-      failures = 0;
+      if (!d.available) return { error: d.summary, active: false };
       return averageValue(d.metricValue, 1, d.active);
     },
   };
@@ -211,7 +210,7 @@ function oursPolicy(
       const spec = oursSpec({ ...deployment.metadata, ...overrides }, "vllm-realtime");
       let lastDecision: Decision | undefined;
       const drivingFactors = new Map<string, number>();
-      const trigger = externalTrigger(view, spec, deployment.fallback, (d) => {
+      const trigger = externalTrigger(view, spec, (d) => {
         lastDecision = d;
         drivingFactors.set(d.drivingFactor, (drivingFactors.get(d.drivingFactor) ?? 0) + 1);
       });
@@ -237,7 +236,11 @@ function oursPolicy(
         setup: {
           maxReplicas: deployment.maxReplicaCount,
           minReplicasAt: () => deployment.minReplicaCount,
-          keda: { pollingIntervalMs: deployment.pollingIntervalMs, cooldownMs: deployment.cooldownMs },
+          keda: {
+            pollingIntervalMs: deployment.pollingIntervalMs,
+            cooldownMs: deployment.cooldownMs,
+            ...(deployment.fallback ? { fallback: deployment.fallback } : {}),
+          },
           hpa,
           triggers: [trigger],
         },
@@ -255,7 +258,7 @@ function oursPolicy(
                     cooldownMs: HEADROOM_SCALED_OBJECT.cooldownMs,
                   },
                   hpa: { syncPeriodMs: HPA_SYNC_PERIOD_MS, tolerance: context.hpaTolerance },
-                  triggers: [externalTrigger(view, headroomSpec, undefined, () => {})],
+                  triggers: [externalTrigger(view, headroomSpec, () => {})],
                 },
                 initialReplicas: HEADROOM_SCALED_OBJECT.minReplicaCount,
               },

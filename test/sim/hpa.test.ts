@@ -196,6 +196,114 @@ describe("the simulated KEDA + HPA loop", () => {
     expect(controller.replicas).toBe(8);
   });
 
+  function flakyTrigger(failing: () => boolean, value: () => number) {
+    return {
+      name: "external",
+      evaluate: () =>
+        failing()
+          ? { error: "scaler unavailable", active: false }
+          : { metric: { kind: "averageValue" as const, value: value(), target: 1 }, active: value() > 0 },
+    };
+  }
+
+  it("counts a fallback failure on both the polling loop and the HPA's metric request", () => {
+    let failing = false;
+    const controller = new ScaleController(
+      {
+        maxReplicas: 8,
+        minReplicasAt: () => 0,
+        keda: {
+          pollingIntervalMs: 15_000,
+          cooldownMs: 300_000,
+          fallback: { failureThreshold: 3, replicas: 3 },
+        },
+        hpa: { syncPeriodMs: 15_000, tolerance: 0.1 },
+        triggers: [
+          flakyTrigger(
+            () => failing,
+            () => 1,
+          ),
+        ],
+      },
+      1,
+      0,
+    );
+    controller.step(0);
+    expect(controller.replicas).toBe(1);
+    failing = true;
+    // Failures 1 (poll) and 2 (HPA) at 15 s; 3 and 4 at 30 s: the HPA's read at 30 s is past the
+    // threshold of 3 and gets the fallback. Counting polls alone, it would take until 60 s.
+    controller.step(15_000);
+    expect(controller.replicas).toBe(1);
+    controller.step(30_000);
+    expect(controller.replicas).toBe(3);
+  });
+
+  it("resets the failure count on any good read", () => {
+    let failing = true;
+    const controller = new ScaleController(
+      {
+        maxReplicas: 8,
+        minReplicasAt: () => 0,
+        keda: {
+          pollingIntervalMs: 15_000,
+          cooldownMs: 300_000,
+          fallback: { failureThreshold: 3, replicas: 3 },
+        },
+        hpa: { syncPeriodMs: 15_000, tolerance: 0.1 },
+        triggers: [
+          flakyTrigger(
+            () => failing,
+            () => 1,
+          ),
+        ],
+      },
+      1,
+      0,
+    );
+    controller.step(0); // failures 1, 2
+    failing = false;
+    controller.step(15_000); // reset
+    failing = true;
+    controller.step(30_000); // 1, 2 again: below the threshold
+    expect(controller.replicas).toBe(1);
+    controller.step(45_000); // 3, 4: fallback
+    expect(controller.replicas).toBe(3);
+  });
+
+  it("holds the replicas while an inactive trigger errs, unless the fallback is 0 replicas", () => {
+    for (const [fallbackReplicas, expected] of [
+      [2, 2],
+      [0, 0],
+    ] as const) {
+      let failing = false;
+      const controller = new ScaleController(
+        {
+          maxReplicas: 8,
+          minReplicasAt: () => 0,
+          keda: {
+            pollingIntervalMs: 15_000,
+            cooldownMs: 300_000,
+            fallback: { failureThreshold: 1_000, replicas: fallbackReplicas },
+          },
+          hpa: { syncPeriodMs: 15_000, tolerance: 0.1 },
+          triggers: [
+            flakyTrigger(
+              () => failing,
+              () => 2,
+            ),
+          ],
+        },
+        2,
+        0,
+      );
+      controller.step(0);
+      failing = true;
+      for (let t = 15_000; t <= 900_000; t += 15_000) controller.step(t);
+      expect(controller.replicas).toBe(expected);
+    }
+  });
+
   it("does not refresh 'last active' while another trigger errs, so the cooldown runs from the last clean poll", () => {
     let active = true;
     let failing = true;
