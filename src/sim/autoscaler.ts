@@ -184,8 +184,7 @@ export class ScaleController {
     }
     // Inactive. A trigger in error holds everything unless a fallback of 0 replicas is configured,
     // in which case KEDA goes on to the scale-to-zero case below.
-    const fallback = keda.fallback;
-    if (anyError && (!fallback || fallback.replicas !== 0)) return;
+    if (anyError && keda.fallback?.replicas !== 0) return;
     if (this.replicas > 0 && min === 0) {
       // KEDA's scale to zero goes straight to 0, bypassing the HPA's stabilisation.
       if (nowMs - this.lastActiveMs >= keda.cooldownMs) this.setReplicas(0, nowMs);
