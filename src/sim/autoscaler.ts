@@ -3,22 +3,17 @@ import {
   behaviorNormalize,
   type HpaBehavior,
   legacyNormalize,
+  type PodSample,
+  podMetricProposal,
   type TimedReplicas,
-  utilisationProposal,
 } from "./hpa.ts";
 
 /** One metric as the HPA sees it. */
 export type MetricVote =
   /** An External metric with an AverageValue target (what every KEDA trigger becomes). */
   | { readonly kind: "averageValue"; readonly value: number; readonly target: number }
-  /** A plain HPA's per-pod utilisation target (Resource/Pods style), 0–1. */
-  | {
-      readonly kind: "utilisation";
-      readonly average: number;
-      readonly target: number;
-      readonly readyPods: number;
-      readonly unreadyPods: number;
-    };
+  /** A plain HPA's Pods metric with an AverageValue target (GPU utilisation per pod, 0–1). */
+  | { readonly kind: "podsAverage"; readonly target: number; readonly pods: readonly PodSample[] };
 
 export interface TriggerEvaluation {
   /** Absent when the metric cannot be read: the HPA treats it as invalid. */
@@ -83,6 +78,8 @@ export class ScaleController {
   private readonly scaleUpEvents: TimedReplicas[] = [];
   private readonly scaleDownEvents: TimedReplicas[] = [];
   private cache: { atMs: number; results: TriggerEvaluation[] } | undefined;
+  /** Whether the HPA has synced once (its first sync records an initial recommendation). */
+  private synced = false;
   /** KEDA's `status.health[metric].numberOfFailures`, per trigger. */
   private readonly failures: number[];
   /** How far back the HPA ever looks: its longest stabilisation window or policy period. */
@@ -194,54 +191,59 @@ export class ScaleController {
   private syncHpa(nowMs: number): void {
     const hpa = this.setup.hpa as NonNullable<ScalingSetup["hpa"]>;
     const current = this.replicas;
+    // At 0 the HPA is disabled (ScalingDisabled); KEDA alone wakes the Deployment.
     if (current === 0) return;
     const minReplicas = Math.max(1, this.setup.minReplicasAt(nowMs));
     const max = this.setup.maxReplicas;
+    // kubernetes/kubernetes pkg/controller/podautoscaler/horizontal.go reconcileAutoscaler: the
+    // first sync records the current count as a recommendation (recordInitialRecommendation).
+    if (!this.synced) this.recommendations.push({ atMs: nowMs, replicas: current });
+    this.synced = true;
+    this.forgetBefore(nowMs - this.historyMs);
+    // Out of bounds, the HPA moves to the bound without reading a metric or recording anything.
+    if (current > max || current < minReplicas) {
+      this.setReplicas(Math.min(max, Math.max(minReplicas, current)), nowMs);
+      return;
+    }
     const results = this.read(nowMs);
-    let proposal = -1;
+    let proposal = 0;
     let invalid = 0;
     for (const r of results) {
-      if (!r.metric) {
-        invalid++;
-        continue;
-      }
       const m = r.metric;
       const p =
-        m.kind === "averageValue"
-          ? averageValueProposal(current, m.value, m.target, hpa.tolerance)
-          : utilisationProposal(current, m.readyPods, m.unreadyPods, m.average, m.target, hpa.tolerance);
-      proposal = Math.max(proposal, p);
+        m === undefined
+          ? undefined
+          : m.kind === "averageValue"
+            ? averageValueProposal(current, m.value, m.target, hpa.tolerance)
+            : podMetricProposal(current, m.pods, m.target, hpa.tolerance);
+      if (p === undefined) invalid++;
+      else proposal = Math.max(proposal, p);
     }
-    if (proposal < 0) return; // every metric invalid: the HPA does not scale
-    if (invalid > 0 && proposal < current) proposal = current; // no scale-down on partial data
+    // computeReplicasForMetrics: every metric invalid, or some invalid and the valid ones would
+    // scale down, is an error; reconcileAutoscaler then returns before normalising, so no
+    // recommendation is recorded and nothing moves.
+    if (invalid === results.length || (invalid > 0 && proposal < current)) return;
     this.recommendations.push({ atMs: nowMs, replicas: proposal });
-    const horizonMs = this.historyMs;
-    while (
-      this.recommendations.length > 0 &&
-      (this.recommendations[0] as TimedReplicas).atMs < nowMs - horizonMs
-    )
-      this.recommendations.shift();
-    for (const events of [this.scaleUpEvents, this.scaleDownEvents])
-      while (events.length > 0 && (events[0] as TimedReplicas).atMs < nowMs - horizonMs) events.shift();
-    let next: number;
-    if (current > max) next = max;
-    else if (current < minReplicas) next = minReplicas;
-    else
-      next = hpa.behavior
-        ? behaviorNormalize(
-            current,
-            proposal,
-            {
-              recommendations: this.recommendations,
-              scaleUpEvents: this.scaleUpEvents,
-              scaleDownEvents: this.scaleDownEvents,
-            },
-            nowMs,
-            minReplicas,
-            max,
-            hpa.behavior,
-          )
-        : legacyNormalize(current, this.recommendations, nowMs, minReplicas, max);
+    const next = hpa.behavior
+      ? behaviorNormalize(
+          current,
+          proposal,
+          {
+            recommendations: this.recommendations,
+            scaleUpEvents: this.scaleUpEvents,
+            scaleDownEvents: this.scaleDownEvents,
+          },
+          nowMs,
+          minReplicas,
+          max,
+          hpa.behavior,
+        )
+      : legacyNormalize(current, this.recommendations, nowMs, minReplicas, max);
     this.setReplicas(next, nowMs);
+  }
+
+  private forgetBefore(cutoffMs: number): void {
+    for (const list of [this.recommendations, this.scaleUpEvents, this.scaleDownEvents])
+      while (list.length > 0 && (list[0] as TimedReplicas).atMs < cutoffMs) list.shift();
   }
 }

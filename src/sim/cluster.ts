@@ -146,6 +146,11 @@ export class Cluster {
     return this.pods.filter((p) => !p.placeholder && p.phase !== "terminating");
   }
 
+  /** Every serving pod, draining ones included (a pod lister sees them until they are gone). */
+  servingPodsListed(): SimPod[] {
+    return this.pods.filter((p) => !p.placeholder);
+  }
+
   readyServingCount(): number {
     let n = 0;
     for (const p of this.pods) if (!p.placeholder && p.phase === "ready") n++;

@@ -2,33 +2,76 @@ import { DEFAULT_HPA_TOLERANCE } from "../policy/hpa.ts";
 
 /**
  * The parts of the Kubernetes HPA (k8s replica_calculator.go and horizontal.go) that only the
- * simulator plays: the resource-utilisation proposal, behaviours, stabilisation and rate
- * policies. The tolerance arithmetic the scaler itself needs lives in src/policy/hpa.ts.
+ * simulator plays: the per-pod metric proposal, behaviours, stabilisation and rate policies. The tolerance arithmetic the scaler itself needs lives in src/policy/hpa.ts.
  */
 
+/** A pod as the HPA's pod lister shows it, with its sample from the metrics API when there is one. */
+export interface PodSample {
+  /** Pending: not scheduled, or its containers not started. Running: its containers run (ready or not). */
+  readonly phase: "Pending" | "Running";
+  /** Being deleted (draining its requests): the HPA ignores it. */
+  readonly deleting: boolean;
+  /** The pod's value of the metric; absent when the metrics API returned none for it. */
+  readonly value?: number;
+}
+
+function withinTolerance(ratio: number, tolerance: number): boolean {
+  return Math.abs(ratio - 1) <= tolerance;
+}
+
 /**
- * Resource-style utilisation proposal (a plain HPA on average GPU or CPU utilisation,
- * k8s `GetResourceReplicas`): ratio = average / target over the ready pods; within the tolerance
- * the count stands, otherwise ceil(ratio × readyPods). On a scale-up, pods not yet ready count as
- * 0 % busy, so pods still loading their model hold the HPA back instead of being asked for twice.
+ * A Pods metric with an AverageValue target (what an HPA on DCGM GPU utilisation is: the custom
+ * metrics API serves it per pod; the resource metrics API knows only CPU and memory), as
+ * kubernetes/kubernetes pkg/controller/podautoscaler/replica_calculator.go `calcPlainMetricReplicas`
+ * and `groupPods` compute it:
+ * - pods being deleted (or failed) are ignored; Pending pods are "unready"; Running pods without a
+ *   sample are "missing"; every other Running pod counts with its sample, ready or not (only a
+ *   CPU resource metric looks at readiness);
+ * - without unready pods on a scale-up and without missing pods: ceil(ratio × counted pods),
+ *   unless the ratio is within the tolerance;
+ * - otherwise missing pods count at the target on a scale-down and at 0 on a scale-up, unready pods
+ *   at 0 on a scale-up; the ratio is recomputed, and if it is within the tolerance or flips the
+ *   direction the count stands, else ceil(new ratio × pods counted).
+ * Undefined when the HPA finds the metric invalid: no pods, or no sample from any counted pod.
  */
-export function utilisationProposal(
+export function podMetricProposal(
   currentReplicas: number,
-  readyPods: number,
-  unreadyPods: number,
-  averageUtilisation: number,
-  targetUtilisation: number,
+  pods: readonly PodSample[],
+  target: number,
   tolerance = DEFAULT_HPA_TOLERANCE,
-): number {
-  if (readyPods === 0) return currentReplicas;
-  const ratio = averageUtilisation / targetUtilisation;
-  if (Math.abs(ratio - 1) <= tolerance) return currentReplicas;
-  if (ratio > 1 && unreadyPods > 0) {
-    const withUnready = (averageUtilisation * readyPods) / (targetUtilisation * (readyPods + unreadyPods));
-    if (Math.abs(withUnready - 1) <= tolerance || withUnready < 1) return currentReplicas;
-    return Math.ceil(withUnready * (readyPods + unreadyPods));
+): number | undefined {
+  if (pods.length === 0) return undefined;
+  let sum = 0;
+  let counted = 0;
+  let unready = 0;
+  let missing = 0;
+  for (const pod of pods) {
+    if (pod.deleting) continue;
+    if (pod.phase === "Pending") unready++;
+    else if (pod.value === undefined) missing++;
+    else {
+      sum += pod.value;
+      counted++;
+    }
   }
-  return Math.ceil(ratio * readyPods);
+  if (counted === 0) return undefined;
+  const ratio = sum / counted / target;
+  const scaleUpWithUnready = unready > 0 && ratio > 1;
+  if (!scaleUpWithUnready && missing === 0) {
+    if (withinTolerance(ratio, tolerance)) return currentReplicas;
+    return Math.ceil(ratio * counted);
+  }
+  let newSum = sum;
+  let newCount = counted;
+  if (missing > 0 && ratio < 1) {
+    newSum += missing * target;
+    newCount += missing;
+  } else if (missing > 0 && ratio > 1) newCount += missing;
+  if (scaleUpWithUnready) newCount += unready;
+  const newRatio = newSum / newCount / target;
+  if (withinTolerance(newRatio, tolerance) || (ratio < 1 && newRatio > 1) || (ratio > 1 && newRatio < 1))
+    return currentReplicas;
+  return Math.ceil(newRatio * newCount);
 }
 
 /** One `behavior.scaleUp/scaleDown.policies` entry. */

@@ -37,6 +37,24 @@ export interface ScrapeSnapshot {
   readonly replicasUnavailable: number;
   /** All pods of the Deployment (kube_pod_info), for a "waiting per pod" Prometheus trigger. */
   readonly podsListed: number;
+  /**
+   * DCGM's series per pod: every serving pod holding a GPU (on a node: loading, ready or draining)
+   * is reported under its pod label, for an HPA reading GPU utilisation per pod.
+   */
+  readonly gpuByPod: readonly PodGpuSample[];
+}
+
+export interface PodGpuSample {
+  readonly podId: number;
+  /** DCGM_FI_DEV_GPU_UTIL, 0–1. */
+  readonly busy: number;
+  /** DCGM_FI_PROF_GR_ENGINE_ACTIVE-like, 0–1. */
+  readonly active: number;
+}
+
+/** One pod's value of the named DCGM metric, 0–1. */
+export function podGpuValue(sample: PodGpuSample, metric: GpuMetric): number {
+  return metric === "util" ? sample.busy : sample.active;
 }
 
 /**
@@ -144,9 +162,12 @@ export class Observer {
     let gpuActive = 0;
     let notReady = 0;
     let listed = 0;
+    const gpuByPod: PodGpuSample[] = [];
     for (const pod of cluster.pods) {
       if (pod.placeholder) continue;
       if (pod.phase !== "terminating") listed++;
+      if (pod.nodeId >= 0)
+        gpuByPod.push({ podId: pod.id, busy: pod.serving.busyFraction, active: pod.serving.utilisation });
       if (pod.phase === "pending" || pod.phase === "starting") notReady++;
       if (pod.phase !== "ready" && pod.phase !== "terminating") continue;
       servingPods++;
@@ -177,6 +198,7 @@ export class Observer {
       replicasReady: cluster.readyServingCount(),
       replicasUnavailable: notReady,
       podsListed: listed,
+      gpuByPod,
     });
     // Older snapshots than the ingestion delay needs are never read again.
     const horizon = atMs - this.model.prometheusDelayMs - 2 * this.model.scrapeIntervalMs;

@@ -9,9 +9,10 @@ import {
   type Trigger,
   type TriggerEvaluation,
 } from "./autoscaler.ts";
-import { DEFAULT_HPA_BEHAVIOR, type HpaBehavior } from "./hpa.ts";
+import type { PodPhase } from "./cluster.ts";
+import { DEFAULT_HPA_BEHAVIOR, type HpaBehavior, type PodSample } from "./hpa.ts";
 import type { FrontEnd } from "./model.ts";
-import { type GpuMetric, gpuAverage, type ScrapeSnapshot } from "./observe.ts";
+import { type GpuMetric, gpuAverage, podGpuValue, type ScrapeSnapshot } from "./observe.ts";
 import { LocalClock } from "./time.ts";
 
 /** What triggers can look at: the world through the monitoring pipeline, never the model's internals. */
@@ -27,8 +28,8 @@ export interface WorldView {
    * world skips while calendars (crons, the warm floor) follow the wall clock.
    */
   wallTime(nowMs: number): number;
-  readyPods(): number;
-  unreadyPods(): number;
+  /** The serving Deployment's pods as the HPA's pod lister shows them now. */
+  pods(): readonly { readonly id: number; readonly phase: PodPhase }[];
 }
 
 /** How `ours` is deployed: its trigger metadata and the ScaledObject around it. */
@@ -378,7 +379,10 @@ const kedaMulti: PolicyDefinition = {
   },
 };
 
-/** The CPU-style HPA a team starts with, on GPU utilisation: target 80 % per pod, min 1, default behaviour. */
+/**
+ * The CPU-style HPA a team starts with, on GPU utilisation: DCGM's per-pod series through the
+ * custom metrics API as a Pods metric, average 80 % per pod, min 1, default behaviour.
+ */
 const hpaGpu: PolicyDefinition = {
   name: "hpa-gpu",
   description: "plain HPA on GPU utilisation, target 80 %, min 1",
@@ -389,17 +393,19 @@ const hpaGpu: PolicyDefinition = {
       name: "gpu-utilisation",
       evaluate(nowMs) {
         const s = view.snapshot(nowMs);
-        if (!s || s.servingPods === 0) return { error: "no ready pods report GPU utilisation", active: true };
-        return {
-          metric: {
-            kind: "utilisation",
-            average: gpuAverage(s, context.baselineGpuMetric),
-            target,
-            readyPods: view.readyPods(),
-            unreadyPods: view.unreadyPods(),
-          },
-          active: true,
-        };
+        if (!s) return { error: "Prometheus holds no DCGM sample yet", active: true };
+        const samples = new Map(s.gpuByPod.map((g) => [g.podId, g]));
+        const pods: PodSample[] = view.pods().map((pod) => {
+          const sample = samples.get(pod.id);
+          // A pod without a node is Pending; on a node its container runs (loading the model, then
+          // serving) and DCGM reports its GPU from the next scrape on.
+          return {
+            phase: pod.phase === "pending" ? "Pending" : "Running",
+            deleting: pod.phase === "terminating",
+            ...(sample ? { value: podGpuValue(sample, context.baselineGpuMetric) } : {}),
+          };
+        });
+        return { metric: { kind: "podsAverage", target, pods }, active: true };
       },
     };
     return {

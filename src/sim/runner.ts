@@ -222,8 +222,7 @@ function runPolicyFrom(
     wallTime: (nowMs) => nowMs + wallOffsetMs,
     snapshot: (nowMs) => observer.visibleSnapshot(nowMs),
     queueBacklog: (nowMs) => observer.queueBacklogAt(nowMs, activeMessages()).value,
-    readyPods: () => cluster.readyServingCount(),
-    unreadyPods: () => cluster.unreadyServingCount(),
+    pods: () => cluster.servingPodsListed(),
   };
   const built = policy.build(view, options.context);
   const startMs = arrivals.startMs;

@@ -171,8 +171,7 @@ describe("KEDA's cron trigger", () => {
       history: () => ({}),
       snapshot: () => undefined,
       queueBacklog: () => 0,
-      readyPods: () => 1,
-      unreadyPods: () => 0,
+      pods: () => [],
       wallTime: (ms: number) => ms,
     };
     const options = parseSimulateArgs(["--trace", "t.csv"]);

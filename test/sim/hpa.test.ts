@@ -6,10 +6,11 @@ import {
   DEFAULT_HPA_BEHAVIOR,
   type HpaBehavior,
   legacyNormalize,
+  type PodSample,
+  podMetricProposal,
   scaleDownLimit,
   scaleUpLimit,
   stabilizedRecommendation,
-  utilisationProposal,
 } from "../../src/sim/hpa.ts";
 
 const noHistory = { recommendations: [], scaleUpEvents: [], scaleDownEvents: [] };
@@ -93,14 +94,32 @@ describe("HPA arithmetic (the HPA algorithm's worked examples)", () => {
     expect(scaleUpLimit(2, [], behavior.scaleUp, 0)).toBe(4);
   });
 
-  it("a utilisation HPA does not count pods still loading as busy on a scale-up", () => {
-    // 2 ready at 100 % against 80 %: ratio 1.25 → 3 replicas.
-    expect(utilisationProposal(2, 2, 0, 1.0, 0.8)).toBe(3);
-    // With 2 more pods starting, (2 × 100 %) / (4 × 80 %) = 0.625 < 1: no further scale-up.
-    expect(utilisationProposal(4, 2, 2, 1.0, 0.8)).toBe(4);
-    // Inside the tolerance nothing moves; below it, ceil(ratio × ready).
-    expect(utilisationProposal(4, 4, 0, 0.85, 0.8)).toBe(4);
-    expect(utilisationProposal(4, 4, 0, 0.3, 0.8)).toBe(2);
+  it("a Pods metric (GPU utilisation per pod) follows calcPlainMetricReplicas and groupPods", () => {
+    const running = (value: number): PodSample => ({ phase: "Running", deleting: false, value });
+    const pending: PodSample = { phase: "Pending", deleting: false };
+    const missing: PodSample = { phase: "Running", deleting: false };
+    // 2 pods at 100 % against 80 %: ratio 1.25 → 3 replicas.
+    expect(podMetricProposal(2, [running(1), running(1)], 0.8)).toBe(3);
+    // 2 Pending pods count at 0 on a scale-up: (2 × 100 %) / (4 × 80 %) = 0.625 flips the
+    // direction, so the count stands.
+    expect(podMetricProposal(4, [running(1), running(1), pending, pending], 0.8)).toBe(4);
+    // Pods running but still loading report 0 % and count like any other (only a CPU resource
+    // metric looks at readiness): (2 × 100 %) / 4 = 50 % against 80 % → ceil(0.625 × 4) = 3.
+    expect(podMetricProposal(4, [running(1), running(1), running(0), running(0)], 0.8)).toBe(3);
+    // On a scale-down, pods without a sample count at the target: (0.4 + 2 × 0.8) / 4 = 0.5 →
+    // ceil(0.625 × 4) = 3, where ignoring them would have proposed 1.
+    expect(podMetricProposal(4, [running(0.2), running(0.2), missing, missing], 0.8)).toBe(3);
+    // On a scale-up they count at 0: (2 × 1.2) / 3 = 0.8 against 0.8 is within the tolerance.
+    expect(podMetricProposal(3, [running(1.2), running(1.2), missing], 0.8)).toBe(3);
+    // Draining pods are ignored; inside the tolerance nothing moves; below it, ceil(ratio × pods).
+    expect(podMetricProposal(3, [running(0.8), running(0.8), { ...running(0), deleting: true }], 0.8)).toBe(
+      3,
+    );
+    expect(podMetricProposal(4, [running(0.85), running(0.85), running(0.85), running(0.85)], 0.8)).toBe(4);
+    expect(podMetricProposal(4, [running(0.3), running(0.3), running(0.3), running(0.3)], 0.8)).toBe(2);
+    // No pods, or no sample from any counted pod: the metric is invalid.
+    expect(podMetricProposal(1, [], 0.8)).toBeUndefined();
+    expect(podMetricProposal(2, [pending, missing], 0.8)).toBeUndefined();
   });
 });
 
@@ -302,6 +321,40 @@ describe("the simulated KEDA + HPA loop", () => {
       for (let t = 15_000; t <= 900_000; t += 15_000) controller.step(t);
       expect(controller.replicas).toBe(expected);
     }
+  });
+
+  it("records no recommendation while an invalid metric blocks a scale-down", () => {
+    let failing = false;
+    let value = 4;
+    const controller = new ScaleController(
+      {
+        maxReplicas: 8,
+        minReplicasAt: () => 1,
+        hpa: { syncPeriodMs: 15_000, tolerance: 0.1 },
+        triggers: [
+          {
+            name: "ok",
+            evaluate: () => ({ metric: { kind: "averageValue", value, target: 1 }, active: true }),
+          },
+          flakyTrigger(
+            () => failing,
+            () => 0,
+          ),
+        ],
+      },
+      4,
+      0,
+    );
+    controller.step(0);
+    failing = true;
+    value = 1;
+    for (let t = 15_000; t <= 600_000; t += 15_000) controller.step(t);
+    expect(controller.replicas).toBe(4);
+    // Nothing was recorded during the ten minutes of errors, so the 5-minute downscale window holds
+    // only this sync's proposal: straight to 1. (Recording "4" each time would hold 4 until 900 s.)
+    failing = false;
+    controller.step(615_000);
+    expect(controller.replicas).toBe(1);
   });
 
   it("does not refresh 'last active' while another trigger errs, so the cooldown runs from the last clean poll", () => {
