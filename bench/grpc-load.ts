@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     "max-requests": { type: "string", default: "200000" },
     soak: { type: "string", default: "0" },
     json: { type: "boolean", default: false },
+    /** Write a V8 CPU profile of the scaler (and of the no-op, for comparison) into this folder. */
+    "cpu-prof": { type: "string" },
   },
 });
 
@@ -56,6 +58,12 @@ function rssMiB(pid: number): number {
   return kib / 1024;
 }
 
+/** Node's own profiler flags when --cpu-prof is given: the profile is written when the server exits. */
+function profilerFlags(): string[] {
+  const dir = args["cpu-prof"];
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+}
+
 interface Started {
   readonly child: ChildProcess;
   readonly address: string;
@@ -63,7 +71,8 @@ interface Started {
 }
 
 function startServer(script: string, args: string[], env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+  const profile = profilerFlags();
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "inherit"],

@@ -2,27 +2,37 @@ interface Entry<T> {
   /** The latest settled answer, kept while a refresh is under way. */
   value?: T;
   settledAtMs?: number;
+  /** When the latest load ended, answered or not: the schedule counts from there. */
+  doneAtMs?: number;
   /** The load under way (the first one, or a background refresh): at most one per key. */
   inFlight?: Promise<T>;
   /** When a caller last asked: a key nobody asks for is neither refreshed nor kept. */
   askedAtMs: number;
+  /** This key's own refresh period (a slow history query has a longer one than a live gauge). */
+  refreshMs: number;
+  /** How to load it again, for the background refresh. */
+  load: () => Promise<T>;
+  /** The next background refresh. */
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /**
- * A shared answer cache, stale-while-revalidate. Every ScaledObject and both RPCs of one KEDA
+ * A shared answer cache that keeps itself fresh. Every ScaledObject and both RPCs of one KEDA
  * poll (GetMetrics, then IsActive) ask for the same queries within milliseconds; the upstream
- * sees one request per key per TTL, however many callers there are (single flight).
+ * sees one request per key per refresh period, however many callers there are (single flight).
  *
- * Once a key has an answer, callers get it at once, never waiting on the upstream: an answer
- * older than the TTL starts one refresh in the background and is served meanwhile. The answers'
- * readings carry the time they were observed, so the policy — not this cache — judges how stale
- * is too stale (fail-static hold, then UNAVAILABLE) while an upstream hangs. Only the first
- * request for a key waits, bounded by the source's deadline. A refresh happens only when someone
- * asks, so a query no ScaledObject uses any more costs nothing; it is dropped after `idleMs`.
+ * Once a key has an answer, callers get it at once, never waiting on the upstream: each key is
+ * refreshed in the background on its own schedule (its refresh period after its last answer),
+ * and a caller who finds an answer older than that (a timer delayed by a busy event loop) starts
+ * the refresh itself, still without waiting for it. The answers' readings carry the time they
+ * were observed, so the policy — not this cache — judges how stale is too stale (fail-static
+ * hold, then UNAVAILABLE) while an upstream hangs. Only the first request for a key waits,
+ * bounded by the source's deadline. A key nobody asked for within `idleMs` is dropped at its
+ * next refresh instead of being refreshed, so a query no ScaledObject uses any more costs nothing.
  *
  * `load` never rejects in this codebase (sources turn trouble into typed failures), so a settled
  * answer is always usable. Failures are cached like values: during an outage the upstream still
- * sees one attempt per TTL, not one per caller.
+ * sees one attempt per refresh period, not one per caller.
  */
 export class SharedCache<T> {
   private readonly entries = new Map<string, Entry<T>>();
@@ -41,21 +51,23 @@ export class SharedCache<T> {
     this.idleMs = idleMs ?? Math.max(10 * ttlMs, 60_000);
   }
 
-  get(key: string, load: () => Promise<T>): Promise<T> {
+  /**
+   * The answer for `key`, loading it only when there is none yet. `refreshMs` (default: the
+   * cache's TTL) is the key's refresh period; the first caller's choice sticks.
+   */
+  get(key: string, load: () => Promise<T>, refreshMs = this.ttlMs): Promise<T> {
     const now = this.clock();
     const entry = this.entries.get(key);
     if (entry) {
       entry.askedAtMs = now;
-      // Least recently asked first, for eviction.
-      this.entries.delete(key);
-      this.entries.set(key, entry);
-      if (entry.settledAtMs !== undefined && "value" in entry) {
-        const fresh = now - entry.settledAtMs < this.ttlMs;
-        if (fresh || this.ttlMs > 0) {
-          this.hits++;
-          if (!fresh && !entry.inFlight) this.refresh(key, entry, load);
-          return Promise.resolve(entry.value as T);
-        }
+      // The latest caller's way to load is the one refreshes use.
+      entry.load = load;
+      if (entry.settledAtMs !== undefined && "value" in entry && this.ttlMs > 0) {
+        this.hits++;
+        // The timer is late (a busy event loop): this caller starts the refresh, still without waiting.
+        if (!entry.inFlight && now - (entry.doneAtMs ?? entry.settledAtMs) >= entry.refreshMs)
+          this.refresh(key, entry);
+        return Promise.resolve(entry.value as T);
       }
       if (entry.inFlight) {
         this.hits++;
@@ -65,9 +77,9 @@ export class SharedCache<T> {
     this.misses++;
     if (!entry && (this.entries.size >= this.maxEntries || now - this.sweptAtMs >= this.idleMs))
       this.evict(now);
-    const target = entry ?? { askedAtMs: now };
+    const target: Entry<T> = entry ?? { askedAtMs: now, refreshMs, load };
     if (!entry) this.entries.set(key, target);
-    return this.refresh(key, target, load);
+    return this.refresh(key, target);
   }
 
   stats(): { hits: number; misses: number; size: number } {
@@ -75,39 +87,70 @@ export class SharedCache<T> {
   }
 
   clear(): void {
+    for (const entry of this.entries.values()) clearTimeout(entry.timer);
     this.entries.clear();
   }
 
-  private refresh(key: string, entry: Entry<T>, load: () => Promise<T>): Promise<T> {
-    const promise = load();
+  private refresh(key: string, entry: Entry<T>): Promise<T> {
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    const promise = entry.load();
     entry.inFlight = promise;
     promise.then(
       (value) => {
         entry.inFlight = undefined;
+        entry.doneAtMs = this.clock();
+        if (this.entries.get(key) !== entry) return;
         // A TTL of 0 still shares one in-flight request, but keeps nothing afterwards.
         if (this.ttlMs === 0) {
-          if (this.entries.get(key) === entry) this.entries.delete(key);
+          this.entries.delete(key);
           return;
         }
         entry.value = value;
-        entry.settledAtMs = this.clock();
+        entry.settledAtMs = entry.doneAtMs;
+        this.schedule(key, entry);
       },
       () => {
         entry.inFlight = undefined;
-        if (this.entries.get(key) === entry && entry.settledAtMs === undefined) this.entries.delete(key);
+        entry.doneAtMs = this.clock();
+        if (this.entries.get(key) !== entry) return;
+        if (entry.settledAtMs === undefined) this.entries.delete(key);
+        else this.schedule(key, entry);
       },
     );
     return promise;
   }
 
+  /** The key's next background refresh; unreferenced, so it never keeps the process alive. */
+  private schedule(key: string, entry: Entry<T>): void {
+    if (entry.refreshMs <= 0) return;
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      if (this.entries.get(key) !== entry || entry.inFlight) return;
+      // Asked for within the idle time, or within two of its own (longer) periods: still in use.
+      if (this.clock() - entry.askedAtMs >= Math.max(this.idleMs, 2 * entry.refreshMs)) {
+        this.entries.delete(key);
+        return;
+      }
+      this.refresh(key, entry);
+    }, entry.refreshMs);
+    entry.timer.unref?.();
+  }
+
   private evict(now: number): void {
     this.sweptAtMs = now;
     for (const [key, entry] of this.entries)
-      if (now - entry.askedAtMs >= this.idleMs && !entry.inFlight) this.entries.delete(key);
-    // Still full: drop the least recently asked (Map keeps that order).
-    for (const key of this.entries.keys()) {
-      if (this.entries.size < this.maxEntries) break;
-      this.entries.delete(key);
-    }
+      if (now - entry.askedAtMs >= this.idleMs && !entry.inFlight) this.forget(key, entry);
+    if (this.entries.size < this.maxEntries) return;
+    // Still full: drop the least recently asked tenth at once, so a churn sorts rarely.
+    const byAsked = [...this.entries].sort(([, a], [, b]) => a.askedAtMs - b.askedAtMs);
+    const excess = this.entries.size - this.maxEntries + 1;
+    for (const [key, entry] of byAsked.slice(0, Math.max(excess, Math.ceil(this.maxEntries / 10))))
+      this.forget(key, entry);
+  }
+
+  private forget(key: string, entry: Entry<T>): void {
+    clearTimeout(entry.timer);
+    this.entries.delete(key);
   }
 }

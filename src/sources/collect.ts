@@ -3,21 +3,17 @@ import type { TokenCredential } from "@azure/core-auth";
 import { ConfigError } from "../config/resolve.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
 import type { ScalerSpec } from "../config/spec.ts";
-import { failureOf, type Reading, type SourceName } from "../readings/reading.ts";
+import { type FailedReading, failureOf, type Reading, type SourceName } from "../readings/reading.ts";
 import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
-import {
-  type AzureMonitorGpuQuery,
-  AzureMonitorGpuReader,
-  type GpuAnswer,
-  gpuReading,
-} from "./azure-monitor.ts";
+import { AzureMonitorGpuReader, type GpuAnswer, gpuReading } from "./azure-monitor.ts";
 import { SharedCache } from "./cache.ts";
 import { unlessAborted } from "./failures.ts";
-import { planReadings, type SignalTask } from "./plan.ts";
+import { planReadings } from "./plan.ts";
+import { answerOf, batchQueries } from "./prometheus/batch.ts";
 import { PrometheusClient, type QueryAnswer } from "./prometheus/client.ts";
 import { readingFromAnswer } from "./prometheus/interpret.ts";
-import { type PrometheusSignal, prometheusQuery } from "./prometheus/queries.ts";
-import { describeEntity, ServiceBusBacklogReader, type ServiceBusEntity } from "./servicebus.ts";
+import { HISTORY_QUERIES, type PrometheusQuery, prometheusQuery } from "./prometheus/queries.ts";
+import { describeEntity, ServiceBusBacklogReader } from "./servicebus.ts";
 import type { SignalSource } from "./signal-source.ts";
 import { type SourceCounts, SourceMetrics } from "./source-metrics.ts";
 
@@ -134,72 +130,148 @@ export function createSignalSource(
   const serviceBusCache = new SharedCache<Reading>(limits.cacheTtlMs, clock);
   const azureMonitorCache = new SharedCache<GpuAnswer>(limits.cacheTtlMs, clock);
 
-  /** Loads through the cache, counting upstream requests and hits. */
+  /** Loads through the cache, counting upstream requests (background refreshes too) and hits. */
   function cached<T extends { ok: boolean }>(
     source: SourceName,
     cache: SharedCache<T>,
     key: string,
     load: () => Promise<T>,
+    refreshMs?: number,
   ): Promise<T> {
     let loaded = false;
-    const answer = cache.get(key, async () => {
-      loaded = true;
-      const started = performance.now();
-      const result = await load();
-      const outcome = result.ok ? { ok: true as const } : (result as unknown as Reading);
-      metrics.upstream(source, outcome, (performance.now() - started) / 1000);
-      return result;
-    });
+    const answer = cache.get(
+      key,
+      async () => {
+        loaded = true;
+        const started = performance.now();
+        const result = await load();
+        const outcome = result.ok ? { ok: true as const } : (result as unknown as Reading);
+        metrics.upstream(source, outcome, (performance.now() - started) / 1000);
+        return result;
+      },
+      refreshMs,
+    );
     if (!loaded) metrics.cacheHit(source);
     return answer;
   }
 
-  async function readPrometheus(
-    spec: ScalerSpec,
-    signal: PrometheusSignal,
-    nowMs: number,
-    timeoutMs: number,
-  ) {
-    if (!prometheus) return failureOf("prometheus", "not_configured", "set env PROMETHEUS_URL");
-    const query = prometheusQuery(spec, signal, { allowCustomQueries: config.prometheus.allowCustomQueries });
-    if ("ok" in query) return query;
-    // The expression contains the namespace and every selector value: two ScaledObjects share an
-    // entry only when they would send the very same query.
-    const answer = await cached("prometheus", prometheusCache, `${timeoutMs}|${query.expr}`, () =>
-      prometheus.query(query.expr, { timeoutMs, what: query.what }),
-    );
-    return readingFromAnswer(query, answer, nowMs, limits.staleAfterSeconds * 1000);
+  /**
+   * What one spec reads, worked out once per spec (the decision book keeps one spec object per
+   * ScaledObject): the queries built, batched and keyed, so a decision's reads are cache lookups.
+   */
+  interface PreparedRead {
+    readonly keys: readonly SignalKey[];
+    readonly source: SourceName;
+    readonly run: (nowMs: number) => Promise<readonly Reading[]>;
   }
-
-  function readServiceBus(entity: ServiceBusEntity, timeoutMs: number): Promise<Reading> {
-    return cached("serviceBus", serviceBusCache, `${timeoutMs}|${describeEntity(entity)}`, () =>
-      serviceBus.read(entity, timeoutMs),
-    );
+  interface Prepared {
+    readonly reads: readonly PreparedRead[];
+    /** The signals in the plan's order, the order the readings have always been given in. */
+    readonly order: readonly SignalKey[];
   }
+  const prepared = new WeakMap<ScalerSpec, Prepared>();
+  const staleAfterMs = limits.staleAfterSeconds * 1000;
+  // A history answer is as old as its evaluation: refreshed at least twice per staleness limit,
+  // it never reads as stale between refreshes.
+  const historyRefreshMs = Math.min(limits.historyRefreshMs, staleAfterMs / 2);
 
-  async function readAzureMonitor(query: AzureMonitorGpuQuery, nowMs: number, timeoutMs: number) {
-    const key = [timeoutMs, query.metricNamespace, query.metric, ...[...query.resourceIds].sort()].join("|");
-    const answer = await cached("azureMonitor", azureMonitorCache, key, () =>
-      azureMonitor.query(query, nowMs, timeoutMs),
-    );
-    return gpuReading(answer, nowMs, azureMonitor.staleAfterMs, query.metric);
-  }
-
-  function run(task: SignalTask, spec: ScalerSpec, nowMs: number, timeoutMs: number): Promise<Reading> {
-    switch (task.source) {
-      case "prometheus":
-        return readPrometheus(spec, task.signal, nowMs, timeoutMs);
-      case "serviceBus":
-        return readServiceBus(task.entity, timeoutMs);
-      case "azureMonitor":
-        return readAzureMonitor(task.query, nowMs, timeoutMs);
-      case "failure":
-        return Promise.resolve(task.reading);
+  function prepare(spec: ScalerSpec): Prepared {
+    const timeoutMs = spec.sources.queryTimeoutMs ?? limits.timeoutMs;
+    const tasks = planReadings(spec, { prometheus: prometheus !== undefined, serviceBus, azureMonitor });
+    const reads: PreparedRead[] = [];
+    const queries: PrometheusQuery[] = [];
+    for (const [key, task] of tasks) {
+      switch (task.source) {
+        case "prometheus": {
+          const query = prometheusQuery(spec, task.signal, {
+            allowCustomQueries: config.prometheus.allowCustomQueries,
+          });
+          if ("ok" in query) reads.push(fixed(key, query));
+          else queries.push(query);
+          break;
+        }
+        case "serviceBus": {
+          // The entity and the deadline make the key: two ScaledObjects share it only when they
+          // would send the very same request.
+          const cacheKey = `${timeoutMs}|${describeEntity(task.entity)}`;
+          const entity = task.entity;
+          reads.push({
+            keys: [key],
+            source: "serviceBus",
+            run: async () => [
+              await cached("serviceBus", serviceBusCache, cacheKey, () => serviceBus.read(entity, timeoutMs)),
+            ],
+          });
+          break;
+        }
+        case "azureMonitor": {
+          const query = task.query;
+          const cacheKey = [
+            timeoutMs,
+            query.metricNamespace,
+            query.metric,
+            ...[...query.resourceIds].sort(),
+          ].join("|");
+          reads.push({
+            keys: [key],
+            source: "azureMonitor",
+            run: async (nowMs) => {
+              // A background refresh asks for the window ending when it runs, not when a caller asked.
+              const answer = await cached("azureMonitor", azureMonitorCache, cacheKey, () =>
+                azureMonitor.query(query, clock(), timeoutMs),
+              );
+              return [gpuReading(answer, nowMs, azureMonitor.staleAfterMs, query.metric)];
+            },
+          });
+          break;
+        }
+        case "failure":
+          reads.push(fixed(key, task.reading));
+          break;
+      }
     }
+    const client = prometheus;
+    if (client)
+      for (const batch of batchQueries(queries)) {
+        // The expression contains the namespace and every selector value: two ScaledObjects share
+        // an entry only when they would send the very same query.
+        const cacheKey = `${timeoutMs}|${batch.expr}`;
+        const refreshMs = batch.queries.every((q) => q.signal in HISTORY_QUERIES)
+          ? historyRefreshMs
+          : limits.cacheTtlMs;
+        reads.push({
+          keys: batch.queries.map((q) => q.signal),
+          source: "prometheus",
+          run: async (nowMs) => {
+            const answer = await cached(
+              "prometheus",
+              prometheusCache,
+              cacheKey,
+              () => client.query(batch.expr, { timeoutMs, what: batch.what }),
+              refreshMs,
+            );
+            return batch.queries.map((q) =>
+              readingFromAnswer(q, answerOf(batch, answer, q), nowMs, staleAfterMs),
+            );
+          },
+        });
+      }
+    return { reads, order: [...tasks.keys()] };
   }
 
-  const sourceOf = (task: SignalTask): SourceName =>
-    task.source === "failure" ? task.reading.failure.source : task.source;
+  function fixed(key: SignalKey, reading: FailedReading): PreparedRead {
+    const readings = Promise.resolve([reading]);
+    return { keys: [key], source: reading.failure.source, run: () => readings };
+  }
+
+  function preparedFor(spec: ScalerSpec): Prepared {
+    let plan = prepared.get(spec);
+    if (!plan) {
+      plan = prepare(spec);
+      prepared.set(spec, plan);
+    }
+    return plan;
+  }
 
   return {
     describe: () => [
@@ -216,7 +288,7 @@ export function createSignalSource(
       azureMonitor.configured
         ? `azureMonitor: ${config.azureMonitor.endpoint} (Entra ID)`
         : `azureMonitor: off (${azureMonitor.problem})`,
-      `cache: ${limits.cacheTtlMs} ms TTL, single-flight; upstream timeout ${limits.timeoutMs} ms; stale after ${limits.staleAfterSeconds} s`,
+      `cache: refreshed in the background every ${limits.cacheTtlMs} ms (forecast history every ${historyRefreshMs} ms), single-flight; upstream timeout ${limits.timeoutMs} ms; stale after ${limits.staleAfterSeconds} s`,
     ],
     stats: () => {
       const bySource = metrics.snapshot();
@@ -237,27 +309,29 @@ export function createSignalSource(
       azureMonitorCache.clear();
     },
     read: async (spec, { signal, nowMs }) => {
-      const timeoutMs = spec.sources.queryTimeoutMs ?? limits.timeoutMs;
-      const plan = [
-        ...planReadings(spec, {
-          prometheus: prometheus !== undefined,
-          serviceBus,
-          azureMonitor,
-        }),
-      ];
-      const readings = await Promise.all(
-        plan.map(([key, task]): Promise<[SignalKey, Reading]> => {
-          const reading = unlessAborted(run(task, spec, nowMs, timeoutMs), signal, () =>
-            failureOf(
-              sourceOf(task),
-              "timeout",
-              `${key}: the caller (KEDA) cancelled before the source answered`,
+      const { reads, order } = preparedFor(spec);
+      const results = await Promise.all(
+        reads.map((read) =>
+          unlessAborted(read.run(nowMs), signal, () =>
+            read.keys.map((key) =>
+              failureOf(
+                read.source,
+                "timeout",
+                `${key}: the caller (KEDA) cancelled before the source answered`,
+              ),
             ),
-          );
-          return reading.then((r) => [key, r]);
-        }),
+          ),
+        ),
       );
-      return Object.fromEntries(readings) as SignalReadings;
+      const byKey = new Map<SignalKey, Reading>();
+      for (let i = 0; i < reads.length; i++) {
+        const keys = (reads[i] as PreparedRead).keys;
+        const values = results[i] as readonly Reading[];
+        for (let k = 0; k < keys.length; k++) byKey.set(keys[k] as SignalKey, values[k] as Reading);
+      }
+      const readings: Partial<Record<SignalKey, Reading>> = {};
+      for (const key of order) readings[key] = byKey.get(key);
+      return readings as SignalReadings;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseScalerSpec } from "../../src/config/spec.ts";
 import { SharedCache } from "../../src/sources/cache.ts";
 import { planReadings } from "../../src/sources/plan.ts";
@@ -60,6 +60,56 @@ describe("SharedCache", () => {
     hanging.resolve("second");
     await hanging.promise;
     expect(await cache.get("k", hang)).toBe("second");
+  });
+
+  describe("on its own schedule", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("refreshes each key in the background every refresh period, with no caller waiting or asking", async () => {
+      vi.useFakeTimers();
+      const cache = new SharedCache<number>(5000);
+      let live = 0;
+      let history = 0;
+      expect(await cache.get("live", async () => ++live)).toBe(1);
+      expect(await cache.get("history", async () => ++history, 60_000)).toBe(1);
+      // Nobody asks for 20 s: the live key was refreshed four times, the history key not at all.
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect({ live, history }).toEqual({ live: 5, history: 1 });
+      // The caller gets the latest background answer at once, without a load of its own.
+      expect(await cache.get("live", async () => ++live)).toBe(5);
+      await vi.advanceTimersByTimeAsync(40_000);
+      expect(history).toBe(2);
+      expect(cache.stats()).toMatchObject({ misses: 2, hits: 1 });
+    });
+
+    it("stops refreshing, and forgets, a key nobody asked for within idleMs", async () => {
+      vi.useFakeTimers();
+      const cache = new SharedCache<number>(1000, Date.now, 100, 10_000);
+      let loads = 0;
+      await cache.get("k", async () => ++loads);
+      await vi.advanceTimersByTimeAsync(30_000);
+      // Refreshed while it had been asked for within 10 s, then dropped at the next refresh.
+      expect(loads).toBe(10);
+      expect(cache.stats().size).toBe(0);
+    });
+
+    it("keeps the last answer when a refresh fails, and tries again on schedule", async () => {
+      vi.useFakeTimers();
+      const cache = new SharedCache<string>(1000);
+      let attempt = 0;
+      const load = async () => {
+        attempt++;
+        if (attempt === 2) throw new Error("upstream gone");
+        return `answer ${attempt}`;
+      };
+      expect(await cache.get("k", load)).toBe("answer 1");
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await cache.get("k", load)).toBe("answer 1");
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await cache.get("k", load)).toBe("answer 3");
+    });
   });
 
   it("drops keys nobody asked for within idleMs (they are not refreshed meanwhile)", async () => {

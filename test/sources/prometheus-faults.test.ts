@@ -18,8 +18,8 @@ const SPEC = parseScalerSpec(
   { ttftEnabled: "false", kvCacheEnabled: "false", gpuEnabled: "false", tokensEnabled: "false" },
   {},
 );
-// vllmWaiting, vllmRunning and the three replica series.
-const QUERIES_PER_READ = 5;
+// vllmWaiting, vllmRunning and the three replica series in one request.
+const QUERIES_PER_READ = 3;
 
 function answerVector(res: ServerResponse, value: string, freshnessSeconds = Date.now() / 1000): void {
   const now = Date.now() / 1000;

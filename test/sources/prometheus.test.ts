@@ -319,12 +319,13 @@ describe("Prometheus source (real Prometheus)", () => {
     const first: SignalReadings[] = await poll();
     const coldMs = performance.now() - coldStarted;
     const afterFirst = source.stats();
-    // 14 Prometheus readings per ScaledObject (10 signals and 4 forecast-history queries) × 2
-    // namespaces, though 40 reads asked for 560 readings.
-    const readingsPerSpec = 14;
-    const distinct = readingsPerSpec * 2;
+    // 14 Prometheus readings per ScaledObject (10 signals and 4 forecast-history queries) in 8
+    // requests (the three replica counts, the TTFT pair and the history go as one request each)
+    // × 2 namespaces, though 40 reads asked for 560 readings.
+    const requestsPerSpec = 8;
+    const distinct = requestsPerSpec * 2;
     expect(afterFirst.bySource.prometheus.requests).toBe(distinct);
-    expect(afterFirst.cacheHits).toBe(40 * readingsPerSpec - distinct);
+    expect(afterFirst.cacheHits).toBe(40 * requestsPerSpec - distinct);
     const warmStarted = performance.now();
     await poll();
     const warmMs = performance.now() - warmStarted;
@@ -334,7 +335,7 @@ describe("Prometheus source (real Prometheus)", () => {
     // Figures for the README, not assertions: wall-clock time depends on the machine.
     process.stdout.write(
       `[sources] 20 ScaledObjects × (GetMetrics + IsActive): ${upstreamPerPoll} upstream requests per poll ` +
-        `(${(upstreamPerPoll / 40).toFixed(2)} per RPC) vs ${40 * readingsPerSpec} uncached; ` +
+        `(${(upstreamPerPoll / 40).toFixed(2)} per RPC) vs ${40 * requestsPerSpec} uncached; ` +
         `poll of 40 reads ${coldMs.toFixed(0)} ms cold, ${warmMs.toFixed(1)} ms from the cache\n`,
     );
     const exposition = await source.metricsText();
@@ -387,15 +388,15 @@ describe("the scaler service on real Prometheus readings", () => {
         }),
       );
       expect(answers).toEqual(Array(10).fill({ value: 7, active: true }));
-      // vllmWaiting, vllmRunning and three replica series, shared by all ten ScaledObjects.
+      // vllmWaiting, vllmRunning and the three replica series (one request), shared by all ten ScaledObjects.
       const upstream = source.stats().upstreamRequests;
-      expect(upstream).toBe(5);
+      expect(upstream).toBe(3);
       process.stdout.write(
         `[sources] through gRPC: 10 ScaledObjects × (GetMetrics + IsActive) → ${upstream} upstream requests\n`,
       );
       const exposition = await (await fetch(`http://127.0.0.1:${scaler.httpPort}/metrics`)).text();
       expect(exposition).toContain(
-        'keda_llm_scaler_source_requests_total{source="prometheus",outcome="ok"} 5',
+        'keda_llm_scaler_source_requests_total{source="prometheus",outcome="ok"} 3',
       );
     } finally {
       client.close();

@@ -121,6 +121,12 @@ export const sourceEndpointGroups = {
       default: "5000",
       doc: "One upstream request per query per this period, however many ScaledObjects and RPCs ask.",
     }),
+    historyRefreshMs: setting({
+      env: "SOURCE_HISTORY_REFRESH_MS",
+      type: integer(1000, 600_000),
+      default: "60000",
+      doc: "The forecast's history (the inflow a day and a week ago) moves slowly: each history query is refreshed this often, not every SOURCE_CACHE_TTL_MS; at most every half SOURCE_STALE_AFTER_SECONDS, because a history answer is as old as its evaluation.",
+    }),
     staleAfterSeconds: setting({
       env: "SOURCE_STALE_AFTER_SECONDS",
       type: positiveNumber(),
