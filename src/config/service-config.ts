@@ -40,6 +40,15 @@ const crossChecks: CrossCheck<ServiceConfig>[] = [
             "env DEBUG_DECISIONS=true would serve every tenant's decisions in plaintext on HTTP_PORT while gRPC requires mutual TLS (TLS_CLIENT_CA_FILE): use DEBUG_DECISIONS=loopback and kubectl port-forward",
         }
       : undefined,
+  ({ tls, peers }) =>
+    peers.dns !== undefined && tls.certFile !== undefined && tls.clientCaFile === undefined
+      ? {
+          group: "peers",
+          field: "dns",
+          message:
+            "env PEERS_DNS with TLS needs TLS_CLIENT_CA_FILE: replicas present their own certificate to each other and check the others' against that CA",
+        }
+      : undefined,
 ];
 
 const serviceConfigSchema = schemaFor(serviceConfigGroups, crossChecks);

@@ -11,7 +11,8 @@ import type { PolicyMemory } from "./memory.ts";
  */
 export interface MemoryStore {
   get(key: string): PolicyMemory | undefined;
-  set(key: string, memory: PolicyMemory): void;
+  /** `decidedAtMs` is the instant of the decision that produced it: the newest wins between replicas. */
+  set(key: string, memory: PolicyMemory, decidedAtMs: number): void;
   delete(key: string): void;
 }
 
@@ -46,7 +47,7 @@ export class Decider {
   /** The decision for one poll of the ScaledObject known as `key`, remembering what the next needs. */
   decide(key: string, spec: ScalerSpec, readings: SignalReadings, nowMs: number): Decision {
     const result = decide(spec, readings, nowMs, this.store.get(key));
-    this.store.set(key, result.memory);
+    this.store.set(key, result.memory, nowMs);
     return result.decision;
   }
 

@@ -9,7 +9,7 @@ import { protoPath as healthProtoPath } from "grpc-health-check";
  * proto/ sits at the repository (or image) root: above src/server when run with tsx, above
  * dist/src/server when built. Walk up rather than hard-code either layout.
  */
-function findProto(fileName: string): string {
+export function findProto(fileName: string): string {
   let directory = dirname(fileURLToPath(import.meta.url));
   for (let level = 0; level < 5; level++) {
     const candidate = join(directory, "proto", fileName);

@@ -12,6 +12,7 @@ import { createHttpEndpoints, listenHttp } from "./http.ts";
 import { listenError } from "./listen-error.ts";
 import type { Logger } from "./logger.ts";
 import { ScalerMetrics } from "./metrics.ts";
+import { startPeerSharing } from "./peers/sharing.ts";
 import { externalScalerService, loadPackageDefinition } from "./proto.ts";
 
 const EXTERNAL_SCALER_SERVICE_NAME = "externalscaler.ExternalScaler";
@@ -68,7 +69,9 @@ function bindGrpc(
 export async function startScalerServer(options: ScalerServerOptions): Promise<RunningScaler> {
   const { config, logger } = options;
   const metrics = options.metrics ?? new ScalerMetrics();
+  const peers = startPeerSharing({ config, registry: metrics.registry, logger });
   const book = new DecisionBook({
+    memoryStore: peers?.store,
     source: options.source,
     env: options.env,
     clock: options.clock ?? Date.now,
@@ -101,6 +104,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
   grpcServer.addService(externalScalerService(packageDefinition), service.implementation);
   const health = new HealthImplementation({ "": "SERVING", [EXTERNAL_SCALER_SERVICE_NAME]: "SERVING" });
   health.addToServer(grpcServer);
+  peers?.sync.addToServer(grpcServer);
   new ReflectionService(packageDefinition).addToServer(grpcServer);
 
   const tlsFiles = {
@@ -128,13 +132,16 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
   );
 
   let serving = true;
+  // With peers, KEDA is told "not ready" until this replica holds their memory (bounded wait).
+  let ready = peers === undefined;
+  if (!ready) health.setStatus(EXTERNAL_SCALER_SERVICE_NAME, "NOT_SERVING");
   const http = createHttpEndpoints({
     metrics,
     logger,
     decisions: () => book.latestDecisions(),
     decisionSeries: () => decisionSeriesText(book.records()),
     exposeDecisions: config.debug.exposeDecisions,
-    isServing: () => serving,
+    isServing: () => serving && ready,
     extraMetrics: options.sourceMetrics,
   });
   let httpPort: number;
@@ -149,6 +156,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
   const shutdown = () => {
     shuttingDown ??= (async () => {
       serving = false;
+      peers?.sync.close();
       health.setStatus("", "NOT_SERVING");
       health.setStatus(EXTERNAL_SCALER_SERVICE_NAME, "NOT_SERVING");
       service.endAllStreams();
@@ -171,6 +179,19 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     })();
     return shuttingDown;
   };
+
+  if (peers) {
+    peers.sync.start(grpcPort);
+    const filled = await peers.sync.fill(config.peers.startupSeconds * 1000);
+    logger.info(
+      filled,
+      filled.from ? "policy memory copied from a peer" : "no peer answered; starting with empty memory",
+    );
+    if (serving) {
+      ready = true;
+      health.setStatus(EXTERNAL_SCALER_SERVICE_NAME, "SERVING");
+    }
+  }
 
   logger.info({ grpcPort, httpPort, security, host: config.server.listenHost }, "keda-llm-scaler serving");
   return { grpcPort, httpPort, security, book, service, metrics, shutdown };

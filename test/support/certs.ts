@@ -63,14 +63,14 @@ export function makeCa(dir: string, name: string): CertificateAuthority {
 export function makeLeaf(
   ca: CertificateAuthority,
   name: string,
-  options: { server?: boolean; expired?: boolean } = {},
+  options: { server?: boolean; expired?: boolean; peer?: boolean } = {},
 ): KeyPair {
   const dir = ca.dir;
   const extFile = `${name}.ext`;
   writeFileSync(
     join(dir, extFile),
     options.server
-      ? "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+      ? `subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth${options.peer ? ",clientAuth" : ""}\n`
       : "extendedKeyUsage=clientAuth\n",
   );
   openssl(

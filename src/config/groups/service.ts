@@ -1,4 +1,5 @@
-import { integer, oneOf, optional, positiveNumber, setting, text } from "../setting.ts";
+import { parsePeerNames } from "../peer-names.ts";
+import { integer, oneOf, optional, parsedBy, positiveNumber, setting, text } from "../setting.ts";
 
 const filePath = () => optional(text({ allowed: "a file path", maxLength: 4096 }));
 
@@ -99,6 +100,37 @@ export const serviceGroups = {
       type: positiveNumber(),
       default: "10",
       doc: "How often the certificate files are checked for rotation (cert-manager rewrites them in place).",
+    }),
+  },
+  peers: {
+    dns: setting({
+      env: "PEERS_DNS",
+      type: optional(
+        parsedBy("comma-separated host or host:port names (the port defaults to GRPC_PORT)", (raw) => {
+          if (raw.length > 1024) throw new Error("longer than 1024 characters");
+          if (parsePeerNames(raw, 1).length === 0) throw new Error("no name given");
+          return raw.trim();
+        }),
+      ),
+      doc: "DNS name under which every scaler replica is found (a headless Service that publishes not-ready pods). Set: the replicas share their policy memory over the gRPC port (answered only to those addresses, with the gRPC port's credentials), so KEDA's round-robin gets one answer and a restarted replica changes none. Unset: each replica remembers on its own (right for one replica).",
+    }),
+    startupSeconds: setting({
+      env: "PEERS_STARTUP_SECONDS",
+      type: positiveNumber(),
+      default: "5",
+      doc: "With PEERS_DNS: at start, how long a replica tries to copy a peer's memory before it reports ready anyway (starting empty, as a lone replica does).",
+    }),
+    pushIntervalSeconds: setting({
+      env: "PEERS_PUSH_INTERVAL_SECONDS",
+      type: positiveNumber(),
+      default: "0.1",
+      doc: "With PEERS_DNS: how often memories decided here are pushed to the peers (in batches of at most 64, newest per ScaledObject).",
+    }),
+    timeoutSeconds: setting({
+      env: "PEERS_TIMEOUT_SECONDS",
+      type: positiveNumber(),
+      default: "2",
+      doc: "With PEERS_DNS: deadline of one push or snapshot page; a peer that misses it is retried with backoff (0.5 s doubling to 30 s).",
     }),
   },
   debug: {

@@ -1,0 +1,131 @@
+import { z } from "zod";
+import type { PolicyMemory } from "../../policy/memory.ts";
+import {
+  type InstantaneousGaugeKey,
+  SIGNAL_KEYS,
+  type SignalKey,
+  signalKeysWhere,
+} from "../../readings/signal-table.ts";
+
+/** One ScaledObject's memory as it travels between replicas. */
+export interface MemoryEntryMessage {
+  key: string;
+  decidedAtMs: number;
+  memoryJson: string;
+}
+
+/**
+ * The largest memory one ScaledObject may send. The policy's own bounds keep it far below (the
+ * scale-down window keeps at most 512 answers, ~20 KB of JSON; the rest is a few hundred bytes).
+ */
+export const MAX_MEMORY_JSON_CHARACTERS = 48 * 1024;
+
+/** Entries per Push and per Snapshot page; with the per-entry bound, a message stays under 256 KiB. */
+export const MAX_ENTRIES_PER_MESSAGE = 64;
+/** Characters of memory JSON per message, so a batch fits GRPC_MAX_MESSAGE_BYTES' default (256 KiB). */
+export const MAX_MESSAGE_CHARACTERS = 160 * 1024;
+
+/** The decision book's keys are base64url SHA-256 digests: 43 characters. */
+const KEY_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+const finite = z.number().finite();
+const instant = finite.nonnegative();
+const lastGood = z.object({ value: finite, observedAtMs: instant }).strict();
+const smoothed = z.object({ value: finite, atMs: instant }).strict();
+const smoothedKeys = signalKeysWhere((a) => a.instantaneousGauge) as readonly InstantaneousGaugeKey[];
+
+/**
+ * What a replica accepts as policy memory from a peer: exactly the shape of PolicyMemory, finite
+ * numbers, bounded arrays. A peer runs the same code, so anything else is a bug or an attack, and
+ * is refused before it can reach a decision.
+ */
+const policyMemorySchema = z
+  .object({
+    lastGood: z
+      .partialRecord(z.enum(SIGNAL_KEYS as unknown as [SignalKey, ...SignalKey[]]), lastGood)
+      .optional(),
+    lastDesired: finite.nonnegative().optional(),
+    lastSignalAtMs: instant.optional(),
+    recent: z
+      .array(z.object({ atMs: instant, desired: finite.nonnegative() }).strict())
+      .max(1024)
+      .readonly()
+      .optional(),
+    smoothed: z
+      .partialRecord(
+        z.enum(smoothedKeys as unknown as [InstantaneousGaugeKey, ...InstantaneousGaugeKey[]]),
+        smoothed,
+      )
+      .optional(),
+    capacity: z
+      .object({
+        perReplica: finite.positive(),
+        atMs: instant,
+        samples: finite.nonnegative(),
+        saturatedSinceMs: instant.optional(),
+      })
+      .strict()
+      .optional(),
+    inflowRecent: z
+      .array(z.object({ atMs: instant, inflow: finite.nonnegative() }).strict())
+      .max(1024)
+      .readonly()
+      .optional(),
+  })
+  .strict();
+
+// Fails to compile when PolicyMemory gains a field the schema does not know (or the reverse).
+type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesPolicyMemory: Exact<
+  Required<z.infer<typeof policyMemorySchema>>,
+  Required<PolicyMemory>
+> = true;
+void schemaMatchesPolicyMemory;
+
+export class PeerMessageError extends Error {}
+
+export interface ValidEntry {
+  readonly key: string;
+  readonly decidedAtMs: number;
+  readonly memory: PolicyMemory;
+  readonly json: string;
+}
+
+/** Checks one received entry; throws PeerMessageError with a short reason naming the field. */
+export function validEntry(entry: Partial<MemoryEntryMessage> | null | undefined, index: number): ValidEntry {
+  const where = `entries[${index}]`;
+  const key = entry?.key ?? "";
+  if (!KEY_PATTERN.test(key)) throw new PeerMessageError(`${where}.key is not a decision-book key`);
+  const decidedAtMs = entry?.decidedAtMs;
+  if (typeof decidedAtMs !== "number" || !Number.isFinite(decidedAtMs) || decidedAtMs <= 0)
+    throw new PeerMessageError(`${where}.decidedAtMs is not a positive instant`);
+  const json = entry?.memoryJson ?? "";
+  if (json.length > MAX_MEMORY_JSON_CHARACTERS)
+    throw new PeerMessageError(
+      `${where}.memoryJson is ${json.length} characters, more than ${MAX_MEMORY_JSON_CHARACTERS}`,
+    );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new PeerMessageError(`${where}.memoryJson is not JSON`);
+  }
+  const checked = policyMemorySchema.safeParse(parsed);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new PeerMessageError(
+      `${where}.memoryJson is not a policy memory: ${issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}`.slice(0, 200) : "invalid"}`,
+    );
+  }
+  return { key, decidedAtMs, memory: checked.data as PolicyMemory, json };
+}
+
+/** Checks a whole message: every entry, or none (a batch is one peer's decisions, all of one version). */
+export function validEntries(
+  entries: readonly (Partial<MemoryEntryMessage> | null)[] | undefined,
+): ValidEntry[] {
+  const list = entries ?? [];
+  if (list.length > MAX_ENTRIES_PER_MESSAGE)
+    throw new PeerMessageError(`${list.length} entries in one message, more than ${MAX_ENTRIES_PER_MESSAGE}`);
+  return list.map(validEntry);
+}
