@@ -218,3 +218,33 @@ export function cohortAt(arrivals: ArrivalStream, tick: number, nowMs: number): 
     spreadMs: (arrivals.lastOffsetMs[tick] as number) - first,
   };
 }
+
+/**
+ * The stream without its no-data ticks, as the simulated world lives it: policies' clocks stop
+ * across a gap, so a gap must not give the oracle time to serve either. `wallTick[i]` is the
+ * original tick of the i-th tick kept. A stream without gaps is returned as it is.
+ */
+export function accountedTicksOnly(arrivals: ArrivalStream): { stream: ArrivalStream; wallTick: Int32Array } {
+  const kept: number[] = [];
+  for (let t = 0; t < arrivals.ticks; t++) if (arrivals.accounted[t]) kept.push(t);
+  const wallTick = Int32Array.from(kept);
+  if (kept.length === arrivals.ticks) return { stream: arrivals, wallTick };
+  const pick = <T extends Uint32Array | Float64Array | Float32Array>(from: T, make: (n: number) => T): T => {
+    const to = make(kept.length);
+    for (let i = 0; i < kept.length; i++) to[i] = from[kept[i] as number] as number;
+    return to;
+  };
+  return {
+    stream: {
+      ...arrivals,
+      ticks: kept.length,
+      count: pick(arrivals.count, (n) => new Uint32Array(n)),
+      contextTokens: pick(arrivals.contextTokens, (n) => new Float64Array(n)),
+      generatedTokens: pick(arrivals.generatedTokens, (n) => new Float64Array(n)),
+      firstOffsetMs: pick(arrivals.firstOffsetMs, (n) => new Float32Array(n)),
+      lastOffsetMs: pick(arrivals.lastOffsetMs, (n) => new Float32Array(n)),
+      accounted: new Uint8Array(kept.length).fill(1),
+    },
+    wallTick,
+  };
+}

@@ -78,7 +78,7 @@ export class Cluster {
   constructor(
     private readonly model: ClusterModel,
     private readonly replica: ReplicaModel,
-    private readonly draws: StartupDraws,
+    private draws: StartupDraws,
     private readonly frontEnd: FrontEnd = "queue",
   ) {
     this.perNode = podsPerNode(model);
@@ -287,8 +287,16 @@ export class Cluster {
     this.updatePeaks(nowMs);
   }
 
-  /** Starts the counters afresh (at the end of the warm-up). */
-  resetCounters(): void {
+  /**
+   * Starts the counters afresh (at the end of the warm-up) and draws the trace's start-up delays
+   * from here: the next node and pod started get draw 0 of `traceDraws`.
+   */
+  resetCounters(traceDraws?: StartupDraws): void {
+    if (traceDraws) {
+      this.draws = traceDraws;
+      this.nodesRequested = 0;
+      this.podsStarted = 0;
+    }
     this.counters.coldStarts = 0;
     this.counters.nodesProvisioned = 0;
     this.counters.peakNodes = this.nodes.length;

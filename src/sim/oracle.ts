@@ -1,4 +1,4 @@
-import { type ArrivalStream, cohortAt, workSecondsAt } from "./arrivals.ts";
+import { type ArrivalStream, accountedTicksOnly, cohortAt, workSecondsAt } from "./arrivals.ts";
 import { podsPerNode, type SimModel } from "./model.ts";
 import { type LeadTimeDraws, type PlannedNode, planNodes } from "./oracle-plan.ts";
 import type { PolicyResult } from "./policy-result.ts";
@@ -142,8 +142,12 @@ export function oracleSchedule(arrivals: ArrivalStream, options: OracleOptions):
 }
 
 /** The oracle's two rows (`oracle`, `oracle-ca`) for a run. */
-export function runOracles(arrivals: ArrivalStream, options: OracleOptions): PolicyResult[] {
+export function runOracles(traceArrivals: ArrivalStream, options: OracleOptions): PolicyResult[] {
   const wallStart = performance.now();
+  // Every policy's world stops across a no-data interval and resumes where it was, unbilled; the
+  // oracle plans and serves on the same clock, so it cannot work off a backlog in unbilled time.
+  const { stream: arrivals, wallTick } = accountedTicksOnly(traceArrivals);
+  const wall = { spanMs: traceArrivals.ticks * traceArrivals.tickMs, wallTick };
   const schedule = oracleSchedule(arrivals, options);
   const searchSeconds = (performance.now() - wallStart) / 1000;
   const { cluster } = options.model;
@@ -159,7 +163,7 @@ export function runOracles(arrivals: ArrivalStream, options: OracleOptions): Pol
       description: `the oracle with the Cluster Autoscaler's removal tail: an idle node is billed ${cluster.scaleDownUnneededMs / 60_000} min more before removal`,
       removalTailMs: cluster.scaleDownUnneededMs,
     },
-  ].map((variant) => replay(arrivals, options, schedule, variant, searchSeconds));
+  ].map((variant) => replay(arrivals, options, schedule, variant, searchSeconds, wall));
 }
 
 function replay(
@@ -168,6 +172,8 @@ function replay(
   schedule: ReplicaSchedule,
   variant: { name: string; description: string; removalTailMs: number },
   searchSeconds: number,
+  /** The trace's span and each simulated tick's place on the wall clock, for the report. */
+  wall: { spanMs: number; wallTick: Int32Array },
 ): PolicyResult {
   const wallStart = performance.now();
   const { model } = options;
@@ -183,8 +189,12 @@ function replay(
   });
   const slots = Math.max(1, ...nodes.map((n) => (n.slot + 1) * perNode));
   const servingFrom = servingCalendar(nodes, perNode, slots);
+  // A slot's ServingReplica is reused when its node comes back after a release. That favours the
+  // oracle in nothing: a node is released only once every slot on it is idle (slotsInUse counts a
+  // slot finishing its work as in use), an idle ServingReplica holds no state beyond its work, and
+  // the returning node is requested a full lead time early with its own start-up draws.
   const world = ServingPool.empty(model.replica, slots, model.frontEnd);
-  const spanMs = arrivals.ticks * tickMs;
+  const spanMs = wall.spanMs;
   const maxPoints = options.maxTimelinePoints ?? 1500;
   const bucketMs = Math.max(60_000, Math.ceil(spanMs / maxPoints / 60_000) * 60_000);
   const timeline = new Timeline(arrivals.startMs, bucketMs);
@@ -218,7 +228,7 @@ function replay(
     const active = world.activeCount();
     if (previousActive >= 0 && active !== previousActive) scaleEvents++;
     previousActive = active;
-    point = inTrace ? timeline.at(nowMs) : undefined;
+    point = inTrace ? timeline.at(arrivals.startMs + (wall.wallTick[tick] as number) * tickMs) : undefined;
     const arriving = inTrace ? cohortAt(arrivals, tick, nowMs) : undefined;
     if (arriving) requests += arriving.count;
     world.tick(nowMs, tickMs, arriving, sink);

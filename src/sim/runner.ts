@@ -196,7 +196,7 @@ function runPolicyFrom(
   const cluster = new Cluster(
     model.cluster,
     model.replica,
-    new StartupDraws(model.cluster, model.seed),
+    new StartupDraws(model.cluster, model.seed).forWarmup(),
     model.frontEnd,
   );
   /** The Service Bus queue, or with the HTTP front end the gateway (requests wait there only while no pod is ready). */
@@ -314,7 +314,7 @@ function runPolicyFrom(
       if (!settled && !final) return undefined;
     }
     if (tick === 0) {
-      cluster.resetCounters();
+      cluster.resetCounters(new StartupDraws(model.cluster, model.seed));
       scaleEventsBefore = controller.scaleEvents;
     }
     if (tick === arrivals.ticks) nodesAtEnd = cluster.nodes.length;

@@ -11,18 +11,30 @@ export class StartupDraws {
   constructor(
     private readonly cluster: Pick<ClusterModel, "provisionDelayMs" | "podStartupMs">,
     private readonly seed: number,
+    /** 0: the trace's draws; 2: the warm-up's, a sequence of their own. */
+    private readonly kindOffset = 0,
   ) {}
+
+  /**
+   * The draws a policy's warm-up uses. Warm-ups differ in how many nodes and pods they start, so
+   * drawing them from the trace's sequence would shift it differently for each policy; with their
+   * own sequence, the n-th node or pod started in the trace gets draw n whatever the policy (and
+   * the oracle's n-th gets the same), as the class comment promises.
+   */
+  forWarmup(): StartupDraws {
+    return new StartupDraws(this.cluster, this.seed, 2);
+  }
 
   /** VM allocation to Ready of the `index`-th node requested (0-based). */
   nodeProvisionMs(index: number): number {
     const [low, high] = this.cluster.provisionDelayMs;
-    return low + (high - low) * unitHash(this.seed, 1, index);
+    return low + (high - low) * unitHash(this.seed, 1 + this.kindOffset, index);
   }
 
   /** Image pull + model load + warm-up of the `index`-th pod started (0-based). */
   podStartupMs(index: number): number {
     const [low, high] = this.cluster.podStartupMs;
-    return low + (high - low) * unitHash(this.seed, 2, index);
+    return low + (high - low) * unitHash(this.seed, 2 + this.kindOffset, index);
   }
 }
 

@@ -130,7 +130,7 @@ describe("model profiles and ours' capacity setting", () => {
 
 describe("no-data intervals", () => {
   /** 3 hours at 900 requests a minute, `gapMinutes` without data (valid=0), 3 more hours. */
-  function trace(gapMinutes: number): string {
+  function trace(gapMinutes: number, burstBeforeGap = 0): string {
     const rows: { local: string; utc: string; requests: number; valid: 0 | 1 }[] = [];
     const start = Date.UTC(2025, 2, 3, 9, 0);
     for (let m = 0; m < 6 * 60 + gapMinutes; m++) {
@@ -139,7 +139,7 @@ describe("no-data intervals", () => {
       rows.push({
         local: iso.replace("T", " "),
         utc: `${iso}Z`,
-        requests: gap ? 0 : 900,
+        requests: gap ? 0 : m >= 170 && m < 180 ? 900 + burstBeforeGap : 900,
         valid: gap ? 0 : 1,
       });
     }
@@ -160,6 +160,25 @@ describe("no-data intervals", () => {
     expect(hpa.withinSlaFraction).toBeGreaterThan(0.999);
     // Neither side of the gap is billed for it.
     expect(only(gapped, "always-on").gpuHours).toBeCloseTo(only(unbroken, "always-on").gpuHours, 6);
+  });
+
+  it("the oracle works off a backlog on the simulated clock too, not in the unbilled gap", () => {
+    // A burst the maximum cannot serve at once leaves a backlog when the logging stops.
+    const flags = ["--time-column", "minute_start_utc", "--policy", "always-on", "--max-replicas", "4"];
+    const gapped = simulate(trace(6 * 60, 6000), flags).result;
+    const unbroken = simulate(trace(0, 6000), flags).result;
+    for (const name of ["oracle", "oracle-ca"]) {
+      const g = only(gapped, name);
+      const u = only(unbroken, name);
+      expect(u.withinSlaFraction).toBeLessThan(1);
+      // Served during six unbilled hours, the backlog would cost nothing and wait six hours more.
+      expect(g.gpuHours).toBeCloseTo(u.gpuHours, 6);
+      expect(g.withinSlaFraction).toBeCloseTo(u.withinSlaFraction, 9);
+      expect(g.worstQueueWaitSeconds).toBeCloseTo(u.worstQueueWaitSeconds, 6);
+      // The report still follows the wall clock: the last point is after the gap.
+      const last = g.timeline[g.timeline.length - 1];
+      expect(last?.atMs).toBeGreaterThanOrEqual(Date.UTC(2025, 2, 3, 9 + 6 + 6) - 60 * 60_000);
+    }
   });
 });
 

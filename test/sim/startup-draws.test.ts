@@ -55,4 +55,27 @@ describe("start-up draws", () => {
     const bound = sim.pods.filter((p) => p.phase === "starting");
     expect(bound.map((p) => p.readyAtMs - lastReady)).toEqual([0, 1, 2].map((i) => draws.podStartupMs(i)));
   });
+
+  it("a warm-up draws from its own sequence, so the trace's n-th node gets draw n whatever the warm-up did", () => {
+    const draws = new StartupDraws(cluster, 7);
+    const firstTraceNode = (warmupNodes: number) => {
+      const sim = new Cluster({ ...cluster, maxNodes: 8 }, DEFAULT_MODEL.replica, draws.forWarmup());
+      const queue = new RequestQueue();
+      // The warm-up starts `warmupNodes` nodes and their pods.
+      sim.reconcileReplicas(warmupNodes, 0, queue);
+      sim.advance(0);
+      sim.autoscaleNodes(0);
+      const warm = Math.max(0, ...sim.nodes.map((n) => n.readyAtMs));
+      sim.advance(warm);
+      sim.resetCounters(draws);
+      sim.reconcileReplicas(warmupNodes + 1, warm, queue);
+      sim.advance(warm);
+      sim.autoscaleNodes(warm);
+      const added = sim.nodes[sim.nodes.length - 1];
+      return (added?.readyAtMs ?? Number.NaN) - warm;
+    };
+    expect(firstTraceNode(0)).toBe(draws.nodeProvisionMs(0));
+    expect(firstTraceNode(3)).toBe(draws.nodeProvisionMs(0));
+    expect(draws.forWarmup().nodeProvisionMs(0)).not.toBe(draws.nodeProvisionMs(0));
+  });
 });
