@@ -12,6 +12,8 @@ export interface ScaledObjectRequest extends ScaledObjectIdentity {
 
 interface Entry {
   readonly identity: ScaledObjectIdentity;
+  /** The request's canonical text when short enough to index the entry by it directly. */
+  readonly alias: string | undefined;
   /** The Decider's key for this ScaledObject's memory. */
   readonly key: string;
   readonly spec: ScalerSpec | ConfigError;
@@ -23,6 +25,11 @@ interface Entry {
   changes: number;
   /** Approximate bytes this entry keeps alive, for the book's byte bound. */
   readonly bytes: number;
+}
+
+/** A remembered ScaledObject, as callers hold it between the lookup and the answer. */
+export interface BookEntry {
+  readonly identity: ScaledObjectIdentity;
 }
 
 export interface DecisionBookOptions {
@@ -53,6 +60,29 @@ function entryKey(request: ScaledObjectRequest): string {
     hash.update(JSON.stringify([key, request.scalerMetadata[key]]));
   return hash.digest("base64url");
 }
+
+/**
+ * The request's identity as one string, every part length-prefixed so that no choice of names,
+ * keys and values can make two different requests read alike. Cheap enough for every call: the
+ * entry is found by it without hashing when it is short.
+ */
+function canonicalOf(request: ScaledObjectRequest): string {
+  const metadata = request.scalerMetadata;
+  const keys = Object.keys(metadata).sort();
+  let text = `${request.namespace.length}:${request.namespace}${request.name.length}:${request.name}`;
+  for (const key of keys) {
+    const value = metadata[key] ?? "";
+    text += `${key.length}:${key}${value.length}:${value}`;
+  }
+  return text;
+}
+
+/**
+ * Requests whose canonical text is at most this long are indexed by it (a normal ScaledObject's
+ * is a few hundred characters); longer ones by their digest, so the index never holds a
+ * tenant's bulk.
+ */
+const MAX_ALIAS_CHARACTERS = 1024;
 
 /** What an entry costs beyond its spec: the latest decision with its reasons, the policy memory. */
 const ENTRY_OVERHEAD_BYTES = 2 * 1024;
@@ -92,6 +122,8 @@ export function decisionChanged(decision: Decision, previous: Decision | undefin
 
 export class DecisionBook {
   private readonly entries = new Map<string, Entry>();
+  /** The same entries by their short canonical text: the common lookup, with no hashing. */
+  private readonly aliases = new Map<string, Entry>();
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private bytes = 0;
@@ -105,20 +137,41 @@ export class DecisionBook {
 
   /** The spec for a ScaledObject, from configuration only (never from a source). Throws ConfigError. */
   specFor(request: ScaledObjectRequest): ScalerSpec {
-    const spec = this.entryFor(request).spec;
-    if (spec instanceof ConfigError) throw spec;
-    return spec;
+    return this.specOf(this.lookup(request));
   }
 
   /** The current decision: reused within the TTL, otherwise computed once for all concurrent callers. */
   decisionFor(request: ScaledObjectRequest): Promise<Decision> {
-    const entry = this.entryFor(request);
-    if (entry.spec instanceof ConfigError) return Promise.reject(entry.spec);
-    const now = this.options.clock();
-    if (entry.latest && now - entry.latestAtMs < this.options.decisionTtlMs)
-      return Promise.resolve(entry.latest);
+    try {
+      return Promise.resolve(this.decisionOf(this.lookup(request)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The remembered ScaledObject for a request (parsed on its first call): one lookup per RPC. */
+  lookup(request: ScaledObjectRequest): BookEntry {
+    return this.entryFor(request);
+  }
+
+  /** The entry's spec. Throws its ConfigError. */
+  specOf(handle: BookEntry): ScalerSpec {
+    const spec = (handle as Entry).spec;
+    if (spec instanceof ConfigError) throw spec;
+    return spec;
+  }
+
+  /**
+   * The entry's current decision: the one within its TTL as a plain value, so that a call
+   * answered from memory costs no promise; otherwise the computation all concurrent callers
+   * share. Throws the entry's ConfigError.
+   */
+  decisionOf(handle: BookEntry): Decision | Promise<Decision> {
+    const entry = handle as Entry;
+    const spec = this.specOf(entry);
+    if (entry.latest && this.options.clock() - entry.latestAtMs < this.options.decisionTtlMs)
+      return entry.latest;
     if (entry.inFlight) return entry.inFlight;
-    const spec = entry.spec;
     const computation = this.compute(entry, spec).finally(() => {
       entry.inFlight = undefined;
     });
@@ -161,14 +214,16 @@ export class DecisionBook {
   }
 
   private entryFor(request: ScaledObjectRequest): Entry {
-    const key = entryKey(request);
-    const existing = this.entries.get(key);
+    const canonical = canonicalOf(request);
+    const alias = canonical.length <= MAX_ALIAS_CHARACTERS ? canonical : undefined;
+    const existing = alias !== undefined ? this.aliases.get(alias) : this.entries.get(entryKey(request));
     if (existing) {
       // Re-insert to keep the map in least-recently-used order.
-      this.entries.delete(key);
-      this.entries.set(key, existing);
+      this.entries.delete(existing.key);
+      this.entries.set(existing.key, existing);
       return existing;
     }
+    const key = entryKey(request);
     const identity = { name: request.name, namespace: request.namespace };
     let spec: ScalerSpec | ConfigError;
     try {
@@ -184,15 +239,17 @@ export class DecisionBook {
     }
     const entry: Entry = {
       identity,
+      alias,
       key,
       spec,
       latest: undefined,
       latestAtMs: 0,
       inFlight: undefined,
       changes: 0,
-      bytes: approximateBytes(spec),
+      bytes: approximateBytes(spec) + 2 * (alias?.length ?? 0),
     };
     this.entries.set(key, entry);
+    if (alias !== undefined) this.aliases.set(alias, entry);
     this.bytes += entry.bytes;
     this.evictBeyondBound();
     return entry;
@@ -205,6 +262,7 @@ export class DecisionBook {
       const oldest = this.entries.get(oldestKey);
       this.entries.delete(oldestKey);
       this.decider.forget(oldestKey);
+      if (oldest?.alias !== undefined) this.aliases.delete(oldest.alias);
       if (oldest) {
         this.bytes -= oldest.bytes;
         this.options.onForget?.(oldest.identity);

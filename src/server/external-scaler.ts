@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { excerpt } from "../config/excerpt.ts";
 import type { ScalerSpec } from "../config/spec.ts";
 import type { Decision } from "../policy/decision.ts";
-import type { DecisionBook, ScaledObjectRequest } from "./decision-book.ts";
+import type { BookEntry, DecisionBook, ScaledObjectRequest } from "./decision-book.ts";
 import type { Logger } from "./logger.ts";
 import { isOurMetricName } from "./metric-name.ts";
 import type { ScalerMetrics } from "./metrics.ts";
@@ -106,39 +106,29 @@ export class ExternalScalerService {
 
   get implementation(): grpc.UntypedServiceImplementation {
     return {
-      GetMetricSpec: this.unary("GetMetricSpec", async (ref: ScaledObjectRefMessage) => {
-        return metricSpecsFor(this.deps.book.specFor(toRequest(ref)));
-      }),
-      GetMetrics: this.unary(
-        "GetMetrics",
-        async (request: GetMetricsRequestMessage, cancelled): Promise<GetMetricsResponseMessage> => {
-          const scaledObject = toRequest(request.scaledObjectRef);
-          const spec = this.deps.book.specFor(scaledObject);
-          if (!isOurMetricName(request.metricName ?? "", spec.target.metricName))
-            throw new RpcError(
-              grpc.status.NOT_FOUND,
-              `unknown metric ${JSON.stringify((request.metricName ?? "").slice(0, 100))}: this ScaledObject's metric is "${spec.target.metricName}"`,
-            );
-          const decision = requireAvailable(
-            await Promise.race([this.deps.book.decisionFor(scaledObject), cancelled]),
-          );
-          const value = decision.metricValue;
-          return {
-            metricValues: [
-              { metricName: spec.target.metricName, metricValue: value, metricValueFloat: value },
-            ],
-          };
-        },
+      GetMetricSpec: this.unary("GetMetricSpec", (ref: ScaledObjectRefMessage) =>
+        metricSpecsFor(this.deps.book.specFor(toRequest(ref))),
       ),
-      IsActive: this.unary(
-        "IsActive",
-        async (ref: ScaledObjectRefMessage, cancelled): Promise<IsActiveResponseMessage> => {
-          const scaledObject = toRequest(ref);
-          const decision = requireAvailable(
-            await Promise.race([this.deps.book.decisionFor(scaledObject), cancelled]),
+      GetMetrics: this.unary("GetMetrics", (request: GetMetricsRequestMessage, call) => {
+        const entry = this.deps.book.lookup(toRequest(request.scaledObjectRef));
+        const spec = this.deps.book.specOf(entry);
+        const metricName = spec.target.metricName;
+        if (!isOurMetricName(request.metricName ?? "", metricName))
+          throw new RpcError(
+            grpc.status.NOT_FOUND,
+            `unknown metric ${JSON.stringify((request.metricName ?? "").slice(0, 100))}: this ScaledObject's metric is "${metricName}"`,
           );
-          return { result: decision.active };
-        },
+        return this.whenDecided(entry, call, (decision): GetMetricsResponseMessage => {
+          const value = decision.metricValue;
+          return { metricValues: [{ metricName, metricValue: value, metricValueFloat: value }] };
+        });
+      }),
+      IsActive: this.unary("IsActive", (ref: ScaledObjectRefMessage, call) =>
+        this.whenDecided(
+          this.deps.book.lookup(toRequest(ref)),
+          call,
+          (decision): IsActiveResponseMessage => ({ result: decision.active }),
+        ),
       ),
       StreamIsActive: (call: grpc.ServerWritableStream<ScaledObjectRefMessage, IsActiveResponseMessage>) =>
         this.streamIsActive(call),
@@ -157,30 +147,75 @@ export class ExternalScalerService {
     return this.openStreams.size;
   }
 
+  /**
+   * The answer from the entry's decision: at once when the book holds a current one (the common
+   * case, so no promise or cancellation listener is made), otherwise when it is computed, or
+   * CANCELLED as soon as KEDA gives up.
+   */
+  private whenDecided<Res>(
+    entry: BookEntry,
+    call: grpc.ServerUnaryCall<unknown, unknown>,
+    answer: (decision: Decision) => Res,
+  ): Res | Promise<Res> {
+    const decision = this.deps.book.decisionOf(entry);
+    if (!(decision instanceof Promise)) return answer(requireAvailable(decision));
+    const cancellation = whenCancelled(call);
+    return Promise.race([decision, cancellation.promise]).then(
+      (settled) => {
+        cancellation.dispose();
+        return answer(requireAvailable(settled));
+      },
+      (error: unknown) => {
+        cancellation.dispose();
+        throw error;
+      },
+    );
+  }
+
   private unary<Req, Res>(
     method: string,
-    handle: (request: Req, cancelled: Promise<never>) => Promise<Res>,
+    handle: (request: Req, call: grpc.ServerUnaryCall<unknown, unknown>) => Res | Promise<Res>,
   ): grpc.handleUnaryCall<Req, Res> {
+    const meter = this.meterFor(method);
     return (call, callback) => {
-      const stopTimer = this.deps.metrics.rpcDuration.startTimer({ method });
-      const cancellation = whenCancelled(call as grpc.ServerUnaryCall<unknown, unknown>);
-      handle(call.request, cancellation.promise).then(
-        (response) => {
-          cancellation.dispose();
-          stopTimer();
-          this.deps.metrics.rpcRequests.inc({ method, code: grpc.status[grpc.status.OK] });
-          callback(null, response);
-        },
-        (error: unknown) => {
-          cancellation.dispose();
-          stopTimer();
-          const serviceError = toServiceError(error);
-          this.deps.metrics.rpcRequests.inc({ method, code: grpc.status[serviceError.code] });
-          if (serviceError.code === grpc.status.INTERNAL)
-            this.deps.logger.error({ err: error, method }, "RPC failed");
-          if (!call.cancelled) callback(serviceError);
-        },
-      );
+      const started = performance.now();
+      const succeed = (response: Res) => {
+        meter.answered(grpc.status.OK, started);
+        callback(null, response);
+      };
+      const fail = (error: unknown) => {
+        const serviceError = toServiceError(error);
+        meter.answered(serviceError.code, started);
+        if (serviceError.code === grpc.status.INTERNAL)
+          this.deps.logger.error({ err: error, method }, "RPC failed");
+        if (!call.cancelled) callback(serviceError);
+      };
+      let response: Res | Promise<Res>;
+      try {
+        response = handle(call.request, call as grpc.ServerUnaryCall<unknown, unknown>);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (response instanceof Promise) response.then(succeed, fail);
+      else succeed(response);
+    };
+  }
+
+  /** The method's metric series, labelled once rather than on every call. */
+  private meterFor(method: string): { answered(code: grpc.status, startedMs: number): void } {
+    const duration = this.deps.metrics.rpcDuration.labels(method);
+    const counters = new Map<grpc.status, { inc(): void }>();
+    return {
+      answered: (code, startedMs) => {
+        duration.observe((performance.now() - startedMs) / 1000);
+        let counter = counters.get(code);
+        if (!counter) {
+          counter = this.deps.metrics.rpcRequests.labels(method, grpc.status[code]);
+          counters.set(code, counter);
+        }
+        counter.inc();
+      },
     };
   }
 

@@ -52,6 +52,9 @@ function serverOptions(config: ServiceConfig): grpc.ServerOptions {
     "grpc.max_concurrent_streams": server.maxConcurrentStreams,
     "grpc.max_receive_message_length": server.maxMessageBytes,
     "grpc.max_send_message_length": server.maxMessageBytes,
+    // Channelz (gRPC's introspection service) is never served here, yet tracking it costs every
+    // call a few per cent of the CPU under KEDA's load.
+    "grpc.enable_channelz": 0,
   };
 }
 

@@ -47,6 +47,12 @@ export class SharedCache<T> {
     /** Bounds memory: a ScaledObject churn cannot grow the map without limit. */
     private readonly maxEntries = 10_000,
     idleMs?: number,
+    /**
+     * Each refresh comes up to this fraction of its period early, at random: keys first loaded
+     * together (a restart, KEDA's first poll of many ScaledObjects) drift apart instead of
+     * hitting the upstream, and the event loop, in one burst every period.
+     */
+    private readonly jitter = 0.1,
   ) {
     this.idleMs = idleMs ?? Math.max(10 * ttlMs, 60_000);
   }
@@ -124,6 +130,7 @@ export class SharedCache<T> {
   /** The key's next background refresh; unreferenced, so it never keeps the process alive. */
   private schedule(key: string, entry: Entry<T>): void {
     if (entry.refreshMs <= 0) return;
+    const delayMs = entry.refreshMs * (1 - this.jitter * Math.random());
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
       if (this.entries.get(key) !== entry || entry.inFlight) return;
@@ -133,7 +140,7 @@ export class SharedCache<T> {
         return;
       }
       this.refresh(key, entry);
-    }, entry.refreshMs);
+    }, delayMs);
     entry.timer.unref?.();
   }
 

@@ -69,7 +69,7 @@ describe("SharedCache", () => {
 
     it("refreshes each key in the background every refresh period, with no caller waiting or asking", async () => {
       vi.useFakeTimers();
-      const cache = new SharedCache<number>(5000);
+      const cache = new SharedCache<number>(5000, Date.now, 10_000, undefined, 0);
       let live = 0;
       let history = 0;
       expect(await cache.get("live", async () => ++live)).toBe(1);
@@ -84,9 +84,29 @@ describe("SharedCache", () => {
       expect(cache.stats()).toMatchObject({ misses: 2, hits: 1 });
     });
 
+    it("spreads the refreshes of keys first loaded together over the last tenth of the period", async () => {
+      vi.useFakeTimers();
+      const cache = new SharedCache<number>(10_000);
+      const loads = new Map<string, number>();
+      const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
+      const loadOf = (key: string) => async () => {
+        loads.set(key, (loads.get(key) ?? 0) + 1);
+        return 0;
+      };
+      await Promise.all(keys.map((key) => cache.get(key, loadOf(key))));
+      await vi.advanceTimersByTimeAsync(8_999);
+      expect(keys.filter((key) => loads.get(key) === 2)).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(501);
+      const early = keys.filter((key) => loads.get(key) === 2).length;
+      expect(early).toBeGreaterThan(0);
+      expect(early).toBeLessThan(100);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(keys.every((key) => loads.get(key) === 2)).toBe(true);
+    });
+
     it("stops refreshing, and forgets, a key nobody asked for within idleMs", async () => {
       vi.useFakeTimers();
-      const cache = new SharedCache<number>(1000, Date.now, 100, 10_000);
+      const cache = new SharedCache<number>(1000, Date.now, 100, 10_000, 0);
       let loads = 0;
       await cache.get("k", async () => ++loads);
       await vi.advanceTimersByTimeAsync(30_000);
@@ -97,7 +117,7 @@ describe("SharedCache", () => {
 
     it("keeps the last answer when a refresh fails, and tries again on schedule", async () => {
       vi.useFakeTimers();
-      const cache = new SharedCache<string>(1000);
+      const cache = new SharedCache<string>(1000, Date.now, 10_000, undefined, 0);
       let attempt = 0;
       const load = async () => {
         attempt++;
