@@ -60,6 +60,21 @@ function aboveMax(
 }
 
 const crossChecks: CrossCheck<SpecValues>[] = [
+  ({ capacity }) => {
+    // One token rate alone cannot turn tokens per request into requests per second.
+    const prefill = numberOf(capacity.prefillTokensPerSecond);
+    const decode = numberOf(capacity.decodeTokensPerSecond);
+    if (prefill === undefined || decode === undefined || prefill > 0 === decode > 0) return undefined;
+    const [set, unset] =
+      prefill > 0
+        ? ["prefillTokensPerSecondPerReplica", "decodeTokensPerSecondPerReplica"]
+        : ["decodeTokensPerSecondPerReplica", "prefillTokensPerSecondPerReplica"];
+    return {
+      group: "capacity",
+      field: prefill > 0 ? "decodeTokensPerSecond" : "prefillTokensPerSecond",
+      message: `scalerMetadata.${set} is set, so scalerMetadata.${unset} must be set too (or both 0)`,
+    };
+  },
   ({ target }) =>
     typeof target.maxReplicas === "number" &&
     typeof target.minReplicas === "number" &&

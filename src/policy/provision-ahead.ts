@@ -1,18 +1,15 @@
 import type { ScalerSpec } from "../config/spec.ts";
 import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
 import { SIGNAL_TABLE } from "../readings/signal-table.ts";
-import { type CapacityMemory, learnCapacity } from "./capacity.ts";
 import type { RuleFired } from "./decision.ts";
-import { gpuMeasuresLoad } from "./demand/gpu.ts";
 import { forecastInflow, type InflowSample, type SeasonHistory } from "./forecast.ts";
 import { round2 } from "./format.ts";
-import { type UsableReadings, usableValue } from "./usable.ts";
-import type { Replicas } from "./workload.ts";
+import type { UsableReadings } from "./usable.ts";
 
 /**
  * The two stages that plan for the capacity a lead time ahead, around fusion:
  *
- *   history readings (split off) → learned capacity (the drain rule's requests/s per replica)
+ *   history readings (split off) → learned capacity (learned-capacity.ts)
  *   → … per-signal demand → fusion → forecast (raise the load to the inflow expected one lead
  *   time ahead) → headroom …
  *
@@ -58,56 +55,8 @@ export function splitHistory(
   return { current: current as SignalReadings, seasons };
 }
 
-/** "2m", "90s", "1h" → milliseconds (the setting's pattern guarantees the shape). */
-function durationMs(text: string): number {
-  const unit = text.slice(-1);
-  const amount = Number(text.slice(0, -1));
-  return amount * (unit === "h" ? 3_600_000 : unit === "m" ? 60_000 : 1000);
-}
-
 function drains(spec: ScalerSpec): boolean {
   return spec.queue.enabled && spec.queue.mode === "drain";
-}
-
-/**
- * The spec the demand signals plan with: the drain rule's requests per second per replica
- * replaced by the learned one (see capacity.ts for the evidence it accepts).
- */
-export function applyLearnedCapacity(
-  spec: ScalerSpec,
-  usable: UsableReadings,
-  replicas: Replicas,
-  memory: CapacityMemory | undefined,
-  nowMs: number,
-): { spec: ScalerSpec; memory: CapacityMemory | undefined; reasons: RuleFired[] } {
-  if (!drains(spec) || !spec.capacity.learning) return { spec, memory: undefined, reasons: [] };
-  const fresh = (key: SignalKey) => (usable[key]?.state === "fresh" ? usableValue(usable[key]) : undefined);
-  const learned = learnCapacity(
-    {
-      enabled: true,
-      prior: spec.queue.requestsPerSecondPerReplica,
-      minFactor: spec.capacity.minFactor,
-      maxFactor: spec.capacity.maxFactor,
-      timeConstantMs: spec.capacity.timeConstantSeconds * 1000,
-      rateWindowMs: durationMs(spec.sources.rateWindow),
-    },
-    {
-      servedPerSecond: spec.ttft.enabled ? fresh("ttftRequestsPerSecond") : undefined,
-      readyReplicas: replicas.ready,
-      startingReplicas: replicas.inFlight,
-      waitingAtPods: fresh("vllmWaiting"),
-      engineActive: spec.gpu.enabled && gpuMeasuresLoad(spec) ? fresh("gpuUtilisation") : undefined,
-    },
-    memory,
-    nowMs,
-  );
-  if (learned.note === undefined || learned.perReplica === spec.queue.requestsPerSecondPerReplica)
-    return { spec, memory: learned.memory, reasons: [] };
-  return {
-    spec: { ...spec, queue: { ...spec.queue, requestsPerSecondPerReplica: learned.perReplica } },
-    memory: learned.memory,
-    reasons: [{ rule: "learned-capacity", note: learned.note }],
-  };
 }
 
 function clockText(ms: number): string {

@@ -101,6 +101,24 @@ export const SIGNAL_TABLE = {
     instantaneousGauge: false,
     meaning: "Generated tokens per second per pod.",
   },
+  promptTokensPerSecond: {
+    role: "qualifier",
+    unit: "tokens/s",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: false,
+    meaning:
+      "Prompt tokens per second over the rate window, all pods: with the request rate, the traffic's prompt tokens per request (learned capacity).",
+  },
+  generationTokensPerSecond: {
+    role: "qualifier",
+    unit: "tokens/s",
+    sources: ["prometheus"],
+    fromPods: true,
+    instantaneousGauge: false,
+    meaning:
+      "Generated tokens per second over the rate window, all pods: with the request rate, the traffic's generated tokens per request (learned capacity).",
+  },
   e2eP95Seconds: {
     role: "demand",
     unit: "seconds",

@@ -32,6 +32,9 @@ export interface ScrapeSnapshot {
   readonly ttftP95Seconds: number | undefined;
   readonly ttftRequestsPerSecond: number;
   readonly tokensPerSecondPerPod: number;
+  /** vLLM's prompt and generation token counters, rate over the window, all pods. */
+  readonly promptTokensPerSecond: number;
+  readonly generationTokensPerSecond: number;
   readonly replicasDesired: number;
   readonly replicasReady: number;
   readonly replicasUnavailable: number;
@@ -93,6 +96,7 @@ export class Observer {
   private readonly windowTicks: number;
   private readonly ttftRing: Float64Array[];
   private readonly tokensRing: Float64Array;
+  private readonly promptTokensRing: Float64Array;
   /** Running sum of the TTFT ring (kept in step with it, so a scrape does not re-add the window). */
   private readonly ttftWindow: Float64Array;
   private ringIndex = 0;
@@ -111,6 +115,7 @@ export class Observer {
       () => new Float64Array(VLLM_TTFT_BUCKETS.length + 1),
     );
     this.tokensRing = new Float64Array(this.windowTicks);
+    this.promptTokensRing = new Float64Array(this.windowTicks);
     this.ttftWindow = new Float64Array(VLLM_TTFT_BUCKETS.length + 1);
   }
 
@@ -133,8 +138,14 @@ export class Observer {
   /** Closes one tick: records tokens, Service Bus' active messages, and scrapes on scrape instants. */
   endTick(tickEndMs: number, cluster: Cluster, activeMessages: number, replicasDesired: number): void {
     let generated = 0;
-    for (const pod of cluster.pods) if (!pod.placeholder) generated += pod.serving.generatedTokensLastTick;
+    let prompt = 0;
+    for (const pod of cluster.pods) {
+      if (pod.placeholder) continue;
+      generated += pod.serving.generatedTokensLastTick;
+      prompt += pod.serving.promptTokensLastTick;
+    }
     this.tokensRing[this.ringIndex] = generated;
+    this.promptTokensRing[this.ringIndex] = prompt;
     this.queueHistory.push({ atMs: tickEndMs, length: activeMessages });
     const keepQueueMs = this.model.serviceBusDelayMs + 60_000;
     while (
@@ -182,6 +193,8 @@ export class Observer {
     for (let b = 0; b < summed.length; b++) requests += summed[b] as number;
     let tokens = 0;
     for (const t of this.tokensRing) tokens += t;
+    let promptTokens = 0;
+    for (const t of this.promptTokensRing) promptTokens += t;
     const windowSeconds = this.model.rateWindowMs / 1000;
     this.snapshots.push({
       atMs,
@@ -194,6 +207,8 @@ export class Observer {
       ttftP95Seconds: histogramQuantile(0.95, VLLM_TTFT_BUCKETS, summed),
       ttftRequestsPerSecond: requests / windowSeconds,
       tokensPerSecondPerPod: servingPods > 0 ? tokens / windowSeconds / servingPods : 0,
+      promptTokensPerSecond: promptTokens / windowSeconds,
+      generationTokensPerSecond: tokens / windowSeconds,
       replicasDesired,
       replicasReady: cluster.readyServingCount(),
       replicasUnavailable: notReady,
@@ -247,6 +262,8 @@ export class Observer {
         kvCacheUsage: none,
         gpuUtilisation: none,
         tokensPerSecondPerPod: none,
+        promptTokensPerSecond: none,
+        generationTokensPerSecond: none,
         replicasDesired: none,
         replicasReady: none,
         replicasUnavailable: none,
@@ -275,6 +292,8 @@ export class Observer {
       kvCacheUsage: fromPods(s.kvUsageAverage),
       gpuUtilisation: fromPods(gpuMetric === "util" ? s.gpuBusyAverage : s.gpuActiveAverage),
       tokensPerSecondPerPod: fromPods(s.tokensPerSecondPerPod),
+      promptTokensPerSecond: fromPods(s.promptTokensPerSecond),
+      generationTokensPerSecond: fromPods(s.generationTokensPerSecond),
       replicasDesired: readingOf(s.replicasDesired, at),
       replicasReady: readingOf(s.replicasReady, at),
       replicasUnavailable: readingOf(s.replicasUnavailable, at),

@@ -81,12 +81,16 @@ export function runTrace(
   const guess = Number(
     metadata.requestsPerSecondPerReplica ?? OURS_REALTIME_METADATA.requestsPerSecondPerReplica,
   );
+  const wrong = (value: number) => String(Number((value * options.capacityError).toPrecision(6)));
+  // Token rates are a capacity guess too (read off a benchmark of another setup): the same error.
+  const tokenRates: Record<string, string> = {};
+  for (const key of ["prefillTokensPerSecondPerReplica", "decodeTokensPerSecondPerReplica"]) {
+    const rate = Number(metadata[key]);
+    if (metadata[key] !== undefined && Number.isFinite(rate) && rate > 0) tokenRates[key] = wrong(rate);
+  }
   const ours: OursDeployment = {
     ...(fromConfig ?? defaults),
-    metadata: {
-      ...metadata,
-      requestsPerSecondPerReplica: String(Number((guess * options.capacityError).toPrecision(6))),
-    },
+    metadata: { ...metadata, requestsPerSecondPerReplica: wrong(guess), ...tokenRates },
   };
   const context: PolicyContext = {
     zone: options.zone,

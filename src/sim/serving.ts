@@ -128,6 +128,8 @@ export class ServingReplica {
    */
   busyFraction = 0;
   generatedTokensLastTick = 0;
+  /** Prompt tokens prefilled in the last tick (vLLM's `prompt_tokens_total` counts them at prefill). */
+  promptTokensLastTick = 0;
   /**
    * Requests in the replica (waiting or running), averaged over the last tick. A cohort can
    * arrive, run and finish inside one tick, so the count at the tick's end would miss it; the
@@ -180,6 +182,7 @@ export class ServingReplica {
     copy.utilisation = this.utilisation;
     copy.busyFraction = this.busyFraction;
     copy.generatedTokensLastTick = this.generatedTokensLastTick;
+    copy.promptTokensLastTick = this.promptTokensLastTick;
     copy.averageInFlightLastTick = this.averageInFlightLastTick;
     return copy;
   }
@@ -193,10 +196,12 @@ export class ServingReplica {
       this.utilisation = 0;
       this.busyFraction = 0;
       this.generatedTokensLastTick = 0;
+      this.promptTokensLastTick = 0;
       this.averageInFlightLastTick = 0;
       return;
     }
     this.requestSeconds = 0;
+    this.promptTokensLastTick = 0;
     const tickEndMs = tickStartMs + tickMs;
     const carriedMs = Math.max(0, Math.min(this.busyUntilMs, tickEndMs) - tickStartMs);
     const state = { cursorMs: Math.max(tickStartMs, this.busyUntilMs), prefillBusyMs: carriedMs };
@@ -274,6 +279,7 @@ export class ServingReplica {
         Math.min(busyStartMs + n * p, tickEndMs) - Math.min(busyStartMs, tickEndMs),
       );
       state.cursorMs = lastFinishMs;
+      this.promptTokensLastTick += n * cohort.contextTokens;
       this.running.push({
         count: n,
         remainingTokens: cohort.generatedTokens,

@@ -41,11 +41,28 @@ export function prometheusSignalsOf(spec: ScalerSpec): PrometheusSignal[] {
   if (spec.kvCache.enabled) signals.push("kvCacheUsage");
   if (spec.gpu.enabled && spec.sources.gpuSource === "dcgm") signals.push("gpuUtilisation");
   if (spec.tokens.enabled) signals.push("tokensPerSecondPerPod");
+  if (learnsFromTokens(spec)) signals.push("promptTokensPerSecond", "generationTokensPerSecond");
   if (spec.e2eLatency.targetSeconds !== undefined) signals.push("e2eP95Seconds", "e2eRequestsPerSecond");
   if (spec.gpuMemory.target !== undefined) signals.push("gpuMemoryUsage");
   signals.push("replicasDesired", "replicasReady", "replicasUnavailable");
   signals.push(...historySignalsOf(spec));
   return signals;
+}
+
+/**
+ * The token counters capacity learning reads: only when it converts token rates into requests per
+ * second (both token rates set) for the drain rule, which divides the TTFT request rate by it.
+ */
+export function learnsFromTokens(spec: ScalerSpec): boolean {
+  const { learning, prefillTokensPerSecond, decodeTokensPerSecond } = spec.capacity;
+  return (
+    learning &&
+    prefillTokensPerSecond > 0 &&
+    decodeTokensPerSecond > 0 &&
+    spec.ttft.enabled &&
+    spec.queue.enabled &&
+    spec.queue.mode === "drain"
+  );
 }
 
 /** The forecast's history: the TTFT request rate a day and/or a week ago (the inflow the drain rule reads). */

@@ -1,80 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type CapacitySettings, learnCapacity } from "../../src/policy/capacity.ts";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
 import { forecastInflow } from "../../src/policy/forecast.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { broken, decideOnce, NOON, ok, readingsOf, specOf } from "./helpers.ts";
-
-const CAPACITY: CapacitySettings = {
-  enabled: true,
-  prior: 2,
-  minFactor: 0.33,
-  maxFactor: 3,
-  timeConstantMs: 300_000,
-  rateWindowMs: 120_000,
-};
-
-const saturated = { servedPerSecond: 4, readyReplicas: 4, startingReplicas: 0, waitingAtPods: 30 };
-const idle = { servedPerSecond: 2, readyReplicas: 4, startingReplicas: 0, waitingAtPods: 0 };
-
-/** Polls every 15 s for `seconds`, carrying the capacity memory. */
-function learnOver(seconds: number, evidence: Parameters<typeof learnCapacity>[1], settings = CAPACITY) {
-  let memory: ReturnType<typeof learnCapacity>["memory"];
-  let last: ReturnType<typeof learnCapacity> | undefined;
-  for (let t = 0; t <= seconds; t += 15) {
-    last = learnCapacity(settings, evidence, memory, NOON + t * 1000);
-    memory = last.memory;
-  }
-  if (!last) throw new Error("no poll");
-  return last;
-}
-
-describe("learned capacity", () => {
-  it("learns a lower capacity from replicas saturated for a whole rate window, and explains it", () => {
-    const learned = learnOver(1800, saturated);
-    expect(learned.perReplica).toBeCloseTo(1, 1);
-    expect(learned.note).toMatch(/learned capacity 1(\.0\d)? req\/s per replica \(configured 2/);
-    expect(learned.note).toContain("saturated for the whole rate window");
-  });
-
-  it("takes no sample from a single poll that finds requests waiting (no ratchet at ordinary load)", () => {
-    // Waiting at the first poll only: shorter than the rate window, so nothing is learnt.
-    const first = learnCapacity(CAPACITY, saturated, undefined, NOON);
-    const second = learnCapacity(CAPACITY, idle, first.memory, NOON + 15_000);
-    expect(second.perReplica).toBe(2);
-    expect(second.note).toBeUndefined();
-  });
-
-  it("learns a higher capacity from engine activity, at any load", () => {
-    // 0.5 req/s per replica at 25 % engine activity: a replica carries 2 req/s... ×2 of a prior of 1.
-    const learned = learnOver(
-      1800,
-      { servedPerSecond: 2, readyReplicas: 4, startingReplicas: 0, waitingAtPods: 0, engineActive: 0.25 },
-      { ...CAPACITY, prior: 1 },
-    );
-    expect(learned.perReplica).toBeCloseTo(2, 1);
-    expect(learned.note).toContain("engine activity");
-  });
-
-  it("stays within its bounds of the prior, and says so", () => {
-    const low = learnOver(3600, { ...saturated, servedPerSecond: 0.4 });
-    expect(low.perReplica).toBeCloseTo(2 * 0.33, 5);
-    expect(low.note).toContain("lower bound");
-    const high = learnOver(
-      3600,
-      { servedPerSecond: 40, readyReplicas: 2, startingReplicas: 0, waitingAtPods: 10 },
-      CAPACITY,
-    );
-    expect(high.perReplica).toBe(6);
-    expect(high.note).toContain("upper bound");
-  });
-
-  it("learns nothing while replicas start (the rate window mixes two fleet sizes) or when switched off", () => {
-    expect(learnOver(1800, { ...saturated, startingReplicas: 2 }).perReplica).toBe(2);
-    expect(learnOver(1800, saturated, { ...CAPACITY, enabled: false }).perReplica).toBe(2);
-  });
-});
 
 describe("forecast of the inflow one lead time ahead", () => {
   const settings = { leadMs: 480_000, trend: false, trendWindowMs: 120_000 };

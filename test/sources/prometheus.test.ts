@@ -109,6 +109,7 @@ beforeAll(async () => {
       pod.observeTtft([...Array(18).fill(0.3), 1.5, 1.5]);
       pod.observeE2eLatency([...Array(18).fill(2), 12, 12]);
       pod.addGenerationTokens(100);
+      pod.addPromptTokens(500);
     }
   };
   tick();
@@ -152,6 +153,21 @@ describe("Prometheus source (real Prometheus)", () => {
     const ratio = value(readings.tokensPerSecondPerPod) / (2.5 * requestsPerSecond);
     expect(ratio).toBeGreaterThan(0.9);
     expect(ratio).toBeLessThan(1.1);
+    // vllm:prompt_tokens_total and vllm:generation_tokens_total summed over the target's pods:
+    // 500 prompt and 100 generated tokens per 20 requests, i.e. 25 and 5 tokens per request.
+    const tokenSpec = spec("team-a", "llama", {
+      modelName: LLAMA,
+      prefillTokensPerSecondPerReplica: "10000",
+      decodeTokensPerSecondPerReplica: "2000",
+    });
+    const tokens = await source.read(tokenSpec, { nowMs: Date.now() });
+    const served = value(tokens.ttftRequestsPerSecond);
+    expect(value(tokens.promptTokensPerSecond) / served).toBeGreaterThan(25 * 0.9);
+    expect(value(tokens.promptTokensPerSecond) / served).toBeLessThan(25 * 1.1);
+    expect(value(tokens.generationTokensPerSecond) / served).toBeGreaterThan(5 * 0.9);
+    expect(value(tokens.generationTokensPerSecond) / served).toBeLessThan(5 * 1.1);
+    // Only read when capacity learning converts tokens into requests per second.
+    expect(readings.promptTokensPerSecond).toBeUndefined();
     // observedAt is the samples' own time: within a few scrape intervals of now.
     const reading = readings.vllmWaiting;
     expect(reading?.ok && Date.now() - reading.observedAtMs).toBeLessThan(10_000);

@@ -76,6 +76,7 @@ export class VllmPodExporter extends Exporter {
   private readonly ttft: Histogram<"model_name" | "engine">;
   private readonly e2e: Histogram<"model_name" | "engine">;
   private readonly generationTokens: Counter<"model_name" | "engine">;
+  private readonly promptTokens: Counter<"model_name" | "engine">;
 
   constructor(
     readonly namespace: string,
@@ -132,10 +133,17 @@ export class VllmPodExporter extends Exporter {
       labelNames,
       registers,
     });
+    this.promptTokens = new Counter({
+      name: "vllm:prompt_tokens_total",
+      help: "Number of prefill tokens processed.",
+      labelNames,
+      registers,
+    });
     this.setWaiting(0);
     this.setRunning(0);
     this.setKvCacheUsage(0);
     this.generationTokens.inc(this.labels, 0);
+    this.promptTokens.inc(this.labels, 0);
     this.ttft.zero(this.labels);
     this.e2e.zero(this.labels);
   }
@@ -162,6 +170,10 @@ export class VllmPodExporter extends Exporter {
 
   addGenerationTokens(tokens: number): void {
     this.generationTokens.inc(this.labels, tokens);
+  }
+
+  addPromptTokens(tokens: number): void {
+    this.promptTokens.inc(this.labels, tokens);
   }
 }
 

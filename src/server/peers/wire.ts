@@ -59,7 +59,10 @@ const policyMemorySchema = z
       .optional(),
     capacity: z
       .object({
-        perReplica: finite.positive(),
+        mixPerReplica: finite.positive().optional(),
+        mixAtMs: instant.optional(),
+        mix: z.object({ prompt: finite.nonnegative(), generated: finite.nonnegative() }).strict().optional(),
+        factor: finite.positive(),
         atMs: instant,
         samples: finite.nonnegative(),
         saturatedSinceMs: instant.optional(),

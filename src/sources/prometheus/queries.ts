@@ -167,6 +167,16 @@ function builtQuery(spec: ScalerSpec, signal: PrometheusSignal): PrometheusQuery
         `sum(rate(${vllm("vllm:generation_tokens_total")}[${window}])) / count(count by (pod) (${vllm("vllm:generation_tokens_total")}))`,
         "vllm:generation_tokens_total",
       );
+    case "promptTokensPerSecond":
+      return vllmQuery(
+        `sum(rate(${vllm("vllm:prompt_tokens_total")}[${window}]))`,
+        "vllm:prompt_tokens_total",
+      );
+    case "generationTokensPerSecond":
+      return vllmQuery(
+        `sum(rate(${vllm("vllm:generation_tokens_total")}[${window}]))`,
+        "vllm:generation_tokens_total",
+      );
     case "e2eP95Seconds":
       // NaN (not_a_number) when no request finished in the window, as for TTFT.
       return vllmQuery(
