@@ -20,20 +20,32 @@ export function replicasOf(usable: UsableReadings): Replicas {
 export interface Backlog {
   /** Requests waiting, when every queue reading in use is usable (fresh or held). */
   readonly exact: number | undefined;
-  /** The sum of the usable ones: enough to know that something waits. */
+  /** What the usable ones say (waitingRequests): enough to know that something waits. */
   readonly atLeast: number;
   /** Whether any queue reading is present at all. */
   readonly read: boolean;
 }
 
+/**
+ * Requests waiting, from the Service Bus active count and vLLM's waiting count: the larger, never
+ * the sum. Behind a queue the consumers receive messages under a peek lock and hand them to vLLM,
+ * and Service Bus keeps a locked message active until it is completed (after its last token), so
+ * every request vLLM holds waiting is already among the active messages: adding the two counts it
+ * twice. Either reading may be the fresher, so the larger stands. Behind a load balancer there is
+ * no Service Bus reading and vLLM's waiting count is the backlog. A missing reading (undefined)
+ * never lowers what the other one says.
+ */
+export function waitingRequests(queueBacklog: number | undefined, vllmWaiting: number | undefined): number {
+  return Math.max(queueBacklog ?? 0, vllmWaiting ?? 0);
+}
+
 export function backlogOf(usable: UsableReadings): Backlog {
-  const readings = [usable.queueBacklog, usable.vllmWaiting].filter((r) => r !== undefined);
-  let atLeast = 0;
-  let complete = true;
-  for (const reading of readings) {
-    const value = usableValue(reading);
-    if (value === undefined) complete = false;
-    else atLeast += value;
-  }
-  return { exact: complete && readings.length > 0 ? atLeast : undefined, atLeast, read: readings.length > 0 };
+  const present = usable.queueBacklog !== undefined || usable.vllmWaiting !== undefined;
+  const queue = usableValue(usable.queueBacklog);
+  const waiting = usableValue(usable.vllmWaiting);
+  const complete =
+    (usable.queueBacklog === undefined || queue !== undefined) &&
+    (usable.vllmWaiting === undefined || waiting !== undefined);
+  const atLeast = waitingRequests(queue, waiting);
+  return { exact: complete && present ? atLeast : undefined, atLeast, read: present };
 }

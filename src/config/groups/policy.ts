@@ -24,7 +24,7 @@ export const policyGroups = {
       env: "QUEUE_ENABLED",
       type: boolean(),
       default: "true",
-      doc: "Count the backlog (Service Bus active messages plus vLLM waiting requests).",
+      doc: "Count the backlog: Service Bus active messages or vLLM waiting requests, whichever is larger (a peek-locked message vLLM holds is still active).",
     }),
     mode: setting({
       key: "queueMode",

@@ -14,7 +14,7 @@ import { describeFailure, type UsableReading, type UsableReadings, usableValue }
 export interface DemandContext {
   /** Ready serving replicas, when kube-state-metrics is read. */
   readonly readyReplicas: number | undefined;
-  /** Requests waiting (Service Bus active messages + vLLM waiting), when every queue reading is usable. */
+  /** Requests waiting (the larger of Service Bus active messages and vLLM waiting), when every queue reading is usable. */
   readonly backlog: number | undefined;
   /** TTFT P95 came back NaN: no request finished prefill in the rate window. */
   readonly ttftWithoutSamples?: boolean;

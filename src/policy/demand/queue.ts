@@ -2,10 +2,13 @@ import type { ScalerSpec } from "../../config/spec.ts";
 import type { SignalVerdict } from "../decision.ts";
 import { round2 } from "../format.ts";
 import { type UsableReadings, usableValue } from "../usable.ts";
+import { waitingRequests } from "../workload.ts";
 import { type DemandRule, disabled, heldSuffix, inputState, verdict } from "./common.ts";
 
 /**
- * The backlog: Service Bus active messages plus vLLM waiting requests. perReplica is KEDA's one
+ * The backlog: requests waiting, from Service Bus active messages and vLLM waiting requests, the
+ * larger of the two (vLLM's waiting requests are peek-locked messages, still active: see
+ * waitingRequests). perReplica is KEDA's one
  * replica per N messages; drain carries what keeps arriving and clears what already waits within
  * the SLA.
  */
@@ -17,7 +20,7 @@ export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVer
   ]);
   if (!state) return disabled("queue", true);
   if ("signal" in state) return state;
-  const backlog = (state.readings.queueBacklog ?? 0) + (state.readings.vllmWaiting ?? 0);
+  const backlog = waitingRequests(state.readings.queueBacklog, state.readings.vllmWaiting);
   const caveats = heldSuffix(state.status, usable, ["queueBacklog", "vllmWaiting"]) + state.missing;
   if (spec.queue.mode === "perReplica") {
     const demand = backlog / spec.queue.messagesPerReplica;
@@ -50,7 +53,7 @@ export const queueRule: DemandRule = {
   vote: (spec, usable) => queueDemand(spec, usable),
   // Requests arriving keep it active; a backlog only above activationBacklog (KEDA's activation).
   keepsActive: (spec, _usable, verdict) => {
-    const backlog = (verdict.readings.queueBacklog ?? 0) + (verdict.readings.vllmWaiting ?? 0);
+    const backlog = waitingRequests(verdict.readings.queueBacklog, verdict.readings.vllmWaiting);
     return backlog > spec.activation.activationBacklog || (verdict.readings.ttftRequestsPerSecond ?? 0) > 0;
   },
 };
