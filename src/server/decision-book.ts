@@ -53,7 +53,7 @@ export interface DecisionBookOptions {
  * is 43 characters whatever the tenant sends; keying on the metadata's JSON kept every byte of
  * it alive as long as the entry.
  */
-function entryKey(request: ScaledObjectRequest): string {
+export function entryKey(request: ScaledObjectRequest): string {
   const hash = createHash("sha256");
   hash.update(JSON.stringify([request.namespace, request.name]));
   for (const key of Object.keys(request.scalerMetadata).sort())

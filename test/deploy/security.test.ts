@@ -114,17 +114,25 @@ describe.each(SCALER_OVERLAYS)("the scaler as rendered by %s", (dir) => {
     const rules = policy?.spec?.ingress ?? [];
     expect(rules.map((r) => r.ports?.map((p) => p.port))).toEqual([[GRPC_PORT], [HTTP_PORT]]);
     for (const rule of rules) {
-      // Every peer names both a namespace and pods: never "anyone", never "any pod in the namespace".
+      // Every peer names both a namespace and pods, or is the scaler's own pods in its own
+      // namespace (replicas sharing memory): never "anyone", never "any pod in the namespace".
       expect(rule.from?.length).toBeGreaterThan(0);
       for (const peer of rule.from ?? []) {
+        expect(Object.keys(peer.podSelector?.matchLabels ?? {}).length).toBeGreaterThan(0);
+        expect(peer.ipBlock).toBeUndefined();
+        if (peer.namespaceSelector === undefined) {
+          expect(selects(peer.podSelector?.matchLabels)).toBe(true);
+          continue;
+        }
         expect(Object.keys(peer.namespaceSelector?.matchLabels ?? {})).toEqual([
           "kubernetes.io/metadata.name",
         ]);
-        expect(Object.keys(peer.podSelector?.matchLabels ?? {}).length).toBeGreaterThan(0);
-        expect(peer.ipBlock).toBeUndefined();
       }
     }
     expect(JSON.stringify(rules[0]?.from)).toMatch(/keda-operator/);
+    // The replicas reach each other on the gRPC port only.
+    expect(rules[0]?.from?.some((peer) => peer.namespaceSelector === undefined)).toBe(true);
+    expect(rules[1]?.from?.every((peer) => peer.namespaceSelector !== undefined)).toBe(true);
   });
 
   it("exposes both ports on a headless Service (so KEDA round-robins over both replicas) and is scraped", () => {
@@ -137,6 +145,17 @@ describe.each(SCALER_OVERLAYS)("the scaler as rendered by %s", (dir) => {
       ["http", HTTP_PORT],
     ]);
     expect(find(manifests, "ServiceMonitor")).toHaveLength(1);
+  });
+
+  it("lets the replicas find each other (PEERS_DNS) under a Service that publishes starting pods", () => {
+    const { manifests, container, selects } = scaler(dir);
+    const peers = only<IService>(manifests, "Service", "keda-llm-scaler-peers");
+    expect(peers.spec?.clusterIP).toBe("None");
+    expect(peers.spec?.publishNotReadyAddresses).toBe(true);
+    expect(selects(peers.spec?.selector)).toBe(true);
+    expect(peers.spec?.ports?.map((p) => [p.name, p.port])).toEqual([["grpc", GRPC_PORT]]);
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+    expect(env.PEERS_DNS).toBe(peers.metadata?.name);
   });
 
   it("bakes no secret into the manifests", () => {
@@ -177,6 +196,9 @@ describe("mutual TLS (deploy/overlays/aks-mtls)", () => {
     );
     expect(certificate.spec.secretName).toBe(secretName);
     expect(certificate.spec.usages).toContain("server auth");
+    // Replicas present it to each other (PEERS_DNS), checked against the peers' Service name.
+    expect(certificate.spec.usages).toContain("client auth");
+    expect(certificate.spec.dnsNames).toContain(env.PEERS_DNS);
     // KEDA verifies the host part of scalerAddress against the certificate.
     expect(certificate.spec.dnsNames).toContain("keda-llm-scaler.keda-llm-scaler");
   });

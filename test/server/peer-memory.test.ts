@@ -7,6 +7,7 @@ import { parsePeerNames } from "../../src/config/peer-names.ts";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
 import { decide } from "../../src/policy/decide.ts";
 import type { PolicyMemory } from "../../src/policy/memory.ts";
+import { entryKey } from "../../src/server/decision-book.ts";
 import { PeerMemoryStore } from "../../src/server/peers/peer-memory-store.ts";
 import { callerIp } from "../../src/server/peers/peer-sync.ts";
 import {
@@ -51,7 +52,7 @@ function realMemory(): PolicyMemory {
 }
 
 function entry(key: string, decidedAtMs: number, memory: PolicyMemory = { lastDesired: 3 }) {
-  return validEntry({ key, decidedAtMs, memoryJson: JSON.stringify(memory) }, 0);
+  return validEntry({ key, decidedAtMs, memoryJson: JSON.stringify(memory) }, 0, NOON);
 }
 
 describe("PeerMemoryStore", () => {
@@ -165,6 +166,11 @@ describe("peer memory on the wire", () => {
       /entries\[0\]\.key/,
     ],
     ["no decision instant", { key: KEY_A, decidedAtMs: 0, memoryJson: "{}" }, /decidedAtMs/],
+    [
+      "a decision instant far ahead of the clock",
+      { key: KEY_A, decidedAtMs: NOON + 3_600_000, memoryJson: "{}" },
+      /3600 s ahead/,
+    ],
     ["not JSON", { key: KEY_A, decidedAtMs: 1, memoryJson: "{" }, /not JSON/],
     ["an unknown field", { key: KEY_A, decidedAtMs: 1, memoryJson: '{"evil":1}' }, /not a policy memory/],
     [
@@ -187,7 +193,7 @@ describe("peer memory on the wire", () => {
   it.each(refused)("refuses %s with a short error naming the field", (_, message, reason) => {
     let error: unknown;
     try {
-      validEntries([message]);
+      validEntries([message], NOON);
     } catch (caught) {
       error = caught;
     }
@@ -202,7 +208,7 @@ describe("peer memory on the wire", () => {
       decidedAtMs: 1,
       memoryJson: "{}",
     }));
-    expect(() => validEntries(many)).toThrow(/more than 64/);
+    expect(() => validEntries(many, NOON)).toThrow(/more than 64/);
   });
 
   it("reads the caller's address from every form grpc-js gives it", () => {
@@ -295,13 +301,18 @@ describe("the PeerMemory service", () => {
     });
     try {
       stranger.source.setBacklog(4);
-      expect(await desired(keda)).toBe(4);
       const forged = {
-        key: "x".repeat(43),
-        decidedAtMs: Date.now() + 3_600_000,
+        key: entryKey(SO),
+        decidedAtMs: Date.now() + 30_000,
         memoryJson: '{"lastDesired":99}',
       };
-      const denied = await statusOf(push(peerClient, [forged]));
+      const [denied, strangersAnswer] = await Promise.all([
+        statusOf(push(peerClient, [forged])),
+        desired(keda),
+      ]);
+      expect(strangersAnswer).toBe(4);
+      // The forged memory was not kept: with a previous answer of 99 the scale-down band would hold 5.
+      expect(await desired(keda)).toBe(4);
       expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
       expect(denied.details).toMatch(/PEERS_DNS/);
 
@@ -317,6 +328,13 @@ describe("the PeerMemory service", () => {
       expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(bad.details.length).toBeLessThan(300);
       expect(answer).toBe(4);
+      // The same forged memory from an admitted address is kept, and the band then holds 5: what
+      // the stranger was refused would have changed the answer.
+      expect(await push(admittedPeer, [{ ...forged, decidedAtMs: Date.now() + 30_000 }])).toEqual({
+        applied: 1,
+        ignored: 0,
+      });
+      expect(await desired(admittedKeda)).toBe(5);
       expect(
         await metricOf(admitting, 'keda_llm_scaler_peer_memory_received_total{outcome="rejected"}'),
       ).toBe(1);

@@ -141,7 +141,7 @@ export class PeerSync {
         callback: grpc.sendUnaryData<PushReply>,
       ) =>
         this.answer(call, callback, () => {
-          const entries = validEntries(call.request.entries);
+          const entries = validEntries(call.request.entries, this.clock());
           let applied = 0;
           for (const entry of entries) if (this.options.store.merge(entry)) applied++;
           this.received.inc({ outcome: "applied" }, applied);
@@ -243,7 +243,7 @@ export class PeerSync {
       // Bounded: every page moves afterKey forward, and the deadline stops a peer that never completes.
       for (;;) {
         const reply = await this.unary<SnapshotReply>(client, "Snapshot", { afterKey }, deadline);
-        const entries = validEntries(reply.entries);
+        const entries = validEntries(reply.entries, this.clock());
         received += entries.length;
         for (const entry of entries) if (this.options.store.merge(entry)) applied++;
         const last = entries.at(-1)?.key;

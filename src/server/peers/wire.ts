@@ -25,6 +25,12 @@ export const MAX_ENTRIES_PER_MESSAGE = 64;
 /** Characters of memory JSON per message, so a batch fits GRPC_MAX_MESSAGE_BYTES' default (256 KiB). */
 export const MAX_MESSAGE_CHARACTERS = 160 * 1024;
 
+/**
+ * How far ahead of this replica's clock a peer's decision may be stamped. Node clocks agree to
+ * milliseconds under NTP; a memory from further in the future would win every merge until then.
+ */
+export const MAX_CLOCK_AHEAD_MS = 60_000;
+
 /** The decision book's keys are base64url SHA-256 digests: 43 characters. */
 const KEY_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
@@ -95,13 +101,21 @@ export interface ValidEntry {
 }
 
 /** Checks one received entry; throws PeerMessageError with a short reason naming the field. */
-export function validEntry(entry: Partial<MemoryEntryMessage> | null | undefined, index: number): ValidEntry {
+export function validEntry(
+  entry: Partial<MemoryEntryMessage> | null | undefined,
+  index: number,
+  nowMs: number,
+): ValidEntry {
   const where = `entries[${index}]`;
   const key = entry?.key ?? "";
   if (!KEY_PATTERN.test(key)) throw new PeerMessageError(`${where}.key is not a decision-book key`);
   const decidedAtMs = entry?.decidedAtMs;
   if (typeof decidedAtMs !== "number" || !Number.isFinite(decidedAtMs) || decidedAtMs <= 0)
     throw new PeerMessageError(`${where}.decidedAtMs is not a positive instant`);
+  if (decidedAtMs > nowMs + MAX_CLOCK_AHEAD_MS)
+    throw new PeerMessageError(
+      `${where}.decidedAtMs is ${Math.round((decidedAtMs - nowMs) / 1000)} s ahead of this replica's clock`,
+    );
   const json = entry?.memoryJson ?? "";
   if (json.length > MAX_MEMORY_JSON_CHARACTERS)
     throw new PeerMessageError(
@@ -126,9 +140,10 @@ export function validEntry(entry: Partial<MemoryEntryMessage> | null | undefined
 /** Checks a whole message: every entry, or none (a batch is one peer's decisions, all of one version). */
 export function validEntries(
   entries: readonly (Partial<MemoryEntryMessage> | null)[] | undefined,
+  nowMs: number,
 ): ValidEntry[] {
   const list = entries ?? [];
   if (list.length > MAX_ENTRIES_PER_MESSAGE)
     throw new PeerMessageError(`${list.length} entries in one message, more than ${MAX_ENTRIES_PER_MESSAGE}`);
-  return list.map(validEntry);
+  return list.map((entry, index) => validEntry(entry, index, nowMs));
 }
