@@ -70,7 +70,7 @@ interface Answer {
   readonly active: boolean;
 }
 
-/** One KEDA poll of every ScaledObject: GetMetrics then IsActive (one decision, within the TTL). */
+/** One KEDA poll of every ScaledObject: GetMetrics then IsActive. */
 async function poll(client: KedaLikeClient): Promise<Answer[]> {
   const answers: Answer[] = [];
   for (const scaledObjectRef of SCALED_OBJECTS) {
@@ -162,9 +162,12 @@ beforeAll(async () => {
   const common = {
     LISTEN_HOST: "127.0.0.1",
     PROMETHEUS_URL: prometheus.url,
-    // Every poll reads Prometheus afresh, and GetMetrics + IsActive of one poll share one decision.
+    // Every poll reads Prometheus afresh and decides afresh: a step can follow the previous one
+    // within milliseconds (Prometheus may scrape right after the exporter changes), and a decision
+    // reused from the previous step would answer for the old backlog. GetMetrics and IsActive of
+    // one poll may then decide twice on the same readings, which gives the same answer.
     SOURCE_CACHE_TTL_MS: "0",
-    DECISION_TTL_SECONDS: "0.5",
+    DECISION_TTL_SECONDS: "0.001",
     SHUTDOWN_GRACE_SECONDS: "2",
     LOG_LEVEL: "info",
   };

@@ -125,6 +125,18 @@ describe("PeerMemoryStore", () => {
     expect(outbox.nextBatch().some((e) => e.key === KEY_B)).toBe(false);
   });
 
+  it("queues everything it holds for a peer that appears later, received memories included", () => {
+    const store = new PeerMemoryStore(1000);
+    store.set(KEY_A, { lastDesired: 1 }, 5);
+    store.merge(entry(KEY_B, 6));
+    expect(store.openOutbox().size).toBe(0);
+    const late = store.openOutbox(true);
+    expect(late.nextBatch().map((e) => [e.key, e.decidedAtMs])).toEqual([
+      [KEY_A, 5],
+      [KEY_B, 6],
+    ]);
+  });
+
   it("serves its memories as snapshot pages that cover every key once, in order", () => {
     const store = new PeerMemoryStore(1000);
     const memory = realMemory();

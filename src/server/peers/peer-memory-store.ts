@@ -94,9 +94,16 @@ export class PeerMemoryStore implements MemoryStore {
     return true;
   }
 
-  /** A queue of this replica's future decisions for one peer. */
-  openOutbox(): Outbox {
+  /**
+   * A queue of this replica's future decisions for one peer; `withEverything` also queues every
+   * memory held now, for a peer that appeared after this replica started (it may have copied its
+   * snapshot from another replica, or before our latest decisions).
+   */
+  openOutbox(withEverything = false): Outbox {
     const outbox = new Outbox(this.maxEntries);
+    if (withEverything)
+      for (const [key, stamped] of this.memories)
+        if (stamped.json.length <= MAX_MEMORY_JSON_CHARACTERS) outbox.add(key, stamped);
     this.outboxes.add(outbox);
     return outbox;
   }

@@ -90,6 +90,8 @@ export class PeerSync {
   private directory: PeerDirectory | undefined;
   private readonly peers = new Map<string, Peer>();
   private timer: NodeJS.Timeout | undefined;
+  /** Whether the peers were set up once: later ones are new replicas. */
+  private reconciled = false;
   private credentials: { key: string; value: grpc.ChannelCredentials } | undefined;
   private readonly clock: () => number;
   private readonly sent: Counter<"outcome">;
@@ -302,6 +304,8 @@ export class PeerSync {
 
   private reconcilePeers(): void {
     const credentials = this.channelCredentials();
+    const reconciled = this.reconciled;
+    this.reconciled = true;
     const wanted = new Map((this.directory?.current ?? []).map((address) => [address.target, address]));
     for (const [target, peer] of this.peers)
       if (!wanted.has(target)) {
@@ -313,7 +317,9 @@ export class PeerSync {
         this.peers.set(target, {
           address,
           client: new this.Client(target, credentials, this.channelOptions(address)),
-          outbox: this.options.store.openOutbox(),
+          // A peer that appears later (a restarted pod, found on the next lookup) missed the
+          // decisions made since its snapshot: it gets everything, and keeps what is newer.
+          outbox: this.options.store.openOutbox(reconciled),
           sending: false,
           failures: 0,
           retryAtMs: 0,
