@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
 import { ConfigError } from "../config/resolve.ts";
@@ -16,6 +17,9 @@ import { HISTORY_QUERIES, type PrometheusQuery, prometheusQuery } from "./promet
 import { describeEntity, ServiceBusBacklogReader } from "./servicebus.ts";
 import type { SignalSource } from "./signal-source.ts";
 import { type SourceCounts, SourceMetrics } from "./source-metrics.ts";
+
+/** Distinct plans kept for sharing; past this (a churn of unusual specs) the index starts over. */
+const MAX_SHARED_PLANS = 10_000;
 
 /** Upstream traffic so far: what the load benchmark reports as "upstream requests per poll". */
 export interface SourceStats {
@@ -163,13 +167,18 @@ export function createSignalSource(
     readonly keys: readonly SignalKey[];
     readonly source: SourceName;
     readonly run: (nowMs: number) => Promise<readonly Reading[]>;
+    /** Everything the read depends on, so that identical reads of two specs can be shared. */
+    readonly signature: string;
   }
   interface Prepared {
     readonly reads: readonly PreparedRead[];
     /** The signals in the plan's order, the order the readings have always been given in. */
     readonly order: readonly SignalKey[];
+    /** Where each of them is in the reads' answers: [read, index within it]. */
+    readonly positions: readonly (readonly [number, number])[];
   }
   const prepared = new WeakMap<ScalerSpec, Prepared>();
+  const sharedPlans = new Map<string, Prepared>();
   const staleAfterMs = limits.staleAfterSeconds * 1000;
   // A history answer is as old as its evaluation: refreshed at least twice per staleness limit,
   // it never reads as stale between refreshes.
@@ -201,6 +210,7 @@ export function createSignalSource(
             run: async () => [
               await cached("serviceBus", serviceBusCache, cacheKey, () => serviceBus.read(entity, timeoutMs)),
             ],
+            signature: `serviceBus ${key} ${cacheKey}`,
           });
           break;
         }
@@ -222,6 +232,7 @@ export function createSignalSource(
               );
               return [gpuReading(answer, nowMs, azureMonitor.staleAfterMs, query.metric)];
             },
+            signature: `azureMonitor ${key} ${cacheKey}`,
           });
           break;
         }
@@ -239,6 +250,14 @@ export function createSignalSource(
         const refreshMs = batch.queries.every((q) => q.signal in HISTORY_QUERIES)
           ? historyRefreshMs
           : limits.cacheTtlMs;
+        // Every ScaledObject sharing this batch reads the same answer: it is interpreted once, and
+        // again only when a new answer arrives or a reading in it would turn stale.
+        let last: {
+          answer?: QueryAnswer;
+          readings: readonly Reading[];
+          sinceMs: number;
+          untilMs: number;
+        } = { readings: [], sinceMs: 0, untilMs: -1 };
         reads.push({
           keys: batch.queries.map((q) => q.signal),
           source: "prometheus",
@@ -250,18 +269,66 @@ export function createSignalSource(
               () => client.query(batch.expr, { timeoutMs, what: batch.what }),
               refreshMs,
             );
-            return batch.queries.map((q) =>
+            if (answer === last.answer && nowMs >= last.sinceMs && nowMs <= last.untilMs)
+              return last.readings;
+            const readings = batch.queries.map((q) =>
               readingFromAnswer(q, answerOf(batch, answer, q), nowMs, staleAfterMs),
             );
+            last = { answer, readings, sinceMs: nowMs, untilMs: stableUntil(readings, nowMs) };
+            return readings;
           },
+          signature: `prometheus ${cacheKey} ${refreshMs} ${batch.what} ${batch.queries.map((q) => `${q.custom} ${q.whenEmpty}`).join(" ")}`,
         });
       }
-    return { reads, order: [...tasks.keys()] };
+    const order = [...tasks.keys()];
+    const position = new Map<SignalKey, readonly [number, number]>();
+    reads.forEach((read, r) => {
+      read.keys.forEach((key, k) => {
+        position.set(key, [r, k]);
+      });
+    });
+    const plan: Prepared = {
+      reads,
+      order,
+      positions: order.map((key) => position.get(key) ?? [0, 0]),
+    };
+    // ScaledObjects that read the very same things (the ScaledObjects of one Deployment, or of one
+    // namespace with the same metadata) share one plan, and with it its interpreted readings.
+    const signature = createHash("sha256")
+      .update(JSON.stringify([plan.order, reads.map((read) => read.signature)]))
+      .digest("base64url");
+    const shared = sharedPlans.get(signature);
+    if (shared) return shared;
+    if (sharedPlans.size >= MAX_SHARED_PLANS) sharedPlans.clear();
+    sharedPlans.set(signature, plan);
+    return plan;
+  }
+
+  /**
+   * Until when readings interpreted at `nowMs` stay what they are: a fresh value turns stale at
+   * its observation plus the staleness limit; a stale one's message counts its age, so it holds
+   * for this instant only; a failure stays.
+   */
+  function stableUntil(readings: readonly Reading[], nowMs: number): number {
+    let until = Number.POSITIVE_INFINITY;
+    for (const reading of readings) {
+      if (!reading.ok) {
+        if (reading.failure.kind === "stale") return nowMs;
+        continue;
+      }
+      until = Math.min(until, reading.observedAtMs + staleAfterMs);
+    }
+    return until;
   }
 
   function fixed(key: SignalKey, reading: FailedReading): PreparedRead {
     const readings = Promise.resolve([reading]);
-    return { keys: [key], source: reading.failure.source, run: () => readings };
+    return {
+      keys: [key],
+      source: reading.failure.source,
+      run: () => readings,
+      signature: `fixed ${key} ${JSON.stringify(reading)}`,
+    };
   }
 
   function preparedFor(spec: ScalerSpec): Prepared {
@@ -309,7 +376,8 @@ export function createSignalSource(
       azureMonitorCache.clear();
     },
     read: async (spec, { signal, nowMs }) => {
-      const { reads, order } = preparedFor(spec);
+      const plan = preparedFor(spec);
+      const { reads, order } = plan;
       const results = await Promise.all(
         reads.map((read) =>
           unlessAborted(read.run(nowMs), signal, () =>
@@ -323,14 +391,12 @@ export function createSignalSource(
           ),
         ),
       );
-      const byKey = new Map<SignalKey, Reading>();
-      for (let i = 0; i < reads.length; i++) {
-        const keys = (reads[i] as PreparedRead).keys;
-        const values = results[i] as readonly Reading[];
-        for (let k = 0; k < keys.length; k++) byKey.set(keys[k] as SignalKey, values[k] as Reading);
-      }
+      const { positions } = plan;
       const readings: Partial<Record<SignalKey, Reading>> = {};
-      for (const key of order) readings[key] = byKey.get(key);
+      for (let i = 0; i < order.length; i++) {
+        const [r, k] = positions[i] as readonly [number, number];
+        readings[order[i] as SignalKey] = (results[r] as readonly Reading[])[k];
+      }
       return readings as SignalReadings;
     },
   };

@@ -263,6 +263,28 @@ describe("Prometheus source (real Prometheus)", () => {
     await source.close();
   });
 
+  it("shares one interpretation of an answer between ScaledObjects, and re-judges its staleness as time passes", async () => {
+    const source = sourceFor({
+      SOURCE_CACHE_TTL_MS: "60000",
+      SOURCE_STALE_AFTER_SECONDS: "60",
+      SOURCE_HISTORY_REFRESH_MS: "20000",
+    });
+    const now = Date.now();
+    const first = await source.read(spec("team-a", "llama"), { nowMs: now });
+    const second = await source.read(spec("team-a", "llama-twin", { deployment: "llama" }), { nowMs: now });
+    expect(first.replicasReady?.ok).toBe(true);
+    // The same query, answered once and read once: the twin gets the very same reading.
+    expect(second.replicasReady).toBe(first.replicasReady);
+    expect(second.vllmWaiting).toBe(first.vllmWaiting);
+    // The same cached answer five minutes later: too old now, whoever asks.
+    const later = await source.read(spec("team-a", "llama"), { nowMs: now + 5 * 60_000 });
+    for (const key of ["vllmWaiting", "replicasReady", "ttftP95Seconds"] as const)
+      expect(failureKind(later[key]), key).toBe("stale");
+    const again = await source.read(spec("team-a", "llama"), { nowMs: now });
+    expect(again.replicasReady?.ok).toBe(true);
+    await source.close();
+  });
+
   it("matches a podPrefix literally: regex characters in it cannot widen the pod selector", async () => {
     const source = sourceFor();
     // "llama.7d9f" as a regex would match llama-7d9f8b6c5-…; as a literal prefix it matches none.
