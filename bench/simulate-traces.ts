@@ -3,17 +3,23 @@
  * clairvoyant oracle. Per trace it prints the full table, then each policy's share within the SLA,
  * GPU-hours and ratio to the oracle, and one verdict per policy against the cheapest alternative
  * that keeps 99.9 % within the SLA — where ours loses included. With `--sweep` each policy's main
- * knob is varied too and the verdicts compare cheapest settings (slower; progress on stderr).
+ * knob is varied too and the verdicts compare cheapest settings (slower; progress on stderr); its
+ * runs and points are spread over worker threads (`--workers N`, default min(2, cores)), with the
+ * same results as one after another.
  * The figures (not the wall-clock ones) are written into docs/simulator.md as generated blocks,
  * stamped with a hash of what they were computed from. A benchmark, not a test: it asserts nothing.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
 import { parseSimulateArgs } from "../src/sim/options.ts";
+import { policiesByName } from "../src/sim/policies.ts";
 import { formatSweep, formatTable } from "../src/sim/report.ts";
-import { runTrace, type TraceRun } from "../src/sim/run-trace.ts";
+import { prepareTrace, runTrace, type TraceRun } from "../src/sim/run-trace.ts";
+import { cheapestAtSla, runSweepPoint, type SweepJob, type SweepPoint, sweepJobs } from "../src/sim/sweep.ts";
 import { verdicts } from "../src/sim/verdict.ts";
 
 const TRACES = fileURLToPath(new URL("../data/traces/", import.meta.url));
@@ -130,60 +136,221 @@ function markdownSection(title: string, traceRun: TraceRun): string {
   return `### ${title}\n\n${result.requests.toLocaleString("en-US")} requests; oracle ${result.oracleGpuHours.toFixed(1)} GPU-h, work bound ${result.workBoundGpuHours.toFixed(1)} GPU-h.${notes}\n\n${table}\n\n${lines.join("\n")}`;
 }
 
-function main(): number {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { sweep: { type: "boolean" } } });
+function optionsFor(file: string, flags: readonly string[], withSweep: boolean) {
+  return parseSimulateArgs([
+    "--trace",
+    `${TRACES}${file}`,
+    "--policy",
+    "all",
+    "--no-progress",
+    ...(withSweep ? ["--sweep", "--sla-target", String(SLA_TARGET)] : []),
+    ...flags,
+  ]);
+}
+
+/** What the bench prints for one trace, and its Markdown section for the doc. */
+function reportTrace(title: string, traceRun: TraceRun, timing: string): { text: string; section: string } {
+  const { run, result } = traceRun;
+  const speeds = result.policies
+    .map((p) => `${p.name} ${Math.round(p.simulatedMinutesPerWallSecond).toLocaleString("en-US")}`)
+    .join(", ");
+  const text = [
+    `\n## ${title}\n\n${formatTable(run, result)}\n\n`,
+    traceRun.sweep ? `${formatSweep(traceRun.sweep, result.oracleGpuHours)}\n\n` : "",
+    verdicts(result, traceRun.sweep, SLA_TARGET)
+      .map((l) => `${l}\n`)
+      .join(""),
+    `\nsimulated minutes per wall second: ${speeds}\n${result.policies.length} rows over ${Math.round((result.endMs - result.startMs) / 60_000).toLocaleString("en-US")} simulated minutes in ${timing}\n`,
+  ].join("");
+  return { text, section: markdownSection(title, traceRun) };
+}
+
+/** The bench without the sweep: one trace after another, on this thread. */
+function sequential(): string[] {
+  const sections: string[] = [];
+  for (const [index, { title, file, flags }] of RUNS.entries()) {
+    process.stderr.write(`bench ${index + 1}/${RUNS.length}: ${file}\n`);
+    const started = performance.now();
+    const cpuBefore = process.cpuUsage();
+    const traceRun = runTrace(
+      optionsFor(file, flags, false),
+      readFileSync(`${TRACES}${file}`, "utf8"),
+      undefined,
+    );
+    const wall = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    const { text, section } = reportTrace(
+      title,
+      traceRun,
+      `${wall.toFixed(1)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU`,
+    );
+    process.stdout.write(text);
+    sections.push(section);
+  }
+  return sections;
+}
+
+/**
+ * One unit of the sweep's work: a trace's run of every policy with the oracle, or one sweep point.
+ * Every unit depends only on the trace and its own settings, so the units run on worker threads in
+ * any order and the results are the same as one after another (the points are put back in order).
+ */
+type WorkUnit = {
+  readonly trace: number;
+  readonly file: string;
+  readonly flags: readonly string[];
+  readonly point?: number;
+};
+
+type WorkDone =
+  | { readonly trace: number; readonly traceRun: TraceRun; readonly wallSeconds: number }
+  | { readonly trace: number; readonly point: number; readonly result: SweepPoint | undefined };
+
+/** The worker's side: prepares each trace once and runs the units it is sent. */
+function serveUnits(): void {
+  const prepared = new Map<string, ReturnType<typeof prepareTrace>>();
+  parentPort?.on("message", (unit: WorkUnit) => {
+    const { file, flags } = unit;
+    const options = optionsFor(file, flags, false);
+    const text = () => readFileSync(`${TRACES}${file}`, "utf8");
+    if (unit.point === undefined) {
+      const started = performance.now();
+      const traceRun = runTrace(options, text(), undefined);
+      const done: WorkDone = {
+        trace: unit.trace,
+        traceRun,
+        wallSeconds: (performance.now() - started) / 1000,
+      };
+      parentPort?.postMessage(done);
+      return;
+    }
+    const trace = prepared.get(file) ?? prepareTrace(options, text(), undefined);
+    prepared.set(file, trace);
+    const job = sweepJobs(trace.policies, trace.context.maxReplicas)[unit.point] as SweepJob;
+    // The oracle's ratio is filled in by the main thread, from the trace's own run.
+    const result = runSweepPoint(trace.arrivals, job, {
+      model: options.model,
+      context: trace.context,
+      oracleRows: [],
+    });
+    const done: WorkDone = { trace: unit.trace, point: unit.point, result };
+    parentPort?.postMessage(done);
+  });
+}
+
+/** The bench with the sweep: every trace's run and every sweep point, spread over worker threads. */
+async function parallel(workers: number): Promise<string[]> {
+  const pointCounts = RUNS.map(({ file, flags }) => {
+    const options = optionsFor(file, flags, true);
+    return sweepJobs(policiesByName(options.policies), options.maxReplicas).length;
+  });
+  const whereIs = (trace: number) => {
+    const { file, flags } = RUNS[trace] as (typeof RUNS)[number];
+    return { file, flags };
+  };
+  // The long traces first, so that no worker is left with one at the end.
+  const order = RUNS.map((_, i) => i).sort(
+    (a, b) =>
+      statSync(`${TRACES}${(RUNS[b] as (typeof RUNS)[number]).file}`).size -
+      statSync(`${TRACES}${(RUNS[a] as (typeof RUNS)[number]).file}`).size,
+  );
+  const units: WorkUnit[] = [
+    ...order.map((trace) => ({ trace, ...whereIs(trace) })),
+    ...order.flatMap((trace) =>
+      Array.from({ length: pointCounts[trace] as number }, (_, point) => ({
+        trace,
+        ...whereIs(trace),
+        point,
+      })),
+    ),
+  ];
+  const runs = new Map<number, { traceRun: TraceRun; wallSeconds: number }>();
+  const points = RUNS.map((_, i) => new Array<SweepPoint | undefined>(pointCounts[i] as number));
+  let next = 0;
+  let finished = 0;
+  await new Promise<void>((resolve, reject) => {
+    const pool = Array.from(
+      { length: Math.min(workers, units.length) },
+      () => new Worker(new URL(import.meta.url)),
+    );
+    const feed = (worker: Worker) => {
+      const unit = units[next++];
+      if (unit) worker.postMessage(unit);
+    };
+    for (const worker of pool) {
+      worker.on("error", reject);
+      worker.on("message", (done: WorkDone) => {
+        const { file } = RUNS[done.trace] as (typeof RUNS)[number];
+        if ("traceRun" in done) {
+          runs.set(done.trace, { traceRun: done.traceRun, wallSeconds: done.wallSeconds });
+          process.stderr.write(
+            `bench: ${file}: every policy and the oracle in ${done.wallSeconds.toFixed(1)} s\n`,
+          );
+        } else {
+          (points[done.trace] as (SweepPoint | undefined)[])[done.point] = done.result;
+          const p = done.result;
+          process.stderr.write(
+            `  ${file} sweep ${done.point + 1}/${pointCounts[done.trace]}: ${p ? `${p.policy} ${p.knob}=${p.value} → ${pct(p.withinSlaFraction)}, ${p.gpuHours.toFixed(1)} GPU-h` : "left out behind this front end"}\n`,
+          );
+        }
+        if (++finished === units.length) {
+          for (const w of pool) void w.terminate();
+          resolve();
+        } else feed(worker);
+      });
+      feed(worker);
+    }
+  });
+  return RUNS.map(({ title }, trace) => {
+    const { traceRun, wallSeconds } = runs.get(trace) as { traceRun: TraceRun; wallSeconds: number };
+    const oracleGpuHours = traceRun.result.oracleGpuHours;
+    // As simulate() computes every row's ratio to the oracle.
+    const swept = (points[trace] as (SweepPoint | undefined)[])
+      .filter((p): p is SweepPoint => p !== undefined)
+      .map((p) => ({
+        ...p,
+        oracleRatio: oracleGpuHours > 0 ? p.gpuHours / oracleGpuHours : Number.POSITIVE_INFINITY,
+      }));
+    const sweep = { slaTarget: SLA_TARGET, points: swept, cheapestAtSla: cheapestAtSla(swept, SLA_TARGET) };
+    const { text, section } = reportTrace(
+      title,
+      { ...traceRun, sweep },
+      `${wallSeconds.toFixed(1)} s wall (the run; the sweep's points ran beside it)`,
+    );
+    process.stdout.write(text);
+    return section;
+  });
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      sweep: { type: "boolean" },
+      workers: { type: "string" },
+      only: { type: "string", multiple: true },
+    },
+  });
+  // --only NAME (repeatable): just the traces whose file name contains NAME, to try the bench out.
+  // The block it writes then holds only those: do not commit it.
+  if (values.only) {
+    const wanted = values.only;
+    RUNS.splice(0, RUNS.length, ...RUNS.filter((r) => wanted.some((w) => r.file.includes(w))));
+  }
   const withSweep = values.sweep === true;
+  const workers = values.workers === undefined ? Math.min(2, availableParallelism()) : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1) {
+    process.stderr.write(
+      `bench: --workers must be a whole number ≥ 1, got ${JSON.stringify(values.workers)}\n`,
+    );
+    return 2;
+  }
   if (!existsSync(TRACES)) {
     process.stderr.write(`bench: ${TRACES} is missing; the traces ship in the repository (data/traces)\n`);
     return 1;
   }
   const totalStart = performance.now();
-  const sections: string[] = [];
-  for (const [index, { title, file, flags }] of RUNS.entries()) {
-    const path = `${TRACES}${file}`;
-    process.stderr.write(
-      `bench ${index + 1}/${RUNS.length}: ${file}${withSweep ? " (with the sweep)" : ""}\n`,
-    );
-    const options = parseSimulateArgs([
-      "--trace",
-      path,
-      "--policy",
-      "all",
-      "--no-progress",
-      ...(withSweep ? ["--sweep", "--sla-target", String(SLA_TARGET)] : []),
-      ...flags,
-    ]);
-    const started = performance.now();
-    const cpuBefore = process.cpuUsage();
-    const traceRun = runTrace(
-      options,
-      readFileSync(path, "utf8"),
-      undefined,
-      undefined,
-      (point, done, total) =>
-        process.stderr.write(
-          `  sweep ${done}/${total}: ${point.policy} ${point.knob}=${point.value} → ${pct(point.withinSlaFraction)}, ${point.gpuHours.toFixed(1)} GPU-h\n`,
-        ),
-    );
-    const { run, result } = traceRun;
-    const wall = (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuBefore);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    process.stdout.write(`\n## ${title}\n\n${formatTable(run, result)}\n\n`);
-    if (traceRun.sweep) process.stdout.write(`${formatSweep(traceRun.sweep, result.oracleGpuHours)}\n\n`);
-    process.stdout.write(
-      verdicts(result, traceRun.sweep, SLA_TARGET)
-        .map((l) => `${l}\n`)
-        .join(""),
-    );
-    sections.push(markdownSection(title, traceRun));
-    const speeds = result.policies
-      .map((p) => `${p.name} ${Math.round(p.simulatedMinutesPerWallSecond).toLocaleString("en-US")}`)
-      .join(", ");
-    process.stdout.write(
-      `\nsimulated minutes per wall second: ${speeds}\n${result.policies.length} rows over ${Math.round((result.endMs - result.startMs) / 60_000).toLocaleString("en-US")} simulated minutes in ${wall.toFixed(1)} s wall, ${cpuSeconds.toFixed(1)} s CPU\n`,
-    );
-  }
+  const sections = withSweep ? await parallel(workers) : sequential();
   process.stdout.write(`\ntotal ${((performance.now() - totalStart) / 1000).toFixed(1)} s\n`);
   const block = withSweep ? "simulator-sweep" : "simulator-results";
   const written = writeGeneratedBlock("docs/simulator.md", block, sections.join("\n\n"), {
@@ -194,4 +361,5 @@ function main(): number {
   return 0;
 }
 
-process.exitCode = main();
+if (isMainThread) process.exitCode = await main();
+else serveUnits();

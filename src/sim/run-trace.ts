@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { buildArrivals, scaleForPeakReplicas } from "./arrivals.ts";
+import { type ArrivalStream, buildArrivals, scaleForPeakReplicas } from "./arrivals.ts";
 import type { SimulateOptions } from "./options.ts";
 import { oursDeploymentFromYaml } from "./ours-config.ts";
 import {
@@ -8,6 +8,7 @@ import {
   type OursDeployment,
   oursWarmFloorSchedule,
   type PolicyContext,
+  type PolicyDefinition,
   policiesByName,
 } from "./policies.ts";
 import type { RunDescription } from "./report.ts";
@@ -41,13 +42,20 @@ export function defaultOursDeployment(options: SimulateOptions): OursDeployment 
   };
 }
 
-export function runTrace(
+/** A trace made ready to simulate: its arrivals, the policies' context and the run's description. */
+export interface PreparedTrace {
+  readonly arrivals: ArrivalStream;
+  readonly context: PolicyContext;
+  readonly policies: PolicyDefinition[];
+  readonly run: RunDescription;
+}
+
+/** Reads, slices and scales the trace and builds ours' deployment, as every run of it needs. */
+export function prepareTrace(
   options: SimulateOptions,
   traceText: string,
   configText: string | undefined,
-  onProgress?: (policy: string, fraction: number) => void,
-  onSweepPoint?: (point: SweepPoint, done: number, total: number) => void,
-): TraceRun {
+): PreparedTrace {
   const name = basename(options.traceFile);
   const whole = readTrace(traceText, {
     name,
@@ -99,13 +107,36 @@ export function runTrace(
     baselineGpuMetric: options.model.observation.gpuUtilisation === "busy" ? "util" : "grEngineActive",
     ours,
   };
+  return {
+    arrivals,
+    context,
+    policies: policiesByName(options.policies),
+    run: {
+      trace: name,
+      format: trace.kind === "requests" ? "azure" : "counts",
+      zone: options.zone,
+      dollarsPerGpuHour: options.model.dollarsPerGpuHour,
+      tickSeconds: options.model.tickMs / 1000,
+      seed: options.model.seed,
+      model: options.model,
+    },
+  };
+}
+
+export function runTrace(
+  options: SimulateOptions,
+  traceText: string,
+  configText: string | undefined,
+  onProgress?: (policy: string, fraction: number) => void,
+  onSweepPoint?: (point: SweepPoint, done: number, total: number) => void,
+): TraceRun {
+  const { arrivals, context, policies, run } = prepareTrace(options, traceText, configText);
   const runOptions = {
     model: options.model,
     context,
     maxTimelinePoints: options.timelinePoints,
     ...(onProgress ? { onProgress } : {}),
   };
-  const policies = policiesByName(options.policies);
   // The oracle is computed once: the sweep's runs share it.
   const oracles = oracleRows(arrivals, runOptions);
   const result = simulate(arrivals, policies, { ...runOptions, oracleRows: oracles });
@@ -118,17 +149,5 @@ export function runTrace(
         ...(onSweepPoint ? { onPoint: onSweepPoint } : {}),
       })
     : undefined;
-  return {
-    run: {
-      trace: name,
-      format: trace.kind === "requests" ? "azure" : "counts",
-      zone: options.zone,
-      dollarsPerGpuHour: options.model.dollarsPerGpuHour,
-      tickSeconds: options.model.tickMs / 1000,
-      seed: options.model.seed,
-      model: options.model,
-    },
-    result,
-    ...(sweep ? { sweep } : {}),
-  };
+  return { run, result, ...(sweep ? { sweep } : {}) };
 }

@@ -95,34 +95,60 @@ export interface SweepOptions extends RunOptions {
   readonly onPoint?: (point: SweepPoint, done: number, total: number) => void;
 }
 
+/** One point of a sweep: a policy with its knob at one value. */
+export interface SweepJob {
+  readonly policy: PolicyDefinition;
+  readonly knob: SweepKnob;
+  readonly value: number;
+}
+
+/** Every point of a sweep, in the order the results list them. */
+export function sweepJobs(policies: readonly PolicyDefinition[], maxReplicas: number): SweepJob[] {
+  return policies.flatMap((policy) => {
+    const knob = sweepKnobFor(policy.name, maxReplicas);
+    return knob ? knob.values.map((value) => ({ policy, knob, value })) : [];
+  });
+}
+
+/**
+ * Runs one point. Undefined for a policy the run leaves out (its signals do not exist behind this
+ * front end): it has no frontier. Each point depends on nothing but its inputs, so points may run
+ * in any order or in parallel (the bench spreads them over worker threads).
+ */
+export function runSweepPoint(
+  arrivals: ArrivalStream,
+  job: SweepJob,
+  options: RunOptions & { readonly oracleRows: readonly PolicyResult[] },
+): SweepPoint | undefined {
+  const { policy, knob, value } = job;
+  const result = simulate(arrivals, [policy], {
+    ...options,
+    context: knob.apply(options.context, value),
+    maxTimelinePoints: 10,
+  });
+  const row = result.policies.find((p) => p.name === policy.name);
+  if (!row) return undefined;
+  return {
+    policy: policy.name,
+    knob: knob.knob,
+    value,
+    withinSlaFraction: row.withinSlaFraction,
+    gpuHours: row.gpuHours,
+    oracleRatio: row.oracleRatio,
+  };
+}
+
 export function runSweep(
   arrivals: ArrivalStream,
   policies: readonly PolicyDefinition[],
   options: SweepOptions,
 ): SweepResult {
-  const jobs = policies.flatMap((policy) => {
-    const knob = sweepKnobFor(policy.name, options.context.maxReplicas);
-    return knob ? knob.values.map((value) => ({ policy, knob, value })) : [];
-  });
+  const jobs = sweepJobs(policies, options.context.maxReplicas);
   const points: SweepPoint[] = [];
   let done = 0;
-  for (const { policy, knob, value } of jobs) {
-    const result = simulate(arrivals, [policy], {
-      ...options,
-      context: knob.apply(options.context, value),
-      maxTimelinePoints: 10,
-    });
-    const row = result.policies.find((p) => p.name === policy.name);
-    // A policy the run leaves out (its signals do not exist behind this front end) has no frontier.
-    if (!row) continue;
-    const point: SweepPoint = {
-      policy: policy.name,
-      knob: knob.knob,
-      value,
-      withinSlaFraction: row.withinSlaFraction,
-      gpuHours: row.gpuHours,
-      oracleRatio: row.oracleRatio,
-    };
+  for (const job of jobs) {
+    const point = runSweepPoint(arrivals, job, options);
+    if (!point) continue;
     points.push(point);
     options.onPoint?.(point, ++done, jobs.length);
   }
