@@ -19,7 +19,7 @@ import {
   validEntries,
   validEntry,
 } from "../../src/server/peers/wire.ts";
-import { findProto } from "../../src/server/proto.ts";
+import { findProto, loadPackageDefinition } from "../../src/server/proto.ts";
 import { NOON, readingsOf, specOf } from "../policy/helpers.ts";
 import { type KeyPair, makeCa, makeLeaf, read, tempDir } from "../support/certs.ts";
 import {
@@ -271,6 +271,38 @@ function push(client: grpc.Client, entries: Partial<MemoryEntryMessage>[]): Prom
   );
 }
 
+const HealthClient = (
+  grpc.loadPackageDefinition(loadPackageDefinition()) as unknown as {
+    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+  }
+).grpc.health.v1.Health;
+
+/** grpc.health.v1's ServingStatus, by its number on the wire. */
+const SERVING_STATUS = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
+
+function servingStatus(client: grpc.Client, service: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    (client as unknown as Record<string, (...args: unknown[]) => void>).Check!.call(
+      client,
+      { service },
+      { deadline: Date.now() + 5000 },
+      (error: grpc.ServiceError | null, reply: { status: number | string }) =>
+        error ? reject(error) : resolve(SERVING_STATUS[Number(reply.status)] ?? String(reply.status)),
+    ),
+  );
+}
+
+function snapshot(client: grpc.Client): Promise<unknown> {
+  return new Promise((resolve, reject) =>
+    (client as unknown as Record<string, (...args: unknown[]) => void>).Snapshot!.call(
+      client,
+      { afterKey: "" },
+      { deadline: Date.now() + 5000 },
+      (error: grpc.ServiceError | null, reply: unknown) => (error ? reject(error) : resolve(reply)),
+    ),
+  );
+}
+
 async function metricOf(harness: Harness, line: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${harness.scaler.httpPort}/metrics`)).text();
   const found = text.split("\n").find((l) => l.startsWith(`${line} `));
@@ -355,6 +387,39 @@ describe("the PeerMemory service", () => {
       keda.close();
       admittedKeda.close();
       await Promise.all([stranger.stop(), admitting.stop()]);
+    }
+  });
+
+  it("refuses to hand out its memory while it is still copying a peer's, and is not ready meanwhile", async () => {
+    // A peer that accepts connections and never answers: the fill waits for it until its bound.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentPort = (silent.address() as { port: number }).port;
+    const port = await freePort();
+    const starting = startHarness({
+      GRPC_PORT: String(port),
+      PEERS_DNS: `127.0.0.1:${silentPort}`,
+      PEERS_STARTUP_SECONDS: "3",
+    });
+    const client = new PeerMemoryClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const health = new HealthClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    let harness: Harness | undefined;
+    try {
+      await eventually(async () => {
+        const status = await statusOf(snapshot(client));
+        expect(status.code).toBe(grpc.status.FAILED_PRECONDITION);
+        expect(status.details).toMatch(/still copying/);
+      }, 10_000);
+      expect(await servingStatus(health, "externalscaler.ExternalScaler")).toBe("NOT_SERVING");
+      expect(await servingStatus(health, "")).toBe("SERVING");
+      harness = await starting;
+      expect(await snapshot(client)).toEqual({ entries: [], complete: true });
+      expect(await servingStatus(health, "externalscaler.ExternalScaler")).toBe("SERVING");
+    } finally {
+      client.close();
+      health.close();
+      await (harness ?? (await starting)).stop();
+      silent.close();
     }
   });
 

@@ -69,6 +69,8 @@ interface Peer {
   retryAtMs: number;
 }
 
+class StillFilling extends Error {}
+
 /** "ipv4:1.2.3.4:5", "1.2.3.4:5" or "[::1]:5" → the IP. */
 export function callerIp(peer: string): string {
   const bare = peer.replace(/^ipv[46]:/, "");
@@ -90,6 +92,8 @@ export class PeerSync {
   private directory: PeerDirectory | undefined;
   private readonly peers = new Map<string, Peer>();
   private timer: NodeJS.Timeout | undefined;
+  /** While fill() runs: this replica refuses to hand out its own, partial, memory. */
+  private filling = false;
   /** Whether the peers were set up once: later ones are new replicas. */
   private reconciled = false;
   private credentials: { key: string; value: grpc.ChannelCredentials } | undefined;
@@ -154,9 +158,11 @@ export class PeerSync {
         call: grpc.ServerUnaryCall<{ afterKey?: string }, SnapshotReply>,
         callback: grpc.sendUnaryData<SnapshotReply>,
       ) =>
-        this.answer(call, callback, () =>
-          this.options.store.snapshotPage(String(call.request.afterKey ?? "").slice(0, 64)),
-        ),
+        this.answer(call, callback, () => {
+          // A replica still copying would hand out a partial memory as if it were whole.
+          if (this.filling) throw new StillFilling();
+          return this.options.store.snapshotPage(String(call.request.afterKey ?? "").slice(0, 64));
+        }),
     });
   }
 
@@ -180,21 +186,31 @@ export class PeerSync {
     const directory = this.directory;
     if (!directory) throw new Error("PeerSync.fill() before start()");
     const deadline = this.clock() + budgetMs;
-    while (this.clock() < deadline) {
-      await directory.refresh(0).catch(() => {});
-      for (const address of directory.current) {
-        const entries = await this.snapshotFrom(address, deadline).catch((error: unknown) => {
-          this.options.logger.info({ peer: address.target, err: String(error) }, "peer gave no snapshot");
-          return undefined;
-        });
-        if (entries !== undefined) return { from: address.target, ...entries };
+    this.filling = true;
+    try {
+      while (this.clock() < deadline) {
+        await directory.refresh(0).catch(() => {});
+        let allFilling = true;
+        for (const address of directory.current) {
+          const entries = await this.snapshotFrom(address, deadline).catch((error: unknown) => {
+            const filling = (error as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION;
+            if (!filling) allFilling = false;
+            this.options.logger.info({ peer: address.target, err: String(error) }, "peer gave no snapshot");
+            return undefined;
+          });
+          if (entries !== undefined) return { from: address.target, ...entries };
+        }
+        // No peer (the first replica), or every peer starting at the same moment: nobody holds a
+        // memory to copy, so waiting would only delay readiness.
+        if (allFilling) break;
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(RETRY_MIN_MS, Math.max(0, deadline - this.clock()))),
+        );
       }
-      if (directory.current.length === 0) break;
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.min(RETRY_MIN_MS, Math.max(0, deadline - this.clock()))),
-      );
+      return { received: 0, applied: 0 };
+    } finally {
+      this.filling = false;
     }
-    return { received: 0, applied: 0 };
   }
 
   close(): void {
@@ -223,6 +239,13 @@ export class PeerSync {
       }
       callback(null, work());
     } catch (error) {
+      if (error instanceof StillFilling) {
+        callback({
+          code: grpc.status.FAILED_PRECONDITION,
+          details: "this replica is still copying its peers' memory",
+        });
+        return;
+      }
       this.received.inc({ outcome: "rejected" });
       if (error instanceof PeerMessageError) {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message.slice(0, 300) });
