@@ -49,8 +49,10 @@ export interface ObservationModel {
   /**
    * What the baselines' GPU utilisation reads. `busy`: the share of time any kernel runs,
    * `DCGM_FI_DEV_GPU_UTIL` as a typical KEDA Prometheus trigger and a plain GPU HPA read it, near 100 % as soon as
-   * one sequence decodes. `throughput`: the share of the replica's token throughput in use (like
-   * `DCGM_FI_PROF_GR_ENGINE_ACTIVE` / SM activity). Ours reads the one its `gpuMetric` names.
+   * one sequence decodes (`DCGM_FI_PROF_GR_ENGINE_ACTIVE` is a share of time too, and reads the same).
+   * `throughput`: the share of the replica's token throughput in use, a what-if that no DCGM field
+   * measures (the profiling ratios count cycles of SMs, tensor pipe or memory interface). Ours reads
+   * the busy time of the field its `gpuMetric` names.
    */
   readonly gpuUtilisation: "throughput" | "busy";
 }

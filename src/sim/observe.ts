@@ -9,12 +9,22 @@ export const VLLM_TTFT_BUCKETS = [
   2560,
 ] as const;
 
-/** The DCGM series a GPU signal reads (the scaler's `gpuMetric` values). */
-export type GpuMetric = "util" | "grEngineActive";
+/**
+ * The GPU series a GPU signal reads: the scaler's `gpuMetric` values, both shares of time the GPU
+ * is busy (DCGM_FI_DEV_GPU_UTIL: any kernel running; DCGM_FI_PROF_GR_ENGINE_ACTIVE: the
+ * graphics/compute engine active, which it is whenever a kernel runs), and `throughputShare`, the
+ * share of the replica's token throughput in use: a what-if for the baselines
+ * (`--gpu-utilisation throughput`) that no DCGM field measures.
+ */
+export type GpuMetric = "util" | "grEngineActive" | "throughputShare";
 
-/** The average the named DCGM metric would show, 0–1. */
+function measuresTime(metric: GpuMetric): boolean {
+  return metric !== "throughputShare";
+}
+
+/** The average the named metric would show, 0–1. */
 export function gpuAverage(snapshot: ScrapeSnapshot, metric: GpuMetric): number {
-  return metric === "util" ? snapshot.gpuBusyAverage : snapshot.gpuActiveAverage;
+  return measuresTime(metric) ? snapshot.gpuBusyAverage : snapshot.gpuActiveAverage;
 }
 
 /** What Prometheus holds after one scrape of the vLLM pods, DCGM and kube-state-metrics. */
@@ -25,9 +35,9 @@ export interface ScrapeSnapshot {
   readonly waiting: number;
   readonly running: number;
   readonly kvUsageAverage: number;
-  /** DCGM_FI_DEV_GPU_UTIL: share of time a kernel ran, 0–1. */
+  /** DCGM_FI_DEV_GPU_UTIL and DCGM_FI_PROF_GR_ENGINE_ACTIVE: share of time a kernel ran, 0–1. */
   readonly gpuBusyAverage: number;
-  /** DCGM_FI_PROF_GR_ENGINE_ACTIVE-like: share of the replica's throughput in use, 0–1. */
+  /** Share of the replica's token throughput in use, 0–1 (the `throughputShare` what-if). */
   readonly gpuActiveAverage: number;
   readonly ttftP95Seconds: number | undefined;
   readonly ttftRequestsPerSecond: number;
@@ -49,15 +59,15 @@ export interface ScrapeSnapshot {
 
 export interface PodGpuSample {
   readonly podId: number;
-  /** DCGM_FI_DEV_GPU_UTIL, 0–1. */
+  /** Share of time a kernel ran (DCGM_FI_DEV_GPU_UTIL, DCGM_FI_PROF_GR_ENGINE_ACTIVE), 0–1. */
   readonly busy: number;
-  /** DCGM_FI_PROF_GR_ENGINE_ACTIVE-like, 0–1. */
+  /** Share of the replica's token throughput in use (no DCGM field measures it), 0–1. */
   readonly active: number;
 }
 
-/** One pod's value of the named DCGM metric, 0–1. */
+/** One pod's value of the named metric, 0–1. */
 export function podGpuValue(sample: PodGpuSample, metric: GpuMetric): number {
-  return metric === "util" ? sample.busy : sample.active;
+  return measuresTime(metric) ? sample.busy : sample.active;
 }
 
 /**
@@ -290,7 +300,7 @@ export class Observer {
           : fromPods(s.ttftP95Seconds ?? 0),
       ttftRequestsPerSecond: fromPods(s.ttftRequestsPerSecond),
       kvCacheUsage: fromPods(s.kvUsageAverage),
-      gpuUtilisation: fromPods(gpuMetric === "util" ? s.gpuBusyAverage : s.gpuActiveAverage),
+      gpuUtilisation: fromPods(gpuAverage(s, gpuMetric)),
       tokensPerSecondPerPod: fromPods(s.tokensPerSecondPerPod),
       promptTokensPerSecond: fromPods(s.promptTokensPerSecond),
       generationTokensPerSecond: fromPods(s.generationTokensPerSecond),

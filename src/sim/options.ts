@@ -59,8 +59,8 @@ model (see docs/simulator.md)
   --drain-hours N (2: after the trace, serve what still waits for at most this long; the rest is unserved)
   --gpu-utilisation busy|throughput  what the baselines' GPU utilisation reads (default busy: the share
                                of time any kernel runs, DCGM_FI_DEV_GPU_UTIL as the Prometheus baseline queries it;
-                               throughput: the share of token throughput in use, like GR_ENGINE_ACTIVE).
-                               Ours reads the series its gpuMetric names.
+                               throughput: the share of token throughput in use, a what-if no DCGM
+                               field measures). Ours reads the series its gpuMetric names (busy time).
   --sla-seconds N (60)   --dollars-per-gpu-hour X (3.4)   --seed N (1)   --tick-seconds N (5)
   --warmup-minutes N (30)
 output

@@ -104,7 +104,7 @@ export function prepareTrace(
     zone: options.zone,
     maxReplicas: options.maxReplicas,
     hpaTolerance: options.hpaTolerance,
-    baselineGpuMetric: options.model.observation.gpuUtilisation === "busy" ? "util" : "grEngineActive",
+    baselineGpuMetric: options.model.observation.gpuUtilisation === "busy" ? "util" : "throughputShare",
     ours,
   };
   return {

@@ -61,9 +61,9 @@ describe("requests running on a live replica", () => {
 });
 
 describe("per-signal activation thresholds", () => {
-  /** A running dev Deployment whose only demand is the GPU (nothing waits, runs or arrives). */
-  const gpuOnly = (gpuUtilisation: number) => ({
-    gpuUtilisation,
+  /** A running dev Deployment whose only demand is the KV cache (nothing waits, runs or arrives). */
+  const kvOnly = (kvCacheUsage: number) => ({
+    kvCacheUsage,
     vllmRunning: 0,
     vllmWaiting: 0,
     queueBacklog: 0,
@@ -71,18 +71,28 @@ describe("per-signal activation thresholds", () => {
     replicasReady: 1,
     replicasDesired: 1,
   });
-  const metadata = { minReplicas: "0", gpuMetric: "grEngineActive", utilisationSmoothingSeconds: "0" };
+  const metadata = { minReplicas: "0", utilisationSmoothingSeconds: "0" };
 
-  it("without one, any GPU demand keeps the target active", () => {
-    expect(decideOnce(specOf(metadata), gpuOnly(0.3))).toMatchObject({ metricValue: 1, active: true });
+  it("without one, any KV-cache demand keeps the target active", () => {
+    expect(decideOnce(specOf(metadata), kvOnly(0.3))).toMatchObject({ metricValue: 1, active: true });
   });
 
-  it("GPU at or below activationGpuUtilisation is no reason to stay active; above it is", () => {
-    const spec = specOf({ ...metadata, activationGpuUtilisation: "0.6" });
-    const quiet = decideOnce(spec, gpuOnly(0.5));
+  it("KV-cache at or below activationKvCacheUsage is no reason to stay active; above it is", () => {
+    const spec = specOf({ ...metadata, activationKvCacheUsage: "0.6" });
+    const quiet = decideOnce(spec, kvOnly(0.5));
     expect(quiet).toMatchObject({ metricValue: 0, active: false });
-    expect(quiet.rules.find((r) => r.rule === "activation")?.note).toContain("GPU above 0.6");
-    expect(decideOnce(spec, gpuOnly(0.65))).toMatchObject({ metricValue: 1, active: true });
+    expect(quiet.rules.find((r) => r.rule === "activation")?.note).toContain("KV-cache above 0.6");
+    expect(decideOnce(spec, kvOnly(0.65))).toMatchObject({ active: true });
+  });
+
+  it("GPU busy time alone, GPU_UTIL or GR_ENGINE_ACTIVE, is no reason to stay active (it is a guardrail)", () => {
+    for (const gpuMetric of ["util", "grEngineActive"]) {
+      const gpuOnly = { ...kvOnly(0), kvCacheUsage: undefined, gpuUtilisation: 0.95 };
+      expect(decideOnce(specOf({ ...metadata, gpuMetric }), gpuOnly)).toMatchObject({
+        metricValue: 0,
+        active: false,
+      });
+    }
   });
 
   it("tokens/s at or below activationTokensPerSecond is no reason to stay active", () => {
@@ -122,8 +132,8 @@ describe("per-signal activation thresholds", () => {
   });
 
   it("never silence requests that run: work in flight keeps the target active whatever the thresholds", () => {
-    const spec = specOf({ ...metadata, activationGpuUtilisation: "0.9", activationTokensPerSecond: "400" });
-    expect(decideOnce(spec, { ...gpuOnly(0.1), vllmRunning: 3, tokensPerSecondPerPod: 50 })).toMatchObject({
+    const spec = specOf({ ...metadata, activationKvCacheUsage: "0.9", activationTokensPerSecond: "400" });
+    expect(decideOnce(spec, { ...kvOnly(0.1), vllmRunning: 3, tokensPerSecondPerPod: 50 })).toMatchObject({
       metricValue: 1,
       active: true,
     });

@@ -56,7 +56,7 @@ describe("the simulated monitoring pipeline", () => {
     expect(readings.replicasReady).toMatchObject({ ok: true, value: 0 });
   });
 
-  it("shows one decoding sequence as a busy GPU to GPU_UTIL and as a light load to engine activity", () => {
+  it("shows one decoding sequence as a busy GPU to GPU_UTIL and GR_ENGINE_ACTIVE (time), a light load only as throughput share", () => {
     const observer = new Observer({ ...DEFAULT_MODEL.observation, prometheusDelayMs: 0 }, 5_000);
     const cluster = new Cluster(
       DEFAULT_MODEL.cluster,
@@ -73,9 +73,11 @@ describe("the simulated monitoring pipeline", () => {
       observer.endTick(t + 5_000, cluster, queue.length + cluster.inFlight(), 1);
     }
     const busy = observer.readings(15_000, 0, "util").gpuUtilisation;
-    const active = observer.readings(15_000, 0, "grEngineActive").gpuUtilisation;
+    const engine = observer.readings(15_000, 0, "grEngineActive").gpuUtilisation;
+    const share = observer.readings(15_000, 0, "throughputShare").gpuUtilisation;
     expect(busy).toMatchObject({ ok: true, value: 1 });
-    // 40 of the replica's 1,000 tokens/s.
-    expect(active?.ok && active.value).toBeCloseTo(0.04, 6);
+    expect(engine).toMatchObject({ ok: true, value: 1 });
+    // 80 of the replica's 2,000 tokens/s: the what-if no DCGM field measures.
+    expect(share?.ok && share.value).toBeCloseTo(0.04, 6);
   });
 });

@@ -202,7 +202,7 @@ export const sourceSelectionGroup = {
     env: "GPU_METRIC",
     type: oneOf(["util", "grEngineActive"]),
     default: "util",
-    doc: "util: DCGM_FI_DEV_GPU_UTIL. grEngineActive: DCGM_FI_PROF_GR_ENGINE_ACTIVE (a truer 'busy').",
+    doc: "util: DCGM_FI_DEV_GPU_UTIL. grEngineActive: DCGM_FI_PROF_GR_ENGINE_ACTIVE (for clusters that export the profiling fields). Both are shares of time the GPU is busy, near 100 % with one sequence decoding: the GPU signal only confirms a shortage the queue reports.",
   }),
   azureMonitorResourceIds: setting({
     key: "azureMonitorResourceIds",

@@ -14,15 +14,16 @@ import {
 } from "./common.ts";
 
 /**
+ * Every GPU utilisation a cluster can read is a share of *time*, not of throughput:
  * DCGM_FI_DEV_GPU_UTIL (and Azure Monitor's node GPU percentage, derived from it) is the share of
- * time any kernel runs: a vLLM replica decoding one sequence reads close to 100 %. It saturates
- * instead of measuring load, so ready × utilisation would ask for 43 % more replicas on every
- * poll at any load. DCGM_FI_PROF_GR_ENGINE_ACTIVE measures how busy the engine is, and scales.
+ * time any kernel runs, and DCGM_FI_PROF_GR_ENGINE_ACTIVE the share of time the graphics/compute
+ * engine is active; both read close to 100 % while a vLLM replica decodes one sequence. (DCGM's
+ * other profiling ratios count cycles a hardware unit is busy — SMs with a warp, the tensor pipe,
+ * the memory interface — and none reaches its 100 % at the replica's token throughput: decode is
+ * bound by memory bandwidth at low tensor activity, while DRAM activity is high at batch 1.) As a
+ * proportional signal either would ask for 43 % more replicas on every poll at any load, so the
+ * GPU signal is a guardrail: it may confirm a shortage the queue reports, never start one.
  */
-export function gpuMeasuresLoad(spec: ScalerSpec): boolean {
-  return spec.sources.gpuSource === "dcgm" && spec.sources.gpuMetric === "grEngineActive";
-}
-
 export function gpuDemand(
   spec: ScalerSpec,
   usable: UsableReadings,
@@ -37,26 +38,21 @@ export function gpuDemand(
   const target = spec.gpu.target;
   const describe = (rest: string) =>
     `GPU ${round2(utilisation * 100)} % vs ${round2(target * 100)} % full`.concat(rest);
-  if (!gpuMeasuresLoad(spec)) {
-    // A busy-time metric is a guardrail: it may confirm a shortage the queue reports, never start one.
-    if (!gate)
-      return verdict(
-        "gpu",
-        "abstained",
-        state.readings,
-        describe(
-          ": busy-time GPU utilisation needs the queue to say whether (or set gpuMetric=grEngineActive)",
-        ),
-      );
-    if (!gate.open) return verdict("gpu", "abstained", state.readings, describe(`, but ${gate.reason}`));
-  }
+  if (!gate)
+    return verdict(
+      "gpu",
+      "abstained",
+      state.readings,
+      describe(": busy-time GPU utilisation needs the queue to say whether"),
+    );
+  if (!gate.open) return verdict("gpu", "abstained", state.readings, describe(`, but ${gate.reason}`));
   return proportional(
     "gpu",
     state.status,
     state.readings,
     context,
     utilisation / target,
-    gpuMeasuresLoad(spec) ? Number.POSITIVE_INFINITY : spec.stability.maxStepFactor,
+    spec.stability.maxStepFactor,
     describe,
   );
 }
