@@ -5,7 +5,8 @@ import type { Backlog } from "./workload.ts";
 /**
  * Activation is KEDA's 0 ↔ 1 gate (IsActive, and a metric of 0 while inactive). Waking from zero
  * takes a reason: a floor, minReplicas, requests waiting above activationBacklog, requests
- * running, or missing data. Once the Deployment runs, any signal that says it is active keeps it
+ * running, missing data, or a forecast that expects demand within a lead time (behind an HTTP
+ * front end nothing else sees the requests that reach a Deployment at zero: no pod counts them). Once the Deployment runs, any signal that says it is active keeps it
  * running — a quiet instant between bursts (nothing waiting or running at the poll) must not
  * report 0 and start KEDA's cooldown towards zero while the signals still see load. A signal
  * with its own activation threshold (activationGpuUtilisation, …) says so only above it.
@@ -21,6 +22,8 @@ export interface ActivationInput {
   readonly missingData: boolean;
   /** The count is held up (every signal down, missing data, the scale-down delay). */
   readonly holding: boolean;
+  /** The forecast raised the load: demand is expected within a lead time. */
+  readonly forecast: boolean;
   /** Our previous answer, else the Deployment's count. */
   readonly previous: number | undefined;
   readonly current: number | undefined;
@@ -36,7 +39,8 @@ export function reasonToRun(spec: ScalerSpec, input: ActivationInput): boolean {
     (input.running ?? 0) > 0 ||
     (!input.backlog.read && input.activeSignals.length > 0) ||
     input.missingData ||
-    input.holding;
+    input.holding ||
+    input.forecast;
   const alreadyRunning = (input.previous ?? 0) > 0 || (input.current ?? 0) > 0;
   return wakes || (alreadyRunning && input.activeSignals.length > 0);
 }

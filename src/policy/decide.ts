@@ -13,6 +13,7 @@ import {
   neverZeroOnMissingData,
   noScaleDownOnMissingData,
 } from "./fail-static.ts";
+import type { TrendMemory } from "./forecast.ts";
 import { fuse } from "./fuse.ts";
 import { applyHeadroom } from "./headroom.ts";
 import { applyHpaTolerance } from "./hpa-tolerance.ts";
@@ -133,11 +134,12 @@ export function decide(
   const previous = memory.lastDesired ?? replicas.current;
   const broken = brokenReadings(usable);
   const utilisation = spec.headroom.targetUtilisation;
-  let inflowRecent: PolicyMemory["inflowRecent"] = [];
+  let trend: TrendMemory = { recent: [] };
   const remember = (lastDesired: number | undefined, recent?: readonly RecentAnswer[]): PolicyMemory => ({
     lastGood: held.lastGood,
     ...(capacity.memory ? { capacity: capacity.memory } : {}),
-    ...(inflowRecent && inflowRecent.length > 0 ? { inflowRecent } : {}),
+    ...(trend.recent.length > 0 ? { inflowRecent: trend.recent } : {}),
+    ...(trend.risingSinceMs !== undefined ? { inflowRisingSinceMs: trend.risingSinceMs } : {}),
     ...(lastDesired !== undefined ? { lastDesired } : {}),
     ...(lastSignalAtMs !== undefined ? { lastSignalAtMs } : {}),
     ...(recent && recent.length > 0 ? { recent } : {}),
@@ -158,6 +160,7 @@ export function decide(
 
   let count: Count;
   let load = 0;
+  let forecastRaised = false;
   if (down) count = take(down);
   else {
     // What is already asked for: our last answer, or more if the HPA was told more (the
@@ -168,9 +171,21 @@ export function decide(
         : Math.max(previous ?? 0, replicas.current ?? 0);
     const fused = fuse(verdicts, replicas, askedFor, utilisation);
     reasons.push(...fused.reasons);
-    const ahead = applyForecast(capacity.spec, usable, seasons, memory.inflowRecent ?? [], fused.load, nowMs);
+    const ahead = applyForecast(
+      capacity.spec,
+      usable,
+      seasons,
+      {
+        recent: memory.inflowRecent ?? [],
+        ...(memory.inflowRisingSinceMs !== undefined ? { risingSinceMs: memory.inflowRisingSinceMs } : {}),
+      },
+      fused.load,
+      replicas.ready,
+      nowMs,
+    );
     reasons.push(...ahead.reasons);
-    inflowRecent = ahead.recent;
+    trend = ahead.trend;
+    forecastRaised = ahead.raised;
     load = ahead.load;
     count = applyHeadroom(ahead.raised ? { load, winner: "forecast" } : fused, utilisation);
     count = take(applyScaleDownBand(count, previous, load, utilisation, spec.stability.scaleDownBand));
@@ -197,6 +212,7 @@ export function decide(
     running: usableValue(usable.vllmRunning),
     missingData: broken.length > 0,
     holding: count.holding,
+    forecast: forecastRaised,
     previous,
     current: replicas.current,
   });

@@ -2,15 +2,9 @@ import type { ScalerSpec } from "../config/spec.ts";
 import type { SignalKey } from "../readings/signal-table.ts";
 import { type CapacityMemory, learnCapacity } from "./capacity.ts";
 import type { RuleFired } from "./decision.ts";
+import { durationMs } from "./duration.ts";
 import { type UsableReadings, usableValue } from "./usable.ts";
 import type { Replicas } from "./workload.ts";
-
-/** "2m", "90s", "1h" → milliseconds (the setting's pattern guarantees the shape). */
-function durationMs(text: string): number {
-  const unit = text.slice(-1);
-  const amount = Number(text.slice(0, -1));
-  return amount * (unit === "h" ? 3_600_000 : unit === "m" ? 60_000 : 1000);
-}
 
 /**
  * Nothing waits, as far as fresh readings tell: the vLLM waiting count is fresh and zero, and so

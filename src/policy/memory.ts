@@ -29,4 +29,6 @@ export interface PolicyMemory {
   readonly capacity?: CapacityMemory;
   /** Recent inflow samples for the forecast's trend, bounded to its window (forecast.ts). */
   readonly inflowRecent?: readonly InflowSample[];
+  /** Since when the trend's rise has been significant without a break (forecast.ts). */
+  readonly inflowRisingSinceMs?: number;
 }

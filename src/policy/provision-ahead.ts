@@ -1,8 +1,10 @@
 import type { ScalerSpec } from "../config/spec.ts";
+import { HISTORY_RATE_WINDOW_SECONDS } from "../readings/history-window.ts";
 import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
 import { SIGNAL_TABLE } from "../readings/signal-table.ts";
 import type { RuleFired } from "./decision.ts";
-import { forecastInflow, type InflowSample, type SeasonHistory } from "./forecast.ts";
+import { durationMs } from "./duration.ts";
+import { forecastInflow, type SeasonHistory, type TrendMemory } from "./forecast.ts";
 import { round2 } from "./format.ts";
 import type { UsableReadings } from "./usable.ts";
 
@@ -72,31 +74,45 @@ export function applyForecast(
   spec: ScalerSpec,
   usable: UsableReadings,
   seasons: readonly SeasonHistory[],
-  recent: readonly InflowSample[],
+  trendMemory: TrendMemory,
   fusedLoad: number,
+  readyReplicas: number | undefined,
   nowMs: number,
-): { load: number; raised: boolean; recent: readonly InflowSample[]; reasons: RuleFired[] } {
+): { load: number; raised: boolean; trend: TrendMemory; reasons: RuleFired[] } {
   const trendOn = spec.forecast.trend;
   if (!drains(spec) || !spec.ttft.enabled || (seasons.length === 0 && !trendOn))
-    return { load: fusedLoad, raised: false, recent: [], reasons: [] };
+    return { load: fusedLoad, raised: false, trend: { recent: [] }, reasons: [] };
   const reading = usable.ttftRequestsPerSecond;
   const inflow = reading?.state === "fresh" ? reading.value : undefined;
   const leadMs = spec.forecast.leadTimeSeconds * 1000;
   const forecast = forecastInflow(
-    { leadMs, trend: trendOn, trendWindowMs: spec.forecast.trendWindowSeconds * 1000 },
+    {
+      leadMs,
+      trend: trendOn,
+      trendWindowMs: spec.forecast.trendWindowSeconds * 1000,
+      trendMinDurationMs: spec.forecast.trendMinDurationSeconds * 1000,
+      significance: spec.forecast.significance,
+      rateWindowMs: durationMs(spec.sources.rateWindow),
+      historyWindowMs: HISTORY_RATE_WINDOW_SECONDS * 1000,
+    },
     inflow,
     seasons,
-    recent,
+    trendMemory,
     nowMs,
+    readyReplicas !== 0,
   );
+  const trend: TrendMemory = {
+    recent: forecast.recent,
+    ...(forecast.risingSinceMs !== undefined ? { risingSinceMs: forecast.risingSinceMs } : {}),
+  };
   const perReplica = spec.queue.requestsPerSecondPerReplica;
   const load = forecast.inflowAhead / perReplica;
   if (forecast.note === undefined || load <= fusedLoad)
-    return { load: fusedLoad, raised: false, recent: forecast.recent, reasons: [] };
+    return { load: fusedLoad, raised: false, trend, reasons: [] };
   return {
     load,
     raised: true,
-    recent: forecast.recent,
+    trend,
     reasons: [
       {
         rule: "forecast",

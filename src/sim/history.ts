@@ -1,4 +1,5 @@
 import type { ScalerSpec } from "../config/spec.ts";
+import { HISTORY_RATE_WINDOW_SECONDS } from "../readings/history-window.ts";
 import { readingOf } from "../readings/reading.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import type { Observer } from "./observe.ts";
@@ -8,8 +9,8 @@ const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
 /** A week and a lead time of minutes, with room to spare: older points are never asked for. */
 const KEPT_MINUTES = (WEEK_MS + DAY_MS) / MINUTE_MS;
-/** The history queries' rate window (queries.ts HISTORY_RATE_WINDOW), in minutes. */
-const WINDOW_MINUTES = 10;
+/** The history queries' rate window, in minutes. */
+const WINDOW_MINUTES = HISTORY_RATE_WINDOW_SECONDS / 60;
 
 /**
  * What Prometheus holds of the TTFT request rate, one point a minute: the history the forecast's

@@ -1,23 +1,32 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
-import { forecastInflow } from "../../src/policy/forecast.ts";
+import { type ForecastSettings, forecastInflow, type TrendMemory } from "../../src/policy/forecast.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { broken, decideOnce, NOON, ok, readingsOf, specOf } from "./helpers.ts";
 
 describe("forecast of the inflow one lead time ahead", () => {
-  const settings = { leadMs: 480_000, trend: false, trendWindowMs: 120_000 };
+  const settings: ForecastSettings = {
+    leadMs: 480_000,
+    trend: false,
+    trendWindowMs: 300_000,
+    trendMinDurationMs: 60_000,
+    significance: 3,
+    rateWindowMs: 120_000,
+    historyWindowMs: 600_000,
+  };
+  const none = { recent: [] };
 
   it("adds the rise the same window showed yesterday, from nothing too", () => {
     const f = forecastInflow(
       settings,
       0,
-      [{ label: "yesterday", rateThen: 0.1, peakAheadThen: 6 }],
-      [],
+      [{ label: "yesterday", rateThen: 0, peakAheadThen: 6 }],
+      none,
       NOON,
     );
-    expect(f.inflowAhead).toBeCloseTo(5.9, 5);
-    expect(f.note).toContain("yesterday the inflow rose from 0.1 to 6 req/s over the next 8 min");
+    expect(f.inflowAhead).toBeCloseTo(6, 5);
+    expect(f.note).toContain("yesterday the inflow rose from 0 to 6 req/s over the next 8 min");
   });
 
   it("takes the larger rise of two seasons, and never lowers today's inflow", () => {
@@ -25,21 +34,107 @@ describe("forecast of the inflow one lead time ahead", () => {
       { label: "yesterday", rateThen: 3, peakAheadThen: 4 },
       { label: "last week", rateThen: 3, peakAheadThen: 6 },
     ];
-    expect(forecastInflow(settings, 2, seasons, [], NOON).inflowAhead).toBe(5);
+    expect(forecastInflow(settings, 3, seasons, none, NOON).inflowAhead).toBe(6);
     const falling = [{ label: "yesterday", rateThen: 6, peakAheadThen: 6 }];
-    const f = forecastInflow(settings, 2, falling, [], NOON);
+    const f = forecastInflow(settings, 2, falling, none, NOON);
     expect(f.inflowAhead).toBe(2);
     expect(f.note).toBeUndefined();
   });
 
-  it("continues a rise when the trend is on, at most doubling", () => {
-    const trend = { ...settings, trend: true };
-    const first = forecastInflow(trend, 2, [], [], NOON);
-    const second = forecastInflow(trend, 3, [], first.recent, NOON + 60_000);
-    expect(second.inflowAhead).toBe(6);
-    expect(second.note).toContain("at most ×2");
-    const gentle = forecastInflow(trend, 2.1, [], first.recent, NOON + 60_000);
-    expect(gentle.inflowAhead).toBeCloseTo(2.1 + 0.1 * 8, 5);
+  it("ignores a seasonal rise within the counting noise of the history's 10-minute rate", () => {
+    // √((3.2 + 3) / 600) ≈ 0.10 req/s: a 0.2 req/s "rise" is two standard errors, the peak of
+    // eight noisy points standing over the first.
+    const noise = [{ label: "yesterday", rateThen: 3, peakAheadThen: 3.2 }];
+    expect(forecastInflow(settings, 3, noise, none, NOON).note).toBeUndefined();
+    const real = [{ label: "yesterday", rateThen: 3, peakAheadThen: 4 }];
+    expect(forecastInflow(settings, 3, real, none, NOON).inflowAhead).toBeCloseTo(4, 5);
+  });
+
+  it("scales a season's rise by how far today runs below it (a Saturday after a Friday)", () => {
+    const friday = [{ label: "yesterday", rateThen: 20, peakAheadThen: 30 }];
+    const saturday = forecastInflow(settings, 5, friday, none, NOON);
+    // (5 + 3 √(20/600 + 5/120)) / 20 ≈ 0.29 of the 10 req/s rise.
+    expect(saturday.inflowAhead).toBeGreaterThan(7.5);
+    expect(saturday.inflowAhead).toBeLessThan(8.5);
+    expect(saturday.note).toContain("today runs at 29 % of yesterday's rate at this time");
+    // A day like yesterday (within noise of it) gets the whole rise; a busier one no more.
+    expect(forecastInflow(settings, 19.5, friday, none, NOON).inflowAhead).toBeCloseTo(29.5, 5);
+    expect(forecastInflow(settings, 40, friday, none, NOON).inflowAhead).toBeCloseTo(50, 5);
+  });
+
+  /** Polls every 15 s for the given inflows, carrying the trend's memory. */
+  function pollTrend(inflows: readonly number[], trendSettings = { ...settings, trend: true }) {
+    let memory: TrendMemory = { recent: [] };
+    const out: ReturnType<typeof forecastInflow>[] = [];
+    inflows.forEach((inflow, i) => {
+      const f = forecastInflow(trendSettings, inflow, [], memory, NOON + i * 15_000);
+      memory = f;
+      out.push(f);
+    });
+    return out;
+  }
+
+  it("continues a sustained real ramp over the lead time, at most doubling", () => {
+    // 2 → 6 req/s over 5 minutes: far above the noise of a 2-minute rate.
+    const ramp = Array.from({ length: 21 }, (_, i) => 2 + (4 * i) / 20);
+    const last = pollTrend(ramp).at(-1);
+    expect(last?.inflowAhead).toBe(12);
+    expect(last?.note).toContain("at most ×2");
+    expect(last?.note).toContain("standard errors of counting noise");
+    // +0.1 req/s a poll from 20: 2 req/s over the 5-minute window is beyond 3 × √(42/120) ≈ 1.8
+    // req/s once the window is full, and lasts a minute by the 31st poll: continued over 8 min.
+    const gentle = Array.from({ length: 31 }, (_, i) => 20 + i / 10);
+    const g = pollTrend(gentle).at(-1);
+    expect(g?.inflowAhead).toBeCloseTo(23 + 3.2, 1);
+  });
+
+  it("does not fire on Poisson noise around a steady rate", () => {
+    // Deterministic Poisson-like noise: ±1 standard error of a 2-minute rate at 6 req/s.
+    const sd = Math.sqrt(6 / 120);
+    const noisy = Array.from({ length: 80 }, (_, i) => 6 + sd * Math.sin(i * 2.3) * 1.4);
+    expect(pollTrend(noisy).every((f) => f.note === undefined)).toBe(true);
+  });
+
+  it("waits for a rise to last trendMinDurationMs, and starts over when it breaks", () => {
+    const ramp = Array.from({ length: 21 }, (_, i) => 2 + (4 * i) / 20);
+    const polls = pollTrend(ramp);
+    const firstSignificant = polls.findIndex((f) => f.risingSinceMs !== undefined);
+    const firstFired = polls.findIndex((f) => f.note !== undefined);
+    expect(firstSignificant).toBeGreaterThanOrEqual(0);
+    expect(firstFired - firstSignificant).toBe(4);
+    // A burst that is over (the rate falls back) clears the memory of the rise.
+    const burst = pollTrend([...ramp.slice(0, 8), 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(burst.at(-1)?.risingSinceMs).toBeUndefined();
+    expect(burst.at(-1)?.note).toBeUndefined();
+    // With no minimum duration it fires as soon as the rise is significant.
+    const eager = pollTrend(ramp, { ...settings, trend: true, trendMinDurationMs: 0 });
+    expect(eager.findIndex((f) => f.note !== undefined)).toBe(firstSignificant);
+  });
+
+  it("does not scale a season down when no replica is ready to measure today's inflow", () => {
+    const lastWeek = [{ label: "last week", rateThen: 4, peakAheadThen: 8 }];
+    expect(forecastInflow(settings, 0, lastWeek, none, NOON).inflowAhead).toBeLessThan(4);
+    const unseen = forecastInflow(settings, 0, lastWeek, none, NOON, false);
+    expect(unseen.inflowAhead).toBeCloseTo(4, 5);
+  });
+
+  it("property: the trend only raises, and at most doubles, whatever the inflow does", () => {
+    const trend = { ...settings, trend: true, trendMinDurationMs: 0 };
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 1000, noNaN: true }), { minLength: 1, maxLength: 60 }),
+        (inflows) => {
+          let memory: TrendMemory = { recent: [] };
+          inflows.forEach((inflow, i) => {
+            const f = forecastInflow(trend, inflow, [], memory, NOON + i * 15_000);
+            expect(f.inflowAhead).toBeGreaterThanOrEqual(inflow);
+            expect(f.inflowAhead).toBeLessThanOrEqual(2 * inflow + 1e-9);
+            expect(f.recent.length).toBeLessThanOrEqual(64);
+            memory = f;
+          });
+        },
+      ),
+    );
   });
 
   it("forecasts nothing without a readable inflow", () => {
@@ -47,7 +142,7 @@ describe("forecast of the inflow one lead time ahead", () => {
       settings,
       undefined,
       [{ label: "yesterday", rateThen: 0, peakAheadThen: 9 }],
-      [],
+      none,
       NOON,
     );
     expect(f.inflowAhead).toBe(0);
@@ -87,6 +182,31 @@ describe("decide(): provisioning for the demand one lead time ahead", () => {
     expect(failed.desiredReplicas).toBe(today.desiredReplicas);
     // Broken history is not missing data: no "never down" hold, no fail-static rule.
     expect(failed.rules.map((r) => r.rule)).not.toContain("no-scale-down-on-missing-data");
+  });
+
+  it("wakes a Deployment at zero when the season expects demand within a lead time", () => {
+    // Behind an HTTP front end no pod counts the requests that reach a Deployment at zero; only
+    // the history says they are coming.
+    const atZero = {
+      queueBacklog: 0,
+      vllmWaiting: 0,
+      ttftRequestsPerSecond: 0,
+      replicasReady: 0,
+      replicasDesired: 0,
+    };
+    const asleep = decideOnce(specOf(), atZero, NOON, { lastDesired: 0 });
+    expect(asleep.active).toBe(false);
+    const woken = decideOnce(specOf(), { ...atZero, inflowWeekAgo: 1, inflowPeakAheadWeekAgo: 3 }, NOON, {
+      lastDesired: 0,
+    });
+    expect(woken.active).toBe(true);
+    expect(woken.desiredReplicas).toBeGreaterThanOrEqual(1);
+    expect(woken.rules.find((r) => r.rule === "forecast")?.note).toContain("last week the inflow rose");
+    // History within noise of nothing wakes nothing.
+    const faint = decideOnce(specOf(), { ...atZero, inflowWeekAgo: 0, inflowPeakAheadWeekAgo: 0.001 }, NOON, {
+      lastDesired: 0,
+    });
+    expect(faint.active).toBe(false);
   });
 
   it("does not read history with forecastSeasons=none", () => {

@@ -80,6 +80,7 @@ const policyMemorySchema = z
       .max(1024)
       .readonly()
       .optional(),
+    inflowRisingSinceMs: instant.optional(),
   })
   .strict();
 

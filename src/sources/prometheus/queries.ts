@@ -1,5 +1,6 @@
 import type { CustomQueryKey } from "../../config/groups/sources.ts";
 import type { ScalerSpec } from "../../config/spec.ts";
+import { HISTORY_RATE_WINDOW_SECONDS } from "../../readings/history-window.ts";
 import { type FailedReading, failureOf } from "../../readings/reading.ts";
 import type { SignalKeyFrom } from "../../readings/signal-table.ts";
 import { namespaceViolation } from "./guard.ts";
@@ -45,12 +46,8 @@ export function customQueryKeyOf(signal: PrometheusSignal): CustomQueryKey | und
  * `value` and its freshness in one request. label_replace with an empty source label just adds
  * the marker label; `or` keeps both because their label sets differ.
  */
-/**
- * The history's rate window: 10 minutes, not the signals' 2. The forecast adds the rise from the
- * window's start to its peak, and over a short window the noise of a request rate alone makes the
- * peak of 8 points exceed the first (a rise that is no rise); over 10 minutes it is the trend.
- */
-export const HISTORY_RATE_WINDOW = "10m";
+/** The history's rate window (see history-window.ts for why 10 minutes), in PromQL. */
+export const HISTORY_RATE_WINDOW = `${HISTORY_RATE_WINDOW_SECONDS / 60}m`;
 
 /** The seasons the forecast reads, by history reading: the period and whether it is the window's peak. */
 export const HISTORY_QUERIES = {
