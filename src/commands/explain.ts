@@ -6,7 +6,7 @@ import { ConfigError } from "../config/resolve.ts";
 import { type ExternalTrigger, externalTriggersIn } from "../config/scaledobject.ts";
 import { parseScalerSpec, type ScalerSpec } from "../config/spec.ts";
 import { Decider } from "../policy/decider.ts";
-import type { Decision } from "../policy/decision.ts";
+import type { Decision, DemandSignal, SignalVerdict } from "../policy/decision.ts";
 import { round2 } from "../policy/format.ts";
 import { FAILURE_KINDS, type FailureKind, failureOf, type Reading, readingOf } from "../readings/reading.ts";
 import { SIGNAL_KEYS, SIGNAL_TABLE, type SignalKey, type SignalReadings } from "../readings/signal-table.ts";
@@ -186,6 +186,46 @@ function firstExternalTrigger(file: string): ExternalTrigger {
 const pad = (text: string, width: number) => text.padEnd(width);
 const figure = (n: number | undefined) => (n === undefined ? "—" : String(round2(n)));
 
+/** Whether the spec switches a signal on (then a "disabled" verdict means nothing could be read for it). */
+function switchedOn(spec: ScalerSpec, signal: DemandSignal): boolean {
+  switch (signal) {
+    case "queue":
+    case "ttft":
+    case "kvCache":
+    case "gpu":
+    case "tokens":
+      return spec[signal].enabled;
+    case "concurrency":
+      return true;
+    case "e2e":
+      return spec.e2eLatency.targetSeconds !== undefined;
+    case "gpuMemory":
+      return spec.gpuMemory.target !== undefined;
+  }
+}
+
+/** A signal switched on but without a reading is not "disabled": nothing serves it. */
+function statusLabel(verdict: SignalVerdict, spec: ScalerSpec): string {
+  return verdict.status === "disabled" && switchedOn(spec, verdict.signal)
+    ? "no source configured"
+    : verdict.status;
+}
+
+/** With no rule fired, what set the answer when it was not the load: the floor or a bound. */
+function raisedBy(decision: Decision): string {
+  if (!decision.available) return "";
+  switch (decision.drivingFactor) {
+    case "floor":
+      return ` (the warm floor of ${decision.floorReplicas} raised the answer)`;
+    case "minReplicas":
+      return " (minReplicas raised the answer)";
+    case "maxReplicas":
+      return " (maxReplicas capped the answer)";
+    default:
+      return "";
+  }
+}
+
 /** The decision as a person reads it. */
 export function renderDecision(decision: Decision, spec: ScalerSpec, zone: string): string {
   const when = DateTime.fromMillis(decision.atMs, { zone }).toISO() ?? String(decision.atMs);
@@ -200,12 +240,15 @@ export function renderDecision(decision: Decision, spec: ScalerSpec, zone: strin
       `Answer: ${decision.desiredReplicas} ${decision.role === "headroom" ? "placeholder(s)" : "replica(s)"} → GetMetrics ${decision.metricValue} (target 1), IsActive ${decision.active}`,
     );
   lines.push(`  ${decision.summary}`, "", "Signals (demand in replicas at 100 % utilisation):");
-  // One column for every signal name, however long the longest ("concurrency") is.
+  // One column for every signal name, however long the longest ("concurrency") is, and for every status.
   const nameWidth = Math.max(8, ...decision.signals.map((verdict) => verdict.signal.length));
-  for (const verdict of decision.signals)
+  const statuses = decision.signals.map((verdict) => statusLabel(verdict, spec));
+  const statusWidth = Math.max(10, ...statuses.map((status) => status.length + 1));
+  decision.signals.forEach((verdict, i) => {
     lines.push(
-      `  ${pad(verdict.signal, nameWidth)} ${pad(verdict.status, 10)} ${pad(figure(verdict.demandReplicas), 7)} ${verdict.note}`,
+      `  ${pad(verdict.signal, nameWidth)} ${pad(statuses[i] ?? verdict.status, statusWidth)} ${pad(figure(verdict.demandReplicas), 7)} ${verdict.note}`,
     );
+  });
   const replicas = [
     decision.currentReplicas !== undefined ? `current ${decision.currentReplicas}` : undefined,
     decision.readyReplicas !== undefined ? `ready ${decision.readyReplicas}` : undefined,
@@ -217,7 +260,7 @@ export function renderDecision(decision: Decision, spec: ScalerSpec, zone: strin
   );
   if (replicas.length > 0) lines.push(`Deployment replicas: ${replicas.join(", ")}`);
   if (decision.servingReplicas !== undefined) lines.push(`Serving side wants: ${decision.servingReplicas}`);
-  lines.push(decision.rules.length === 0 ? "Rules fired: none" : "Rules fired:");
+  lines.push(decision.rules.length === 0 ? `Rules fired: none${raisedBy(decision)}` : "Rules fired:");
   for (const rule of decision.rules) lines.push(`  - ${rule.rule}: ${rule.note}`);
   return `${lines.join("\n")}\n`;
 }

@@ -21,8 +21,11 @@ export interface ConfigProblem {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly ConfigProblem[]) {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
     super(problems.map((p) => p.message).join("; "));
+    this.problems = problems;
     this.name = "ConfigError";
   }
 }

@@ -42,7 +42,11 @@ export class InProcessMemoryStore implements MemoryStore {
  * The server's decision book, the simulator, `explain` and the tests all decide through one.
  */
 export class Decider {
-  constructor(private readonly store: MemoryStore = new InProcessMemoryStore()) {}
+  private readonly store: MemoryStore;
+
+  constructor(store: MemoryStore = new InProcessMemoryStore()) {
+    this.store = store;
+  }
 
   /** The decision for one poll of the ScaledObject known as `key`, remembering what the next needs. */
   decide(key: string, spec: ScalerSpec, readings: SignalReadings, nowMs: number): Decision {

@@ -129,7 +129,10 @@ export class DecisionBook {
   private bytes = 0;
   private readonly decider: Decider;
 
-  constructor(private readonly options: DecisionBookOptions) {
+  private readonly options: DecisionBookOptions;
+
+  constructor(options: DecisionBookOptions) {
+    this.options = options;
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES;
     this.decider = new Decider(options.memoryStore);

@@ -102,7 +102,11 @@ interface OpenStream {
 export class ExternalScalerService {
   private readonly openStreams = new Set<OpenStream>();
 
-  constructor(private readonly deps: ExternalScalerDeps) {}
+  private readonly deps: ExternalScalerDeps;
+
+  constructor(deps: ExternalScalerDeps) {
+    this.deps = deps;
+  }
 
   get implementation(): grpc.UntypedServiceImplementation {
     return {

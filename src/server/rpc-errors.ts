@@ -11,11 +11,11 @@ export const MAX_STATUS_MESSAGE = 1024;
 
 /** An error that carries the gRPC status KEDA should see. */
 export class RpcError extends Error {
-  constructor(
-    readonly code: grpc.status,
-    message: string,
-  ) {
+  readonly code: grpc.status;
+
+  constructor(code: grpc.status, message: string) {
     super(message);
+    this.code = code;
     this.name = "RpcError";
   }
 }

@@ -39,10 +39,13 @@ export class AzureMonitorGpuReader {
   readonly problem: string | undefined;
   private readonly stopping: AbortSignal | undefined;
 
+  private readonly config: AzureMonitorConfig;
+
   constructor(
-    private readonly config: AzureMonitorConfig,
+    config: AzureMonitorConfig,
     options: { caPem?: Buffer; credential?: () => TokenCredential; stopping?: AbortSignal } = {},
   ) {
+    this.config = config;
     this.stopping = options.stopping;
     if (!config.endpoint) {
       this.problem =

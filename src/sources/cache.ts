@@ -40,20 +40,28 @@ export class SharedCache<T> {
   private misses = 0;
   private readonly idleMs: number;
   private sweptAtMs = 0;
+  private readonly ttlMs: number;
+  private readonly clock: () => number;
+  /** Bounds memory: a ScaledObject churn cannot grow the map without limit. */
+  private readonly maxEntries: number;
+  /**
+   * Each refresh comes up to this fraction of its period early, at random: keys first loaded
+   * together (a restart, KEDA's first poll of many ScaledObjects) drift apart instead of
+   * hitting the upstream, and the event loop, in one burst every period.
+   */
+  private readonly jitter: number;
 
   constructor(
-    private readonly ttlMs: number,
-    private readonly clock: () => number = Date.now,
-    /** Bounds memory: a ScaledObject churn cannot grow the map without limit. */
-    private readonly maxEntries = 10_000,
+    ttlMs: number,
+    clock: () => number = Date.now,
+    maxEntries = 10_000,
     idleMs?: number,
-    /**
-     * Each refresh comes up to this fraction of its period early, at random: keys first loaded
-     * together (a restart, KEDA's first poll of many ScaledObjects) drift apart instead of
-     * hitting the upstream, and the event loop, in one burst every period.
-     */
-    private readonly jitter = 0.1,
+    jitter = 0.1,
   ) {
+    this.ttlMs = ttlMs;
+    this.clock = clock;
+    this.maxEntries = maxEntries;
+    this.jitter = jitter;
     this.idleMs = idleMs ?? Math.max(10 * ttlMs, 60_000);
   }
 

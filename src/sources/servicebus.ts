@@ -25,6 +25,14 @@ interface RestLikeError {
   response?: { headers?: { get?(name: string): string | undefined } };
 }
 
+export interface ServiceBusReaderOptions {
+  readonly caPem?: Buffer;
+  readonly credential?: () => TokenCredential;
+  readonly clock?: () => number;
+  /** Aborted when the process stops: in-flight requests end at once. */
+  readonly stopping?: AbortSignal;
+}
+
 /**
  * Active messages of a queue or topic subscription, through the real SDK's administration
  * client (the ATOM management API). Scales on *active* messages: dead-lettered and scheduled
@@ -40,16 +48,12 @@ export class ServiceBusBacklogReader {
   /** Why Service Bus is off; never contains the connection string. */
   readonly problem: string | undefined;
 
-  constructor(
-    private readonly config: ServiceBusConfig,
-    private readonly options: {
-      caPem?: Buffer;
-      credential?: () => TokenCredential;
-      clock?: () => number;
-      /** Aborted when the process stops: in-flight requests end at once. */
-      stopping?: AbortSignal;
-    } = {},
-  ) {
+  private readonly config: ServiceBusConfig;
+  private readonly options: ServiceBusReaderOptions;
+
+  constructor(config: ServiceBusConfig, options: ServiceBusReaderOptions = {}) {
+    this.config = config;
+    this.options = options;
     this.clock = options.clock ?? Date.now;
     this.problem =
       config.connectionString || (config.namespace && options.credential)

@@ -36,10 +36,31 @@ describe("keda-llm-scaler explain", () => {
     // Every signal's status starts in one column, whatever the longest signal name.
     const rows = out
       .split("\n")
-      .filter((line) => /^ {2}\S+ +(voted|held|abstained|failed|disabled) /.test(line));
+      .filter((line) => /^ {2}\S+ +(voted|held|abstained|failed|disabled|no source configured) /.test(line));
     expect(rows.length).toBeGreaterThan(5);
-    expect(new Set(rows.map((row) => row.search(/(voted|held|abstained|failed|disabled) /))).size).toBe(1);
+    expect(new Set(rows.map((row) => row.search(/(voted|held|abstained|failed|disabled|no source configured) /))).size).toBe(1);
     expect(out).toContain('warm floor 1 (warm window "Asia/Singapore Mon-Fri 08:00-23:00"');
+  });
+
+  it("says when the warm floor raised the answer, and which switched-on signals have no source", async () => {
+    const { code, out } = await explain([
+      "--metadata",
+      "warmFloorSchedule=UTC Mon-Sun 00:00-23:59",
+      "--metadata",
+      "warmFloorReplicas=3",
+      "--readings",
+      "queueBacklog=0,vllmWaiting=0,replicasReady=1",
+      "--at",
+      "2026-11-30T09:00:00Z",
+    ]);
+    expect(code).toBe(0);
+    expect(out).toContain("Answer: 3 replica(s)");
+    expect(out).toContain("Rules fired: none (the warm floor of 3 raised the answer)");
+    expect(out).toMatch(/^ {2}kvCache +no source configured +— /m);
+    expect(out).toMatch(/^ {2}e2e +disabled +— +switched off/m);
+    // Without the floor the load sets the answer, and nothing is said to have raised it.
+    const { out: bare } = await explain(["--readings", "queueBacklog=0,vllmWaiting=0,replicasReady=1"]);
+    expect(bare).toMatch(/^Rules fired: none$/m);
   });
 
   it("takes environment defaults under the metadata, as the server does", async () => {

@@ -3,9 +3,12 @@ import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-/** The command line a user runs, through tsx (no build step): `keda-llm-scaler <args>`. */
-export function cliArgs(args: readonly string[]): string[] {
-  return ["--import", "tsx", "src/cli.ts", ...args];
+/**
+ * The command line a user runs, with no build step: through tsx (`npm run cli`), or on Node's own
+ * type stripping (`npm start`, which leaves no tsx child behind when npm passes on SIGTERM).
+ */
+export function cliArgs(args: readonly string[], runner: "tsx" | "node" = "tsx"): string[] {
+  return runner === "tsx" ? ["--import", "tsx", "src/cli.ts", ...args] : ["src/cli.ts", ...args];
 }
 
 /** Runs the CLI to completion with exactly `env` (no inherited configuration). */
@@ -20,8 +23,12 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
 }
 
 /** Starts a long-running CLI command; `lines` collects stdout lines as they come. */
-export function startCli(args: readonly string[], env: Record<string, string>) {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, cliArgs(args), {
+export function startCli(
+  args: readonly string[],
+  env: Record<string, string>,
+  runner: "tsx" | "node" = "tsx",
+) {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, cliArgs(args, runner), {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? "", ...env },
   });

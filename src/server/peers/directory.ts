@@ -38,12 +38,22 @@ export class PeerDirectory {
   private resolvedAtMs = Number.NEGATIVE_INFINITY;
   private resolving: Promise<void> | undefined;
 
+  private readonly names: readonly PeerName[];
+  private readonly ownPort: () => number;
+  private readonly clock: () => number;
+  private readonly resolve: Resolve;
+
   constructor(
-    private readonly names: readonly PeerName[],
-    private readonly ownPort: () => number,
-    private readonly clock: () => number,
-    private readonly resolve: Resolve = systemResolve,
-  ) {}
+    names: readonly PeerName[],
+    ownPort: () => number,
+    clock: () => number,
+    resolve: Resolve = systemResolve,
+  ) {
+    this.names = names;
+    this.ownPort = ownPort;
+    this.clock = clock;
+    this.resolve = resolve;
+  }
 
   /** The other replicas as last resolved. */
   get current(): readonly PeerAddress[] {

@@ -16,7 +16,11 @@ interface Stamped {
 export class Outbox {
   private readonly pending = new Map<string, Stamped>();
 
-  constructor(private readonly maxEntries: number) {}
+  private readonly maxEntries: number;
+
+  constructor(maxEntries: number) {
+    this.maxEntries = maxEntries;
+  }
 
   add(key: string, stamped: Stamped): void {
     this.pending.delete(key);
@@ -75,7 +79,11 @@ export class PeerMemoryStore implements MemoryStore {
   private readonly memories = new Map<string, Stamped>();
   private readonly outboxes = new Set<Outbox>();
 
-  constructor(private readonly maxEntries: number) {}
+  private readonly maxEntries: number;
+
+  constructor(maxEntries: number) {
+    this.maxEntries = maxEntries;
+  }
 
   get(key: string): PolicyMemory | undefined {
     return this.memories.get(key)?.memory;

@@ -101,7 +101,10 @@ export class PeerSync {
   private readonly sent: Counter<"outcome">;
   private readonly received: Counter<"outcome">;
 
-  constructor(private readonly options: PeerSyncOptions) {
+  private readonly options: PeerSyncOptions;
+
+  constructor(options: PeerSyncOptions) {
+    this.options = options;
     this.clock = options.clock ?? Date.now;
     const registers = [options.registry];
     this.sent = new Counter({

@@ -22,10 +22,13 @@ class TokenCache {
   private token: { value: string; expiresOnMs: number } | undefined;
   private pending: Promise<string> | undefined;
 
-  constructor(
-    private readonly credential: TokenCredential,
-    private readonly scope: string,
-  ) {}
+  private readonly credential: TokenCredential;
+  private readonly scope: string;
+
+  constructor(credential: TokenCredential, scope: string) {
+    this.credential = credential;
+    this.scope = scope;
+  }
 
   async get(signal: AbortSignal): Promise<string> {
     const now = Date.now();
@@ -56,10 +59,15 @@ export class PrometheusClient {
   /** Set when the auth settings are incomplete: every query fails with it. */
   readonly misconfiguration: string | undefined;
 
+  private readonly config: PrometheusConfig & { url: string };
+  private readonly options: { caPem?: Buffer; credential?: () => TokenCredential; stopping?: AbortSignal };
+
   constructor(
-    private readonly config: PrometheusConfig & { url: string },
-    private readonly options: { caPem?: Buffer; credential?: () => TokenCredential; stopping?: AbortSignal },
+    config: PrometheusConfig & { url: string },
+    options: { caPem?: Buffer; credential?: () => TokenCredential; stopping?: AbortSignal },
   ) {
+    this.config = config;
+    this.options = options;
     this.queryUrl = new URL(`${config.url.replace(/\/+$/, "")}/api/v1/query`);
     this.agent = createAgent(this.queryUrl, options.caPem);
     this.misconfiguration = authProblem(config);
