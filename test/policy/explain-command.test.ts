@@ -38,7 +38,10 @@ describe("keda-llm-scaler explain", () => {
       .split("\n")
       .filter((line) => /^ {2}\S+ +(voted|held|abstained|failed|disabled|no source configured) /.test(line));
     expect(rows.length).toBeGreaterThan(5);
-    expect(new Set(rows.map((row) => row.search(/(voted|held|abstained|failed|disabled|no source configured) /))).size).toBe(1);
+    expect(
+      new Set(rows.map((row) => row.search(/(voted|held|abstained|failed|disabled|no source configured) /)))
+        .size,
+    ).toBe(1);
     expect(out).toContain('warm floor 1 (warm window "Asia/Singapore Mon-Fri 08:00-23:00"');
   });
 
