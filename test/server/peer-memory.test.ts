@@ -2,6 +2,8 @@ import { createServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import fc from "fast-check";
+import { pino } from "pino";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePeerNames } from "../../src/config/peer-names.ts";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
@@ -9,7 +11,7 @@ import { decide } from "../../src/policy/decide.ts";
 import type { PolicyMemory } from "../../src/policy/memory.ts";
 import { entryKey } from "../../src/server/decision-book.ts";
 import { PeerMemoryStore } from "../../src/server/peers/peer-memory-store.ts";
-import { callerIp } from "../../src/server/peers/peer-sync.ts";
+import { callerIp, PeerSync } from "../../src/server/peers/peer-sync.ts";
 import {
   MAX_ENTRIES_PER_MESSAGE,
   MAX_MEMORY_JSON_CHARACTERS,
@@ -125,16 +127,18 @@ describe("PeerMemoryStore", () => {
     expect(outbox.nextBatch().some((e) => e.key === KEY_B)).toBe(false);
   });
 
-  it("queues everything it holds for a peer that appears later, received memories included", () => {
+  it("queues for a peer that appears later every memory last decided here, not those received", () => {
     const store = new PeerMemoryStore(1000);
     store.set(KEY_A, { lastDesired: 1 }, 5);
     store.merge(entry(KEY_B, 6));
-    expect(store.openOutbox().size).toBe(0);
-    const late = store.openOutbox(true);
-    expect(late.nextBatch().map((e) => [e.key, e.decidedAtMs])).toEqual([
-      [KEY_A, 5],
-      [KEY_B, 6],
-    ]);
+    store.set("c".repeat(43), { lastDesired: 1 }, 7);
+    store.merge(entry("c".repeat(43), 8));
+    expect(
+      store
+        .openOutbox()
+        .nextBatch()
+        .map((e) => [e.key, e.decidedAtMs]),
+    ).toEqual([[KEY_A, 5]]);
   });
 
   it("serves its memories as snapshot pages that cover every key once, in order", () => {
@@ -420,6 +424,51 @@ describe("the PeerMemory service", () => {
       health.close();
       await (harness ?? (await starting)).stop();
       silent.close();
+    }
+  });
+
+  it("sends every memory it holds to a replica that appears in DNS after it started", async () => {
+    // Two replicas on one port at two loopback addresses, as two pods are on one port at two IPs.
+    const port = await freePort();
+    let peersOfA: string[] = [];
+    const replica = (ip: string, resolve: () => Promise<string[]>) => {
+      const store = new PeerMemoryStore(100);
+      const sync = new PeerSync({
+        store,
+        peersDns: "keda-llm-scaler-peers",
+        pushIntervalMs: 20,
+        callTimeoutMs: 2000,
+        registry: new Registry(),
+        logger: pino({ level: "silent" }),
+        resolve,
+        directoryRefreshMs: 50,
+      });
+      const server = new grpc.Server();
+      sync.addToServer(server);
+      return { ip, store, sync, server };
+    };
+    const a = replica("127.0.0.1", async () => peersOfA);
+    const b = replica("127.0.0.2", async () => ["127.0.0.1", "127.0.0.2"]);
+    try {
+      for (const r of [a, b]) {
+        await new Promise<void>((resolve, reject) =>
+          r.server.bindAsync(`${r.ip}:${port}`, grpc.ServerCredentials.createInsecure(), (error) =>
+            error ? reject(error) : resolve(),
+          ),
+        );
+        r.sync.start(port);
+      }
+      // A decides while alone (B's pod has no address yet), then B shows up under the name.
+      const memory = realMemory();
+      a.store.set(KEY_A, memory, NOON);
+      await eventually(() => expect(a.sync.peerCount).toBe(0), 2000);
+      peersOfA = ["127.0.0.1", "127.0.0.2"];
+      await eventually(() => expect(b.store.get(KEY_A)).toEqual(memory), 10_000);
+    } finally {
+      for (const r of [a, b]) {
+        r.sync.close();
+        r.server.forceShutdown();
+      }
     }
   });
 

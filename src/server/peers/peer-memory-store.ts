@@ -10,6 +10,8 @@ import { MAX_ENTRIES_PER_MESSAGE, MAX_MEMORY_JSON_CHARACTERS, MAX_MESSAGE_CHARAC
 interface Stamped {
   readonly memory: PolicyMemory;
   readonly decidedAtMs: number;
+  /** Decided here (not received): this replica is the one to send it. */
+  readonly local: boolean;
 }
 
 /** The memories decided here that one peer has not acknowledged yet, newest per key. */
@@ -90,7 +92,7 @@ export class PeerMemoryStore implements MemoryStore {
   }
 
   set(key: string, memory: PolicyMemory, decidedAtMs: number): void {
-    const stamped = { memory, decidedAtMs };
+    const stamped = { memory, decidedAtMs, local: true };
     this.remember(key, stamped);
     // Never reached by the policy's own bounds; a peer would refuse it, so it is not sent.
     if (tooLarge(memory)) return;
@@ -104,21 +106,22 @@ export class PeerMemoryStore implements MemoryStore {
 
   /** Keeps a peer's memory if it was decided later than ours; true when it was kept. */
   merge(entry: ValidEntry): boolean {
-    const stamped = { memory: entry.memory, decidedAtMs: entry.decidedAtMs };
+    const stamped = { memory: entry.memory, decidedAtMs: entry.decidedAtMs, local: false };
     if (!newer(stamped, this.memories.get(entry.key))) return false;
     this.remember(entry.key, stamped);
     return true;
   }
 
   /**
-   * A queue of this replica's future decisions for one peer; `withEverything` also queues every
-   * memory held now, for a peer that appeared after this replica started (it may have copied its
-   * snapshot from another replica, or before our latest decisions).
+   * A queue for one peer: the memories whose latest decision was made here, then every future
+   * one. A peer found after a decision (a restarted pod has a new address, seen on the next lookup)
+   * may have copied its snapshot before it; the memories received here are the other replicas' to
+   * send, and they send them the same way.
    */
-  openOutbox(withEverything = false): Outbox {
+  openOutbox(): Outbox {
     const outbox = new Outbox(this.maxEntries);
-    if (withEverything)
-      for (const [key, stamped] of this.memories) if (!tooLarge(stamped.memory)) outbox.add(key, stamped);
+    for (const [key, stamped] of this.memories)
+      if (stamped.local && !tooLarge(stamped.memory)) outbox.add(key, stamped);
     this.outboxes.add(outbox);
     return outbox;
   }

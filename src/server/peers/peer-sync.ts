@@ -52,6 +52,8 @@ export interface PeerSyncOptions {
   readonly logger: Logger;
   readonly clock?: () => number;
   readonly resolve?: Resolve;
+  /** How often PEERS_DNS is looked up again (default 10 s). */
+  readonly directoryRefreshMs?: number;
 }
 
 /** How often the peers' addresses are looked up again (new pods, rescheduled pods). */
@@ -94,8 +96,6 @@ export class PeerSync {
   private timer: NodeJS.Timeout | undefined;
   /** While fill() runs: this replica refuses to hand out its own, partial, memory. */
   private filling = false;
-  /** Whether the peers were set up once: later ones are new replicas. */
-  private reconciled = false;
   private credentials: { key: string; value: grpc.ChannelCredentials } | undefined;
   private readonly clock: () => number;
   private readonly sent: Counter<"outcome">;
@@ -216,6 +216,11 @@ export class PeerSync {
     }
   }
 
+  /** Other replicas currently pushed to. */
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
@@ -285,7 +290,7 @@ export class PeerSync {
   }
 
   private async tick(): Promise<void> {
-    await this.directory?.refresh(DIRECTORY_REFRESH_MS).catch(() => {});
+    await this.directory?.refresh(this.options.directoryRefreshMs ?? DIRECTORY_REFRESH_MS).catch(() => {});
     try {
       this.reconcilePeers();
     } catch (error) {
@@ -330,8 +335,6 @@ export class PeerSync {
 
   private reconcilePeers(): void {
     const credentials = this.channelCredentials();
-    const reconciled = this.reconciled;
-    this.reconciled = true;
     const wanted = new Map((this.directory?.current ?? []).map((address) => [address.target, address]));
     for (const [target, peer] of this.peers)
       if (!wanted.has(target)) {
@@ -343,9 +346,7 @@ export class PeerSync {
         this.peers.set(target, {
           address,
           client: new this.Client(target, credentials, this.channelOptions(address)),
-          // A peer that appears later (a restarted pod, found on the next lookup) missed the
-          // decisions made since its snapshot: it gets everything, and keeps what is newer.
-          outbox: this.options.store.openOutbox(reconciled),
+          outbox: this.options.store.openOutbox(),
           sending: false,
           failures: 0,
           retryAtMs: 0,
