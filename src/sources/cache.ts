@@ -14,7 +14,13 @@ interface Entry<T> {
   load: () => Promise<T>;
   /** The next background refresh. */
   timer?: ReturnType<typeof setTimeout>;
+  /** Whether an answer worth keeping has come yet, and whether the key's phase was spread. */
+  usable: boolean;
+  spread: boolean;
 }
+
+/** A key that has never had a usable answer (the upstream timed out at start-up) tries again soon. */
+const FIRST_ANSWER_RETRY_MS = 1000;
 
 /**
  * A shared answer cache that keeps itself fresh. Every ScaledObject and both RPCs of one KEDA
@@ -45,11 +51,14 @@ export class SharedCache<T> {
   /** Bounds memory: a ScaledObject churn cannot grow the map without limit. */
   private readonly maxEntries: number;
   /**
-   * Each refresh comes up to this fraction of its period early, at random: keys first loaded
-   * together (a restart, KEDA's first poll of many ScaledObjects) drift apart instead of
-   * hitting the upstream, and the event loop, in one burst every period.
+   * Each refresh comes up to this fraction of its period early, at random, and a key's first
+   * refresh up to five times that: keys first loaded together (a restart, KEDA's first poll of
+   * many ScaledObjects) take phases of their own instead of hitting the upstream, and the event
+   * loop, in one burst every period.
    */
   private readonly jitter: number;
+  /** Whether an answer is a failure (sources return failures as values, they do not throw). */
+  private readonly unusable: (value: T) => boolean;
 
   constructor(
     ttlMs: number,
@@ -57,11 +66,13 @@ export class SharedCache<T> {
     maxEntries = 10_000,
     idleMs?: number,
     jitter = 0.1,
+    unusable: (value: T) => boolean = () => false,
   ) {
     this.ttlMs = ttlMs;
     this.clock = clock;
     this.maxEntries = maxEntries;
     this.jitter = jitter;
+    this.unusable = unusable;
     this.idleMs = idleMs ?? Math.max(10 * ttlMs, 60_000);
   }
 
@@ -91,7 +102,7 @@ export class SharedCache<T> {
     this.misses++;
     if (!entry && (this.entries.size >= this.maxEntries || now - this.sweptAtMs >= this.idleMs))
       this.evict(now);
-    const target: Entry<T> = entry ?? { askedAtMs: now, refreshMs, load };
+    const target: Entry<T> = entry ?? { askedAtMs: now, refreshMs, load, usable: false, spread: false };
     if (!entry) this.entries.set(key, target);
     return this.refresh(key, target);
   }
@@ -122,6 +133,7 @@ export class SharedCache<T> {
         }
         entry.value = value;
         entry.settledAtMs = entry.doneAtMs;
+        if (!this.unusable(value)) entry.usable = true;
         this.schedule(key, entry);
       },
       () => {
@@ -138,7 +150,12 @@ export class SharedCache<T> {
   /** The key's next background refresh; unreferenced, so it never keeps the process alive. */
   private schedule(key: string, entry: Entry<T>): void {
     if (entry.refreshMs <= 0) return;
-    const delayMs = entry.refreshMs * (1 - this.jitter * Math.random());
+    let delayMs: number;
+    if (!entry.usable) delayMs = Math.min(entry.refreshMs, FIRST_ANSWER_RETRY_MS);
+    else if (!entry.spread) {
+      entry.spread = true;
+      delayMs = entry.refreshMs * (1 - 5 * this.jitter * Math.random());
+    } else delayMs = entry.refreshMs * (1 - this.jitter * Math.random());
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
       if (this.entries.get(key) !== entry || entry.inFlight) return;

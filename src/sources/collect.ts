@@ -130,9 +130,24 @@ export function createSignalSource(
     stopping: stopping.signal,
   });
 
-  const prometheusCache = new SharedCache<QueryAnswer>(limits.cacheTtlMs, clock);
-  const serviceBusCache = new SharedCache<Reading>(limits.cacheTtlMs, clock);
-  const azureMonitorCache = new SharedCache<GpuAnswer>(limits.cacheTtlMs, clock);
+  const failed = (answer: { ok: boolean }) => !answer.ok;
+  const prometheusCache = new SharedCache<QueryAnswer>(
+    limits.cacheTtlMs,
+    clock,
+    10_000,
+    undefined,
+    0.1,
+    failed,
+  );
+  const serviceBusCache = new SharedCache<Reading>(limits.cacheTtlMs, clock, 10_000, undefined, 0.1, failed);
+  const azureMonitorCache = new SharedCache<GpuAnswer>(
+    limits.cacheTtlMs,
+    clock,
+    10_000,
+    undefined,
+    0.1,
+    failed,
+  );
 
   /** Loads through the cache, counting upstream requests (background refreshes too) and hits. */
   function cached<T extends { ok: boolean }>(

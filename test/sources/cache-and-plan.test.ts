@@ -84,7 +84,7 @@ describe("SharedCache", () => {
       expect(cache.stats()).toMatchObject({ misses: 2, hits: 1 });
     });
 
-    it("spreads the refreshes of keys first loaded together over the last tenth of the period", async () => {
+    it("spreads the first refreshes of keys loaded together over the second half of the period", async () => {
       vi.useFakeTimers();
       const cache = new SharedCache<number>(10_000);
       const loads = new Map<string, number>();
@@ -94,14 +94,32 @@ describe("SharedCache", () => {
         return 0;
       };
       await Promise.all(keys.map((key) => cache.get(key, loadOf(key))));
-      await vi.advanceTimersByTimeAsync(8_999);
+      await vi.advanceTimersByTimeAsync(4_999);
       expect(keys.filter((key) => loads.get(key) === 2)).toHaveLength(0);
-      await vi.advanceTimersByTimeAsync(501);
+      await vi.advanceTimersByTimeAsync(2_501);
       const early = keys.filter((key) => loads.get(key) === 2).length;
       expect(early).toBeGreaterThan(0);
       expect(early).toBeLessThan(100);
-      await vi.advanceTimersByTimeAsync(500);
+      await vi.advanceTimersByTimeAsync(2_500);
       expect(keys.every((key) => loads.get(key) === 2)).toBe(true);
+      // From then on each keeps its own phase, a period (less a tenth at most) apart.
+      await vi.advanceTimersByTimeAsync(4_000);
+      expect(keys.every((key) => loads.get(key) === 2)).toBe(true);
+    });
+
+    it("tries a key that never had a usable answer again within a second, then keeps to its period", async () => {
+      vi.useFakeTimers();
+      const cache = new SharedCache<{ ok: boolean }>(5000, Date.now, 100, undefined, 0, (a) => !a.ok);
+      let attempts = 0;
+      const load = async () => ({ ok: ++attempts >= 3 });
+      expect(await cache.get("k", load)).toEqual({ ok: false });
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(attempts).toBe(3);
+      expect(await cache.get("k", load)).toEqual({ ok: true });
+      await vi.advanceTimersByTimeAsync(4_999);
+      expect(attempts).toBe(3);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(attempts).toBe(4);
     });
 
     it("stops refreshing, and forgets, a key nobody asked for within idleMs", async () => {
