@@ -17,9 +17,14 @@ interface Entry<T> {
   /** Whether an answer worth keeping has come yet, and whether the key's phase was spread. */
   usable: boolean;
   spread: boolean;
+  /** Unusable answers in a row before the first usable one: the retry backs off with them. */
+  misses: number;
 }
 
-/** A key that has never had a usable answer (the upstream timed out at start-up) tries again soon. */
+/**
+ * A key that has never had a usable answer (the upstream timed out at start-up) tries again
+ * after 1 s, then 2 s, 4 s… up to its period: soon, without hammering an upstream that is down.
+ */
 const FIRST_ANSWER_RETRY_MS = 1000;
 
 /**
@@ -102,7 +107,14 @@ export class SharedCache<T> {
     this.misses++;
     if (!entry && (this.entries.size >= this.maxEntries || now - this.sweptAtMs >= this.idleMs))
       this.evict(now);
-    const target: Entry<T> = entry ?? { askedAtMs: now, refreshMs, load, usable: false, spread: false };
+    const target: Entry<T> = entry ?? {
+      askedAtMs: now,
+      refreshMs,
+      load,
+      usable: false,
+      spread: false,
+      misses: 0,
+    };
     if (!entry) this.entries.set(key, target);
     return this.refresh(key, target);
   }
@@ -134,6 +146,7 @@ export class SharedCache<T> {
         entry.value = value;
         entry.settledAtMs = entry.doneAtMs;
         if (!this.unusable(value)) entry.usable = true;
+        else if (!entry.usable) entry.misses++;
         this.schedule(key, entry);
       },
       () => {
@@ -151,7 +164,8 @@ export class SharedCache<T> {
   private schedule(key: string, entry: Entry<T>): void {
     if (entry.refreshMs <= 0) return;
     let delayMs: number;
-    if (!entry.usable) delayMs = Math.min(entry.refreshMs, FIRST_ANSWER_RETRY_MS);
+    if (!entry.usable)
+      delayMs = Math.min(entry.refreshMs, FIRST_ANSWER_RETRY_MS * 2 ** Math.max(0, entry.misses - 1));
     else if (!entry.spread) {
       entry.spread = true;
       delayMs = entry.refreshMs * (1 - 5 * this.jitter * Math.random());

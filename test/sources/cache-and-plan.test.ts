@@ -107,19 +107,25 @@ describe("SharedCache", () => {
       expect(keys.every((key) => loads.get(key) === 2)).toBe(true);
     });
 
-    it("tries a key that never had a usable answer again within a second, then keeps to its period", async () => {
+    it("tries a key that never had a usable answer again after 1 s, 2 s, 4 s…, then keeps to its period", async () => {
       vi.useFakeTimers();
-      const cache = new SharedCache<{ ok: boolean }>(5000, Date.now, 100, undefined, 0, (a) => !a.ok);
+      const cache = new SharedCache<{ ok: boolean }>(30_000, Date.now, 100, undefined, 0, (a) => !a.ok);
       let attempts = 0;
-      const load = async () => ({ ok: ++attempts >= 3 });
+      const load = async () => ({ ok: ++attempts >= 4 });
       expect(await cache.get("k", load)).toEqual({ ok: false });
-      await vi.advanceTimersByTimeAsync(2_000);
-      expect(attempts).toBe(3);
-      expect(await cache.get("k", load)).toEqual({ ok: true });
-      await vi.advanceTimersByTimeAsync(4_999);
-      expect(attempts).toBe(3);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(attempts).toBe(2);
+      await vi.advanceTimersByTimeAsync(1_999);
+      expect(attempts).toBe(2);
       await vi.advanceTimersByTimeAsync(1);
+      expect(attempts).toBe(3);
+      await vi.advanceTimersByTimeAsync(4_000);
       expect(attempts).toBe(4);
+      expect(await cache.get("k", load)).toEqual({ ok: true });
+      await vi.advanceTimersByTimeAsync(29_999);
+      expect(attempts).toBe(4);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(attempts).toBe(5);
     });
 
     it("stops refreshing, and forgets, a key nobody asked for within idleMs", async () => {
