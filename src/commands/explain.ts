@@ -348,10 +348,12 @@ export async function run(argv: string[], env: Env = process.env, io: Output = S
 }
 
 function parseOptions(argv: string[]) {
-  const { values, positionals } = parseArgs({
+  // No positionals: with them allowed, node:util's error for an unknown flag suggests passing it
+  // as a positional after "--", which explain does not take.
+  const { values } = parseArgs({
     args: argv,
     strict: true,
-    allowPositionals: true,
+    allowPositionals: false,
     options: {
       metadata: { type: "string", multiple: true, default: [] },
       readings: { type: "string", multiple: true, default: [] },
@@ -365,7 +367,6 @@ function parseOptions(argv: string[]) {
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  if (positionals.length > 0) throw new Error(`unexpected argument ${JSON.stringify(positionals[0])}`);
   return {
     metadata: values.metadata ?? [],
     readings: values.readings ?? [],

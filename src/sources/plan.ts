@@ -114,7 +114,7 @@ export function planReadings(spec: ScalerSpec, sources: ConfiguredSources): Map<
             reading: failureOf(
               "serviceBus",
               "not_configured",
-              `scalerMetadata names a Service Bus entity but ${sources.serviceBus.problem ?? "Service Bus is not configured"}`,
+              `scalerMetadata names a Service Bus entity, but Service Bus is off: ${sources.serviceBus.problem ?? "it is not configured"}`,
             ),
           },
     );
@@ -136,7 +136,7 @@ export function planReadings(spec: ScalerSpec, sources: ConfiguredSources): Map<
         reading: failureOf(
           "azureMonitor",
           "not_configured",
-          `gpuSource=azureMonitor but ${sources.azureMonitor.problem ?? "Azure Monitor is not configured"}`,
+          `gpuSource=azureMonitor, but Azure Monitor is off: ${sources.azureMonitor.problem ?? "it is not configured"}`,
         ),
       });
     else

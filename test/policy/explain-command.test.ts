@@ -161,6 +161,11 @@ describe("keda-llm-scaler explain", () => {
     expect(badAt.err).toContain('--at "tomorrow" is not an ISO-8601 instant');
     const usage = await explain(["--bogus"]);
     expect(usage.code).toBe(2);
+    // The flag named plainly, without node:util's advice to pass it as a positional after "--".
+    expect(usage.err.split("\n")[0]).toBe("Unknown option '--bogus'");
+    const stray = await explain(["extra"]);
+    expect(stray.code).toBe(2);
+    expect(stray.err).toContain("Unexpected argument 'extra'");
   });
 });
 

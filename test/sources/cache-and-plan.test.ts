@@ -282,8 +282,11 @@ describe("which readings a ScaledObject gets", () => {
       ]),
     );
     expect(failures).toEqual({
-      queueBacklog: expect.stringContaining("SERVICEBUS_CONNECTION_STRING"),
-      gpuUtilisation: expect.stringContaining("AZURE_MONITOR_METRICS_ENDPOINT"),
+      // Each names what the ScaledObject asked for, then what the process lacks, as one sentence.
+      queueBacklog:
+        "scalerMetadata names a Service Bus entity, but Service Bus is off: set env SERVICEBUS_CONNECTION_STRING",
+      gpuUtilisation:
+        "gpuSource=azureMonitor, but Azure Monitor is off: set env AZURE_MONITOR_METRICS_ENDPOINT",
       vllmWaiting: expect.stringContaining("PROMETHEUS_URL"),
     });
   });
