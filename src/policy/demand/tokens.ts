@@ -1,7 +1,7 @@
 import type { ScalerSpec } from "../../config/spec.ts";
 import type { SignalVerdict } from "../decision.ts";
 import { round2 } from "../format.ts";
-import type { UsableReadings } from "../usable.ts";
+import { type UsableReadings, usableValue } from "../usable.ts";
 import {
   aboveActivation,
   type DemandContext,
@@ -13,7 +13,17 @@ import {
   verdict,
 } from "./common.ts";
 
-/** Per-pod token throughput below its floor while requests wait: demand = ready × floor / tokens/s. */
+/**
+ * Per-pod token throughput below its floor while requests wait: demand = ready × floor / tokens/s.
+ * Low throughput is overload only when the engine itself is full: a replica that has requests
+ * waiting inside vLLM and still decodes slowly needs company. With vLLM's waiting count at zero the
+ * replicas admit every request they are handed, so low tokens/s per pod only says the load is light
+ * (behind Service Bus, messages counted active are in flight or not yet pulled, not queued behind a
+ * full batch), and voting ready × floor ÷ tokens/s there asked for more replicas the lighter each one
+ * ran: every time the queue wanted one replica more, this asked for several, which the queue gave
+ * back minutes later. An unknown waiting count keeps the gate alone deciding, so missing data never
+ * lowers the answer.
+ */
 export function tokensDemand(
   spec: ScalerSpec,
   usable: UsableReadings,
@@ -39,6 +49,14 @@ export function tokensDemand(
       "abstained",
       state.readings,
       `${round2(perPod)} tok/s per pod, but ${gate.reason}`,
+    );
+  const engineWaiting = usableValue(usable.vllmWaiting);
+  if (engineWaiting === 0)
+    return verdict(
+      "tokens",
+      "abstained",
+      state.readings,
+      `${round2(perPod)} tok/s per pod with nothing waiting inside vLLM: light load, not overload`,
     );
   if (perPod >= floor)
     return verdict(
