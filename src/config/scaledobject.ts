@@ -1,4 +1,5 @@
 import { parseAllDocuments } from "yaml";
+import { ECHO_LIMIT, excerpt } from "./excerpt.ts";
 import { type ConfigProblem, collectProblems } from "./resolve.ts";
 import { resolveScalerSpec, type ScalerSpec } from "./spec.ts";
 
@@ -11,6 +12,8 @@ export interface ExternalTrigger {
   readonly metricType: string;
   readonly minReplicaCount?: number;
   readonly maxReplicaCount?: number;
+  /** Metadata keys whose YAML value is not a string (a bare 8 or true): KEDA's CRD refuses them. */
+  readonly unquotedKeys?: readonly string[];
 }
 
 export interface TriggerCheck {
@@ -45,10 +48,15 @@ export function externalTriggersIn(yamlText: string, defaultNamespace = "default
     list.forEach((trigger, triggerIndex) => {
       if (!isObject(trigger) || (trigger.type !== "external" && trigger.type !== "external-push")) return;
       const metadata: Record<string, string> = {};
+      const unquotedKeys: string[] = [];
       if (isObject(trigger.metadata))
-        // KEDA's trigger metadata is map[string]string: YAML numbers and booleans arrive as text.
-        for (const [key, value] of Object.entries(trigger.metadata))
+        // KEDA's trigger metadata is map[string]string and its CRD declares every value a string, so
+        // the API server refuses a bare number or boolean. Read it as text here (explain still works)
+        // and let checkTrigger say so.
+        for (const [key, value] of Object.entries(trigger.metadata)) {
           metadata[key] = typeof value === "string" ? value : JSON.stringify(value);
+          if (typeof value !== "string") unquotedKeys.push(key);
+        }
       triggers.push({
         scaledObject: { name, namespace },
         triggerIndex,
@@ -56,6 +64,7 @@ export function externalTriggersIn(yamlText: string, defaultNamespace = "default
         metricType: typeof trigger.metricType === "string" ? trigger.metricType : "AverageValue",
         minReplicaCount: typeof spec.minReplicaCount === "number" ? spec.minReplicaCount : undefined,
         maxReplicaCount: typeof spec.maxReplicaCount === "number" ? spec.maxReplicaCount : undefined,
+        ...(unquotedKeys.length > 0 ? { unquotedKeys } : {}),
       });
     });
   }
@@ -74,6 +83,15 @@ export function checkTrigger(
       where: "scalerMetadata.scalerAddress",
       message: "scalerMetadata.scalerAddress is required: KEDA dials it (e.g. keda-llm-scaler.keda:6000)",
     });
+  for (const key of trigger.unquotedKeys ?? []) {
+    const name = key.length > ECHO_LIMIT ? `${key.slice(0, ECHO_LIMIT)}…` : key;
+    const value = trigger.metadata[key] ?? "";
+    warnings.push(
+      value === "null"
+        ? `scalerMetadata.${name} has no value in the YAML: KEDA's ScaledObject takes only strings, so the API server refuses it; give it a quoted value or remove it`
+        : `scalerMetadata.${name} is not a string in the YAML: KEDA's ScaledObject takes only strings, so the API server refuses it; quote the value: ${name}: ${excerpt(value)}`,
+    );
+  }
   if (trigger.metricType !== "AverageValue")
     warnings.push(
       `metricType ${trigger.metricType}: the scaler's answer is a replica count for AverageValue with target 1; use AverageValue (the default)`,

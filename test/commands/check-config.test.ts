@@ -85,6 +85,10 @@ describe("check-config", () => {
     const result = runCli(["check-config", "--scaledobject", yamlFile(GOOD_AND_BAD)]);
     expect(result.status).toBe(1);
     expect(result.stdout).toContain("ScaledObject inference/chat, trigger 0: valid");
+    // The scaler reads a bare 8 as "8", but KEDA's CRD declares every metadata value a string.
+    expect(result.stdout).toContain(
+      '! scalerMetadata.maxReplicas is not a string in the YAML: KEDA\'s ScaledObject takes only strings, so the API server refuses it; quote the value: maxReplicas: "8"',
+    );
     expect(result.stdout).toContain("ScaledObject inference/batch, trigger 1: invalid");
     expect(result.stdout).toContain(
       'scalerMetadata.maxReplicas must be a whole number from 1 to 10000, got "lots"',
