@@ -13,9 +13,11 @@
  *   request rate give the traffic's tokens per request at any load, so capacity =
  *   1 ÷ (prompt tokens ÷ prefill rate + generated tokens ÷ decode rate). This follows the traffic's
  *   mix (long prompts, short answers, reasoning) instead of the mix the user once measured.
- * - **saturation**: requests have waited at the pods at every poll for a whole rate window while
- *   every replica was ready (nothing starting), so the replicas served as fast as they can: first
- *   tokens per second per ready replica *is* the capacity. Its ratio to the token-based capacity
+ * - **saturation**: requests have waited at the pods (at least one per ready replica) at every poll
+ *   for a whole rate window, with the same number of replicas ready all along, so those replicas
+ *   served as fast as they can: first tokens per second per ready replica *is* the capacity.
+ *   Replicas still starting serve nothing, so a scale-up under way does not spoil the sample —
+ *   which matters, because a capacity guessed too high shows exactly then, while nodes start. Its ratio to the token-based capacity
  *   (or to requestsPerSecondPerReplica) is a correction factor that stays within
  *   [capacityMinFactor, capacityMaxFactor]. A single poll that finds a few waiting is not enough:
  *   at ordinary load it would read the load per replica as the capacity (a ratchet).
@@ -45,6 +47,8 @@ export interface CapacityMemory {
   readonly samples: number;
   /** Since when requests have waited at the pods at every poll (saturation must fill a rate window). */
   readonly saturatedSinceMs?: number;
+  /** The ready replicas all along that saturation: a change restarts it (the window would mix fleets). */
+  readonly saturatedReady?: number;
 }
 
 export interface TokenRates {
@@ -71,8 +75,6 @@ export interface CapacityEvidence {
   /** First tokens per second over the rate window, all pods. */
   readonly servedPerSecond: number | undefined;
   readonly readyReplicas: number | undefined;
-  /** Replicas starting (Pending or loading): the rate window mixes two fleet sizes. */
-  readonly startingReplicas: number | undefined;
   /** Requests waiting inside vLLM (all pods). */
   readonly waitingAtPods: number | undefined;
   /** Prompt tokens per second over the rate window, all pods. */
@@ -103,8 +105,8 @@ const finiteAtLeast = (n: number | undefined, low: number): n is number =>
   n !== undefined && Number.isFinite(n) && n >= low;
 
 function saturated(evidence: CapacityEvidence): boolean {
-  const { readyReplicas: ready, waitingAtPods: waiting, startingReplicas: starting } = evidence;
-  return finiteAtLeast(ready, 1) && finiteAtLeast(waiting, 0) && waiting >= ready && starting === 0;
+  const { readyReplicas: ready, waitingAtPods: waiting } = evidence;
+  return finiteAtLeast(ready, 1) && Number.isInteger(ready) && finiteAtLeast(waiting, 0) && waiting >= ready;
 }
 
 /** The exponential average's weight for a sample `elapsedMs` after the last one (over time, not polls). */
@@ -171,20 +173,16 @@ export function learnCapacity(
   if (!settings.enabled) return { perReplica: prior, memory: undefined };
   const mixPart = nextMix(settings, evidence, memory, nowMs);
   const base = mixPart.mixPerReplica ?? prior;
-  const since = saturated(evidence) ? (memory?.saturatedSinceMs ?? nowMs) : undefined;
+  const ready = evidence.readyReplicas;
+  const continues = memory?.saturatedSinceMs !== undefined && memory.saturatedReady === ready;
+  const since = saturated(evidence) ? (continues ? memory?.saturatedSinceMs : nowMs) : undefined;
   const saturatedForWindow = since !== undefined && nowMs - since >= settings.rateWindowMs;
   let factor = memory?.factor ?? 1;
   let atMs = memory?.atMs ?? nowMs;
   let samples = memory?.samples ?? 0;
   let saturationWhy: string | undefined;
-  const { servedPerSecond: served, readyReplicas: ready } = evidence;
-  if (
-    saturatedForWindow &&
-    finiteAtLeast(served, 0) &&
-    served > 0 &&
-    finiteAtLeast(ready, 1) &&
-    evidence.startingReplicas === 0
-  ) {
+  const served = evidence.servedPerSecond;
+  if (saturatedForWindow && finiteAtLeast(served, 0) && served > 0 && finiteAtLeast(ready, 1)) {
     const sample = served / ready / base;
     const elapsed = memory && samples > 0 ? nowMs - memory.atMs : settings.timeConstantMs;
     const averaged = factor + weightAfter(elapsed, settings.timeConstantMs) * (sample - factor);
@@ -202,7 +200,7 @@ export function learnCapacity(
           factor,
           atMs,
           samples,
-          ...(since !== undefined ? { saturatedSinceMs: since } : {}),
+          ...(since !== undefined ? { saturatedSinceMs: since, saturatedReady: ready } : {}),
         }
       : undefined;
   if (!learnt) return { perReplica: prior, memory: next };

@@ -43,7 +43,6 @@ export function applyLearnedCapacity(
     {
       servedPerSecond: spec.ttft.enabled ? fresh("ttftRequestsPerSecond") : undefined,
       readyReplicas: replicas.ready,
-      startingReplicas: replicas.inFlight,
       waitingAtPods: fresh("vllmWaiting"),
       promptTokensPerSecond: fresh("promptTokensPerSecond"),
       generationTokensPerSecond: fresh("generationTokensPerSecond"),

@@ -23,7 +23,6 @@ const TOKENS: CapacitySettings = { ...CAPACITY, tokenRates: { prefill: 10_000, d
 const saturated: CapacityEvidence = {
   servedPerSecond: 4,
   readyReplicas: 4,
-  startingReplicas: 0,
   waitingAtPods: 30,
   calm: false,
 };
@@ -31,7 +30,6 @@ const saturated: CapacityEvidence = {
 const calmTraffic: CapacityEvidence = {
   servedPerSecond: 3,
   readyReplicas: 2,
-  startingReplicas: 0,
   waitingAtPods: 0,
   promptTokensPerSecond: 3_000,
   generationTokensPerSecond: 600,
@@ -131,9 +129,29 @@ describe("learned capacity", () => {
     expect(low.note).toContain("lower bound");
   });
 
-  it("learns nothing while replicas start (the rate window mixes two fleet sizes) or when switched off", () => {
-    expect(learnOver(1800, { ...saturated, startingReplicas: 2 }).perReplica).toBe(2);
+  it("learns nothing while the ready count changes (the rate window mixes two fleet sizes) or when switched off", () => {
+    let memory: CapacityMemory | undefined;
+    let last: ReturnType<typeof learnCapacity> | undefined;
+    // A replica becomes ready every 90 s: never a whole rate window of the same fleet.
+    for (let t = 0; t <= 1800; t += 15) {
+      const ready = 4 + Math.floor(t / 90);
+      last = learnCapacity(
+        CAPACITY,
+        { ...saturated, readyReplicas: ready, waitingAtPods: 99 },
+        memory,
+        NOON + t * 1000,
+      );
+      memory = last.memory;
+    }
+    expect(last?.perReplica).toBe(2);
     expect(learnOver(1800, saturated, { ...CAPACITY, enabled: false }).perReplica).toBe(2);
+  });
+
+  it("learns while more replicas are still starting: the ready ones are the ones saturated", () => {
+    // A guess twice too high shows while nodes start: 4 ready serve 4 req/s with 30 waiting.
+    const learned = learnOver(300, saturated, { ...CAPACITY, prior: 2 });
+    expect(learned.perReplica).toBeLessThan(1.8);
+    expect(learned.note).toContain("saturated for the whole rate window");
   });
 });
 
@@ -141,7 +159,6 @@ describe("learned capacity invariants", () => {
   const evidenceArb = fc.record({
     servedPerSecond: fc.option(fc.double({ min: -5, max: 200, noNaN: false }), { nil: undefined }),
     readyReplicas: fc.option(fc.integer({ min: 0, max: 20 }), { nil: undefined }),
-    startingReplicas: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
     waitingAtPods: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
     promptTokensPerSecond: fc.option(fc.double({ min: -10, max: 100_000, noNaN: false }), { nil: undefined }),
     generationTokensPerSecond: fc.option(fc.double({ min: -10, max: 20_000, noNaN: false }), {

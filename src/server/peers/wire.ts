@@ -72,6 +72,7 @@ const policyMemorySchema = z
         atMs: instant,
         samples: finite.nonnegative(),
         saturatedSinceMs: instant.optional(),
+        saturatedReady: finite.positive().optional(),
       })
       .strict()
       .optional(),
