@@ -19,6 +19,7 @@ const metadataArb = fc
     activationBacklog: fc.integer({ min: 0, max: 3 }),
     warm: fc.boolean(),
     optionalSignals: fc.boolean(),
+    tokenRates: fc.boolean(),
   })
   .map(
     (m): Record<string, string> => ({
@@ -32,6 +33,10 @@ const metadataArb = fc
       activationBacklog: String(m.activationBacklog),
       ...(m.warm ? { warmFloorSchedule: "UTC daily 06:00-18:00", warmFloorReplicas: "2" } : {}),
       ...(m.optionalSignals ? { e2eTargetSeconds: "20", gpuMemoryTarget: "0.8" } : {}),
+      // Learned capacity from the traffic's tokens per request (it rises only on calm polls).
+      ...(m.tokenRates
+        ? { prefillTokensPerSecondPerReplica: "10000", decodeTokensPerSecondPerReplica: "2000" }
+        : {}),
     }),
   );
 
@@ -54,6 +59,8 @@ function otherReadingsArb(withFailures: boolean | "bad") {
     kvCacheUsage: maybe(fc.double({ min: 0, max: 1, noNaN: true })),
     gpuUtilisation: maybe(fc.double({ min: 0, max: 1, noNaN: true })),
     tokensPerSecondPerPod: maybe(fc.double({ min: 0, max: 3000, noNaN: true })),
+    promptTokensPerSecond: maybe(fc.double({ min: 0, max: 200_000, noNaN: true })),
+    generationTokensPerSecond: maybe(fc.double({ min: 0, max: 20_000, noNaN: true })),
     e2eP95Seconds: maybe(fc.double({ min: 0, max: 120, noNaN: true })),
     e2eRequestsPerSecond: maybe(fc.double({ min: 0, max: 50, noNaN: true })),
     gpuMemoryUsage: maybe(fc.double({ min: 0, max: 1, noNaN: true })),
