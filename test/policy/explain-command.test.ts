@@ -147,6 +147,24 @@ describe("keda-llm-scaler explain", () => {
     }
   });
 
+  it("shows a demand too small for two decimals with two significant digits, not as 0", async () => {
+    // One request waiting at zero replicas, drained over 120 s at 2 req/s: 1 ÷ 120 ÷ 2 ≈ 0.0042.
+    const { code, out } = await explain([
+      "--metadata",
+      "latencySlaSeconds=120",
+      "--metadata",
+      "targetUtilisation=0.9",
+      "--readings",
+      "vllmWaiting=1,vllmRunning=0,replicasDesired=0,replicasReady=0,replicasUnavailable=0",
+      "--at",
+      "2026-11-30T09:00:00Z",
+    ]);
+    expect(code).toBe(0);
+    expect(out).toContain("Answer: 1 replica(s)");
+    expect(out).toContain("1 replica(s): queue demand 0.0042 ÷ 0.9 headroom");
+    expect(out).toContain("Fused load 0.0042 (queue) ÷ 0.9 headroom");
+  });
+
   it("names a bad metadata key, a bad reading and a bad instant", async () => {
     const badKey = await explain(["--metadata", "maxReplica=3"]);
     expect(badKey.code).toBe(1);
