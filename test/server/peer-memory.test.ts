@@ -337,8 +337,12 @@ describe("the PeerMemory service", () => {
 
   it("refuses a caller that is not at a peer's address, and a bad message with a short error, while KEDA's calls on the same connection answer", async () => {
     // The only peer is 127.0.0.2 (nobody listens): callers from 127.0.0.1 are strangers.
-    const stranger = await startHarness({ PEERS_DNS: "127.0.0.2:9", PEERS_STARTUP_SECONDS: "0.2" });
-    const admitting = await startHarness({ PEERS_DNS: "127.0.0.1:9", PEERS_STARTUP_SECONDS: "0.2" });
+    // A decision younger than DECISION_TTL_SECONDS is answered as it stands, memory unread: each
+    // check below first lets the previous decision expire, or a quiet machine would answer from it.
+    const ttl = { DECISION_TTL_SECONDS: "0.001" };
+    const pastDecisionTtl = () => new Promise((resolve) => setTimeout(resolve, 20));
+    const stranger = await startHarness({ ...ttl, PEERS_DNS: "127.0.0.2:9", PEERS_STARTUP_SECONDS: "0.2" });
+    const admitting = await startHarness({ ...ttl, PEERS_DNS: "127.0.0.1:9", PEERS_STARTUP_SECONDS: "0.2" });
     const keda = new KedaLikeClient(stranger.address);
     const peerClient = new PeerMemoryClient(stranger.address, grpc.credentials.createInsecure(), {
       channelOverride: keda.raw.getChannel(),
@@ -360,6 +364,7 @@ describe("the PeerMemory service", () => {
       ]);
       expect(strangersAnswer).toBe(4);
       // The forged memory was not kept: with a previous answer of 99 the scale-down band would hold 5.
+      await pastDecisionTtl();
       expect(await desired(keda)).toBe(4);
       expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
       expect(denied.details).toMatch(/PEERS_DNS/);
@@ -382,6 +387,7 @@ describe("the PeerMemory service", () => {
         applied: 1,
         ignored: 0,
       });
+      await pastDecisionTtl();
       expect(await desired(admittedKeda)).toBe(5);
       expect(
         await metricOf(admitting, 'keda_llm_scaler_peer_memory_received_total{outcome="rejected"}'),
