@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
 import { type ForecastSettings, forecastInflow, type TrendMemory } from "../../src/policy/forecast.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
-import { broken, decideOnce, NOON, ok, readingsOf, specOf } from "./helpers.ts";
+import { broken, decideOnce, NOON, ok, specOf } from "./helpers.ts";
 
 describe("forecast of the inflow one lead time ahead", () => {
   const settings: ForecastSettings = {
@@ -216,31 +216,6 @@ describe("decide(): provisioning for the demand one lead time ahead", () => {
       inflowPeakAheadDayAgo: 8,
     });
     expect(d.drivingFactor).not.toBe("forecast");
-  });
-
-  it("plans the queue with the learned capacity once saturation lasted a rate window", () => {
-    const spec = specOf({ rateWindow: "2m" });
-    let memory: PolicyMemory | undefined;
-    let last: ReturnType<typeof decide> | undefined;
-    for (let t = 0; t <= 1800; t += 15) {
-      const now = NOON + t * 1000;
-      const readings = readingsOf(
-        {
-          queueBacklog: 0,
-          vllmWaiting: 40,
-          ttftRequestsPerSecond: 4,
-          replicasReady: 4,
-          replicasDesired: 4,
-          replicasUnavailable: 0,
-        },
-        now,
-      );
-      last = decide(spec, readings, now, memory);
-      memory = last.memory;
-    }
-    const queue = last?.decision.signals.find((v) => v.signal === "queue");
-    expect(queue?.note).toContain("at 1");
-    expect(last?.decision.rules.some((r) => r.rule === "learned-capacity")).toBe(true);
   });
 });
 
