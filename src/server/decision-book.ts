@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import type { RawInputs } from "../config/resolve.ts";
 import { ConfigError } from "../config/resolve.ts";
-import { parseScalerSpec, type ScaledObjectIdentity, type ScalerSpec } from "../config/spec.ts";
+import type { ScaledObjectIdentity, ScalerSpec } from "../config/spec.ts";
 import { Decider, type MemoryStore } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
+import { SpecTemplates } from "./spec-templates.ts";
 
 export interface ScaledObjectRequest extends ScaledObjectIdentity {
   readonly scalerMetadata: Readonly<Record<string, string>>;
@@ -62,19 +63,27 @@ export function entryKey(request: ScaledObjectRequest): string {
 }
 
 /**
- * The request's identity as one string, every part length-prefixed so that no choice of names,
- * keys and values can make two different requests read alike. Cheap enough for every call: the
- * entry is found by it without hashing when it is short.
+ * The request's namespace and metadata as one string (metadata in key order: order is not
+ * meaningful), every part length-prefixed so that no choice of keys and values can make two
+ * different requests read alike. What a ScaledObject's settings depend on: its name is not part of it.
  */
-function canonicalOf(request: ScaledObjectRequest): string {
+function contentOf(request: ScaledObjectRequest): string {
   const metadata = request.scalerMetadata;
   const keys = Object.keys(metadata).sort();
-  let text = `${request.namespace.length}:${request.namespace}${request.name.length}:${request.name}`;
+  let text = `${request.namespace.length}:${request.namespace}`;
   for (const key of keys) {
     const value = metadata[key] ?? "";
     text += `${key.length}:${key}${value.length}:${value}`;
   }
   return text;
+}
+
+/**
+ * The request's identity as one string: its content and its name, length-prefixed. Cheap enough
+ * for every call: the entry is found by it without hashing when it is short.
+ */
+function canonicalOf(content: string, request: ScaledObjectRequest): string {
+  return `${request.name.length}:${request.name}${content}`;
 }
 
 /**
@@ -87,13 +96,9 @@ const MAX_ALIAS_CHARACTERS = 1024;
 /** What an entry costs beyond its spec: the latest decision with its reasons, the policy memory. */
 const ENTRY_OVERHEAD_BYTES = 2 * 1024;
 
-/** At most this many problems are kept of an invalid spec: the answer names the first ones. */
-const KEPT_PROBLEMS = 8;
-
-function approximateBytes(spec: ScalerSpec | ConfigError): number {
-  const text = spec instanceof ConfigError ? spec.message : JSON.stringify(spec);
-  return ENTRY_OVERHEAD_BYTES + 2 * text.length;
-}
+/** Distinct metadata whose parsed settings are kept for the next ScaledObject that sends it. */
+const MAX_TEMPLATES = 2048;
+const MAX_TEMPLATE_BYTES = 8 * 1024 * 1024;
 
 /**
  * The default of maxBytes. A normal ScaledObject is estimated at ~4.5 KB (measured: ~3.9 KB of
@@ -128,6 +133,7 @@ export class DecisionBook {
   private readonly maxBytes: number;
   private bytes = 0;
   private readonly decider: Decider;
+  private readonly templates: SpecTemplates;
 
   private readonly options: DecisionBookOptions;
 
@@ -136,6 +142,11 @@ export class DecisionBook {
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES;
     this.decider = new Decider(options.memoryStore);
+    this.templates = new SpecTemplates({
+      env: options.env,
+      maxEntries: MAX_TEMPLATES,
+      maxBytes: MAX_TEMPLATE_BYTES,
+    });
   }
 
   /** The spec for a ScaledObject, from configuration only (never from a source). Throws ConfigError. */
@@ -217,7 +228,8 @@ export class DecisionBook {
   }
 
   private entryFor(request: ScaledObjectRequest): Entry {
-    const canonical = canonicalOf(request);
+    const content = contentOf(request);
+    const canonical = canonicalOf(content, request);
     const alias = canonical.length <= MAX_ALIAS_CHARACTERS ? canonical : undefined;
     const existing = alias !== undefined ? this.aliases.get(alias) : this.entries.get(entryKey(request));
     if (existing) {
@@ -228,18 +240,7 @@ export class DecisionBook {
     }
     const key = entryKey(request);
     const identity = { name: request.name, namespace: request.namespace };
-    let spec: ScalerSpec | ConfigError;
-    try {
-      spec = parseScalerSpec(identity, request.scalerMetadata, this.options.env);
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      // An invalid spec is remembered too (a bad manifest is polled as often as a good one), but
-      // only its first problems, each already short.
-      spec =
-        error.problems.length > KEPT_PROBLEMS
-          ? new ConfigError(error.problems.slice(0, KEPT_PROBLEMS))
-          : error;
-    }
+    const { spec, bytes } = this.templates.specFor(identity, request.scalerMetadata, content);
     const entry: Entry = {
       identity,
       alias,
@@ -249,7 +250,7 @@ export class DecisionBook {
       latestAtMs: 0,
       inFlight: undefined,
       changes: 0,
-      bytes: approximateBytes(spec) + 2 * (alias?.length ?? 0),
+      bytes: ENTRY_OVERHEAD_BYTES + bytes + 2 * (alias?.length ?? 0),
     };
     this.entries.set(key, entry);
     if (alias !== undefined) this.aliases.set(alias, entry);

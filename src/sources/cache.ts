@@ -94,6 +94,9 @@ export class SharedCache<T> {
       entry.load = load;
       if (entry.settledAtMs !== undefined && "value" in entry && this.ttlMs > 0) {
         this.hits++;
+        // No usable answer yet and a retry under way (the first read timed out in a start-up
+        // burst): waiting for it, within its deadline, beats repeating the failure.
+        if (!entry.usable && entry.inFlight) return entry.inFlight;
         // The timer is late (a busy event loop): this caller starts the refresh, still without waiting.
         if (!entry.inFlight && now - (entry.doneAtMs ?? entry.settledAtMs) >= entry.refreshMs)
           this.refresh(key, entry);

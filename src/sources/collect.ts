@@ -18,6 +18,14 @@ import { describeEntity, ServiceBusBacklogReader } from "./servicebus.ts";
 import type { SignalSource } from "./signal-source.ts";
 import { type SourceCounts, SourceMetrics } from "./source-metrics.ts";
 
+/** Whether two specs hold the very same settings objects (their ScaledObjects may differ). */
+function sameSettings(a: ScalerSpec, b: ScalerSpec): boolean {
+  if (a === b) return true;
+  const keys = Object.keys(a) as (keyof ScalerSpec)[];
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => key === "scaledObject" || a[key] === b[key]);
+}
+
 /** Distinct plans kept for sharing; past this (a churn of unusual specs) the index starts over. */
 const MAX_SHARED_PLANS = 10_000;
 
@@ -346,12 +354,35 @@ export function createSignalSource(
     };
   }
 
+  /**
+   * Plans by the settings objects they were made from, for the ScaledObjects whose name the plan
+   * does not use (they name their deployment; otherwise the name stands in for it). The decision
+   * book gives every ScaledObject with the same namespace and metadata the very same settings
+   * objects, so a burst of first calls (thousands of ScaledObjects of one chart after a restart)
+   * prepares each distinct metadata once. Settings are never mutated: the same objects mean
+   * the same plan.
+   */
+  const plansBySettings = new WeakMap<object, Map<string, { spec: ScalerSpec; plan: Prepared }>>();
+
   function preparedFor(spec: ScalerSpec): Prepared {
     let plan = prepared.get(spec);
-    if (!plan) {
-      plan = prepare(spec);
-      prepared.set(spec, plan);
+    if (plan) return plan;
+    if (spec.target.deployment === undefined) plan = prepare(spec);
+    else {
+      let plans = plansBySettings.get(spec.target);
+      const namespace = spec.scaledObject.namespace;
+      const known = plans?.get(namespace);
+      if (known && sameSettings(known.spec, spec)) plan = known.plan;
+      else {
+        plan = prepare(spec);
+        if (!plans) {
+          plans = new Map();
+          plansBySettings.set(spec.target, plans);
+        }
+        plans.set(namespace, { spec, plan });
+      }
     }
+    prepared.set(spec, plan);
     return plan;
   }
 

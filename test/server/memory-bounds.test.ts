@@ -68,6 +68,38 @@ describe("the decision book's bounds", () => {
     expect(book.size).toBeLessThan(500);
   });
 
+  it("parses each distinct namespace and metadata once: ScaledObjects that differ by name share the settings", () => {
+    const book = new DecisionBook({
+      source,
+      env: { SERVICEBUS_ALLOWED_ENTITIES: "team-a=chat-*" },
+      clock: Date.now,
+      decisionTtlMs: 1000,
+    });
+    const metadata = { ...ONE_PER_MESSAGE, serviceBusQueue: "chat-requests", deployment: "vllm" };
+    const first = book.specFor({ name: "chat-1", namespace: "team-a", scalerMetadata: metadata });
+    const second = book.specFor({ name: "chat-2", namespace: "team-a", scalerMetadata: { ...metadata } });
+    expect(second.scaledObject).toEqual({ name: "chat-2", namespace: "team-a" });
+    expect(first.scaledObject).toEqual({ name: "chat-1", namespace: "team-a" });
+    expect(second.target).toBe(first.target);
+    expect(second.sources).toBe(first.sources);
+    // The namespace is part of what is shared: the tenant rules still apply to team-b.
+    expect(() => book.specFor({ name: "chat-1", namespace: "team-b", scalerMetadata: metadata })).toThrow(
+      /not allowed for namespace team-b/,
+    );
+    // Other metadata is parsed on its own, and a bad value is still named.
+    const other = book.specFor({
+      name: "chat-3",
+      namespace: "team-a",
+      scalerMetadata: { ...metadata, maxReplicas: "7" },
+    });
+    expect(other.target.maxReplicas).toBe(7);
+    expect(first.target.maxReplicas).toBe(1000);
+    for (const name of ["bad-1", "bad-2"])
+      expect(() =>
+        book.specFor({ name, namespace: "team-a", scalerMetadata: { ...metadata, maxReplicas: "x" } }),
+      ).toThrow(/scalerMetadata\.maxReplicas/);
+  });
+
   it("keys entries by a digest: an invalid spec with long values keeps only short problems", () => {
     const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000 });
     const metadata: Record<string, string> = {};

@@ -128,6 +128,40 @@ describe("SharedCache", () => {
       expect(attempts).toBe(5);
     });
 
+    it("makes a caller wait for the retry under way while a key has no usable answer, and only then", async () => {
+      vi.useFakeTimers();
+      const cache = new SharedCache<{ ok: boolean; n: number }>(
+        30_000,
+        Date.now,
+        100,
+        undefined,
+        0,
+        (a) => !a.ok,
+      );
+      let attempts = 0;
+      let retry = deferred<{ ok: boolean; n: number }>();
+      const load = () => {
+        attempts++;
+        return attempts === 1 ? Promise.resolve({ ok: false, n: 1 }) : retry.promise;
+      };
+      expect(await cache.get("k", load)).toEqual({ ok: false, n: 1 });
+      // Between attempts the failure is the answer, at once: no upstream request per caller.
+      expect(await cache.get("k", load)).toEqual({ ok: false, n: 1 });
+      expect(attempts).toBe(1);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(attempts).toBe(2);
+      // The retry is under way: this caller gets its answer, not the first failure again.
+      const waiting = cache.get("k", load);
+      retry.resolve({ ok: true, n: 2 });
+      expect(await waiting).toEqual({ ok: true, n: 2 });
+      // Usable from then on: a refresh under way never makes a caller wait.
+      retry = deferred();
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(attempts).toBe(3);
+      expect(await cache.get("k", load)).toEqual({ ok: true, n: 2 });
+      retry.resolve({ ok: true, n: 3 });
+    });
+
     it("stops refreshing, and forgets, a key nobody asked for within idleMs", async () => {
       vi.useFakeTimers();
       const cache = new SharedCache<number>(1000, Date.now, 100, 10_000, 0);

@@ -103,6 +103,63 @@ describe("Prometheus source faults", () => {
     expect(failure(reading)).toMatchObject({ kind: "timeout", message: expect.stringContaining("150 ms") });
   });
 
+  it("does not count time the event loop was busy elsewhere against the deadline", async () => {
+    server.handler = (_req, res) => answerVector(res, "5");
+    const read = waiting(source({ SOURCE_TIMEOUT_MS: "150" }));
+    // A start-up burst: the loop works on other calls for longer than the deadline before it
+    // can even send the request. A plain timer would give up the moment the loop is free again.
+    const busyUntil = performance.now() + 450;
+    while (performance.now() < busyUntil) {}
+    expect(await read).toMatchObject({ ok: true, value: 5 });
+  });
+
+  it("still gives up on a hung upstream, at four times the deadline at most whatever the loop does", async () => {
+    server.handler = () => {}; // never answers
+    const read = waiting(source({ SOURCE_TIMEOUT_MS: "150" }));
+    const busyUntil = performance.now() + 700;
+    while (performance.now() < busyUntil) {}
+    expect(failure(await read)).toMatchObject({
+      kind: "timeout",
+      message: expect.stringContaining("150 ms"),
+    });
+  });
+
+  it("shares a plan between ScaledObjects with the same settings only where their name plays no part", async () => {
+    server.handler = (_req, res) => answerVector(res, "1");
+    const from = source();
+    // Specs as the decision book makes them for ScaledObjects differing only by name: the very
+    // same settings objects. Without a deployment, the name stands in for it in the queries.
+    const named = (spec: typeof SPEC, name: string) => ({
+      ...spec,
+      scaledObject: { name, namespace: "team-a" },
+    });
+    const queries = async (spec: typeof SPEC) => {
+      server.requests.length = 0;
+      await from.read(spec, { nowMs: Date.now() });
+      return server.requests.map((r) => new URLSearchParams(r.body).get("query") ?? "").join("\n");
+    };
+    expect(await queries(named(SPEC, "llama-a"))).toContain('deployment="llama-a"');
+    expect(await queries(named(SPEC, "llama-b"))).toContain('deployment="llama-b"');
+    const withDeployment = parseScalerSpec(
+      { name: "llama-a", namespace: "team-a" },
+      {
+        deployment: "vllm",
+        ttftEnabled: "false",
+        kvCacheEnabled: "false",
+        gpuEnabled: "false",
+        tokensEnabled: "false",
+      },
+      {},
+    );
+    const a = await queries(withDeployment);
+    expect(a).toContain('deployment="vllm"');
+    expect(await queries(named(withDeployment, "llama-b"))).toBe(a);
+    // A spec whose settings differ (here the namespace) gets its own plan.
+    expect(
+      await queries({ ...withDeployment, scaledObject: { name: "llama-a", namespace: "team-b" } }),
+    ).toContain('namespace="team-b"');
+  });
+
   it("takes a ScaledObject's queryTimeoutMs over SOURCE_TIMEOUT_MS", async () => {
     server.handler = () => {};
     const spec = parseScalerSpec(
