@@ -119,9 +119,11 @@ export const OURS_REALTIME_SCALED_OBJECT: Omit<OursDeployment, "metadata"> = {
 
 /**
  * The realtime example's trigger metadata that shapes the answer, as a user copies it: above all
- * its capacity guess, requestsPerSecondPerReplica 2, which is not the replica's true capacity under
- * any model profile. The warm floor's schedule is rebuilt on the trace's clock (a user sets their
- * own zone); the queue name is added only behind the queue front end.
+ * its capacity — the published token rates of Llama-3.1-8B on one A100 (10,000 prompt tokens
+ * prefilled and 2,000 tokens decoded per second), with requestsPerSecondPerReplica 2 as the prior
+ * until vLLM's token counters tell the traffic's mix; `--capacity-error` multiplies all three. The
+ * warm floor's schedule is rebuilt on the trace's clock (a user sets their own zone); the queue
+ * name is added only behind the queue front end.
  */
 export const OURS_REALTIME_METADATA: Readonly<Record<string, string>> = {
   role: "serving",
@@ -130,8 +132,10 @@ export const OURS_REALTIME_METADATA: Readonly<Record<string, string>> = {
   queueMode: "drain",
   latencySlaSeconds: "60",
   requestsPerSecondPerReplica: "2",
+  prefillTokensPerSecondPerReplica: "10000",
+  decodeTokensPerSecondPerReplica: "2000",
   targetUtilisation: "0.7",
-  ttftTargetSeconds: "2",
+  ttftTargetSeconds: "30",
   gpuSource: "dcgm",
   rateWindow: "2m",
   warmFloorReplicas: "1",

@@ -9,7 +9,6 @@ import { Observer } from "./observe.ts";
 import { runOracles } from "./oracle.ts";
 import type { PolicyContext, PolicyDefinition, WorldView } from "./policies.ts";
 import type { PolicyResult } from "./policy-result.ts";
-import { Rng } from "./rng.ts";
 import { type Cohort, RequestQueue, type ServingSink } from "./serving.ts";
 import { StartupDraws } from "./startup-draws.ts";
 import { shareAtMost, Timeline, type TimelinePoint, TtftStats } from "./stats.ts";
@@ -48,35 +47,45 @@ export interface RunOptions {
   readonly oracleRows?: readonly PolicyResult[];
 }
 
-/** Warm-up traffic: Poisson arrivals at the trace's opening rate, evenly spread over the tick. */
-function warmupCohort(rng: Rng, opening: OpeningRate, nowMs: number, tickMs: number): Cohort | undefined {
-  const n = rng.poisson(opening.requestsPerTick);
-  if (n === 0) return undefined;
-  return {
-    count: n,
-    contextTokens: opening.contextTokens,
-    generatedTokens: opening.generatedTokens,
-    arrivalMs: nowMs + tickMs / (2 * n),
-    spreadMs: tickMs - tickMs / n,
-  };
+/**
+ * Warm-up traffic: the trace's opening ticks replayed in a loop, ending on the trace's first tick.
+ * The world before the trace is taken to look like its opening — bursts and lulls included, not
+ * smoothed into a Poisson stream at their mean: a policy that remembers recent bursts (as every
+ * HPA does for its stabilisation window) must meet the trace with the memory a service running
+ * that traffic would have.
+ */
+export function warmupCohort(
+  opening: OpeningRate,
+  arrivals: ArrivalStream,
+  tick: number,
+  nowMs: number,
+): Cohort | undefined {
+  const ticks = opening.ticks;
+  if (ticks.length === 0) return undefined;
+  const index = ticks[((tick % ticks.length) + ticks.length) % ticks.length] as number;
+  return cohortAt(arrivals, index, nowMs);
 }
 
-interface OpeningRate {
+export interface OpeningRate {
   readonly requestsPerTick: number;
   readonly contextTokens: number;
   readonly generatedTokens: number;
+  /** The ticks (with data) of the trace's first 10 minutes with data, in order. */
+  readonly ticks: readonly number[];
 }
 
 /** The mean arrival rate and request size of the trace's first 10 minutes with data. */
-function openingRate(arrivals: ArrivalStream): OpeningRate {
+export function openingRate(arrivals: ArrivalStream): OpeningRate {
   const window = Math.max(1, Math.round(600_000 / arrivals.tickMs));
   let ticks = 0;
   let count = 0;
   let context = 0;
   let generated = 0;
+  const opening: number[] = [];
   for (let t = 0; t < arrivals.ticks && ticks < window; t++) {
     if (!arrivals.accounted[t]) continue;
     ticks++;
+    opening.push(t);
     count += arrivals.count[t] as number;
     context += arrivals.contextTokens[t] as number;
     generated += arrivals.generatedTokens[t] as number;
@@ -85,6 +94,7 @@ function openingRate(arrivals: ArrivalStream): OpeningRate {
     requestsPerTick: ticks > 0 ? count / ticks : 0,
     contextTokens: count > 0 ? context / count : 0,
     generatedTokens: count > 0 ? generated / count : 0,
+    ticks: opening,
   };
 }
 
@@ -255,7 +265,6 @@ function runPolicyFrom(
           `${policy.name}: the ${period.name} (${period.ms / 1000} s) is not a whole number of ${model.tickMs / 1000} s ticks; choose --tick-seconds 1 or 5`,
         );
   cluster.warmStart(controller.replicas, firstMs);
-  const warmupRng = new Rng(model.seed + 1);
   let scaleEventsBefore = 0;
 
   const spanMs = arrivals.ticks * arrivals.tickMs;
@@ -344,7 +353,7 @@ function runPolicyFrom(
     const arriving = inTrace
       ? cohortAt(arrivals, tick, nowMs)
       : tick < 0
-        ? warmupCohort(warmupRng, opening, nowMs, tickMs)
+        ? warmupCohort(opening, arrivals, tick, nowMs)
         : undefined;
     if (arriving) {
       queue.push(arriving);

@@ -138,6 +138,18 @@ describe("TTFT P95 demand", () => {
     expect(verdictOf(decideOnce(spec, { ...readings, queueBacklog: 300 }), "ttft")?.demandReplicas).toBe(8);
   });
 
+  it("stays shut when the queue asks for more but nothing waits now: the P95 is a served burst's echo", () => {
+    // The inflow alone asks for (10 / 2) / 0.7 → 8 with 2 ready, and the P95 over the last rate
+    // window still shows the burst's queue — but vLLM and the queue hold nothing now.
+    const readings = { ttftP95Seconds: 20, ttftRequestsPerSecond: 10, replicasReady: 2, vllmWaiting: 0 };
+    const decision = decideOnce(spec, { ...readings, queueBacklog: 0 });
+    expect(verdictOf(decision, "ttft")).toMatchObject({ status: "abstained" });
+    expect(verdictOf(decision, "ttft")?.note).toContain("but nothing waits now (latencyGate=queue)");
+    expect(decision).toMatchObject({ drivingFactor: "queue", desiredReplicas: 8 });
+    // One request waiting opens it again: latency says how many (2 ready × 10 step-bounded to ×2).
+    expect(verdictOf(decideOnce(spec, { ...readings, queueBacklog: 1 }), "ttft")?.status).toBe("voted");
+  });
+
   it("latencyGate=backlog votes while anything waits; none always", () => {
     const readings = { ttftP95Seconds: 4, ttftRequestsPerSecond: 5, replicasReady: 4 };
     const backlog = specOf({ latencyGate: "backlog", maxReplicas: "20" });
@@ -204,6 +216,22 @@ describe("KV-cache, GPU and token throughput demand", () => {
     });
     expect(verdictOf(decision, "tokens")).toMatchObject({ status: "abstained" });
     expect(decision.desiredReplicas).toBeLessThan(8);
+  });
+
+  it("tokens: with the token rates set, the drain rule's capacity already counts prefill-heavy traffic", () => {
+    // Code completion: 2,000-token prompts and 25-token answers decode ~70 tok/s per pod at full
+    // load. The generated-tokens floor would read that as overload and double the fleet.
+    const readings = { tokensPerSecondPerPod: 70, replicasReady: 2, vllmWaiting: 5, queueBacklog: 300 };
+    const withRates = specOf({
+      prefillTokensPerSecondPerReplica: "10000",
+      decodeTokensPerSecondPerReplica: "2000",
+    });
+    const verdict = verdictOf(decideOnce(withRates, readings), "tokens");
+    expect(verdict).toMatchObject({ status: "abstained" });
+    expect(verdict?.note).toContain(
+      "the drain rule plans with the token rates (10000 prefill, 2000 decode per replica)",
+    );
+    expect(verdictOf(decideOnce(specOf(), readings), "tokens")?.status).toBe("voted");
   });
 
   it("tokens: low throughput with nothing waiting is just a quiet hour", () => {

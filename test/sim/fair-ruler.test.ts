@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { waterFill } from "../../src/sim/load-balancer.ts";
 import { parseSimulateArgs } from "../../src/sim/options.ts";
 import { policiesByName } from "../../src/sim/policies.ts";
-import { defaultOursDeployment, runTrace } from "../../src/sim/run-trace.ts";
+import { defaultOursDeployment, prepareTrace, runTrace } from "../../src/sim/run-trace.ts";
+import { openingRate, warmupCohort } from "../../src/sim/runner.ts";
 import { azureTraceCsv, countTraceCsv } from "./fixtures.ts";
 
 /** 1,000 prompt + 200 generated tokens: 0.2 GPU-seconds each on the default Llama-3.1-8B profile. */
@@ -105,6 +106,30 @@ describe("the warm-up", () => {
       const last = p.timeline[p.timeline.length - 1];
       expect(first?.nodes, p.name).toBe(last?.nodes);
     }
+  });
+
+  it("replays the trace's opening ten minutes, bursts and lulls as recorded, ending on its first tick", () => {
+    // On/off: 1,200 requests in every third minute, none in between (Poisson at the mean would
+    // show a policy 400 a minute, evenly, and no burst to remember).
+    const csv = azureTraceCsv(60, (m) => (m % 3 === 0 ? 1200 : 0), TOKENS, SATURDAY);
+    const options = parseSimulateArgs(["--trace", "t.csv", "--no-progress"]);
+    const { arrivals } = prepareTrace(options, csv, undefined);
+    const opening = openingRate(arrivals);
+    const perMinute = 60_000 / arrivals.tickMs;
+    const minuteOfWarmup = (minute: number) => {
+      let n = 0;
+      for (let t = 0; t < perMinute; t++)
+        n += warmupCohort(opening, arrivals, minute * perMinute + t, 0)?.count ?? 0;
+      return n;
+    };
+    // The warm-up's last ten minutes are the opening's ten (minute -10 is the trace's minute 0,
+    // minute -2 its minute 8), and the loop repeats them before that.
+    const opening10 = Array.from({ length: 10 }, (_, m) => (m % 3 === 0 ? 1200 : 0));
+    expect(Array.from({ length: 10 }, (_, m) => minuteOfWarmup(m - 10))).toEqual(opening10);
+    expect(Array.from({ length: 10 }, (_, m) => minuteOfWarmup(m - 30))).toEqual(opening10);
+    const first = warmupCohort(opening, arrivals, -10 * perMinute, 5_000);
+    expect(first).toMatchObject({ contextTokens: TOKENS.context, generatedTokens: TOKENS.generated });
+    expect(first?.arrivalMs).toBeGreaterThanOrEqual(5_000);
   });
 });
 

@@ -50,6 +50,19 @@ export function tokensDemand(
       state.readings,
       `${round2(perPod)} tok/s per pod, but ${gate.reason}`,
     );
+  // With the token rates set, the drain rule's capacity already follows the traffic's prompt and
+  // generated tokens per request. Generated tokens per pod are then no overload sign of their
+  // own: prefill-heavy traffic (code completion: 2,000-token prompts, 25-token answers) decodes
+  // little at full load, and voting ready × floor ÷ tokens/s there doubled the fleet on every
+  // burst the queue was already sized for.
+  const { prefillTokensPerSecond, decodeTokensPerSecond } = spec.capacity;
+  if (spec.capacity.learning && prefillTokensPerSecond > 0 && decodeTokensPerSecond > 0)
+    return verdict(
+      "tokens",
+      "abstained",
+      state.readings,
+      `${round2(perPod)} tok/s per pod: the drain rule plans with the token rates (${prefillTokensPerSecond} prefill, ${decodeTokensPerSecond} decode per replica)`,
+    );
   const engineWaiting = usableValue(usable.vllmWaiting);
   if (engineWaiting === 0)
     return verdict(
