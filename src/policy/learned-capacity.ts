@@ -7,12 +7,27 @@ import { type UsableReadings, usableValue } from "./usable.ts";
 import type { Replicas } from "./workload.ts";
 
 /**
- * Nothing waits, as far as fresh readings tell: the vLLM waiting count is fresh and zero, and so
- * is the queue's backlog when the queue is read. Held or failed readings are not calm.
+ * Share of the SLA a backlog may take to drain at the current inflow and still count as in
+ * flight rather than queued. Service Bus counts a message active until it is completed, so the
+ * messages consumers hold (prefetched, being served) are always a few seconds of inflow; a queue
+ * building is many times that.
  */
-function calm(usable: UsableReadings): boolean {
-  const zero = (key: SignalKey) => usable[key]?.state === "fresh" && usableValue(usable[key]) === 0;
-  return zero("vllmWaiting") && (usable.queueBacklog === undefined || zero("queueBacklog"));
+const IN_FLIGHT_SLA_SHARE = 0.1;
+
+/**
+ * Nothing waits, as far as fresh readings tell: the vLLM waiting count is fresh and zero, and the
+ * queue's backlog, when the queue is read, is fresh and either zero or what the inflow renews
+ * within a tenth of the SLA (messages in flight). Held or failed readings are not calm.
+ */
+function calm(usable: UsableReadings, latencySlaSeconds: number): boolean {
+  const fresh = (key: SignalKey) => (usable[key]?.state === "fresh" ? usableValue(usable[key]) : undefined);
+  if (fresh("vllmWaiting") !== 0) return false;
+  if (usable.queueBacklog === undefined) return true;
+  const backlog = fresh("queueBacklog");
+  if (backlog === undefined) return false;
+  if (backlog === 0) return true;
+  const inflow = fresh("ttftRequestsPerSecond");
+  return inflow !== undefined && inflow > 0 && backlog <= inflow * latencySlaSeconds * IN_FLIGHT_SLA_SHARE;
 }
 
 /**
@@ -46,7 +61,7 @@ export function applyLearnedCapacity(
       waitingAtPods: fresh("vllmWaiting"),
       promptTokensPerSecond: fresh("promptTokensPerSecond"),
       generationTokensPerSecond: fresh("generationTokensPerSecond"),
-      calm: calm(usable),
+      calm: calm(usable, spec.queue.latencySlaSeconds),
     },
     memory,
     nowMs,

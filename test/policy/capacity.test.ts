@@ -273,6 +273,38 @@ describe("learned capacity in the decision", () => {
     expect(held.decision.signals.find((v) => v.signal === "queue")?.note).toContain("at 5 req/s per replica");
   });
 
+  it("behind Service Bus, messages in flight are no queue: the token-based capacity rises; a real backlog holds it", () => {
+    const spec = specOf({
+      prefillTokensPerSecondPerReplica: "10000",
+      decodeTokensPerSecondPerReplica: "2000",
+    });
+    const run = (queueBacklog: number) => {
+      const readings = {
+        queueBacklog,
+        vllmWaiting: 0,
+        ttftRequestsPerSecond: 10,
+        promptTokensPerSecond: 10_000,
+        generationTokensPerSecond: 2_000,
+        replicasReady: 4,
+        replicasDesired: 4,
+        replicasUnavailable: 0,
+      };
+      let memory: PolicyMemory | undefined;
+      let last: ReturnType<typeof decide> | undefined;
+      for (let t = 0; t <= 600; t += 15) {
+        const now = NOON + t * 1000;
+        last = decide(spec, readingsOf(readings, now), now, memory);
+        memory = last.memory;
+      }
+      return last?.decision.signals.find((v) => v.signal === "queue")?.note;
+    };
+    // 25 active messages at 10 req/s are 2.5 s of inflow, held by the consumers (under a tenth of
+    // the 60 s SLA): in flight, so the capacity rises from the prior 2 to the token rates' 5.
+    expect(run(25)).toContain("at 5 req/s per replica");
+    // 300 are 30 s of inflow: a queue building, where a capacity never rises.
+    expect(run(300)).toContain("at 2 req/s per replica");
+  });
+
   it("refuses one token rate without the other, naming both keys", () => {
     expect(() => specOf({ prefillTokensPerSecondPerReplica: "10000" })).toThrow(
       /prefillTokensPerSecondPerReplica is set, so scalerMetadata\.decodeTokensPerSecondPerReplica must be set too/,
