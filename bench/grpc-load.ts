@@ -60,6 +60,15 @@ function rssMiB(pid: number): number {
 }
 
 /**
+ * CPU time the process has used, in milliseconds (user + system, from /proc; Linux's clock ticks
+ * are 10 ms). Unlike latency, it does not depend on what else the shared machine runs.
+ */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
  * The default poll interval: 2 s for up to 1,000 ScaledObjects, then as long as keeps the fleet
  * at 500 polls (1,000 calls) a second. Past that, a 2-core machine measures its load generator,
  * not the servers (the no-op misses deadlines too); KEDA's own default interval is 30 s.
@@ -105,17 +114,21 @@ function startServer(script: string, args: string[], env: Record<string, string>
   });
 }
 
-function runGenerator(plan: LoadPlan): Promise<LoadResult> {
+/** Runs the load; `onMeasuring` is called when the warm-up is over and the measured window opens. */
+function runGenerator(plan: LoadPlan, onMeasuring: () => void = () => {}): Promise<LoadResult> {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", "bench/support/load-generator.ts", JSON.stringify(plan)],
     {
       cwd: ROOT,
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
     },
   );
+  child.on("message", (message) => {
+    if (message === "measuring") onMeasuring();
+  });
   let out = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
     out += chunk;
   });
   return new Promise((resolve, reject) =>
@@ -139,12 +152,31 @@ const fmt = (n: number, digits = 1) => n.toFixed(digits);
 /** The report's lines: stdout, unless --json keeps stdout for the one JSON object. */
 const log = (line: string) => (args.json ? console.error(line) : console.log(line));
 
+type Counters = { requests: number; cacheHits: number };
+
 async function measure(label: string, server: Started, plan: LoadPlan) {
   const pid = server.child.pid!;
   const rssBefore = rssMiB(pid);
-  const result = await runGenerator({ ...plan, address: server.address });
+  // The scaler's upstream counters when the measured window opens (after every ScaledObject's
+  // first, unmeasured, poll) and when it closes.
+  let atStart: Promise<Counters> | undefined;
+  let cpuAtStart = 0;
+  const result = await runGenerator({ ...plan, address: server.address }, () => {
+    cpuAtStart = cpuMs(pid);
+    if (server.httpPort !== undefined) atStart = sourceCounters(server.httpPort);
+  });
+  const cpu = cpuMs(pid) - cpuAtStart;
   const rssAfter = rssMiB(pid);
-  return { label, result, rssBefore, rssAfter };
+  const zero = { requests: 0, cacheHits: 0 };
+  const atEnd = server.httpPort !== undefined ? await sourceCounters(server.httpPort) : zero;
+  return {
+    label,
+    result,
+    rssBefore,
+    rssAfter,
+    cpuMs: cpu,
+    upstream: { atStart: (await atStart) ?? zero, atEnd },
+  };
 }
 
 /** Two vLLM pods per namespace, their GPUs, and kube-state-metrics: the fleet the scaler reads. */
@@ -196,7 +228,7 @@ async function startFleet(
 }
 
 /** The scaler's own count of upstream requests and cache hits, from its /metrics. */
-async function sourceCounters(httpPort: number): Promise<{ requests: number; cacheHits: number }> {
+async function sourceCounters(httpPort: number): Promise<Counters> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   const sum = (name: string) =>
     text
@@ -250,7 +282,11 @@ async function main(): Promise<void> {
   // The scaler logs at warn, so the "serving" line is not printed: start it at info, then quiet.
   const scaler = await startServer("src/cli.ts", ["serve"], { ...scalerEnv, LOG_LEVEL: "info" });
   const ours = await measure("keda-llm-scaler", scaler, plan);
-  const upstream = await sourceCounters(scaler.httpPort!);
+  const upstream = {
+    requests: ours.upstream.atEnd.requests - ours.upstream.atStart.requests,
+    cacheHits: ours.upstream.atEnd.cacheHits - ours.upstream.atStart.cacheHits,
+    wholeRun: ours.upstream.atEnd.requests,
+  };
   const soakSeconds = positive("soak");
   let soak: { samples: { atSeconds: number; rssMiB: number }[]; result: LoadResult } | undefined;
   if (soakSeconds > 0) {
@@ -311,8 +347,12 @@ async function main(): Promise<void> {
   );
   say(`ratio RSS after load (scaler / no-op): ${fmt(ours.rssAfter / floor.rssAfter, 2)}`);
   say(
+    `CPU time over the measured window: scaler ${fmt(ours.cpuMs, 0)} ms, no-op ${fmt(floor.cpuMs, 0)} ms (ratio ${fmt(ours.cpuMs / Math.max(1, floor.cpuMs), 2)})`,
+  );
+  say(
     `upstream requests per poll (GetMetrics + IsActive pair): ${fmt(upstream.requests / Math.max(1, ours.result.polls), 3)} ` +
-      `(${upstream.requests} Prometheus queries for ${ours.result.polls} polls; ${upstream.cacheHits} reads answered by the shared cache)`,
+      `(${upstream.requests} Prometheus queries for ${ours.result.polls} polls in the measured window; ${upstream.cacheHits} reads answered by the shared cache; ` +
+      `with the warm-up's first reads, ${upstream.wholeRun} queries, ${fmt(upstream.wholeRun / Math.max(1, ours.result.polls), 3)} per measured poll)`,
   );
   if (soak) {
     const series = soak.samples.map((s) => `${fmt(s.atSeconds, 0)}s:${fmt(s.rssMiB)}`).join(" ");
@@ -337,6 +377,7 @@ async function main(): Promise<void> {
       p99Ms: Number(fmt(run.result.latencyMs.p99, 3)),
       maxMs: Number(fmt(run.result.latencyMs.max, 3)),
       rssMiB: Number(fmt(run.rssAfter, 1)),
+      cpuMs: run.cpuMs,
     });
     const ratio = (a: number, b: number) => Number(fmt(a / b, 3));
     console.log(
@@ -349,8 +390,10 @@ async function main(): Promise<void> {
           p99: ratio(ours.result.latencyMs.p99, floor.result.latencyMs.p99),
           rps: ratio(ours.result.throughputPerSecond, floor.result.throughputPerSecond),
           rss: ratio(ours.rssAfter, floor.rssAfter),
+          cpu: ratio(ours.cpuMs, Math.max(1, floor.cpuMs)),
         },
         upstreamRequestsPerPoll: Number(fmt(upstream.requests / Math.max(1, ours.result.polls), 4)),
+        upstreamRequestsPerPollWithWarmUp: Number(fmt(upstream.wholeRun / Math.max(1, ours.result.polls), 4)),
       }),
     );
   }

@@ -82,6 +82,9 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
         }),
     ),
   );
+  // The measured window starts here: whoever runs the load counts the scaler's upstream requests
+  // from now on, against the polls that are counted.
+  process.send?.("measuring");
   const latencies = new Float64Array(plan.maxRequests);
   const errors: Record<string, number> = {};
   const errorExamples: Record<string, string> = {};
@@ -147,7 +150,9 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     // KEDA's polls of different ScaledObjects are not aligned: start at a random phase.
     let next = started + Math.random() * plan.pollIntervalMs;
     for (;;) {
-      const wait = next - performance.now();
+      // Never sleep past the deadline: at an 8 s interval the run would idle up to 8 s more,
+      // diluting throughput and letting the scaler's background refreshes count against no poll.
+      const wait = Math.min(next, deadline) - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       if (performance.now() >= deadline || requests >= plan.maxRequests) return;
       polls++;

@@ -4,6 +4,7 @@ import { ConfigError } from "../config/resolve.ts";
 import type { ScaledObjectIdentity, ScalerSpec } from "../config/spec.ts";
 import { Decider, type MemoryStore } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
+import type { SignalReadings } from "../readings/signal-table.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
 import { SpecTemplates } from "./spec-templates.ts";
 
@@ -21,6 +22,8 @@ interface Entry {
   latest: Decision | undefined;
   /** When `latest` was computed (process clock), for reuse within the TTL. */
   latestAtMs: number;
+  /** When the entry last moved to the recent end of the least-recently-used order. */
+  usedAtMs: number;
   inFlight: Promise<Decision> | undefined;
   /** Decisions that changed the answer (desired replicas, value, activity, availability, factor). */
   changes: number;
@@ -95,6 +98,9 @@ const MAX_ALIAS_CHARACTERS = 1024;
 
 /** What an entry costs beyond its spec: the latest decision with its reasons, the policy memory. */
 const ENTRY_OVERHEAD_BYTES = 2 * 1024;
+
+/** The least-recently-used order is kept to this resolution: an entry moves at most this often. */
+const LRU_RESOLUTION_MS = 1000;
 
 /** Distinct metadata whose parsed settings are kept for the next ScaledObject that sends it. */
 const MAX_TEMPLATES = 2048;
@@ -186,9 +192,18 @@ export class DecisionBook {
     if (entry.latest && this.options.clock() - entry.latestAtMs < this.options.decisionTtlMs)
       return entry.latest;
     if (entry.inFlight) return entry.inFlight;
-    const computation = this.compute(entry, spec).finally(() => {
-      entry.inFlight = undefined;
-    });
+    const nowMs = this.options.clock();
+    const { source } = this.options;
+    const readings = source.readNowOrLater
+      ? source.readNowOrLater(spec, { nowMs })
+      : source.read(spec, { nowMs });
+    // Every answer in memory (the common case): decided at once, no promise.
+    if (!(readings instanceof Promise)) return this.settle(entry, spec, readings, nowMs);
+    const computation = readings
+      .then((settled) => this.settle(entry, spec, settled, nowMs))
+      .finally(() => {
+        entry.inFlight = undefined;
+      });
     entry.inFlight = computation;
     return computation;
   }
@@ -215,9 +230,7 @@ export class DecisionBook {
     return this.bytes;
   }
 
-  private async compute(entry: Entry, spec: ScalerSpec): Promise<Decision> {
-    const nowMs = this.options.clock();
-    const readings = await this.options.source.read(spec, { nowMs });
+  private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): Decision {
     const decision = this.decider.decide(entry.key, spec, readings, nowMs);
     const previous = entry.latest;
     if (decisionChanged(decision, previous)) entry.changes++;
@@ -233,9 +246,14 @@ export class DecisionBook {
     const alias = canonical.length <= MAX_ALIAS_CHARACTERS ? canonical : undefined;
     const existing = alias !== undefined ? this.aliases.get(alias) : this.entries.get(entryKey(request));
     if (existing) {
-      // Re-insert to keep the map in least-recently-used order.
-      this.entries.delete(existing.key);
-      this.entries.set(existing.key, existing);
+      // Re-insert to keep the map in least-recently-used order, at most once a second per entry:
+      // the GetMetrics + IsActive of one poll (and a stream's refreshes) need not move it twice.
+      const nowMs = this.options.clock();
+      if (nowMs - existing.usedAtMs >= LRU_RESOLUTION_MS) {
+        existing.usedAtMs = nowMs;
+        this.entries.delete(existing.key);
+        this.entries.set(existing.key, existing);
+      }
       return existing;
     }
     const key = entryKey(request);
@@ -248,6 +266,7 @@ export class DecisionBook {
       spec,
       latest: undefined,
       latestAtMs: 0,
+      usedAtMs: this.options.clock(),
       inFlight: undefined,
       changes: 0,
       bytes: ENTRY_OVERHEAD_BYTES + bytes + 2 * (alias?.length ?? 0),

@@ -89,19 +89,8 @@ export class SharedCache<T> {
     const now = this.clock();
     const entry = this.entries.get(key);
     if (entry) {
-      entry.askedAtMs = now;
-      // The latest caller's way to load is the one refreshes use.
-      entry.load = load;
-      if (entry.settledAtMs !== undefined && "value" in entry && this.ttlMs > 0) {
-        this.hits++;
-        // No usable answer yet and a retry under way (the first read timed out in a start-up
-        // burst): waiting for it, within its deadline, beats repeating the failure.
-        if (!entry.usable && entry.inFlight) return entry.inFlight;
-        // The timer is late (a busy event loop): this caller starts the refresh, still without waiting.
-        if (!entry.inFlight && now - (entry.doneAtMs ?? entry.settledAtMs) >= entry.refreshMs)
-          this.refresh(key, entry);
-        return Promise.resolve(entry.value as T);
-      }
+      const held = this.held(key, entry, load, now);
+      if (held) return Promise.resolve(held.value);
       if (entry.inFlight) {
         this.hits++;
         return entry.inFlight;
@@ -120,6 +109,32 @@ export class SharedCache<T> {
     };
     if (!entry) this.entries.set(key, target);
     return this.refresh(key, target);
+  }
+
+  /**
+   * The answer for `key` when it can be given at once, as `get` would give it, without a promise:
+   * a decision whose every read is answered from memory is made synchronously. Undefined when the
+   * caller would have to wait (no answer yet, or a first answer's retry under way); then `get`.
+   */
+  peek(key: string, load: () => Promise<T>): { value: T } | undefined {
+    const entry = this.entries.get(key);
+    return entry ? this.held(key, entry, load, this.clock()) : undefined;
+  }
+
+  /** The settled answer a caller gets at once, or undefined when it must wait or load. */
+  private held(key: string, entry: Entry<T>, load: () => Promise<T>, now: number): { value: T } | undefined {
+    entry.askedAtMs = now;
+    // The latest caller's way to load is the one refreshes use.
+    entry.load = load;
+    if (entry.settledAtMs === undefined || !("value" in entry) || this.ttlMs <= 0) return undefined;
+    // No usable answer yet and a retry under way (the first read timed out in a start-up
+    // burst): waiting for it, within its deadline, beats repeating the failure.
+    if (!entry.usable && entry.inFlight) return undefined;
+    this.hits++;
+    // The timer is late (a busy event loop): this caller starts the refresh, still without waiting.
+    if (!entry.inFlight && now - (entry.doneAtMs ?? entry.settledAtMs) >= entry.refreshMs)
+      this.refresh(key, entry);
+    return { value: entry.value as T };
   }
 
   stats(): { hits: number; misses: number; size: number } {

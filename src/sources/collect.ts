@@ -182,6 +182,25 @@ export function createSignalSource(
     return answer;
   }
 
+  /** The cached answer when it can be given at once (see SharedCache.peek), counted as a hit. */
+  function held<T extends { ok: boolean }>(
+    source: SourceName,
+    cache: SharedCache<T>,
+    key: string,
+    load: () => Promise<T>,
+  ): T | undefined {
+    const answer = cache.peek(key, async () => {
+      const started = performance.now();
+      const result = await load();
+      const outcome = result.ok ? { ok: true as const } : (result as unknown as Reading);
+      metrics.upstream(source, outcome, (performance.now() - started) / 1000);
+      return result;
+    });
+    if (!answer) return undefined;
+    metrics.cacheHit(source);
+    return answer.value;
+  }
+
   /**
    * What one spec reads, worked out once per spec (the decision book keeps one spec object per
    * ScaledObject): the queries built, batched and keyed, so a decision's reads are cache lookups.
@@ -190,6 +209,8 @@ export function createSignalSource(
     readonly keys: readonly SignalKey[];
     readonly source: SourceName;
     readonly run: (nowMs: number) => Promise<readonly Reading[]>;
+    /** The same readings at once when they need no wait (every answer in memory), else undefined. */
+    readonly now: (nowMs: number) => readonly Reading[] | undefined;
     /** Everything the read depends on, so that identical reads of two specs can be shared. */
     readonly signature: string;
   }
@@ -227,12 +248,15 @@ export function createSignalSource(
           // would send the very same request.
           const cacheKey = `${timeoutMs}|${describeEntity(task.entity)}`;
           const entity = task.entity;
+          const load = () => serviceBus.read(entity, timeoutMs);
           reads.push({
             keys: [key],
             source: "serviceBus",
-            run: async () => [
-              await cached("serviceBus", serviceBusCache, cacheKey, () => serviceBus.read(entity, timeoutMs)),
-            ],
+            run: async () => [await cached("serviceBus", serviceBusCache, cacheKey, load)],
+            now: () => {
+              const answer = held("serviceBus", serviceBusCache, cacheKey, load);
+              return answer && [answer];
+            },
             signature: `serviceBus ${key} ${cacheKey}`,
           });
           break;
@@ -245,15 +269,19 @@ export function createSignalSource(
             query.metric,
             ...[...query.resourceIds].sort(),
           ].join("|");
+          // A background refresh asks for the window ending when it runs, not when a caller asked.
+          const load = () => azureMonitor.query(query, clock(), timeoutMs);
+          const interpret = (answer: GpuAnswer, nowMs: number) => [
+            gpuReading(answer, nowMs, azureMonitor.staleAfterMs, query.metric),
+          ];
           reads.push({
             keys: [key],
             source: "azureMonitor",
-            run: async (nowMs) => {
-              // A background refresh asks for the window ending when it runs, not when a caller asked.
-              const answer = await cached("azureMonitor", azureMonitorCache, cacheKey, () =>
-                azureMonitor.query(query, clock(), timeoutMs),
-              );
-              return [gpuReading(answer, nowMs, azureMonitor.staleAfterMs, query.metric)];
+            run: async (nowMs) =>
+              interpret(await cached("azureMonitor", azureMonitorCache, cacheKey, load), nowMs),
+            now: (nowMs) => {
+              const answer = held("azureMonitor", azureMonitorCache, cacheKey, load);
+              return answer && interpret(answer, nowMs);
             },
             signature: `azureMonitor ${key} ${cacheKey}`,
           });
@@ -281,24 +309,23 @@ export function createSignalSource(
           sinceMs: number;
           untilMs: number;
         } = { readings: [], sinceMs: 0, untilMs: -1 };
+        const load = () => client.query(batch.expr, { timeoutMs, what: batch.what });
+        const interpret = (answer: QueryAnswer, nowMs: number): readonly Reading[] => {
+          if (answer === last.answer && nowMs >= last.sinceMs && nowMs <= last.untilMs) return last.readings;
+          const readings = batch.queries.map((q) =>
+            readingFromAnswer(q, answerOf(batch, answer, q), nowMs, staleAfterMs),
+          );
+          last = { answer, readings, sinceMs: nowMs, untilMs: stableUntil(readings, nowMs) };
+          return readings;
+        };
         reads.push({
           keys: batch.queries.map((q) => q.signal),
           source: "prometheus",
-          run: async (nowMs) => {
-            const answer = await cached(
-              "prometheus",
-              prometheusCache,
-              cacheKey,
-              () => client.query(batch.expr, { timeoutMs, what: batch.what }),
-              refreshMs,
-            );
-            if (answer === last.answer && nowMs >= last.sinceMs && nowMs <= last.untilMs)
-              return last.readings;
-            const readings = batch.queries.map((q) =>
-              readingFromAnswer(q, answerOf(batch, answer, q), nowMs, staleAfterMs),
-            );
-            last = { answer, readings, sinceMs: nowMs, untilMs: stableUntil(readings, nowMs) };
-            return readings;
+          run: async (nowMs) =>
+            interpret(await cached("prometheus", prometheusCache, cacheKey, load, refreshMs), nowMs),
+          now: (nowMs) => {
+            const answer = held("prometheus", prometheusCache, cacheKey, load);
+            return answer && interpret(answer, nowMs);
           },
           signature: `prometheus ${cacheKey} ${refreshMs} ${batch.what} ${batch.queries.map((q) => `${q.custom} ${q.whenEmpty}`).join(" ")}`,
         });
@@ -350,6 +377,7 @@ export function createSignalSource(
       keys: [key],
       source: reading.failure.source,
       run: () => readings,
+      now: () => [reading],
       signature: `fixed ${key} ${JSON.stringify(reading)}`,
     };
   }
@@ -384,6 +412,51 @@ export function createSignalSource(
     }
     prepared.set(spec, plan);
     return plan;
+  }
+
+  /**
+   * The spec's readings: at once when every read is answered from memory (the common case: a
+   * decision then costs no promise), otherwise when the missing ones arrive. Each read is tried
+   * once, so a hit is counted once.
+   */
+  function readPlan(
+    spec: ScalerSpec,
+    { signal, nowMs }: { signal?: AbortSignal; nowMs: number },
+  ): SignalReadings | Promise<SignalReadings> {
+    const plan = preparedFor(spec);
+    const results: (readonly Reading[] | Promise<readonly Reading[]>)[] = [];
+    let waiting = false;
+    for (const read of plan.reads) {
+      const ready = read.now(nowMs);
+      if (ready) {
+        results.push(ready);
+        continue;
+      }
+      waiting = true;
+      results.push(
+        unlessAborted(read.run(nowMs), signal, () =>
+          read.keys.map((key) =>
+            failureOf(
+              read.source,
+              "timeout",
+              `${key}: the caller (KEDA) cancelled before the source answered`,
+            ),
+          ),
+        ),
+      );
+    }
+    if (!waiting) return assemble(plan, results as (readonly Reading[])[]);
+    return Promise.all(results).then((settled) => assemble(plan, settled));
+  }
+
+  function assemble(plan: Prepared, results: readonly (readonly Reading[])[]): SignalReadings {
+    const { positions, order } = plan;
+    const readings: Partial<Record<SignalKey, Reading>> = {};
+    for (let i = 0; i < order.length; i++) {
+      const [r, k] = positions[i] as readonly [number, number];
+      readings[order[i] as SignalKey] = (results[r] as readonly Reading[])[k];
+    }
+    return readings as SignalReadings;
   }
 
   return {
@@ -421,29 +494,7 @@ export function createSignalSource(
       serviceBusCache.clear();
       azureMonitorCache.clear();
     },
-    read: async (spec, { signal, nowMs }) => {
-      const plan = preparedFor(spec);
-      const { reads, order } = plan;
-      const results = await Promise.all(
-        reads.map((read) =>
-          unlessAborted(read.run(nowMs), signal, () =>
-            read.keys.map((key) =>
-              failureOf(
-                read.source,
-                "timeout",
-                `${key}: the caller (KEDA) cancelled before the source answered`,
-              ),
-            ),
-          ),
-        ),
-      );
-      const { positions } = plan;
-      const readings: Partial<Record<SignalKey, Reading>> = {};
-      for (let i = 0; i < order.length; i++) {
-        const [r, k] = positions[i] as readonly [number, number];
-        readings[order[i] as SignalKey] = (results[r] as readonly Reading[])[k];
-      }
-      return readings as SignalReadings;
-    },
+    read: async (spec, options) => readPlan(spec, options),
+    readNowOrLater: readPlan,
   };
 }

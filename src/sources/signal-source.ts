@@ -7,4 +7,12 @@ import type { SignalReadings } from "../readings/signal-table.ts";
  */
 export interface SignalSource {
   read(spec: ScalerSpec, options: { signal?: AbortSignal; nowMs: number }): Promise<SignalReadings>;
+  /**
+   * The same readings, given at once (not a promise) when none needs a wait, so that a decision
+   * answered from memory is made synchronously. Optional: without it, `read` is used.
+   */
+  readNowOrLater?(
+    spec: ScalerSpec,
+    options: { signal?: AbortSignal; nowMs: number },
+  ): SignalReadings | Promise<SignalReadings>;
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
 import { parseScalerSpec } from "../../src/config/spec.ts";
 import type { Reading } from "../../src/readings/reading.ts";
+import { DecisionBook } from "../../src/server/decision-book.ts";
 import { createSignalSource, type ScalerSignalSource } from "../../src/sources/collect.ts";
 import { makeCa, makeLeaf, tempDir } from "../support/certs.ts";
 import { closedPort, FakeHttpServer } from "../support/fake-http.ts";
@@ -13,11 +14,13 @@ import { closedPort, FakeHttpServer } from "../support/fake-http.ts";
  * (or a proxy in front of it) can answer, and what the network can do.
  */
 
-const SPEC = parseScalerSpec(
-  { name: "llama", namespace: "team-a" },
-  { ttftEnabled: "false", kvCacheEnabled: "false", gpuEnabled: "false", tokensEnabled: "false" },
-  {},
-);
+const NO_EXTRAS = {
+  ttftEnabled: "false",
+  kvCacheEnabled: "false",
+  gpuEnabled: "false",
+  tokensEnabled: "false",
+};
+const SPEC = parseScalerSpec({ name: "llama", namespace: "team-a" }, NO_EXTRAS, {});
 // vllmWaiting, vllmRunning and the three replica series in one request.
 const QUERIES_PER_READ = 3;
 
@@ -158,6 +161,26 @@ describe("Prometheus source faults", () => {
     expect(
       await queries({ ...withDeployment, scaledObject: { name: "llama-a", namespace: "team-b" } }),
     ).toContain('namespace="team-b"');
+  });
+
+  it("answers a decision from memory at once, with no promise, once every query has an answer", async () => {
+    server.handler = (_req, res) => answerVector(res, "3");
+    const from = source({ SOURCE_CACHE_TTL_MS: "60000" });
+    let nowMs = Date.now();
+    const book = new DecisionBook({ source: from, env: {}, clock: () => nowMs, decisionTtlMs: 1000 });
+    const entry = book.lookup({ name: "llama", namespace: "team-a", scalerMetadata: NO_EXTRAS });
+    const first = book.decisionOf(entry);
+    expect(first).toBeInstanceOf(Promise);
+    const { desiredReplicas } = await first;
+    expect((await first).available).toBe(true);
+    const sent = server.requests.length;
+    const hits = from.stats().cacheHits;
+    nowMs += 2000; // past the decision's TTL: decided again, from the cached answers
+    const second = book.decisionOf(entry);
+    expect(second).not.toBeInstanceOf(Promise);
+    expect(second).toMatchObject({ available: true, desiredReplicas });
+    expect(server.requests.length).toBe(sent);
+    expect(from.stats().cacheHits - hits).toBe(QUERIES_PER_READ);
   });
 
   it("takes a ScaledObject's queryTimeoutMs over SOURCE_TIMEOUT_MS", async () => {
