@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --sweep]`: the shipped traces (data/traces) through every policy and the
+ * `npm run bench [-- --sweep | --robustness]`: the shipped traces (data/traces) through every policy and the
  * clairvoyant oracle. Per trace it prints the full table, then each policy's share within the SLA,
  * GPU-hours and ratio to the oracle, and one verdict per policy against the cheapest alternative
  * that keeps 99.9 % within the SLA — where ours loses included. With `--sweep` each policy's main
  * knob is varied too and the verdicts compare cheapest settings (slower; progress on stderr); its
  * runs and points are spread over worker threads (`--workers N`, default min(2, cores)), with the
- * same results as one after another.
+ * same results as one after another. With `--robustness` only ours runs, on the same worker threads,
+ * under the conditions where a user's reality differs from the shipped defaults (bench/robustness.ts).
  * The figures (not the wall-clock ones) are written into docs/simulator.md as generated blocks,
  * stamped with a hash of what they were computed from. A benchmark, not a test: it asserts nothing.
  */
@@ -21,6 +22,14 @@ import { formatSweep, formatTable } from "../src/sim/report.ts";
 import { prepareTrace, runTrace, type TraceRun } from "../src/sim/run-trace.ts";
 import { cheapestAtSla, runSweepPoint, type SweepJob, type SweepPoint, sweepJobs } from "../src/sim/sweep.ts";
 import { verdicts } from "../src/sim/verdict.ts";
+import {
+  type RobustnessFigures,
+  type RobustnessUnit,
+  robustnessMarkdown,
+  robustnessUnits,
+  runRobustness,
+} from "./robustness.ts";
+import { pct } from "./support/percent.ts";
 
 const TRACES = fileURLToPath(new URL("../data/traces/", import.meta.url));
 const SLA_TARGET = 0.999;
@@ -88,12 +97,8 @@ const RESULT_INPUTS = [
   "src/readings",
   "data/traces",
   "bench/simulate-traces.ts",
+  "bench/support/percent.ts",
 ];
-
-function pct(fraction: number): string {
-  const digits = fraction >= 0.999 && fraction < 1 ? 2 : 1;
-  return `${(Math.floor(fraction * 10 ** (digits + 2)) / 10 ** digits).toFixed(digits)} %`;
-}
 
 /** The per-trace Markdown: each policy's SLA, cost and ratio to the oracle, then the verdicts. */
 function markdownSection(title: string, traceRun: TraceRun): string {
@@ -206,10 +211,29 @@ type WorkDone =
   | { readonly trace: number; readonly traceRun: TraceRun; readonly wallSeconds: number }
   | { readonly trace: number; readonly point: number; readonly result: SweepPoint | undefined };
 
+/** A row of `--robustness`: ours alone on a trace under one condition. */
+type RobustnessWork = { readonly row: number; readonly unit: RobustnessUnit };
+type RobustnessDone = {
+  readonly row: number;
+  readonly figures: RobustnessFigures;
+  readonly wallSeconds: number;
+};
+
 /** The worker's side: prepares each trace once and runs the units it is sent. */
 function serveUnits(): void {
   const prepared = new Map<string, ReturnType<typeof prepareTrace>>();
-  parentPort?.on("message", (unit: WorkUnit) => {
+  parentPort?.on("message", (unit: WorkUnit | RobustnessWork) => {
+    if ("row" in unit) {
+      const started = performance.now();
+      const figures = runRobustness(`${TRACES}${unit.unit.file}`, unit.unit.flags);
+      const done: RobustnessDone = {
+        row: unit.row,
+        figures,
+        wallSeconds: (performance.now() - started) / 1000,
+      };
+      parentPort?.postMessage(done);
+      return;
+    }
     const { file, flags } = unit;
     const options = optionsFor(file, flags, false);
     const text = () => readFileSync(`${TRACES}${file}`, "utf8");
@@ -235,6 +259,41 @@ function serveUnits(): void {
     });
     const done: WorkDone = { trace: unit.trace, point: unit.point, result };
     parentPort?.postMessage(done);
+  });
+}
+
+/**
+ * Sends `units` to `workers` threads running this file (each takes the next unit when it answers)
+ * and hands every answer to `onDone` as it comes.
+ */
+async function onWorkers<Done>(
+  units: readonly (WorkUnit | RobustnessWork)[],
+  workers: number,
+  onDone: (done: Done) => void,
+): Promise<void> {
+  if (units.length === 0) return;
+  let next = 0;
+  let finished = 0;
+  await new Promise<void>((resolve, reject) => {
+    const pool = Array.from(
+      { length: Math.min(workers, units.length) },
+      () => new Worker(new URL(import.meta.url)),
+    );
+    const feed = (worker: Worker) => {
+      const unit = units[next++];
+      if (unit) worker.postMessage(unit);
+    };
+    for (const worker of pool) {
+      worker.on("error", reject);
+      worker.on("message", (done: Done) => {
+        onDone(done);
+        if (++finished === units.length) {
+          for (const w of pool) void w.terminate();
+          resolve();
+        } else feed(worker);
+      });
+      feed(worker);
+    }
   });
 }
 
@@ -266,39 +325,19 @@ async function parallel(workers: number): Promise<string[]> {
   ];
   const runs = new Map<number, { traceRun: TraceRun; wallSeconds: number }>();
   const points = RUNS.map((_, i) => new Array<SweepPoint | undefined>(pointCounts[i] as number));
-  let next = 0;
-  let finished = 0;
-  await new Promise<void>((resolve, reject) => {
-    const pool = Array.from(
-      { length: Math.min(workers, units.length) },
-      () => new Worker(new URL(import.meta.url)),
-    );
-    const feed = (worker: Worker) => {
-      const unit = units[next++];
-      if (unit) worker.postMessage(unit);
-    };
-    for (const worker of pool) {
-      worker.on("error", reject);
-      worker.on("message", (done: WorkDone) => {
-        const { file } = RUNS[done.trace] as (typeof RUNS)[number];
-        if ("traceRun" in done) {
-          runs.set(done.trace, { traceRun: done.traceRun, wallSeconds: done.wallSeconds });
-          process.stderr.write(
-            `bench: ${file}: every policy and the oracle in ${done.wallSeconds.toFixed(1)} s\n`,
-          );
-        } else {
-          (points[done.trace] as (SweepPoint | undefined)[])[done.point] = done.result;
-          const p = done.result;
-          process.stderr.write(
-            `  ${file} sweep ${done.point + 1}/${pointCounts[done.trace]}: ${p ? `${p.policy} ${p.knob}=${p.value} → ${pct(p.withinSlaFraction)}, ${p.gpuHours.toFixed(1)} GPU-h` : "left out behind this front end"}\n`,
-          );
-        }
-        if (++finished === units.length) {
-          for (const w of pool) void w.terminate();
-          resolve();
-        } else feed(worker);
-      });
-      feed(worker);
+  await onWorkers(units, workers, (done: WorkDone) => {
+    const { file } = RUNS[done.trace] as (typeof RUNS)[number];
+    if ("traceRun" in done) {
+      runs.set(done.trace, { traceRun: done.traceRun, wallSeconds: done.wallSeconds });
+      process.stderr.write(
+        `bench: ${file}: every policy and the oracle in ${done.wallSeconds.toFixed(1)} s\n`,
+      );
+    } else {
+      (points[done.trace] as (SweepPoint | undefined)[])[done.point] = done.result;
+      const p = done.result;
+      process.stderr.write(
+        `  ${file} sweep ${done.point + 1}/${pointCounts[done.trace]}: ${p ? `${p.policy} ${p.knob}=${p.value} → ${pct(p.withinSlaFraction)}, ${p.gpuHours.toFixed(1)} GPU-h` : "left out behind this front end"}\n`,
+      );
     }
   });
   return RUNS.map(({ title }, trace) => {
@@ -322,11 +361,38 @@ async function parallel(workers: number): Promise<string[]> {
   });
 }
 
+/**
+ * `--robustness`: ours alone under each condition, one unit per row on the worker threads (the
+ * longest traces first), the rows put back in the units' order.
+ */
+async function robustness(workers: number): Promise<string> {
+  const units = robustnessUnits(RUNS);
+  const size = (unit: RobustnessUnit) => statSync(`${TRACES}${unit.file}`).size;
+  const work: RobustnessWork[] = units
+    .map((unit, row) => ({ row, unit }))
+    .sort((a, b) => size(b.unit) - size(a.unit));
+  const figures = new Array<RobustnessFigures>(units.length);
+  let finished = 0;
+  await onWorkers(work, workers, (done: RobustnessDone) => {
+    figures[done.row] = done.figures;
+    const { trace, condition } = units[done.row] as RobustnessUnit;
+    const f = done.figures;
+    process.stderr.write(
+      `robustness ${++finished}/${units.length}: ${trace}, ${condition}: ${pct(f.withinSlaFraction)}, ${f.gpuHours.toFixed(1)} GPU-h, ${f.oracleRatio.toFixed(2)}× oracle (${done.wallSeconds.toFixed(1)} s)\n`,
+    );
+  });
+  const rows = units.map((unit, row) => ({ unit, figures: figures[row] as RobustnessFigures }));
+  const table = robustnessMarkdown(rows, SLA_TARGET);
+  process.stdout.write(`\n${table}\n`);
+  return table;
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
       sweep: { type: "boolean" },
+      robustness: { type: "boolean" },
       workers: { type: "string" },
       only: { type: "string", multiple: true },
     },
@@ -338,6 +404,11 @@ async function main(): Promise<number> {
     RUNS.splice(0, RUNS.length, ...RUNS.filter((r) => wanted.some((w) => r.file.includes(w))));
   }
   const withSweep = values.sweep === true;
+  const withRobustness = values.robustness === true;
+  if (withSweep && withRobustness) {
+    process.stderr.write("bench: --sweep and --robustness write different blocks: pick one\n");
+    return 2;
+  }
   const workers = values.workers === undefined ? Math.min(2, availableParallelism()) : Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1) {
     process.stderr.write(
@@ -350,13 +421,16 @@ async function main(): Promise<number> {
     return 1;
   }
   const totalStart = performance.now();
-  const sections = withSweep ? await parallel(workers) : sequential();
+  const content = withRobustness
+    ? await robustness(workers)
+    : (withSweep ? await parallel(workers) : sequential()).join("\n\n");
   process.stdout.write(`\ntotal ${((performance.now() - totalStart) / 1000).toFixed(1)} s\n`);
-  const block = withSweep ? "simulator-sweep" : "simulator-results";
-  const written = writeGeneratedBlock("docs/simulator.md", block, sections.join("\n\n"), {
-    command: withSweep ? "npm run bench -- --sweep" : "npm run bench",
-    inputs: RESULT_INPUTS,
-  });
+  const [block, command, inputs] = withRobustness
+    ? ["simulator-robustness", "npm run bench -- --robustness", [...RESULT_INPUTS, "bench/robustness.ts"]]
+    : withSweep
+      ? ["simulator-sweep", "npm run bench -- --sweep", RESULT_INPUTS]
+      : ["simulator-results", "npm run bench", RESULT_INPUTS];
+  const written = writeGeneratedBlock("docs/simulator.md", block, content, { command, inputs });
   process.stdout.write(`docs/simulator.md: ${block} ${written ? "updated" : "already current"}\n`);
   return 0;
 }
