@@ -100,6 +100,24 @@ describe("the decision book's bounds", () => {
       ).toThrow(/scalerMetadata\.maxReplicas/);
   });
 
+  it("remembers an invalid spec without the stack frames of its first parse", () => {
+    const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000 });
+    const request = { name: "bad", namespace: "ns", scalerMetadata: { maxReplicas: "x", mistypedKey: "1" } };
+    const errors = [1, 2].map(() => {
+      try {
+        book.specFor(request);
+      } catch (error) {
+        return error as Error;
+      }
+      throw new Error("expected the spec to be refused");
+    });
+    // The same remembered error both times, naming both keys, with no frames kept alive.
+    expect(errors[1]).toBe(errors[0]);
+    expect(errors[0]?.message).toContain('unknown key "mistypedKey"');
+    expect(errors[0]?.message).toContain("scalerMetadata.maxReplicas must be a whole number");
+    expect(errors[0]?.stack).not.toMatch(/\n\s+at /);
+  });
+
   it("keys entries by a digest: an invalid spec with long values keeps only short problems", () => {
     const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000 });
     const metadata: Record<string, string> = {};
