@@ -24,6 +24,16 @@ export interface HttpEndpointsDeps {
 const DEBUG_PAGE = 200;
 const DEBUG_PAGE_MAX = 2000;
 
+/**
+ * ?limit= of /debug/decisions: the default when absent, at most DEBUG_PAGE_MAX, undefined when
+ * it is not a positive whole number (answered 400: a typo must not look like an empty fleet).
+ */
+function pageLimit(raw: string | null): number | undefined {
+  if (raw === null) return DEBUG_PAGE;
+  if (!/^\d{1,15}$/.test(raw) || Number(raw) < 1) return undefined;
+  return Math.min(Number(raw), DEBUG_PAGE_MAX);
+}
+
 /** /metrics, /debug/decisions, /healthz (process alive) and /readyz (serving, not shutting down). */
 export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
   const routes: Record<string, (res: ServerResponse, req: IncomingMessage) => Promise<void> | void> = {
@@ -54,10 +64,13 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
       }
       const query = new URL(req.url ?? "/", "http://localhost").searchParams;
       const namespace = query.get("namespace");
-      const limit = Math.min(
-        Math.max(Math.trunc(Number(query.get("limit") ?? DEBUG_PAGE)) || DEBUG_PAGE, 1),
-        DEBUG_PAGE_MAX,
-      );
+      const limit = pageLimit(query.get("limit"));
+      if (limit === undefined) {
+        res
+          .writeHead(400, { "content-type": "text/plain" })
+          .end(`limit must be a positive whole number (a page holds at most ${DEBUG_PAGE_MAX} decisions)\n`);
+        return;
+      }
       const all = deps
         .decisions()
         .filter((d) => namespace === null || d.scaledObject.namespace === namespace)

@@ -120,6 +120,22 @@ describe("HTTP endpoints", () => {
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
 
+  it("answers a /debug/decisions limit that is not a positive whole number with 400 and a short reason", async () => {
+    harness = await startHarness();
+    const base = `http://127.0.0.1:${harness.scaler.httpPort}/debug/decisions`;
+    for (const limit of ["abc", "0", "-5", "1.5", "", "1e3", "9".repeat(400)]) {
+      const response = await fetch(`${base}?limit=${encodeURIComponent(limit)}`);
+      expect(response.status, `limit=${limit.slice(0, 20)}`).toBe(400);
+      const text = await response.text();
+      expect(text).toContain("limit must be a positive whole number");
+      expect(text.length).toBeLessThan(120);
+    }
+    const pages = await Promise.all(
+      ["1", "5000"].map(async (limit) => (await fetch(`${base}?limit=${limit}`)).status),
+    );
+    expect(pages).toEqual([200, 200]);
+  });
+
   it("serves /debug/decisions by default to loopback connections only", async () => {
     harness = await startHarness({ DEBUG_DECISIONS: "" });
     expect(harness.scaler.httpPort).toBeGreaterThan(0);
