@@ -1,6 +1,8 @@
 import { parseAllDocuments } from "yaml";
 import { ECHO_LIMIT, excerpt } from "./excerpt.ts";
+import { type CustomQueryKey, sourceSelectionGroup } from "./groups/sources.ts";
 import { type ConfigProblem, collectProblems } from "./resolve.ts";
+import { loadServiceConfig } from "./service-config.ts";
 import { resolveScalerSpec, type ScalerSpec } from "./spec.ts";
 
 /** One `external` trigger of a ScaledObject manifest, as KEDA would hand it to us. */
@@ -108,5 +110,55 @@ export function checkTrigger(
     warnings.push(
       `maxReplicaCount ${trigger.maxReplicaCount} is below the scaler's maxReplicas ${spec.target.maxReplicas}: the HPA will cap what the scaler asks for`,
     );
+  if (spec) warnings.push(...serviceMismatches(trigger, spec, env));
   return { trigger, spec, problems, warnings };
+}
+
+const CUSTOM_QUERY_KEYS: readonly CustomQueryKey[] = [
+  "waitingQuery",
+  "runningQuery",
+  "ttftP95Query",
+  "ttftRateQuery",
+  "kvCacheQuery",
+  "gpuQuery",
+  "tokensPerSecondQuery",
+];
+
+/**
+ * What the ScaledObject asks of the service that the service, configured by `env`, will refuse:
+ * valid metadata, but every poll would answer from a failed signal. Nothing when the environment
+ * itself is invalid (that is reported on its own).
+ */
+function serviceMismatches(
+  trigger: ExternalTrigger,
+  spec: ScalerSpec,
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const service = collectProblems(() => loadServiceConfig(env)).value;
+  if (!service) return [];
+  const warnings: string[] = [];
+  const whereSet = (key: string, envName: string) =>
+    trigger.metadata[key] !== undefined ? `scalerMetadata.${key}` : `env ${envName}`;
+  const { serviceBusQueue, serviceBusTopic } = spec.sources;
+  if (
+    spec.queue.enabled &&
+    (serviceBusQueue !== undefined || serviceBusTopic !== undefined) &&
+    !service.serviceBus.connectionString &&
+    !service.serviceBus.namespace
+  ) {
+    const where =
+      serviceBusQueue !== undefined
+        ? whereSet("serviceBusQueue", "SERVICEBUS_QUEUE")
+        : whereSet("serviceBusTopic", "SERVICEBUS_TOPIC");
+    warnings.push(
+      `${where} names a Service Bus entity, but Service Bus is not configured on the service (env SERVICEBUS_CONNECTION_STRING, or SERVICEBUS_NAMESPACE for Entra ID): the backlog signal would fail as not_configured on every poll`,
+    );
+  }
+  if (!service.prometheus.allowCustomQueries)
+    for (const key of CUSTOM_QUERY_KEYS)
+      if (spec.sources[key] !== undefined)
+        warnings.push(
+          `${whereSet(key, sourceSelectionGroup[key].env)} is set, but custom queries are off on the service (env ALLOW_CUSTOM_QUERIES=true enables them): the scaler refuses it (forbidden_query), never falling back to the built query`,
+        );
+  return warnings;
 }

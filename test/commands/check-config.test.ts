@@ -98,6 +98,41 @@ describe("check-config", () => {
     expect(result.stdout).toContain("Configuration is INVALID.");
   });
 
+  it("warns when a ScaledObject asks for what the service is not configured to give", () => {
+    const file = yamlFile(`
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: { name: chat, namespace: inference }
+spec:
+  scaleTargetRef: { name: vllm-chat }
+  triggers:
+    - type: external
+      metadata:
+        scalerAddress: keda-llm-scaler.keda:6000
+        serviceBusQueue: chat-requests
+        waitingQuery: 'sum(vllm:num_requests_waiting{namespace="inference"})'
+`);
+    const bare = runCli(["check-config", "--scaledobject", file]);
+    // Valid metadata: the warnings do not fail the check, they say what every poll would meet.
+    expect(bare.status).toBe(0);
+    expect(bare.stdout).toContain(
+      "! scalerMetadata.serviceBusQueue names a Service Bus entity, but Service Bus is not configured on the service",
+    );
+    expect(bare.stdout).toContain(
+      "! scalerMetadata.waitingQuery is set, but custom queries are off on the service (env ALLOW_CUSTOM_QUERIES=true enables them)",
+    );
+    const configured = runCli(["check-config", "--scaledobject", file], {
+      SERVICEBUS_CONNECTION_STRING: SECRET,
+      ALLOW_CUSTOM_QUERIES: "true",
+    });
+    expect(configured.status).toBe(0);
+    expect(configured.stdout).not.toContain("not configured on the service");
+    expect(configured.stdout).not.toContain("custom queries are off");
+    // Set by the environment for every ScaledObject, the warning names the variable instead.
+    const fromEnv = runCli(["check-config", "--scaledobject", file], { CUSTOM_GPU_QUERY: "vector(1)" });
+    expect(fromEnv.stdout).toContain("! env CUSTOM_GPU_QUERY is set, but custom queries are off");
+  });
+
   it("answers in JSON for scripts", () => {
     const result = runCli(["check-config", "--json", "--scaledobject", yamlFile(GOOD_AND_BAD)]);
     const report = JSON.parse(result.stdout) as {
