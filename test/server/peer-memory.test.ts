@@ -478,6 +478,57 @@ describe("the PeerMemory service", () => {
     }
   });
 
+  it("warns once when PEERS_DNS never resolves (a mistyped name), and never for a lone replica", async () => {
+    const run = async (answer: () => Promise<string[]>) => {
+      let now = 0;
+      const lines: string[] = [];
+      let lookups = 0;
+      const resolve = () => {
+        lookups++;
+        return answer();
+      };
+      const sync = new PeerSync({
+        store: new PeerMemoryStore(100),
+        peersDns: "keda-llm-scaler-peer",
+        pushIntervalMs: 10,
+        callTimeoutMs: 2000,
+        registry: new Registry(),
+        logger: pino({ level: "warn" }, { write: (line: string) => void lines.push(line) }),
+        clock: () => now,
+        resolve,
+        directoryRefreshMs: 0,
+        unresolvedWarningMs: 60_000,
+      });
+      sync.start(await freePort());
+      try {
+        // Within the grace period the lookups fail (or find this pod alone) and nothing is said.
+        await new Promise((r) => setTimeout(r, 100));
+        const early = lines.length;
+        now = 60_001;
+        // Past it, twenty more lookups (a tick each): at most one warning.
+        const after = lookups;
+        await eventually(() => expect(lookups).toBeGreaterThan(after + 20), 10_000);
+        return { early, lines };
+      } finally {
+        sync.close();
+      }
+    };
+    const typo = await run(async () => {
+      throw Object.assign(new Error("getaddrinfo ENOTFOUND keda-llm-scaler-peer"), { code: "ENOTFOUND" });
+    });
+    expect(typo.early).toBe(0);
+    expect(typo.lines).toHaveLength(1);
+    const warning = JSON.parse(typo.lines[0] ?? "{}") as { msg: string; level: number };
+    expect(warning.level).toBe(40);
+    expect(warning.msg).toContain(
+      'PEERS_DNS "keda-llm-scaler-peer" has not resolved since the start (ENOTFOUND)',
+    );
+    expect(warning.msg).toContain("the policy memory is not shared");
+    // A lone replica: the name resolves to this pod only. No peer, but nothing wrong with the name.
+    const alone = await run(async () => ["127.0.0.1"]);
+    expect(alone.lines).toEqual([]);
+  });
+
   describe("over mutual TLS", () => {
     const pki = {} as { dir: string; caFile: string; a: KeyPair; b: KeyPair; keda: KeyPair };
     beforeAll(() => {

@@ -37,6 +37,9 @@ export class PeerDirectory {
   private allowed = new Set<string>();
   private resolvedAtMs = Number.NEGATIVE_INFINITY;
   private resolving: Promise<void> | undefined;
+  /** Whether any name under PEERS_DNS has ever resolved, and why the last lookup failed if not. */
+  private answered = false;
+  private lastError: string | undefined;
 
   private readonly names: readonly PeerName[];
   private readonly ownPort: () => number;
@@ -53,6 +56,15 @@ export class PeerDirectory {
     this.ownPort = ownPort;
     this.clock = clock;
     this.resolve = resolve;
+  }
+
+  /**
+   * Why no name has ever resolved (the DNS error code), or undefined once one has. A correct
+   * PEERS_DNS names a Service that publishes this very pod, so it answers within seconds of the
+   * start; one that never answers is mistyped or names no Service.
+   */
+  get neverResolved(): string | undefined {
+    return this.answered ? undefined : (this.lastError ?? "not looked up yet");
   }
 
   /** The other replicas as last resolved. */
@@ -87,8 +99,10 @@ export class PeerDirectory {
       try {
         ips = await this.resolve(name.host);
         anyAnswered = true;
-      } catch {
+      } catch (error) {
         // No replica published under this name yet (a starting Deployment): try again later.
+        const code = (error as { code?: unknown }).code;
+        this.lastError = typeof code === "string" ? code.slice(0, 40) : "lookup failed";
         continue;
       }
       for (const ip of ips) {
@@ -101,6 +115,7 @@ export class PeerDirectory {
     this.resolvedAtMs = this.clock();
     // A failed lookup keeps the replicas we knew: DNS hiccups must not cut the sharing.
     if (!anyAnswered) return;
+    this.answered = true;
     this.peers = peers;
     this.allowed = allowed;
   }

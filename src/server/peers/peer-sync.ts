@@ -54,10 +54,17 @@ export interface PeerSyncOptions {
   readonly resolve?: Resolve;
   /** How often PEERS_DNS is looked up again (default 10 s). */
   readonly directoryRefreshMs?: number;
+  /** How long PEERS_DNS may stay unresolvable before a warning says so, once (default 60 s). */
+  readonly unresolvedWarningMs?: number;
 }
 
 /** How often the peers' addresses are looked up again (new pods, rescheduled pods). */
 const DIRECTORY_REFRESH_MS = 10_000;
+/**
+ * A Service's DNS records appear within seconds of it (the peers' Service publishes pods not
+ * ready yet, this one included): a minute with no answer at all is a wrong name, not a slow start.
+ */
+const UNRESOLVED_WARNING_MS = 60_000;
 /** A peer that failed is retried after this, doubling up to the maximum. */
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
@@ -94,6 +101,8 @@ export class PeerSync {
   private directory: PeerDirectory | undefined;
   private readonly peers = new Map<string, Peer>();
   private timer: NodeJS.Timeout | undefined;
+  private startedAtMs = 0;
+  private warnedUnresolved = false;
   /** While fill() runs: this replica refuses to hand out its own, partial, memory. */
   private filling = false;
   private credentials: { key: string; value: grpc.ChannelCredentials } | undefined;
@@ -177,6 +186,7 @@ export class PeerSync {
       this.clock,
       this.options.resolve,
     );
+    this.startedAtMs = this.clock();
     this.timer ??= setInterval(() => void this.tick(), this.options.pushIntervalMs);
     this.timer.unref();
   }
@@ -291,6 +301,7 @@ export class PeerSync {
 
   private async tick(): Promise<void> {
     await this.directory?.refresh(this.options.directoryRefreshMs ?? DIRECTORY_REFRESH_MS).catch(() => {});
+    this.warnIfUnresolved();
     try {
       this.reconcilePeers();
     } catch (error) {
@@ -301,6 +312,18 @@ export class PeerSync {
     const now = this.clock();
     for (const peer of this.peers.values())
       if (!peer.sending && peer.outbox.size > 0 && now >= peer.retryAtMs) void this.push(peer);
+  }
+
+  /** Once: PEERS_DNS has not resolved since the start, so this replica shares its memory with nobody. */
+  private warnIfUnresolved(): void {
+    const why = this.directory?.neverResolved;
+    if (this.warnedUnresolved || why === undefined) return;
+    if (this.clock() - this.startedAtMs < (this.options.unresolvedWarningMs ?? UNRESOLVED_WARNING_MS)) return;
+    this.warnedUnresolved = true;
+    this.options.logger.warn(
+      { peersDns: this.options.peersDns.slice(0, 200), error: why },
+      `PEERS_DNS "${this.options.peersDns.slice(0, 200)}" has not resolved since the start (${why}): no peer is found and the policy memory is not shared. Check the name: the peers' headless Service (keda-llm-scaler-peers in deploy/), in this namespace or as service.namespace`,
+    );
   }
 
   private async push(peer: Peer): Promise<void> {
