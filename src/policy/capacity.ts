@@ -204,14 +204,20 @@ export function learnCapacity(
         }
       : undefined;
   if (!learnt) return { perReplica: prior, memory: next };
-  const low = prior * settings.minFactor;
+  // requestsPerSecondPerReplica × capacityMaxFactor caps the capacity, the token rates' figure
+  // too: their model has no per-request overhead, so a mix of tiny requests would promise
+  // hundreds per second. Downwards nothing caps the token rates' figure (a reasoning mix of long
+  // answers really serves under 1 req/s, and a lower capacity only asks for more replicas);
+  // capacityMinFactor bounds saturation's correction of whichever figure it starts from.
   const high = prior * settings.maxFactor;
-  const perReplica = Math.min(high, Math.max(low, base * factor));
+  const start = Math.min(base, high);
+  const low = start * settings.minFactor;
+  const perReplica = Math.min(high, Math.max(low, start * factor));
   const bound =
-    perReplica <= low + 1e-9
-      ? ` (held at the lower bound ×${settings.minFactor} of ${prior})`
-      : perReplica >= high - 1e-9
-        ? ` (held at the upper bound ×${settings.maxFactor} of ${prior})`
+    perReplica >= high - 1e-9 && base * factor >= high - 1e-9
+      ? ` (held at the upper bound ×${settings.maxFactor} of ${prior})`
+      : perReplica <= low + 1e-9 && samples > 0
+        ? ` (held at the lower bound ×${settings.minFactor} of ${round2(start)})`
         : "";
   const parts: string[] = [];
   if (mixPart.mixPerReplica !== undefined && mixPart.mix && settings.tokenRates)

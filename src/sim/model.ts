@@ -77,9 +77,9 @@ export interface SimModel {
   /** After the trace ends, keep serving (unaccounted) until every request had its first token, at most this long. */
   readonly drainLimitMs: number;
   /**
-   * Before the trace starts, every policy serves the trace's opening rate (its first 10 minutes'
-   * mean) for this long, unaccounted: each starts from its own steady state instead of from a
-   * cold, empty cluster that no real deployment would be in.
+   * Before the trace starts, every policy serves the trace's opening traffic (its first 10
+   * minutes, replayed in a loop) for this long, unaccounted: each starts from its own steady state
+   * instead of from a cold, empty cluster that no real deployment would be in.
    */
   readonly warmupMs: number;
 }

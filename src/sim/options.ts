@@ -40,8 +40,8 @@ policies
   --metadata KEY=VALUE         repeatable; overrides ours' scalerMetadata
   --max-replicas N             every policy's maximum (default 8, as the realtime example)
   --hpa-tolerance X            cluster HPA tolerance (default 0.1)
-  --capacity-error X           run ours with its requestsPerSecondPerReplica multiplied by X (default 1:
-                               the realtime example's setting, as a user would copy it)
+  --capacity-error X           run ours with its capacity settings (requestsPerSecondPerReplica and the two
+                               token rates) multiplied by X (default 1: the realtime example's, as a user copies them)
 model (see docs/simulator.md)
   --front-end http|queue       how requests reach vLLM (default http: a load balancer, least outstanding
                                requests, vLLM's waiting queue uncapped; queue: Service Bus with competing

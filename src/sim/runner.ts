@@ -174,8 +174,8 @@ const WARMUP_DOUBLINGS = 4;
 const SETTLE_MS = 15 * 60_000;
 
 /**
- * Runs one policy over the trace, from its own steady state for the opening rate: the warm-up
- * (unbilled, uncounted) serves the opening rate for --warmup-minutes, and if the policy has not
+ * Runs one policy over the trace, from its own steady state on the opening traffic: the warm-up
+ * (unbilled, uncounted) replays the trace's opening ten minutes for --warmup-minutes, and if the policy has not
  * settled by then it is run again from scratch with twice the warm-up, and so on. Starting over
  * keeps the policies' clocks continuous: the warm-up always ends exactly where the trace starts.
  */

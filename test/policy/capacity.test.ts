@@ -84,6 +84,15 @@ describe("learned capacity", () => {
     expect(calm.note).toContain("held at the upper bound ×3 of 2");
   });
 
+  it("follows a reasoning mix below capacityMinFactor × the prior: a lower capacity only asks for more", () => {
+    // 500 prompt + 4,000 generated tokens per request: 1 ÷ (0.05 + 2) ≈ 0.49 req/s per replica,
+    // under 0.33 × 2 = 0.66. Holding it at 0.66 would plan a third too little.
+    const reasoning = { ...calmTraffic, promptTokensPerSecond: 1_500, generationTokensPerSecond: 12_000 };
+    const learned = learnOver(1800, reasoning, TOKENS);
+    expect(learned.perReplica).toBeCloseTo(1 / 2.05, 3);
+    expect(learned.note).not.toContain("bound");
+  });
+
   it("ignores a rate window with too few requests to tell the mix (one long prompt is not the traffic)", () => {
     const trickle = {
       ...calmTraffic,
@@ -171,7 +180,7 @@ describe("learned capacity invariants", () => {
     maxLength: 30,
   });
 
-  it("stays within [prior × min, prior × max], finite, whatever the evidence (negative, NaN, missing)", () => {
+  it("stays within [prior × min, prior × max] (token rates: above 0, at most prior × max), finite, whatever the evidence", () => {
     fc.assert(
       fc.property(runArb, fc.boolean(), (run, tokens) => {
         let memory: CapacityMemory | undefined;
@@ -181,7 +190,8 @@ describe("learned capacity invariants", () => {
           const learned = learnCapacity(tokens ? TOKENS : CAPACITY, evidence, memory, now);
           memory = learned.memory;
           expect(Number.isFinite(learned.perReplica)).toBe(true);
-          expect(learned.perReplica).toBeGreaterThanOrEqual(2 * 0.33 - 1e-9);
+          if (tokens) expect(learned.perReplica).toBeGreaterThan(0);
+          else expect(learned.perReplica).toBeGreaterThanOrEqual(2 * 0.33 - 1e-9);
           expect(learned.perReplica).toBeLessThanOrEqual(2 * 3 + 1e-9);
         }
       }),

@@ -144,7 +144,7 @@ describe("TTFT P95 demand", () => {
     const readings = { ttftP95Seconds: 20, ttftRequestsPerSecond: 10, replicasReady: 2, vllmWaiting: 0 };
     const decision = decideOnce(spec, { ...readings, queueBacklog: 0 });
     expect(verdictOf(decision, "ttft")).toMatchObject({ status: "abstained" });
-    expect(verdictOf(decision, "ttft")?.note).toContain("but nothing waits now (latencyGate=queue)");
+    expect(verdictOf(decision, "ttft")?.note).toContain("and nothing waits now (latencyGate=queue)");
     expect(decision).toMatchObject({ drivingFactor: "queue", desiredReplicas: 8 });
     // One request waiting opens it again: latency says how many (2 ready × 10 step-bounded to ×2).
     expect(verdictOf(decideOnce(spec, { ...readings, queueBacklog: 1 }), "ttft")?.status).toBe("voted");

@@ -260,14 +260,14 @@ export const policyGroups = {
       env: "CAPACITY_MIN_FACTOR",
       type: fraction(),
       default: "0.33",
-      doc: "The learned capacity stays at or above this × its prior (requestsPerSecondPerReplica, or the capacity the token rates give for the traffic's tokens per request).",
+      doc: "Saturation may lower the capacity to this × the figure it starts from (requestsPerSecondPerReplica, or the capacity the token rates give for the traffic's tokens per request), no further. The token rates' figure itself may be lower (a mix of long answers): a lower capacity only asks for more replicas.",
     }),
     maxFactor: setting({
       key: "capacityMaxFactor",
       env: "CAPACITY_MAX_FACTOR",
       type: numberAtLeastOne(),
       default: "3",
-      doc: "The learned capacity stays at or below this × its prior (as for capacityMinFactor).",
+      doc: "The learned capacity, the token rates' figure included, stays at or below this × requestsPerSecondPerReplica (the token rates know no per-request overhead: a mix of tiny requests would promise hundreds per second).",
     }),
     timeConstantSeconds: setting({
       key: "capacityTimeConstantSeconds",

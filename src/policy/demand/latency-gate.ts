@@ -27,7 +27,7 @@ export function latencyGate(
     if (context.backlog === 0)
       return {
         open: false,
-        reason: `the queue asks for ${wanted} with ${ready} ready, but nothing waits now (latencyGate=queue)`,
+        reason: `the queue asks for ${wanted} with ${ready} ready and nothing waits now (latencyGate=queue)`,
       };
     return { open: true, reason: `the queue asks for ${wanted} with ${ready} ready` };
   }
