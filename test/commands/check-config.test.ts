@@ -98,6 +98,29 @@ describe("check-config", () => {
     expect(result.stdout).toContain("Configuration is INVALID.");
   });
 
+  it("warns when the TTFT target is looser than the SLA it serves", () => {
+    const file = (ttft: string) =>
+      yamlFile(`
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: { name: chat, namespace: inference }
+spec:
+  scaleTargetRef: { name: vllm-chat }
+  triggers:
+    - type: external
+      metadata:
+        scalerAddress: keda-llm-scaler.keda:6000
+        latencySlaSeconds: "10"
+        ttftTargetSeconds: "${ttft}"
+`);
+    const loose = runCli(["check-config", "--scaledobject", file("30")]);
+    expect(loose.status).toBe(0);
+    expect(loose.stdout).toContain("! ttftTargetSeconds 30 is above latencySlaSeconds 10");
+    expect(runCli(["check-config", "--scaledobject", file("5")]).stdout).not.toContain(
+      "is above latencySlaSeconds",
+    );
+  });
+
   it("warns when a ScaledObject asks for what the service is not configured to give", () => {
     const file = yamlFile(`
 apiVersion: keda.sh/v1alpha1
