@@ -256,7 +256,7 @@ export function renderDecision(decision: Decision, spec: ScalerSpec, zone: strin
   ].filter((part) => part !== undefined);
   lines.push(
     "",
-    `Fused load ${figure(decision.loadReplicas)} (${decision.drivingFactor}) ÷ ${spec.headroom.targetUtilisation} headroom; warm floor ${decision.floorReplicas}${decision.floorReason ? ` (${decision.floorReason})` : ""}; min ${spec.target.minReplicas}, max ${spec.target.maxReplicas}`,
+    `Fused load ${figure(decision.loadReplicas)} ÷ ${spec.headroom.targetUtilisation} headroom, answer set by ${decision.drivingFactor}; warm floor ${decision.floorReplicas}${decision.floorReason ? ` (${decision.floorReason})` : ""}; min ${spec.target.minReplicas}, max ${spec.target.maxReplicas}`,
   );
   if (replicas.length > 0) lines.push(`Deployment replicas: ${replicas.join(", ")}`);
   if (decision.servingReplicas !== undefined) lines.push(`Serving side wants: ${decision.servingReplicas}`);

@@ -162,7 +162,7 @@ describe("keda-llm-scaler explain", () => {
     expect(code).toBe(0);
     expect(out).toContain("Answer: 1 replica(s)");
     expect(out).toContain("1 replica(s): queue demand 0.0042 ÷ 0.9 headroom");
-    expect(out).toContain("Fused load 0.0042 (queue) ÷ 0.9 headroom");
+    expect(out).toContain("Fused load 0.0042 ÷ 0.9 headroom, answer set by queue");
   });
 
   it("names a bad metadata key, a bad reading and a bad instant", async () => {
