@@ -38,6 +38,11 @@ interface Template {
   readonly bytes: number;
 }
 
+/** What a remembered template costs here: its settings, and its key (up to 4,096 characters of metadata). */
+function costOf(key: string, template: Template): number {
+  return template.bytes + 2 * key.length;
+}
+
 export interface SpecTemplatesOptions {
   readonly env: RawInputs["env"];
   /** Distinct contents remembered; the least recently used is forgotten first. */
@@ -82,7 +87,7 @@ export class SpecTemplates {
     } else {
       template = this.parse(identity, metadata);
       this.templates.set(key, template);
-      this.bytes += template.bytes;
+      this.bytes += costOf(key, template);
       this.evictBeyondBound();
     }
     const { parsed } = template;
@@ -97,6 +102,11 @@ export class SpecTemplates {
 
   get size(): number {
     return this.templates.size;
+  }
+
+  /** The approximate bytes of the remembered templates and their keys (bounded by maxBytes). */
+  get approximateBytes(): number {
+    return this.bytes;
   }
 
   private parse(identity: ScaledObjectIdentity, metadata: Readonly<Record<string, string>>): Template {
@@ -122,7 +132,7 @@ export class SpecTemplates {
       const oldestKey = this.templates.keys().next().value as string;
       const oldest = this.templates.get(oldestKey);
       this.templates.delete(oldestKey);
-      if (oldest) this.bytes -= oldest.bytes;
+      if (oldest) this.bytes -= costOf(oldestKey, oldest);
     }
   }
 }

@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionBook } from "../../src/server/decision-book.ts";
 import { MAX_METADATA_CHARACTERS } from "../../src/server/external-scaler.ts";
+import { SpecTemplates } from "../../src/server/spec-templates.ts";
 import {
   type Harness,
   KedaLikeClient,
@@ -98,6 +99,18 @@ describe("the decision book's bounds", () => {
       expect(() =>
         book.specFor({ name, namespace: "team-a", scalerMetadata: { ...metadata, maxReplicas: "x" } }),
       ).toThrow(/scalerMetadata\.maxReplicas/);
+  });
+
+  it("bounds the shared parsed specs by bytes, keys included, whatever a tenant sends", () => {
+    const templates = new SpecTemplates({ env, maxEntries: 10_000, maxBytes: 200_000 });
+    for (let i = 0; i < 500; i++) {
+      const metadata = { ...ONE_PER_MESSAGE, modelName: `m${i}-${"x".repeat(3000)}` };
+      const content = JSON.stringify(["ns", metadata]);
+      templates.specFor({ name: `so-${i}`, namespace: "ns" }, metadata, content);
+    }
+    expect(templates.approximateBytes).toBeLessThanOrEqual(200_000);
+    expect(templates.size).toBeGreaterThan(1);
+    expect(templates.size).toBeLessThan(500);
   });
 
   it("remembers an invalid spec without the stack frames of its first parse", () => {
