@@ -83,9 +83,11 @@ const RUNS: { title: string; file: string; flags: string[] }[] = [
     flags: SERVEGEN,
   },
   {
-    title: "ServeGen reasoning (DeepSeek-R1), 1 day, busiest window = 6 replicas",
+    // With R1's own token sizes (ServeGen's pmfs for the same day): the conversation trace's 211-token
+    // answers would say nothing about the decode-heavy case this trace exists for.
+    title: "ServeGen reasoning (DeepSeek-R1), 1 day, its own token sizes, busiest window = 6 replicas",
     file: "servegen_reason_deepseek_r1_1d.csv",
-    flags: SERVEGEN,
+    flags: [...SERVEGEN, "--token-sizes", "reason"],
   },
 ];
 

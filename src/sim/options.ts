@@ -28,7 +28,8 @@ trace
   --from TIME, --until TIME    replay only [from, until) of the trace (YYYY-MM-DD HH:MM on the --tz clock)
   --scale X                    multiply the arrival rate by X
   --peak-replicas N            scale so that the busiest minute needs N replicas at 100 %
-  --token-sizes conv|code      token sizes for count traces (default conv: the Azure conversation trace)
+  --token-sizes conv|code|reason  token sizes for count traces (default conv: the Azure conversation
+                               trace; code: Azure code; reason: ServeGen DeepSeek-R1, 7x longer answers)
   --burstiness CV              rate variation between ${DEFAULT_MODEL.tickMs / 1000} s ticks for count traces (default 0: Poisson)
 policies
   --policy NAME                repeatable; default ${DEFAULT_POLICY_NAMES.join(", ")};

@@ -2,7 +2,8 @@ import type { Rng } from "./rng.ts";
 
 /**
  * Token-size distributions for count traces, as 41 quantiles (every 2.5 %) of the Azure LLM
- * inference traces (2023-11-16, 1 h each; see data/traces/README.md). Sampling
+ * inference traces (2023-11-16, 1 h each) and of ServeGen's DeepSeek-R1 day (see
+ * data/traces/README.md). Sampling
  * interpolates between quantiles, which keeps the traces' lumpy shapes (the conversation
  * trace's clusters around 400 and 1,000 context tokens) that a fitted log-normal would smooth out.
  */
@@ -38,9 +39,35 @@ export const AZURE_CODE: TokenSizeDistribution = {
   ],
 };
 
+/**
+ * ServeGen's `reason/deepseek-r1` (alibaba/ServeGen, Apache-2.0; Xiang et al., NSDI 2026): the day's
+ * input and output token pmfs of all 73 clients, each weighted by its requests, the same day that
+ * data/traces/servegen_reason_deepseek_r1_1d.csv sums. Recomputed by
+ * scripts/servegen-token-sizes.ts. Means 1,268 prompt and 1,527 generated tokens (7x the
+ * conversation trace's answers; median 792, p97.5 8,369, capped at 32,768). Unlike the Azure ones,
+ * the two ends are not the minimum and maximum but placed so that the end slices keep the data's
+ * mean: the top 2.5 % of prompts run from 14,144 to 57,284 tokens, and a straight line to the
+ * maximum would inflate the mean prompt by 28 %. The source publishes only marginals per client and
+ * 6 hours, so nothing says whether long prompts get long answers (the simulator draws them
+ * independently; across clients the two means hardly correlate, -0.09).
+ */
+export const SERVEGEN_REASON: TokenSizeDistribution = {
+  name: "reason",
+  contextQuantiles: [
+    6, 11, 13, 15, 18, 22, 26, 27, 29, 34, 41, 49, 57, 65, 76, 91, 113, 147, 172, 204, 208, 212, 222, 260,
+    266, 279, 349, 377, 406, 431, 482, 580, 748, 911, 1165, 1305, 2092, 3858, 6714, 14144, 30796,
+  ],
+  generatedQuantiles: [
+    105, 182, 225, 258, 287, 315, 341, 365, 387, 407, 427, 448, 470, 493, 519, 548, 582, 621, 668, 725, 792,
+    865, 944, 1024, 1104, 1178, 1244, 1307, 1367, 1430, 1499, 1572, 1680, 1853, 2196, 2751, 3432, 4310, 5701,
+    8369, 16974,
+  ],
+};
+
 export const TOKEN_SIZE_DISTRIBUTIONS: Readonly<Record<string, TokenSizeDistribution>> = {
   conv: AZURE_CONVERSATION,
   code: AZURE_CODE,
+  reason: SERVEGEN_REASON,
 };
 
 function sampleQuantiles(quantiles: readonly number[], u: number): number {
