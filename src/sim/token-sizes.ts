@@ -6,6 +6,10 @@ import type { Rng } from "./rng.ts";
  * data/traces/README.md). Sampling
  * interpolates between quantiles, which keeps the traces' lumpy shapes (the conversation
  * trace's clusters around 400 and 1,000 context tokens) that a fitted log-normal would smooth out.
+ * The two ends are not the minimum and maximum but placed so that the 2.5 % slice at each end keeps
+ * the trace's mean for that slice: a straight line from the 97.5th percentile to the longest prompt
+ * (14,050 tokens) made the conversation's mean prompt 1,269 instead of the trace's 1,155, and the
+ * code trace's mean answer 46 tokens instead of 28.
  */
 export interface TokenSizeDistribution {
   readonly name: string;
@@ -16,26 +20,26 @@ export interface TokenSizeDistribution {
 export const AZURE_CONVERSATION: TokenSizeDistribution = {
   name: "conv",
   contextQuantiles: [
-    2, 120, 181, 200, 207, 235, 372, 379, 387, 393, 396, 400, 403, 407, 414, 428, 703, 922, 984, 1005, 1020,
+    1, 120, 181, 200, 207, 235, 372, 379, 387, 393, 396, 400, 403, 407, 414, 428, 703, 922, 984, 1005, 1020,
     1034, 1045, 1058, 1071, 1083, 1097, 1112, 1130, 1153, 1189, 1277, 1315, 1434, 1876, 2309, 2735, 4075,
-    4083, 4092, 14050,
+    4083, 4092, 4860,
   ],
   generatedQuantiles: [
-    7, 28, 41, 48, 54, 60, 67, 72, 77, 82, 85, 88, 91, 93, 96, 99, 103, 108, 113, 120, 129, 139, 151, 162,
-    177, 195, 217, 373, 384, 391, 395, 396, 400, 406, 411, 416, 424, 430, 451, 522, 1000,
+    8, 28, 41, 48, 54, 60, 67, 72, 77, 82, 85, 88, 91, 93, 96, 99, 103, 108, 113, 120, 129, 139, 151, 162,
+    177, 195, 217, 373, 384, 391, 395, 396, 400, 406, 411, 416, 424, 430, 451, 522, 716,
   ],
 };
 
 export const AZURE_CODE: TokenSizeDistribution = {
   name: "code",
   contextQuantiles: [
-    3, 44, 75, 102, 147, 185, 232, 299, 386, 484, 578, 679, 770, 863, 938, 1016, 1075, 1153, 1261, 1370, 1469,
+    2, 44, 75, 102, 147, 185, 232, 299, 386, 484, 578, 679, 770, 863, 938, 1016, 1075, 1153, 1261, 1370, 1469,
     1585, 1690, 1798, 1909, 2048, 2164, 2305, 2433, 2578, 2745, 2942, 3192, 3538, 3919, 4434, 5186, 6097,
     7302, 7435, 7437,
   ],
   generatedQuantiles: [
     6, 6, 6, 6, 7, 7, 7, 8, 8, 9, 9, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 16, 16, 18, 19, 20, 22,
-    24, 26, 29, 33, 39, 46, 55, 69, 90, 145, 1899,
+    24, 26, 29, 33, 39, 46, 55, 69, 90, 145, 457,
   ],
 };
 

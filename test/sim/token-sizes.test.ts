@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { scaleForPeakReplicas } from "../../src/sim/arrivals.ts";
 import { parseSimulateArgs } from "../../src/sim/options.ts";
@@ -34,6 +35,28 @@ describe("token-size distributions", () => {
     expect(meanOf(SERVEGEN_REASON.generatedQuantiles)).toBeGreaterThan(
       6 * meanOf(AZURE_CONVERSATION.generatedQuantiles),
     );
+  });
+
+  it("conv and code keep their Azure traces' means within 2 % (the end quantiles keep their slices' means)", () => {
+    for (const [name, file] of [
+      ["conv", "azure_llm_2023_conv_1h.csv"],
+      ["code", "azure_llm_2023_code_1h.csv"],
+    ] as const) {
+      const rows = readFileSync(new URL(`../../data/traces/${file}`, import.meta.url), "utf8")
+        .trim()
+        .split("\n")
+        .slice(1);
+      const mean = (column: number) =>
+        rows.reduce((sum, row) => sum + Number(row.split(",")[column]), 0) / rows.length;
+      const distribution = TOKEN_SIZE_DISTRIBUTIONS[name];
+      if (!distribution) throw new Error(`no ${name}`);
+      expect(Math.abs(meanOf(distribution.contextQuantiles) / mean(1) - 1), `${name} prompt`).toBeLessThan(
+        0.02,
+      );
+      expect(Math.abs(meanOf(distribution.generatedQuantiles) / mean(2) - 1), `${name} answer`).toBeLessThan(
+        0.02,
+      );
+    }
   });
 
   it("sampling draws the distribution's mean", () => {
