@@ -139,23 +139,12 @@ export function createSignalSource(
   });
 
   const failed = (answer: { ok: boolean }) => !answer.ok;
-  const prometheusCache = new SharedCache<QueryAnswer>(
-    limits.cacheTtlMs,
-    clock,
-    10_000,
-    undefined,
-    0.1,
-    failed,
-  );
-  const serviceBusCache = new SharedCache<Reading>(limits.cacheTtlMs, clock, 10_000, undefined, 0.1, failed);
-  const azureMonitorCache = new SharedCache<GpuAnswer>(
-    limits.cacheTtlMs,
-    clock,
-    10_000,
-    undefined,
-    0.1,
-    failed,
-  );
+  /** One cache per upstream, all with the same TTL, size, jitter and failure test. */
+  const sourceCache = <T extends { ok: boolean }>() =>
+    new SharedCache<T>(limits.cacheTtlMs, clock, 10_000, undefined, 0.1, failed);
+  const prometheusCache = sourceCache<QueryAnswer>();
+  const serviceBusCache = sourceCache<Reading>();
+  const azureMonitorCache = sourceCache<GpuAnswer>();
 
   /** Loads through the cache, counting upstream requests (background refreshes too) and hits. */
   function cached<T extends { ok: boolean }>(
