@@ -98,9 +98,8 @@ describe("check-config", () => {
     expect(result.stdout).toContain("Configuration is INVALID.");
   });
 
-  it("warns when the TTFT target is looser than the SLA it serves", () => {
-    const file = (ttft: string) =>
-      yamlFile(`
+  /** A valid ScaledObject "chat" whose trigger adds `metadataLines` after its scalerAddress. */
+  const chatScaledObject = (metadataLines: string) => `
 apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
 metadata: { name: chat, namespace: inference }
@@ -110,9 +109,12 @@ spec:
     - type: external
       metadata:
         scalerAddress: keda-llm-scaler.keda:6000
-        latencySlaSeconds: "10"
-        ttftTargetSeconds: "${ttft}"
-`);
+        ${metadataLines}
+`;
+
+  it("warns when the TTFT target is looser than the SLA it serves", () => {
+    const file = (ttft: string) =>
+      yamlFile(chatScaledObject(`latencySlaSeconds: "10"\n        ttftTargetSeconds: "${ttft}"`));
     const loose = runCli(["check-config", "--scaledobject", file("30")]);
     expect(loose.status).toBe(0);
     expect(loose.stdout).toContain("! ttftTargetSeconds 30 is above latencySlaSeconds 10");
@@ -122,19 +124,11 @@ spec:
   });
 
   it("warns when a ScaledObject asks for what the service is not configured to give", () => {
-    const file = yamlFile(`
-apiVersion: keda.sh/v1alpha1
-kind: ScaledObject
-metadata: { name: chat, namespace: inference }
-spec:
-  scaleTargetRef: { name: vllm-chat }
-  triggers:
-    - type: external
-      metadata:
-        scalerAddress: keda-llm-scaler.keda:6000
-        serviceBusQueue: chat-requests
-        waitingQuery: 'sum(vllm:num_requests_waiting{namespace="inference"})'
-`);
+    const file = yamlFile(
+      chatScaledObject(
+        `serviceBusQueue: chat-requests\n        waitingQuery: 'sum(vllm:num_requests_waiting{namespace="inference"})'`,
+      ),
+    );
     const bare = runCli(["check-config", "--scaledobject", file]);
     // Valid metadata: the warnings do not fail the check, they say what every poll would meet.
     expect(bare.status).toBe(0);

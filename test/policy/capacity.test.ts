@@ -249,34 +249,41 @@ describe("learned capacity in the decision", () => {
     expect(last?.decision.rules.some((r) => r.rule === "learned-capacity")).toBe(true);
   });
 
-  it("plans with the token-based capacity and names it in the reasons; missing token counters hold it", () => {
-    const spec = specOf({
-      prefillTokensPerSecondPerReplica: "10000",
-      decodeTokensPerSecondPerReplica: "2000",
-    });
-    const calm = {
-      queueBacklog: 0,
-      vllmWaiting: 0,
-      ttftRequestsPerSecond: 10,
-      promptTokensPerSecond: 10_000,
-      generationTokensPerSecond: 2_000,
-      replicasReady: 4,
-      replicasDesired: 4,
-      replicasUnavailable: 0,
-    };
+  const withTokenRates = () =>
+    specOf({ prefillTokensPerSecondPerReplica: "10000", decodeTokensPerSecondPerReplica: "2000" });
+  /** 10 req/s of 1,000 prompt + 200 generated tokens on 4 ready replicas, nothing waiting at the pods. */
+  const tokenTraffic = (queueBacklog: number) => ({
+    queueBacklog,
+    vllmWaiting: 0,
+    ttftRequestsPerSecond: 10,
+    promptTokensPerSecond: 10_000,
+    generationTokensPerSecond: 2_000,
+    replicasReady: 4,
+    replicasDesired: 4,
+    replicasUnavailable: 0,
+  });
+  /** Polls every 15 s for 10 minutes with the same readings, carrying the memory. */
+  function decideFor10Minutes(spec: ReturnType<typeof specOf>, readings: ReturnType<typeof tokenTraffic>) {
     let memory: PolicyMemory | undefined;
     let last: ReturnType<typeof decide> | undefined;
     for (let t = 0; t <= 600; t += 15) {
       const now = NOON + t * 1000;
-      last = decide(spec, readingsOf(calm, now), now, memory);
+      last = decide(spec, readingsOf(readings, now), now, memory);
       memory = last.memory;
     }
+    if (!last) throw new Error("no poll");
+    return last;
+  }
+
+  it("plans with the token-based capacity and names it in the reasons; missing token counters hold it", () => {
+    const spec = withTokenRates();
+    const calm = tokenTraffic(0);
+    const last = decideFor10Minutes(spec, calm);
+    const memory = last.memory;
     // 1,000 prompt + 200 generated tokens per request → 5 req/s per replica; 10 req/s → 2 replicas of load.
-    const note = last?.decision.rules.find((r) => r.rule === "learned-capacity")?.note;
+    const note = last.decision.rules.find((r) => r.rule === "learned-capacity")?.note;
     expect(note).toContain("learned capacity 5 req/s per replica (configured 2)");
-    expect(last?.decision.signals.find((v) => v.signal === "queue")?.note).toContain(
-      "at 5 req/s per replica",
-    );
+    expect(last.decision.signals.find((v) => v.signal === "queue")?.note).toContain("at 5 req/s per replica");
     const now = NOON + 615_000;
     const { promptTokensPerSecond: _p, generationTokensPerSecond: _g, ...withoutTokens } = calm;
     const held = decide(spec, readingsOf(withoutTokens, now), now, memory);
@@ -284,30 +291,10 @@ describe("learned capacity in the decision", () => {
   });
 
   it("behind Service Bus, messages in flight are no queue: the token-based capacity rises; a real backlog holds it", () => {
-    const spec = specOf({
-      prefillTokensPerSecondPerReplica: "10000",
-      decodeTokensPerSecondPerReplica: "2000",
-    });
-    const run = (queueBacklog: number) => {
-      const readings = {
-        queueBacklog,
-        vllmWaiting: 0,
-        ttftRequestsPerSecond: 10,
-        promptTokensPerSecond: 10_000,
-        generationTokensPerSecond: 2_000,
-        replicasReady: 4,
-        replicasDesired: 4,
-        replicasUnavailable: 0,
-      };
-      let memory: PolicyMemory | undefined;
-      let last: ReturnType<typeof decide> | undefined;
-      for (let t = 0; t <= 600; t += 15) {
-        const now = NOON + t * 1000;
-        last = decide(spec, readingsOf(readings, now), now, memory);
-        memory = last.memory;
-      }
-      return last?.decision.signals.find((v) => v.signal === "queue")?.note;
-    };
+    const run = (queueBacklog: number) =>
+      decideFor10Minutes(withTokenRates(), tokenTraffic(queueBacklog)).decision.signals.find(
+        (v) => v.signal === "queue",
+      )?.note;
     // 25 active messages at 10 req/s are 2.5 s of inflow, held by the consumers (under a tenth of
     // the 60 s SLA): in flight, so the capacity rises from the prior 2 to the token rates' 5.
     expect(run(25)).toContain("at 5 req/s per replica");
