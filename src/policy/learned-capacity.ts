@@ -1,6 +1,6 @@
 import type { ScalerSpec } from "../config/spec.ts";
 import type { SignalKey } from "../readings/signal-table.ts";
-import { type CapacityMemory, learnCapacity } from "./capacity.ts";
+import { type CapacityMemory, learnCapacity, type TokenRates } from "./capacity.ts";
 import type { RuleFired } from "./decision.ts";
 import { durationMs } from "./duration.ts";
 import { type UsableReadings, usableValue } from "./usable.ts";
@@ -31,6 +31,19 @@ function calm(usable: UsableReadings, latencySlaSeconds: number): boolean {
 }
 
 /**
+ * The token rates the drain rule plans with, when it does: the queue in drain mode, capacity
+ * learning on, both rates set, and TTFT read (its request rate turns token counters into tokens
+ * per request). Undefined otherwise: requestsPerSecondPerReplica is then the capacity's prior.
+ */
+export function plannedTokenRates(spec: ScalerSpec): TokenRates | undefined {
+  const { learning, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode } = spec.capacity;
+  const drains = spec.queue.enabled && spec.queue.mode === "drain";
+  return drains && learning && spec.ttft.enabled && prefill > 0 && decode > 0
+    ? { prefill, decode }
+    : undefined;
+}
+
+/**
  * The spec the demand signals plan with: the drain rule's requests per second per replica
  * replaced by the learned one (see capacity.ts for the evidence it accepts).
  */
@@ -44,12 +57,11 @@ export function applyLearnedCapacity(
   const drains = spec.queue.enabled && spec.queue.mode === "drain";
   if (!drains || !spec.capacity.learning) return { spec, memory: undefined, reasons: [] };
   const fresh = (key: SignalKey) => (usable[key]?.state === "fresh" ? usableValue(usable[key]) : undefined);
-  const { prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode } = spec.capacity;
   const learned = learnCapacity(
     {
       enabled: true,
       prior: spec.queue.requestsPerSecondPerReplica,
-      tokenRates: prefill > 0 && decode > 0 ? { prefill, decode } : undefined,
+      tokenRates: plannedTokenRates(spec),
       minFactor: spec.capacity.minFactor,
       maxFactor: spec.capacity.maxFactor,
       timeConstantMs: spec.capacity.timeConstantSeconds * 1000,

@@ -232,6 +232,13 @@ describe("KV-cache, GPU and token throughput demand", () => {
       "the drain rule plans with the token rates (10000 prefill, 2000 decode per replica)",
     );
     expect(verdictOf(decideOnce(specOf(), readings), "tokens")?.status).toBe("voted");
+    // Where the drain rule does not plan with them (one replica per N messages), the rates change nothing.
+    const perReplica = specOf({
+      queueMode: "perReplica",
+      prefillTokensPerSecondPerReplica: "10000",
+      decodeTokensPerSecondPerReplica: "2000",
+    });
+    expect(verdictOf(decideOnce(perReplica, readings), "tokens")?.status).toBe("voted");
   });
 
   it("tokens: low throughput with nothing waiting is just a quiet hour", () => {

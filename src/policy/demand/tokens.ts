@@ -1,6 +1,7 @@
 import type { ScalerSpec } from "../../config/spec.ts";
 import type { SignalVerdict } from "../decision.ts";
 import { round2 } from "../format.ts";
+import { plannedTokenRates } from "../learned-capacity.ts";
 import { type UsableReadings, usableValue } from "../usable.ts";
 import {
   aboveActivation,
@@ -55,13 +56,13 @@ export function tokensDemand(
   // own: prefill-heavy traffic (code completion: 2,000-token prompts, 25-token answers) decodes
   // little at full load, and voting ready × floor ÷ tokens/s there doubled the fleet on every
   // burst the queue was already sized for.
-  const { prefillTokensPerSecond, decodeTokensPerSecond } = spec.capacity;
-  if (spec.capacity.learning && prefillTokensPerSecond > 0 && decodeTokensPerSecond > 0)
+  const rates = plannedTokenRates(spec);
+  if (rates)
     return verdict(
       "tokens",
       "abstained",
       state.readings,
-      `${round2(perPod)} tok/s per pod: the drain rule plans with the token rates (${prefillTokensPerSecond} prefill, ${decodeTokensPerSecond} decode per replica)`,
+      `${round2(perPod)} tok/s per pod: the drain rule plans with the token rates (${rates.prefill} prefill, ${rates.decode} decode per replica)`,
     );
   const engineWaiting = usableValue(usable.vllmWaiting);
   if (engineWaiting === 0)
