@@ -7,7 +7,7 @@ import type { Reading } from "../../src/readings/reading.ts";
 import { DecisionBook } from "../../src/server/decision-book.ts";
 import { createSignalSource, type ScalerSignalSource } from "../../src/sources/collect.ts";
 import { makeCa, makeLeaf, tempDir } from "../support/certs.ts";
-import { closedPort, FakeHttpServer } from "../support/fake-http.ts";
+import { closedPort, FakeHttpServer, type RecordedRequest } from "../support/fake-http.ts";
 
 /**
  * Every failure type of the Prometheus source, against a scripted HTTP server: what Prometheus
@@ -21,23 +21,34 @@ const NO_EXTRAS = {
   tokensEnabled: "false",
 };
 const SPEC = parseScalerSpec({ name: "llama", namespace: "team-a" }, NO_EXTRAS, {});
-// vllmWaiting, vllmRunning and the three replica series in one request.
-const QUERIES_PER_READ = 3;
+// vllmWaiting and vllmRunning in one request, the three replica series in another.
+const QUERIES_PER_READ = 2;
 
-function answerVector(res: ServerResponse, value: string, freshnessSeconds = Date.now() / 1000): void {
+/** The signals a batched request asks for (its `scaler_signal` markers); none for a lone query. */
+function signalsAsked(request: RecordedRequest): (string | undefined)[] {
+  const query = new URLSearchParams(request.body).get("query") ?? "";
+  const marked = [...query.matchAll(/"scaler_signal", "(\w+)"/g)].map((match) => match[1]);
+  return marked.length > 0 ? marked : [undefined];
+}
+
+/** Prometheus' answer to a built query: every asked signal's value and freshness series. */
+function answerVector(
+  request: RecordedRequest,
+  res: ServerResponse,
+  value: string,
+  freshnessSeconds = Date.now() / 1000,
+): void {
   const now = Date.now() / 1000;
-  res.writeHead(200, { "content-type": "application/json" }).end(
-    JSON.stringify({
-      status: "success",
-      data: {
-        resultType: "vector",
-        result: [
-          { metric: { scaler_part: "value" }, value: [now, value] },
-          { metric: { scaler_part: "freshness" }, value: [now, String(freshnessSeconds)] },
-        ],
-      },
-    }),
-  );
+  const result = signalsAsked(request).flatMap((signal) => {
+    const marker = signal ? { scaler_signal: signal } : {};
+    return [
+      { metric: { ...marker, scaler_part: "value" }, value: [now, value] },
+      { metric: { ...marker, scaler_part: "freshness" }, value: [now, String(freshnessSeconds)] },
+    ];
+  });
+  res
+    .writeHead(200, { "content-type": "application/json" })
+    .end(JSON.stringify({ status: "success", data: { resultType: "vector", result } }));
 }
 
 const server = new FakeHttpServer();
@@ -78,7 +89,7 @@ afterAll(async () => {
 
 describe("Prometheus source faults", () => {
   it("reads a value and sends the query as a form POST with Prometheus' own timeout", async () => {
-    server.handler = (_req, res) => answerVector(res, "12");
+    server.handler = (req, res) => answerVector(req, res, "12");
     const reading = await waiting(source({ SOURCE_TIMEOUT_MS: "700" }));
     expect(reading).toMatchObject({ ok: true, value: 12 });
     const sent = new URLSearchParams(server.requests[0]?.body);
@@ -88,7 +99,7 @@ describe("Prometheus source faults", () => {
   });
 
   it("keeps a path prefix of PROMETHEUS_URL", async () => {
-    server.handler = (_req, res) => answerVector(res, "1");
+    server.handler = (req, res) => answerVector(req, res, "1");
     await waiting(source({ PROMETHEUS_URL: `${server.url}/prometheus/` }));
     expect(server.requests[0]?.url).toBe("/prometheus/api/v1/query");
   });
@@ -107,7 +118,7 @@ describe("Prometheus source faults", () => {
   });
 
   it("does not count time the event loop was busy elsewhere against the deadline", async () => {
-    server.handler = (_req, res) => answerVector(res, "5");
+    server.handler = (req, res) => answerVector(req, res, "5");
     const read = waiting(source({ SOURCE_TIMEOUT_MS: "150" }));
     // A start-up burst: the loop works on other calls for longer than the deadline before it
     // can even send the request. A plain timer would give up the moment the loop is free again.
@@ -128,7 +139,7 @@ describe("Prometheus source faults", () => {
   });
 
   it("shares a plan between ScaledObjects with the same settings only where their name plays no part", async () => {
-    server.handler = (_req, res) => answerVector(res, "1");
+    server.handler = (req, res) => answerVector(req, res, "1");
     const from = source();
     // Specs as the decision book makes them for ScaledObjects differing only by name: the very
     // same settings objects. Without a deployment, the name stands in for it in the queries.
@@ -164,7 +175,7 @@ describe("Prometheus source faults", () => {
   });
 
   it("answers a decision from memory at once, with no promise, once every query has an answer", async () => {
-    server.handler = (_req, res) => answerVector(res, "3");
+    server.handler = (req, res) => answerVector(req, res, "3");
     const from = source({ SOURCE_CACHE_TTL_MS: "60000" });
     let nowMs = Date.now();
     const book = new DecisionBook({ source: from, env: {}, clock: () => nowMs, decisionTtlMs: 1000 });
@@ -266,10 +277,10 @@ describe("Prometheus source faults", () => {
       res.writeHead(200).end('{"status":"success","data":{"resultType":"vector","result":[]}}');
     expect(failure(await waiting(source())).kind).toBe("empty");
     for (const value of ["NaN", "+Inf", "-Inf"]) {
-      server.handler = (_req, res) => answerVector(res, value);
+      server.handler = (req, res) => answerVector(req, res, value);
       expect(failure(await waiting(source())).kind).toBe("not_a_number");
     }
-    server.handler = (_req, res) => answerVector(res, "3", Date.now() / 1000 - 600);
+    server.handler = (req, res) => answerVector(req, res, "3", Date.now() / 1000 - 600);
     expect(failure(await waiting(source({ SOURCE_STALE_AFTER_SECONDS: "120" }))).kind).toBe("stale");
   });
 
@@ -302,7 +313,7 @@ describe("Prometheus source faults", () => {
           data: {
             resultType: "vector",
             result: Array.from({ length: 5000 }, (_, i) => ({
-              metric: { scaler_part: "value", pod: `p${i}` },
+              metric: { scaler_signal: "vllmWaiting", scaler_part: "value", pod: `p${i}` },
               value: [now, "1"],
             })),
           },
@@ -311,7 +322,7 @@ describe("Prometheus source faults", () => {
     const many = failure(await waiting(source()));
     expect(many.kind).toBe("bad_response");
     expect(many.message).toContain("expected one series, got 5000");
-    server.handler = (_req, res) => answerVector(res, "-3");
+    server.handler = (req, res) => answerVector(req, res, "-3");
     // The source reports what Prometheus said; the policy's screening refuses negatives (docs/policy.md).
     expect(await waiting(source())).toMatchObject({ ok: true, value: -3 });
   });
@@ -343,7 +354,7 @@ describe("Prometheus source faults", () => {
   });
 
   it("gets an Entra ID token for managed Prometheus once and reuses it until it nears expiry", async () => {
-    server.handler = (_req, res) => answerVector(res, "2");
+    server.handler = (req, res) => answerVector(req, res, "2");
     const scopes: string[] = [];
     const credential: TokenCredential = {
       getToken: async (scope): Promise<AccessToken> => {
@@ -369,10 +380,10 @@ describe("Prometheus source faults", () => {
   });
 
   it("shares one in-flight request between concurrent readers (TTL 0)", async () => {
-    const pending: ServerResponse[] = [];
-    server.handler = (_req, res) => {
-      pending.push(res);
-      if (pending.length === QUERIES_PER_READ) for (const r of pending) answerVector(r, "4");
+    const pending: [RecordedRequest, ServerResponse][] = [];
+    server.handler = (req, res) => {
+      pending.push([req, res]);
+      if (pending.length === QUERIES_PER_READ) for (const [q, r] of pending) answerVector(q, r, "4");
     };
     const shared = source();
     const readings = await Promise.all(Array.from({ length: 10 }, () => waiting(shared)));
@@ -393,7 +404,7 @@ describe("Prometheus over TLS with a private CA", () => {
 
   beforeAll(async () => {
     await tlsServer.listen();
-    tlsServer.handler = (_req, res) => answerVector(res, "5");
+    tlsServer.handler = (req, res) => answerVector(req, res, "5");
   });
 
   afterAll(async () => {

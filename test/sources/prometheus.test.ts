@@ -357,10 +357,10 @@ describe("Prometheus source (real Prometheus)", () => {
     const first: SignalReadings[] = await poll();
     const coldMs = performance.now() - coldStarted;
     const afterFirst = source.stats();
-    // 14 Prometheus readings per ScaledObject (10 signals and 4 forecast-history queries) in 8
-    // requests (the three replica counts, the TTFT pair and the history go as one request each)
-    // × 2 namespaces, though 40 reads asked for 560 readings.
-    const requestsPerSpec = 8;
+    // 14 Prometheus readings per ScaledObject (10 signals and 4 forecast-history queries) in 4
+    // requests (every vLLM reading, the DCGM utilisation, the three replica counts and the four
+    // history readings) × 2 namespaces, though 40 reads asked for 560 readings.
+    const requestsPerSpec = 4;
     const distinct = requestsPerSpec * 2;
     expect(afterFirst.bySource.prometheus.requests).toBe(distinct);
     expect(afterFirst.cacheHits).toBe(40 * requestsPerSpec - distinct);
@@ -426,15 +426,16 @@ describe("the scaler service on real Prometheus readings", () => {
         }),
       );
       expect(answers).toEqual(Array(10).fill({ value: 7, active: true }));
-      // vllmWaiting, vllmRunning and the three replica series (one request), shared by all ten ScaledObjects.
+      // vllmWaiting and vllmRunning (one request) and the three replica series (another), shared
+      // by all ten ScaledObjects.
       const upstream = source.stats().upstreamRequests;
-      expect(upstream).toBe(3);
+      expect(upstream).toBe(2);
       process.stdout.write(
         `[sources] through gRPC: 10 ScaledObjects × (GetMetrics + IsActive) → ${upstream} upstream requests\n`,
       );
       const exposition = await (await fetch(`http://127.0.0.1:${scaler.httpPort}/metrics`)).text();
       expect(exposition).toContain(
-        'keda_llm_scaler_source_requests_total{source="prometheus",outcome="ok"} 3',
+        'keda_llm_scaler_source_requests_total{source="prometheus",outcome="ok"} 2',
       );
     } finally {
       client.close();

@@ -5,19 +5,35 @@ import type { PrometheusQuery, PrometheusSignal } from "./queries.ts";
 export const SIGNAL_LABEL = "scaler_signal";
 
 /**
- * Signals that read the same series family of the same target and therefore fail together anyway:
- * one request for the family instead of one per signal. Replica counts share the Deployment's
- * kube-state-metrics series, the TTFT and end-to-end pairs their histogram, and the four history
- * readings the TTFT counter (and their slow refresh).
+ * Signals that go to Prometheus in one request. A request's cost here (a connection write, an
+ * HTTP round trip, a JSON parse, all on the event loop that answers KEDA) dwarfs Prometheus' cost
+ * of one more namespace-scoped selector, so signals are grouped as widely as they fail together:
+ *
+ * - every vLLM reading: one scrape of the same pods dates them all (each is judged stale from the
+ *   same running gauge), and none of these expressions can fail on its own — no vector matching
+ *   between series that could find duplicates;
+ * - the Deployment's three replica counts: one kube-state-metrics series family;
+ * - DCGM's utilisation gauge;
+ * - the four history readings: the TTFT counter, on their own slow refresh.
+ *
+ * GPU memory goes alone: its `used / (used + free)` pairs series one to one, and a dcgm-exporter
+ * scraped twice makes that division an error that must not take the vLLM readings down with it.
  */
-const FAMILY: Partial<Record<PrometheusSignal, string>> = {
+const GROUP: Partial<Record<PrometheusSignal, string>> = {
+  vllmWaiting: "vllm",
+  vllmRunning: "vllm",
+  ttftP95Seconds: "vllm",
+  ttftRequestsPerSecond: "vllm",
+  kvCacheUsage: "vllm",
+  tokensPerSecondPerPod: "vllm",
+  promptTokensPerSecond: "vllm",
+  generationTokensPerSecond: "vllm",
+  e2eP95Seconds: "vllm",
+  e2eRequestsPerSecond: "vllm",
   replicasDesired: "replicas",
   replicasReady: "replicas",
   replicasUnavailable: "replicas",
-  ttftP95Seconds: "ttft",
-  ttftRequestsPerSecond: "ttft",
-  e2eP95Seconds: "e2e",
-  e2eRequestsPerSecond: "e2e",
+  gpuUtilisation: "dcgm",
   inflowDayAgo: "history",
   inflowPeakAheadDayAgo: "history",
   inflowWeekAgo: "history",
@@ -36,19 +52,19 @@ export interface QueryBatch {
  * text, which may fail on its own, and must not take built signals down with it.
  */
 export function batchQueries(queries: readonly PrometheusQuery[]): QueryBatch[] {
-  const families = new Map<string, PrometheusQuery[]>();
+  const groups = new Map<string, PrometheusQuery[]>();
   const batches: PrometheusQuery[][] = [];
   for (const query of queries) {
-    const family = query.custom ? undefined : FAMILY[query.signal];
-    if (!family) {
+    const group = query.custom ? undefined : GROUP[query.signal];
+    if (!group) {
       batches.push([query]);
       continue;
     }
-    const members = families.get(family);
+    const members = groups.get(group);
     if (members) members.push(query);
     else {
       const started = [query];
-      families.set(family, started);
+      groups.set(group, started);
       batches.push(started);
     }
   }
