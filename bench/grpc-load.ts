@@ -6,14 +6,15 @@
  * the human-readable report goes to stderr.
  *
  * The scaler under KEDA-like load, next to a no-op gRPC server on the same proto, same machine,
- * same run: the scaler's cost is reported as ratios to that floor, not as noisy absolutes.
+ * same run: the scaler's cost is reported as ratios to that floor, not as noisy absolutes. The
+ * scaler is the shipped build (compiled first, started as the image starts it).
  * The scaler reads a real Prometheus (the Debian package, as in the tests) scraping vLLM, DCGM and
  * kube-state-metrics exporters for every namespace, so "upstream requests per poll" is what its
  * shared cache really achieves. Everything listens on 127.0.0.1; the load is capped in requests
  * and seconds. The results are also written into docs/reliability.md as generated blocks (load, and
  * soak when run), stamped with a hash of the code they measured.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -28,6 +29,7 @@ import {
 import type { LoadPlan, LoadResult } from "./support/load-generator.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const TSC = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
@@ -89,9 +91,27 @@ interface Started {
   readonly httpPort?: number;
 }
 
-function startServer(script: string, args: string[], env: Record<string, string>): Promise<Started> {
+/**
+ * The scaler as its image runs it: compiled by `npm run build` and started with the Dockerfile's
+ * `node --enable-source-maps dist/src/cli.js serve`, not through tsx's loader (whose transform
+ * wraps every named function expression in a naming helper that runs on every call).
+ */
+function buildScaler(): string[] {
+  const built = spawnSync(process.execPath, [TSC, "-p", "tsconfig.build.json"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
+  return ["--enable-source-maps", "dist/src/cli.js", "serve"];
+}
+
+/** The no-op server is a bench file, never built: tsx runs it (its handlers are constants). */
+const NOOP_COMMAND = ["--import", "tsx", "bench/support/noop-server.ts"];
+
+function startServer(command: string[], env: Record<string, string>): Promise<Started> {
   const profile = profilerFlags();
-  const child = spawn(process.execPath, [...profile, "--import", "tsx", script, ...args], {
+  const script = command.find((part) => /\.(ts|js)$/.test(part)) ?? command.join(" ");
+  const child = spawn(process.execPath, [...profile, ...command], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "inherit"],
@@ -280,7 +300,7 @@ async function main(): Promise<void> {
   log(planLine);
 
   // The scaler logs at warn, so the "serving" line is not printed: start it at info, then quiet.
-  const scaler = await startServer("src/cli.ts", ["serve"], { ...scalerEnv, LOG_LEVEL: "info" });
+  const scaler = await startServer(buildScaler(), { ...scalerEnv, LOG_LEVEL: "info" });
   const ours = await measure("keda-llm-scaler", scaler, plan);
   const upstream = {
     requests: ours.upstream.atEnd.requests - ours.upstream.atStart.requests,
@@ -308,7 +328,7 @@ async function main(): Promise<void> {
   }
   await stop(scaler);
 
-  const noopServer = await startServer("bench/support/noop-server.ts", [], {});
+  const noopServer = await startServer(NOOP_COMMAND, {});
   const floor = await measure("no-op gRPC server", noopServer, plan);
   await stop(noopServer);
   await fleet.stop();

@@ -14,8 +14,13 @@ export interface ScaledObjectRequest extends ScaledObjectIdentity {
 
 interface Entry {
   readonly identity: ScaledObjectIdentity;
-  /** The request's canonical text when short enough to index the entry by it directly. */
-  readonly alias: string | undefined;
+  /**
+   * The metadata it was created with, when short enough to find the entry by comparing it
+   * (a copy, with its key count); long metadata is found by its digest instead.
+   */
+  readonly metadata:
+    | { readonly values: Readonly<Record<string, string>>; readonly count: number }
+    | undefined;
   /** The Decider's key for this ScaledObject's memory. */
   readonly key: string;
   readonly spec: ScalerSpec | ConfigError;
@@ -81,20 +86,48 @@ function contentOf(request: ScaledObjectRequest): string {
   return text;
 }
 
-/**
- * The request's identity as one string: its content and its name, length-prefixed. Cheap enough
- * for every call: the entry is found by it without hashing when it is short.
- */
-function canonicalOf(content: string, request: ScaledObjectRequest): string {
-  return `${request.name.length}:${request.name}${content}`;
+/** The ScaledObject's name and namespace as one string, length-prefixed so no two read alike. */
+function nameKeyOf(request: ScaledObjectIdentity): string {
+  return `${request.namespace.length}:${request.namespace}${request.name}`;
+}
+
+/** Characters of the request's metadata (keys and values), counted without allocating. */
+function metadataCharacters(metadata: Readonly<Record<string, string>>): number {
+  let characters = 0;
+  for (const key in metadata) characters += key.length + (metadata[key]?.length ?? 0);
+  return characters;
+}
+
+/** Whether the request carries exactly the remembered metadata (KEDA sends it in any order). */
+function sameMetadata(
+  remembered: NonNullable<Entry["metadata"]>,
+  metadata: Readonly<Record<string, string>>,
+): boolean {
+  let count = 0;
+  for (const key in metadata) {
+    if (!Object.hasOwn(remembered.values, key) || remembered.values[key] !== metadata[key]) return false;
+    count++;
+  }
+  return count === remembered.count;
+}
+
+/** A copy of the metadata that keeps no reference to the request (and has no prototype). */
+function metadataCopy(metadata: Readonly<Record<string, string>>): NonNullable<Entry["metadata"]> {
+  const values: Record<string, string> = Object.create(null);
+  let count = 0;
+  for (const key in metadata) {
+    values[key] = metadata[key] ?? "";
+    count++;
+  }
+  return { values, count };
 }
 
 /**
- * Requests whose canonical text is at most this long are indexed by it (a normal ScaledObject's
- * is a few hundred characters); longer ones by their digest, so the index never holds a
- * tenant's bulk.
+ * Requests whose metadata is at most this long are found by name and compared entry by entry (a
+ * normal ScaledObject's is a few hundred characters): a poll allocates nothing to be looked up.
+ * Longer ones are found by their digest, so the index never holds a tenant's bulk.
  */
-const MAX_ALIAS_CHARACTERS = 1024;
+const MAX_COMPARED_CHARACTERS = 1024;
 
 /** What an entry costs beyond its spec: the latest decision with its reasons, the policy memory. */
 const ENTRY_OVERHEAD_BYTES = 2 * 1024;
@@ -134,8 +167,11 @@ export function decisionChanged(decision: Decision, previous: Decision | undefin
 
 export class DecisionBook {
   private readonly entries = new Map<string, Entry>();
-  /** The same entries by their short canonical text: the common lookup, with no hashing. */
-  private readonly aliases = new Map<string, Entry>();
+  /**
+   * The entries with short metadata by name and namespace: the common lookup, with no hashing.
+   * Usually one per name; more while a ScaledObject's metadata is being changed.
+   */
+  private readonly byName = new Map<string, Entry[]>();
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private bytes = 0;
@@ -242,10 +278,16 @@ export class DecisionBook {
   }
 
   private entryFor(request: ScaledObjectRequest): Entry {
-    const content = contentOf(request);
-    const canonical = canonicalOf(content, request);
-    const alias = canonical.length <= MAX_ALIAS_CHARACTERS ? canonical : undefined;
-    const existing = alias !== undefined ? this.aliases.get(alias) : this.entries.get(entryKey(request));
+    const compared = metadataCharacters(request.scalerMetadata) <= MAX_COMPARED_CHARACTERS;
+    const nameKey = compared ? nameKeyOf(request) : undefined;
+    const existing =
+      nameKey !== undefined
+        ? this.byName
+            .get(nameKey)
+            ?.find(
+              (entry) => entry.metadata !== undefined && sameMetadata(entry.metadata, request.scalerMetadata),
+            )
+        : this.entries.get(entryKey(request));
     if (existing) {
       // Re-insert to keep the map in least-recently-used order, at most once a second per entry:
       // the GetMetrics + IsActive of one poll (and a stream's refreshes) need not move it twice.
@@ -259,10 +301,11 @@ export class DecisionBook {
     }
     const key = entryKey(request);
     const identity = { name: request.name, namespace: request.namespace };
-    const { spec, bytes } = this.templates.specFor(identity, request.scalerMetadata, content);
+    const metadata = compared ? metadataCopy(request.scalerMetadata) : undefined;
+    const { spec, bytes } = this.templates.specFor(identity, request.scalerMetadata, contentOf(request));
     const entry: Entry = {
       identity,
-      alias,
+      metadata,
       key,
       spec,
       latest: undefined,
@@ -270,13 +313,24 @@ export class DecisionBook {
       usedAtMs: this.options.clock(),
       inFlight: undefined,
       changes: 0,
-      bytes: ENTRY_OVERHEAD_BYTES + bytes + 2 * (alias?.length ?? 0),
+      bytes: ENTRY_OVERHEAD_BYTES + bytes + (compared ? 2 * metadataCharacters(request.scalerMetadata) : 0),
     };
     this.entries.set(key, entry);
-    if (alias !== undefined) this.aliases.set(alias, entry);
+    if (nameKey !== undefined) {
+      const named = this.byName.get(nameKey);
+      if (named) named.push(entry);
+      else this.byName.set(nameKey, [entry]);
+    }
     this.bytes += entry.bytes;
     this.evictBeyondBound();
     return entry;
+  }
+
+  private forgetByName(entry: Entry): void {
+    const nameKey = nameKeyOf(entry.identity);
+    const remaining = this.byName.get(nameKey)?.filter((named) => named !== entry) ?? [];
+    if (remaining.length > 0) this.byName.set(nameKey, remaining);
+    else this.byName.delete(nameKey);
   }
 
   private evictBeyondBound(): void {
@@ -286,7 +340,7 @@ export class DecisionBook {
       const oldest = this.entries.get(oldestKey);
       this.entries.delete(oldestKey);
       this.decider.forget(oldestKey);
-      if (oldest?.alias !== undefined) this.aliases.delete(oldest.alias);
+      if (oldest?.metadata) this.forgetByName(oldest);
       if (oldest) {
         this.bytes -= oldest.bytes;
         this.options.onForget?.(oldest.identity);

@@ -45,22 +45,29 @@ function toRequest(ref: ScaledObjectRefMessage | null | undefined): ScaledObject
       );
   }
   const scalerMetadata = ref.scalerMetadata ?? {};
-  if (Object.keys(scalerMetadata).length > MAX_METADATA_ENTRIES)
+  // Counted in one pass that allocates nothing: every poll of every ScaledObject comes through here.
+  let entries = 0;
+  let total = 0;
+  let largestKey = "";
+  let largestLength = 0;
+  for (const key in scalerMetadata) {
+    const length = key.length + (scalerMetadata[key]?.length ?? 0);
+    entries++;
+    total += length;
+    if (length > largestLength) {
+      largestKey = key;
+      largestLength = length;
+    }
+  }
+  if (entries > MAX_METADATA_ENTRIES)
     throw new RpcError(
       grpc.status.INVALID_ARGUMENT,
       `scalerMetadata has more than ${MAX_METADATA_ENTRIES} keys`,
     );
-  let total = 0;
-  let largest = { key: "", length: 0 };
-  for (const [key, value] of Object.entries(scalerMetadata)) {
-    const length = key.length + (value?.length ?? 0);
-    total += length;
-    if (length > largest.length) largest = { key, length };
-  }
   if (total > MAX_METADATA_CHARACTERS)
     throw new RpcError(
       grpc.status.INVALID_ARGUMENT,
-      `scalerMetadata is ${total} characters, more than the ${MAX_METADATA_CHARACTERS} accepted; the largest entry is scalerMetadata.${excerpt(largest.key)} (${largest.length} characters)`,
+      `scalerMetadata is ${total} characters, more than the ${MAX_METADATA_CHARACTERS} accepted; the largest entry is scalerMetadata.${excerpt(largestKey)} (${largestLength} characters)`,
     );
   return { name: ref.name, namespace: ref.namespace, scalerMetadata };
 }

@@ -131,6 +131,30 @@ describe("the decision book's bounds", () => {
     expect(errors[0]?.stack).not.toMatch(/\n\s+at /);
   });
 
+  it("finds a ScaledObject whatever the order KEDA sends its metadata in, and only with the very same metadata", () => {
+    const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000, maxEntries: 3 });
+    const so = (scalerMetadata: Record<string, string>) => ({ name: "chat", namespace: "ns", scalerMetadata });
+    const first = book.lookup(so({ ...ONE_PER_MESSAGE, maxReplicas: "7" }));
+    const reversed = Object.fromEntries(Object.entries({ ...ONE_PER_MESSAGE, maxReplicas: "7" }).reverse());
+    expect(book.lookup(so(reversed))).toBe(first);
+    // Another value, a key more or a key fewer: another ScaledObject's settings.
+    expect(book.lookup(so({ ...ONE_PER_MESSAGE, maxReplicas: "8" }))).not.toBe(first);
+    const longer = book.lookup(so({ ...ONE_PER_MESSAGE, maxReplicas: "7", minReplicas: "1" }));
+    expect(longer).not.toBe(first);
+    const { maxReplicas: _, ...fewer } = { ...ONE_PER_MESSAGE, minReplicas: "1" };
+    expect(book.lookup(so({ ...fewer, maxReplicas: "7" }))).toBe(longer);
+    expect(book.lookup(so(fewer))).not.toBe(longer); // a fourth: evicts `first`, the oldest
+    expect(book.size).toBe(3);
+    expect(book.lookup(so({ ...ONE_PER_MESSAGE }))).not.toBe(first);
+    expect(book.size).toBe(3);
+    // Forgotten by name too: the same metadata again makes a new entry.
+    expect(book.lookup(so({ ...ONE_PER_MESSAGE, maxReplicas: "7" }))).not.toBe(first);
+    // Another name or namespace with the same metadata is another ScaledObject.
+    const again = book.lookup(so({ ...ONE_PER_MESSAGE, maxReplicas: "7" }));
+    expect(book.lookup({ ...so({ ...ONE_PER_MESSAGE, maxReplicas: "7" }), name: "chat2" })).not.toBe(again);
+    expect(book.lookup({ ...so({ ...ONE_PER_MESSAGE, maxReplicas: "7" }), namespace: "ns2" })).not.toBe(again);
+  });
+
   it("keys entries by a digest: an invalid spec with long values keeps only short problems", () => {
     const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000 });
     const metadata: Record<string, string> = {};
