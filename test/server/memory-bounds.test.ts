@@ -133,7 +133,11 @@ describe("the decision book's bounds", () => {
 
   it("finds a ScaledObject whatever the order KEDA sends its metadata in, and only with the very same metadata", () => {
     const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000, maxEntries: 3 });
-    const so = (scalerMetadata: Record<string, string>) => ({ name: "chat", namespace: "ns", scalerMetadata });
+    const so = (scalerMetadata: Record<string, string>) => ({
+      name: "chat",
+      namespace: "ns",
+      scalerMetadata,
+    });
     const first = book.lookup(so({ ...ONE_PER_MESSAGE, maxReplicas: "7" }));
     const reversed = Object.fromEntries(Object.entries({ ...ONE_PER_MESSAGE, maxReplicas: "7" }).reverse());
     expect(book.lookup(so(reversed))).toBe(first);
@@ -152,7 +156,9 @@ describe("the decision book's bounds", () => {
     // Another name or namespace with the same metadata is another ScaledObject.
     const again = book.lookup(so({ ...ONE_PER_MESSAGE, maxReplicas: "7" }));
     expect(book.lookup({ ...so({ ...ONE_PER_MESSAGE, maxReplicas: "7" }), name: "chat2" })).not.toBe(again);
-    expect(book.lookup({ ...so({ ...ONE_PER_MESSAGE, maxReplicas: "7" }), namespace: "ns2" })).not.toBe(again);
+    expect(book.lookup({ ...so({ ...ONE_PER_MESSAGE, maxReplicas: "7" }), namespace: "ns2" })).not.toBe(
+      again,
+    );
   });
 
   it("keys entries by a digest: an invalid spec with long values keeps only short problems", () => {
