@@ -18,6 +18,7 @@ import { fuse } from "./fuse.ts";
 import { applyHeadroom } from "./headroom.ts";
 import { applyHpaTolerance } from "./hpa-tolerance.ts";
 import { applyScaleDownBand } from "./hysteresis.ts";
+import { leadTimeFor } from "./lead-time.ts";
 import { applyLearnedCapacity } from "./learned-capacity.ts";
 import { applyLimits } from "./limits.ts";
 import type { PolicyMemory } from "./memory.ts";
@@ -98,7 +99,8 @@ export function decide(
     return step.count;
   };
 
-  const { current, seasons } = splitHistory(readings, spec.forecast.seasons);
+  const lead = leadTimeFor(spec, readings, nowMs);
+  const { current, seasons } = splitHistory(readings, spec.forecast.seasons, lead.windowFactor);
   const screened = screenReadings(spec, current, nowMs);
   reasons.push(...screened.reasons);
   const idle = interpretIdleReadings(screened.readings, {
@@ -182,7 +184,9 @@ export function decide(
       fused.load,
       replicas.ready,
       nowMs,
+      lead,
     );
+    if (ahead.forecasting && lead.reason) reasons.push(lead.reason);
     reasons.push(...ahead.reasons);
     trend = ahead.trend;
     forecastRaised = ahead.raised;

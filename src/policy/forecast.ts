@@ -38,6 +38,8 @@ export interface InflowSample {
 
 export interface ForecastSettings {
   readonly leadMs: number;
+  /** The window after "then" the seasons' peak was read over (≥ the lead); default `leadMs`. */
+  readonly seasonWindowMs?: number;
   readonly trend: boolean;
   readonly trendWindowMs: number;
   /** A significant rise of the trend must last this long before it is continued. */
@@ -192,8 +194,9 @@ export function forecastInflow(
     ? keepRecent(memory.recent, { atMs: nowMs, inflow: inflowNow }, settings.trendWindowMs)
     : [];
   const leadMinutes = Math.round(settings.leadMs / 60_000);
+  const seasonMinutes = Math.round((settings.seasonWindowMs ?? settings.leadMs) / 60_000);
   const candidates: Candidate[] = [];
-  const seasonal = seasonalCandidate(settings, inflowNow, seasons, leadMinutes, observable);
+  const seasonal = seasonalCandidate(settings, inflowNow, seasons, seasonMinutes, observable);
   if (seasonal) candidates.push(seasonal);
   const trend = settings.trend
     ? trendCandidate(settings, inflowNow, kept, memory.risingSinceMs, nowMs, leadMinutes)

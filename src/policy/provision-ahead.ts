@@ -1,11 +1,13 @@
 import type { ScalerSpec } from "../config/spec.ts";
 import { HISTORY_RATE_WINDOW_SECONDS } from "../readings/history-window.ts";
+import { type LeadFactor, PEAK_AHEAD_KEYS } from "../readings/lead-time.ts";
 import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
 import { SIGNAL_TABLE } from "../readings/signal-table.ts";
 import type { RuleFired } from "./decision.ts";
 import { durationMs } from "./duration.ts";
 import { forecastInflow, type SeasonHistory, type TrendMemory } from "./forecast.ts";
 import { round2 } from "./format.ts";
+import type { LeadTime } from "./lead-time.ts";
 import type { UsableReadings } from "./usable.ts";
 
 /**
@@ -20,25 +22,25 @@ import type { UsableReadings } from "./usable.ts";
  * the raised load exactly as to any other.
  */
 
-const DAY: { label: string; now: SignalKey; peak: SignalKey } = {
-  label: "yesterday",
-  now: "inflowDayAgo",
-  peak: "inflowPeakAheadDayAgo",
-};
-const WEEK: { label: string; now: SignalKey; peak: SignalKey } = {
-  label: "last week",
-  now: "inflowWeekAgo",
-  peak: "inflowPeakAheadWeekAgo",
-};
+interface Season {
+  readonly label: string;
+  readonly now: SignalKey;
+  readonly peaks: Readonly<Record<LeadFactor, SignalKey>>;
+}
+const DAY: Season = { label: "yesterday", now: "inflowDayAgo", peaks: PEAK_AHEAD_KEYS.day };
+const WEEK: Season = { label: "last week", now: "inflowWeekAgo", peaks: PEAK_AHEAD_KEYS.week };
 
 /**
  * The readings without the history ones (which never go through fail-static: old by design and
  * absent on a cold start), and the seasons the history gives, where both of a season's readings
- * came back.
+ * came back. The peak is the one over the lead-time ladder's `windowFactor` × leadTimeSeconds,
+ * or, when that one did not come back, the setting's own window (what the forecast reads without a
+ * measured lead time).
  */
 export function splitHistory(
   readings: SignalReadings,
   use: ScalerSpec["forecast"]["seasons"],
+  windowFactor: LeadFactor = 1,
 ): {
   readonly current: SignalReadings;
   readonly seasons: readonly SeasonHistory[];
@@ -50,7 +52,8 @@ export function splitHistory(
   const used = use === "day+week" ? [DAY, WEEK] : use === "day" ? [DAY] : use === "week" ? [WEEK] : [];
   for (const season of used) {
     const now = readings[season.now];
-    const peak = readings[season.peak];
+    const wanted = readings[season.peaks[windowFactor]];
+    const peak = wanted?.ok ? wanted : readings[season.peaks[1]];
     if (now?.ok && peak?.ok && Number.isFinite(now.value) && Number.isFinite(peak.value))
       seasons.push({ label: season.label, rateThen: now.value, peakAheadThen: peak.value });
   }
@@ -78,16 +81,23 @@ export function applyForecast(
   fusedLoad: number,
   readyReplicas: number | undefined,
   nowMs: number,
-): { load: number; raised: boolean; trend: TrendMemory; reasons: RuleFired[] } {
+  lead: Pick<LeadTime, "seconds" | "windowFactor" | "text" | "measured"> = {
+    seconds: spec.forecast.leadTimeSeconds,
+    windowFactor: 1,
+    text: "",
+    measured: false,
+  },
+): { load: number; raised: boolean; forecasting: boolean; trend: TrendMemory; reasons: RuleFired[] } {
   const trendOn = spec.forecast.trend;
   if (!drains(spec) || !spec.ttft.enabled || (seasons.length === 0 && !trendOn))
-    return { load: fusedLoad, raised: false, trend: { recent: [] }, reasons: [] };
+    return { load: fusedLoad, raised: false, forecasting: false, trend: { recent: [] }, reasons: [] };
   const reading = usable.ttftRequestsPerSecond;
   const inflow = reading?.state === "fresh" ? reading.value : undefined;
-  const leadMs = spec.forecast.leadTimeSeconds * 1000;
+  const leadMs = lead.seconds * 1000;
   const forecast = forecastInflow(
     {
       leadMs,
+      seasonWindowMs: spec.forecast.leadTimeSeconds * lead.windowFactor * 1000,
       trend: trendOn,
       trendWindowMs: spec.forecast.trendWindowSeconds * 1000,
       trendMinDurationMs: spec.forecast.trendMinDurationSeconds * 1000,
@@ -108,15 +118,16 @@ export function applyForecast(
   const perReplica = spec.queue.requestsPerSecondPerReplica;
   const load = forecast.inflowAhead / perReplica;
   if (forecast.note === undefined || load <= fusedLoad)
-    return { load: fusedLoad, raised: false, trend, reasons: [] };
+    return { load: fusedLoad, raised: false, forecasting: true, trend, reasons: [] };
   return {
     load,
     raised: true,
+    forecasting: true,
     trend,
     reasons: [
       {
         rule: "forecast",
-        note: `forecast for ${clockText(nowMs + leadMs)} UTC = ${round2(load)} replicas of load at ${round2(perReplica)} req/s each (the signals see ${round2(fusedLoad)}): ${forecast.note}`,
+        note: `forecast for ${clockText(nowMs + leadMs)} UTC${lead.measured ? ` (${lead.text})` : ""} = ${round2(load)} replicas of load at ${round2(perReplica)} req/s each (the signals see ${round2(fusedLoad)}): ${forecast.note}`,
       },
     ],
   };

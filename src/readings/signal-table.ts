@@ -6,12 +6,20 @@ import type { Reading, SourceName } from "./reading.ts";
  * - qualifier: it qualifies another reading (the request rate behind a TTFT percentile, also the
  *   queue's inflow), and a fresh one proves the source alive like a demand reading;
  * - replica-count: the Deployment's replicas, which ready-relative demand scales from;
- * - history: the inflow one period ago, read by the forecast only. Old by design and absent on a
- *   cold start: a missing one is no failure of anything (no fail-static hold, no "missing data").
+ * - history: the past, read by the forecast only (the inflow one period ago, the lead time of the
+ *   pods started lately). Old by design and absent on a cold start: a missing one is no failure
+ *   of anything (no fail-static hold, no "missing data").
  */
 export type SignalRole = "demand" | "qualifier" | "replica-count" | "history";
 
-export type SignalUnit = "requests" | "requests/s" | "seconds" | "fraction" | "tokens/s" | "replicas";
+export type SignalUnit =
+  | "requests"
+  | "requests/s"
+  | "seconds"
+  | "fraction"
+  | "tokens/s"
+  | "replicas"
+  | "pods";
 
 export interface SignalAttributes {
   readonly role: SignalRole;
@@ -29,6 +37,18 @@ export interface SignalAttributes {
    */
   readonly instantaneousGauge: boolean;
   readonly meaning: string;
+}
+
+/** A peak of the TTFT request rate one period ago over a window of the lead-time ladder. */
+function peakAhead<const M extends string>(meaning: M) {
+  return {
+    role: "history",
+    unit: "requests/s",
+    sources: ["prometheus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning,
+  } as const;
 }
 
 /**
@@ -203,6 +223,35 @@ export const SIGNAL_TABLE = {
     fromPods: false,
     instantaneousGauge: false,
     meaning: "The highest TTFT request rate over the lead time that followed one week ago.",
+  },
+  inflowPeakAhead50DayAgo: peakAhead(
+    "As inflowPeakAheadDayAgo, over 0.5 × leadTimeSeconds (the lead-time ladder).",
+  ),
+  inflowPeakAhead75DayAgo: peakAhead("As inflowPeakAheadDayAgo, over 0.75 × leadTimeSeconds."),
+  inflowPeakAhead125DayAgo: peakAhead("As inflowPeakAheadDayAgo, over 1.25 × leadTimeSeconds."),
+  inflowPeakAhead150DayAgo: peakAhead("As inflowPeakAheadDayAgo, over 1.5 × leadTimeSeconds."),
+  inflowPeakAhead200DayAgo: peakAhead("As inflowPeakAheadDayAgo, over 2 × leadTimeSeconds."),
+  inflowPeakAhead50WeekAgo: peakAhead("As inflowPeakAheadWeekAgo, over 0.5 × leadTimeSeconds."),
+  inflowPeakAhead75WeekAgo: peakAhead("As inflowPeakAheadWeekAgo, over 0.75 × leadTimeSeconds."),
+  inflowPeakAhead125WeekAgo: peakAhead("As inflowPeakAheadWeekAgo, over 1.25 × leadTimeSeconds."),
+  inflowPeakAhead150WeekAgo: peakAhead("As inflowPeakAheadWeekAgo, over 1.5 × leadTimeSeconds."),
+  inflowPeakAhead200WeekAgo: peakAhead("As inflowPeakAheadWeekAgo, over 2 × leadTimeSeconds."),
+  leadTimeObserved: {
+    role: "history",
+    unit: "seconds",
+    sources: ["prometheus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning:
+      "kube-state-metrics: the median created → Ready time (node provisioning plus model load) of the target's pods created within leadTimeWindowHours that waited for a node.",
+  },
+  leadTimePods: {
+    role: "history",
+    unit: "pods",
+    sources: ["prometheus"],
+    fromPods: false,
+    instantaneousGauge: false,
+    meaning: "kube-state-metrics: how many pods leadTimeObserved is the median of.",
   },
 } as const satisfies Record<string, SignalAttributes>;
 

@@ -8,6 +8,8 @@ export type PodPhase = "pending" | "starting" | "ready" | "terminating";
 export class SimPod {
   phase: PodPhase = "pending";
   nodeId = -1;
+  /** When the scheduler bound it to a node (kube-state-metrics' scheduled time). */
+  scheduledMs = Number.POSITIVE_INFINITY;
   readyAtMs = Number.POSITIVE_INFINITY;
   readonly serving: ServingReplica;
 
@@ -74,6 +76,8 @@ export class Cluster {
    * ScaledObject (this scaler with role=headroom).
    */
   placeholderTarget: number;
+  /** Told when a serving pod passes its start-up (kube-state-metrics' Ready time). */
+  onServingPodReady: ((pod: SimPod) => void) | undefined;
 
   constructor(
     private readonly model: ClusterModel,
@@ -114,6 +118,7 @@ export class Cluster {
 
   private bind(pod: SimPod, node: SimNode, nowMs: number): void {
     pod.nodeId = node.id;
+    pod.scheduledMs = nowMs;
     node.pods++;
     if (pod.placeholder) {
       // A pause container: ready as soon as it is placed.
@@ -222,8 +227,10 @@ export class Cluster {
     for (let i = this.pods.length - 1; i >= 0; i--) {
       const pod = this.pods[i] as SimPod;
       if (pod.placeholder) placeholders++;
-      if (pod.phase === "starting" && nowMs >= pod.readyAtMs) pod.phase = "ready";
-      else if (pod.phase === "terminating" && pod.serving.idle) this.remove(pod, nowMs);
+      if (pod.phase === "starting" && nowMs >= pod.readyAtMs) {
+        pod.phase = "ready";
+        if (!pod.placeholder) this.onServingPodReady?.(pod);
+      } else if (pod.phase === "terminating" && pod.serving.idle) this.remove(pod, nowMs);
       else if (pod.phase === "pending") pending++;
     }
     if (placeholders > 0 || this.placeholderTarget > 0) {

@@ -1,7 +1,8 @@
 import type { ScalerSpec } from "../config/spec.ts";
 import { HISTORY_RATE_WINDOW_SECONDS } from "../readings/history-window.ts";
+import { LEAD_LADDER, type LeadFactor, PEAK_AHEAD_KEYS } from "../readings/lead-time.ts";
 import { readingOf } from "../readings/reading.ts";
-import type { SignalReadings } from "../readings/signal-table.ts";
+import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
 import type { Observer } from "./observe.ts";
 
 const MINUTE_MS = 60_000;
@@ -48,27 +49,46 @@ export class InflowHistory {
     return sum / WINDOW_MINUTES;
   }
 
-  /** The highest 10-minute rate over [fromMs, toMs], one point a minute (the subquery's resolution). */
-  peakOver(fromMs: number, toMs: number): number {
+  /**
+   * The peaks over [fromMs, end] for each of the ascending `endsMs`, in one pass: the ladder's
+   * windows all start one period ago, so each is the running peak at its end.
+   */
+  peaksOver(fromMs: number, endsMs: readonly number[]): number[] {
+    const peaks: number[] = [];
     let peak = 0;
-    for (let minute = Math.floor(fromMs / MINUTE_MS); minute <= Math.floor(toMs / MINUTE_MS); minute++)
-      peak = Math.max(peak, this.rateAt(minute * MINUTE_MS));
-    return peak;
+    let minute = Math.floor(fromMs / MINUTE_MS);
+    for (const endMs of endsMs) {
+      for (; minute <= Math.floor(endMs / MINUTE_MS); minute++)
+        peak = Math.max(peak, this.rateAt(minute * MINUTE_MS));
+      peaks.push(peak);
+    }
+    return peaks;
   }
 
   /** The history readings the spec's forecast reads, as of `nowMs`. */
   readings(spec: ScalerSpec, nowMs: number): SignalReadings {
-    const seasons = spec.forecast.seasons;
-    const leadMs = spec.forecast.leadTimeSeconds * 1000;
+    const { seasons, leadTimeSeconds, leadTimeMeasured } = spec.forecast;
+    // The peaks over the lead-time ladder's windows when the lead time is measured, as the
+    // scaler's queries read them; the setting's own window otherwise.
+    const factors = leadTimeMeasured ? LEAD_LADDER : ([1] as const);
     const out: { -readonly [K in keyof SignalReadings]: SignalReadings[K] } = {};
-    if (seasons === "day" || seasons === "day+week") {
-      out.inflowDayAgo = readingOf(this.rateAt(nowMs - DAY_MS), nowMs);
-      out.inflowPeakAheadDayAgo = readingOf(this.peakOver(nowMs - DAY_MS, nowMs - DAY_MS + leadMs), nowMs);
-    }
-    if (seasons === "week" || seasons === "day+week") {
-      out.inflowWeekAgo = readingOf(this.rateAt(nowMs - WEEK_MS), nowMs);
-      out.inflowPeakAheadWeekAgo = readingOf(this.peakOver(nowMs - WEEK_MS, nowMs - WEEK_MS + leadMs), nowMs);
-    }
+    const season = (
+      periodMs: number,
+      now: "inflowDayAgo" | "inflowWeekAgo",
+      keys: Record<LeadFactor, SignalKey>,
+    ) => {
+      const thenMs = nowMs - periodMs;
+      out[now] = readingOf(this.rateAt(thenMs), nowMs);
+      const peaks = this.peaksOver(
+        thenMs,
+        factors.map((factor) => thenMs + leadTimeSeconds * factor * 1000),
+      );
+      factors.forEach((factor, i) => {
+        out[keys[factor]] = readingOf(peaks[i] as number, nowMs);
+      });
+    };
+    if (seasons === "day" || seasons === "day+week") season(DAY_MS, "inflowDayAgo", PEAK_AHEAD_KEYS.day);
+    if (seasons === "week" || seasons === "day+week") season(WEEK_MS, "inflowWeekAgo", PEAK_AHEAD_KEYS.week);
     return out;
   }
 }

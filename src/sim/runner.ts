@@ -4,6 +4,7 @@ import { type ArrivalStream, cohortAt, workSecondsAt } from "./arrivals.ts";
 import { ScaleController } from "./autoscaler.ts";
 import { Cluster } from "./cluster.ts";
 import { InflowHistory } from "./history.ts";
+import { PodLeadTimes } from "./lead-times.ts";
 import { type SimModel, validateModel } from "./model.ts";
 import { Observer } from "./observe.ts";
 import { runOracles } from "./oracle.ts";
@@ -219,6 +220,10 @@ function runPolicyFrom(
   const firstMs = arrivals.startMs - warmupTicks * model.tickMs;
   const observer = new Observer(model.observation, model.tickMs, firstMs);
   const history = new InflowHistory();
+  const leadTimes = new PodLeadTimes(
+    model.observation.scrapeIntervalMs + model.observation.prometheusDelayMs,
+  );
+  cluster.onServingPodReady = (pod) => leadTimes.record(pod.createdMs, pod.scheduledMs, pod.readyAtMs);
   const view: WorldView = {
     readings: (nowMs, gpuMetric) => {
       const all = onWallClock(observer.readings(nowMs, activeMessages(), gpuMetric), wallOffsetMs);
@@ -228,7 +233,10 @@ function runPolicyFrom(
       return withoutQueue;
     },
     // The forecast's history is kept and asked on the wall clock: "a day ago" is a calendar day.
-    history: (spec, nowMs) => history.readings(spec, nowMs + wallOffsetMs),
+    history: (spec, nowMs) => ({
+      ...history.readings(spec, nowMs + wallOffsetMs),
+      ...leadTimes.readings(spec, nowMs, nowMs + wallOffsetMs),
+    }),
     wallTime: (nowMs) => nowMs + wallOffsetMs,
     snapshot: (nowMs) => observer.visibleSnapshot(nowMs),
     queueBacklog: (nowMs) => observer.queueBacklogAt(nowMs, activeMessages()).value,

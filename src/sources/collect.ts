@@ -13,7 +13,7 @@ import { planReadings } from "./plan.ts";
 import { answerOf, batchQueries } from "./prometheus/batch.ts";
 import { PrometheusClient, type QueryAnswer } from "./prometheus/client.ts";
 import { readingFromAnswer } from "./prometheus/interpret.ts";
-import { HISTORY_QUERIES, type PrometheusQuery, prometheusQuery } from "./prometheus/queries.ts";
+import { type PrometheusQuery, prometheusQuery, readsThePast } from "./prometheus/queries.ts";
 import { describeEntity, ServiceBusBacklogReader } from "./servicebus.ts";
 import type { SignalSource } from "./signal-source.ts";
 import { type SourceCounts, SourceMetrics } from "./source-metrics.ts";
@@ -287,7 +287,7 @@ export function createSignalSource(
         // The expression contains the namespace and every selector value: two ScaledObjects share
         // an entry only when they would send the very same query.
         const cacheKey = `${timeoutMs}|${batch.expr}`;
-        const refreshMs = batch.queries.every((q) => q.signal in HISTORY_QUERIES)
+        const refreshMs = batch.queries.every((q) => readsThePast(q.signal))
           ? historyRefreshMs
           : limits.cacheTtlMs;
         // Every ScaledObject sharing this batch reads the same answer: it is interpreted once, and

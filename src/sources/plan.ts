@@ -1,4 +1,5 @@
 import type { ScalerSpec } from "../config/spec.ts";
+import { LEAD_LADDER, PEAK_AHEAD_KEYS } from "../readings/lead-time.ts";
 import { type FailedReading, failureOf } from "../readings/reading.ts";
 import type { SignalKey } from "../readings/signal-table.ts";
 import type { AzureMonitorGpuQuery } from "./azure-monitor.ts";
@@ -65,13 +66,21 @@ export function learnsFromTokens(spec: ScalerSpec): boolean {
   );
 }
 
-/** The forecast's history: the TTFT request rate a day and/or a week ago (the inflow the drain rule reads). */
+/**
+ * The forecast's history: the TTFT request rate a day and/or a week ago (the inflow the drain rule
+ * reads) and its peak over the lead time that followed — over every window of the lead-time ladder
+ * when the lead time is measured — and the measured lead time itself.
+ */
 export function historySignalsOf(spec: ScalerSpec): PrometheusSignal[] {
   if (!spec.ttft.enabled || !spec.queue.enabled || spec.queue.mode !== "drain") return [];
-  const seasons = spec.forecast.seasons;
+  const { seasons, leadTimeMeasured, trend } = spec.forecast;
+  const factors = leadTimeMeasured ? LEAD_LADDER : ([1] as const);
   const signals: PrometheusSignal[] = [];
-  if (seasons === "day" || seasons === "day+week") signals.push("inflowDayAgo", "inflowPeakAheadDayAgo");
-  if (seasons === "week" || seasons === "day+week") signals.push("inflowWeekAgo", "inflowPeakAheadWeekAgo");
+  if (seasons === "day" || seasons === "day+week")
+    signals.push("inflowDayAgo", ...factors.map((f) => PEAK_AHEAD_KEYS.day[f]));
+  if (seasons === "week" || seasons === "day+week")
+    signals.push("inflowWeekAgo", ...factors.map((f) => PEAK_AHEAD_KEYS.week[f]));
+  if (leadTimeMeasured && (seasons !== "none" || trend)) signals.push("leadTimeObserved", "leadTimePods");
   return signals;
 }
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseScalerSpec } from "../../src/config/spec.ts";
+import { LEAD_LADDER, PEAK_AHEAD_KEYS } from "../../src/readings/lead-time.ts";
 import { SharedCache } from "../../src/sources/cache.ts";
 import { planReadings } from "../../src/sources/plan.ts";
 
@@ -276,11 +277,13 @@ describe("which readings a ScaledObject gets", () => {
         "replicasDesired",
         "replicasReady",
         "replicasUnavailable",
-        // The forecast's history of the inflow, a day and a week ago.
+        // The forecast's history of the inflow, a day and a week ago, its peak over every window
+        // of the lead-time ladder, and the lead time measured from kube-state-metrics.
         "inflowDayAgo",
-        "inflowPeakAheadDayAgo",
         "inflowWeekAgo",
-        "inflowPeakAheadWeekAgo",
+        ...LEAD_LADDER.flatMap((f) => [PEAK_AHEAD_KEYS.day[f], PEAK_AHEAD_KEYS.week[f]]),
+        "leadTimeObserved",
+        "leadTimePods",
       ].sort(),
     );
     const off = spec({

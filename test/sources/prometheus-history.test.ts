@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
 import { parseScalerSpec } from "../../src/config/spec.ts";
+import { LEAD_LADDER, PEAK_AHEAD_KEYS } from "../../src/readings/lead-time.ts";
 import { createSignalSource } from "../../src/sources/collect.ts";
 import { historySignalsOf } from "../../src/sources/plan.ts";
 import { historyExpr, prometheusQuery } from "../../src/sources/prometheus/queries.ts";
@@ -72,19 +73,47 @@ describe("history queries (offset and peak-ahead subquery)", () => {
   });
 
   it("is what the source sends: scoped to the namespace, and a cold start reads 0", async () => {
-    const spec = parseScalerSpec({ name: "llama", namespace: "team-a" }, { rateWindow: "5s" }, {});
+    const spec = parseScalerSpec(
+      { name: "llama", namespace: "team-a" },
+      { rateWindow: "5s", leadTimeMeasured: "false" },
+      {},
+    );
     expect(historySignalsOf(spec)).toEqual([
       "inflowDayAgo",
       "inflowPeakAheadDayAgo",
       "inflowWeekAgo",
       "inflowPeakAheadWeekAgo",
     ]);
-    for (const signal of historySignalsOf(spec)) {
-      const query = prometheusQuery(spec, signal, { allowCustomQueries: false });
+    // With the lead time measured, the peak over every window of the ladder (0.5 × to 2 × the
+    // setting), each one lead-time window from one period ago.
+    const measured = parseScalerSpec({ name: "llama", namespace: "team-a" }, { rateWindow: "5s" }, {});
+    const signals = historySignalsOf(measured);
+    expect(signals).toEqual([
+      "inflowDayAgo",
+      ...LEAD_LADDER.map((f) => PEAK_AHEAD_KEYS.day[f]),
+      "inflowWeekAgo",
+      ...LEAD_LADDER.map((f) => PEAK_AHEAD_KEYS.week[f]),
+      "leadTimeObserved",
+      "leadTimePods",
+    ]);
+    for (const season of ["day", "week"] as const)
+      for (const factor of LEAD_LADDER) {
+        const query = prometheusQuery(measured, PEAK_AHEAD_KEYS[season][factor], {
+          allowCustomQueries: false,
+        });
+        if (!("expr" in query)) throw new Error(query.failure.message);
+        const period = season === "week" ? 604_800 : 86_400;
+        const lead = 480 * factor;
+        expect(query.expr).toContain(`[${lead}s:`);
+        expect(query.expr).toContain(`offset ${period - lead}s`);
+      }
+    for (const signal of signals) {
+      const query = prometheusQuery(measured, signal, { allowCustomQueries: false });
       if (!("expr" in query)) throw new Error(query.failure.message);
       expect(query.expr).toContain('namespace="team-a"');
+      if (signal.startsWith("lead")) continue;
       const period = signal.includes("Week") ? 604_800 : 86_400;
-      expect(query.expr).toContain(`offset ${signal.includes("Peak") ? period - 480 : period}s`);
+      expect(query.expr).toMatch(signal.includes("Peak") ? /offset \d+s\)/ : new RegExp(`offset ${period}s`));
     }
     const source = createSignalSource(
       loadServiceConfig({ PROMETHEUS_URL: prometheus.url, SOURCE_CACHE_TTL_MS: "0" }),
@@ -109,7 +138,19 @@ describe("history queries (offset and peak-ahead subquery)", () => {
       {},
     );
     expect(historySignalsOf(perReplica)).toEqual([]);
-    const day = parseScalerSpec({ name: "llama", namespace: "team-a" }, { forecastSeasons: "day" }, {});
+    const day = parseScalerSpec(
+      { name: "llama", namespace: "team-a" },
+      { forecastSeasons: "day", leadTimeMeasured: "false" },
+      {},
+    );
     expect(historySignalsOf(day)).toEqual(["inflowDayAgo", "inflowPeakAheadDayAgo"]);
+    // No season and no trend: nothing looks ahead, so the lead time is not read either.
+    expect(historySignalsOf(off)).not.toContain("leadTimeObserved");
+    const trendOnly = parseScalerSpec(
+      { name: "llama", namespace: "team-a" },
+      { forecastSeasons: "none", forecastTrend: "true" },
+      {},
+    );
+    expect(historySignalsOf(trendOnly)).toEqual(["leadTimeObserved", "leadTimePods"]);
   });
 });

@@ -357,10 +357,11 @@ describe("Prometheus source (real Prometheus)", () => {
     const first: SignalReadings[] = await poll();
     const coldMs = performance.now() - coldStarted;
     const afterFirst = source.stats();
-    // 14 Prometheus readings per ScaledObject (10 signals and 4 forecast-history queries) in 4
-    // requests (every vLLM reading, the DCGM utilisation, the three replica counts and the four
-    // history readings) × 2 namespaces, though 40 reads asked for 560 readings.
-    const requestsPerSpec = 4;
+    // 26 Prometheus readings per ScaledObject (10 signals, 14 forecast-history queries and the
+    // measured lead time's 2) in 5 requests (every vLLM reading, the DCGM utilisation, the three
+    // replica counts, the history readings and the two lead-time readings) × 2 namespaces, though
+    // 40 reads asked for 1,040 readings.
+    const requestsPerSpec = 5;
     const distinct = requestsPerSpec * 2;
     expect(afterFirst.bySource.prometheus.requests).toBe(distinct);
     expect(afterFirst.cacheHits).toBe(40 * requestsPerSpec - distinct);

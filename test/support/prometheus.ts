@@ -276,6 +276,44 @@ export class KubeStateMetricsExporter extends Exporter {
     this.ready.set(labels, replicas.ready);
     this.unavailable.set(labels, Math.max(0, replicas.desired - replicas.ready));
   }
+
+  private podTimes: Record<"created" | "scheduled" | "ready", Gauge<"namespace" | "pod" | "uid">> | undefined;
+
+  /**
+   * A pod's kube-state-metrics timestamps (Unix seconds): kube_pod_created always,
+   * kube_pod_status_scheduled_time once bound to a node, kube_pod_status_ready_time once Ready
+   * (kube-state-metrics 2.8 and later). As kube-state-metrics does, nothing for a step not reached.
+   */
+  setPod(
+    namespace: string,
+    pod: string,
+    uid: string,
+    times: { created: number; scheduled?: number; ready?: number },
+  ): void {
+    const common = { labelNames: ["namespace", "pod", "uid"] as const, registers: [this.registry] };
+    this.podTimes ??= {
+      created: new Gauge({ name: "kube_pod_created", help: "Unix creation timestamp.", ...common }),
+      scheduled: new Gauge({
+        name: "kube_pod_status_scheduled_time",
+        help: "Unix timestamp when pod moved into scheduled status.",
+        ...common,
+      }),
+      ready: new Gauge({
+        name: "kube_pod_status_ready_time",
+        help: "Time when pod passed readiness probes.",
+        ...common,
+      }),
+    };
+    const labels = { namespace, pod, uid };
+    this.podTimes.created.set(labels, times.created);
+    if (times.scheduled !== undefined) this.podTimes.scheduled.set(labels, times.scheduled);
+    if (times.ready !== undefined) this.podTimes.ready.set(labels, times.ready);
+  }
+
+  /** The pod is deleted: kube-state-metrics stops exporting its series. */
+  deletePod(namespace: string, pod: string, uid: string): void {
+    for (const gauge of Object.values(this.podTimes ?? {})) gauge.remove({ namespace, pod, uid });
+  }
 }
 
 export interface PrometheusHarness {

@@ -195,7 +195,21 @@ export const policyGroups = {
       env: "LEAD_TIME_SECONDS",
       type: integer(0, 3600),
       default: "480",
-      doc: "Time from asking for a replica to its serving: GPU node provisioning plus model load (5–8 min + 30–120 s). The forecast looks this far ahead.",
+      doc: "Time from asking for a replica to its serving: GPU node provisioning plus model load (5–8 min + 30–120 s). The forecast looks this far ahead; with leadTimeMeasured, this is the prior and the fallback.",
+    }),
+    leadTimeMeasured: setting({
+      key: "leadTimeMeasured",
+      env: "LEAD_TIME_MEASURED",
+      type: boolean(),
+      default: "true",
+      doc: "Measure the lead time from kube-state-metrics: the median created → Ready time of the target's pods created within leadTimeWindowHours that waited for a node (scheduled over 60 s after creation), used between 0.5 × and 2 × leadTimeSeconds (at most 3600 s). No such pod, or a missing, negative or stale reading: leadTimeSeconds.",
+    }),
+    leadTimeWindowHours: setting({
+      key: "leadTimeWindowHours",
+      env: "LEAD_TIME_WINDOW_HOURS",
+      type: integer(1, 168),
+      default: "24",
+      doc: "leadTimeMeasured: pods created this many hours ago or less count. Long enough to hold several pods that waited for a new GPU node (a daily ramp adds some every day).",
     }),
     seasons: setting({
       key: "forecastSeasons",

@@ -1,5 +1,5 @@
 import type { QueryAnswer, Sample } from "./client.ts";
-import type { PrometheusQuery, PrometheusSignal } from "./queries.ts";
+import { HISTORY_QUERIES, type PrometheusQuery, type PrometheusSignal } from "./queries.ts";
 
 /** Label that tells the signals of one batched request apart. */
 export const SIGNAL_LABEL = "scaler_signal";
@@ -14,7 +14,10 @@ export const SIGNAL_LABEL = "scaler_signal";
  *   between series that could find duplicates;
  * - the Deployment's three replica counts: one kube-state-metrics series family;
  * - DCGM's utilisation gauge;
- * - the four history readings: the TTFT counter, on their own slow refresh.
+ * - the history readings: the TTFT counter, on their own slow refresh;
+ * - the two measured lead-time readings: kube-state-metrics' pod timestamps over hours, also on
+ *   the slow refresh. Apart from the history: a range of a day over every pod of the target is
+ *   the heaviest query the scaler sends, and its timeout must not take the seasons with it.
  *
  * GPU memory goes alone: its `used / (used + free)` pairs series one to one, and a dcgm-exporter
  * scraped twice makes that division an error that must not take the vLLM readings down with it.
@@ -34,10 +37,9 @@ const GROUP: Partial<Record<PrometheusSignal, string>> = {
   replicasReady: "replicas",
   replicasUnavailable: "replicas",
   gpuUtilisation: "dcgm",
-  inflowDayAgo: "history",
-  inflowPeakAheadDayAgo: "history",
-  inflowWeekAgo: "history",
-  inflowPeakAheadWeekAgo: "history",
+  ...Object.fromEntries(Object.keys(HISTORY_QUERIES).map((signal) => [signal, "history"])),
+  leadTimeObserved: "leadTime",
+  leadTimePods: "leadTime",
 };
 
 export interface QueryBatch {

@@ -1,6 +1,12 @@
 import type { CustomQueryKey } from "../../config/groups/sources.ts";
 import type { ScalerSpec } from "../../config/spec.ts";
 import { HISTORY_RATE_WINDOW_SECONDS } from "../../readings/history-window.ts";
+import {
+  LEAD_LADDER,
+  type LeadFactor,
+  NODE_WAIT_SECONDS,
+  PEAK_AHEAD_KEYS,
+} from "../../readings/lead-time.ts";
 import { type FailedReading, failureOf } from "../../readings/reading.ts";
 import type { SignalKeyFrom } from "../../readings/signal-table.ts";
 import { namespaceViolation } from "./guard.ts";
@@ -49,13 +55,51 @@ export function customQueryKeyOf(signal: PrometheusSignal): CustomQueryKey | und
 /** The history's rate window (see history-window.ts for why 10 minutes), in PromQL. */
 export const HISTORY_RATE_WINDOW = `${HISTORY_RATE_WINDOW_SECONDS / 60}m`;
 
-/** The seasons the forecast reads, by history reading: the period and whether it is the window's peak. */
-export const HISTORY_QUERIES = {
-  inflowDayAgo: { periodSeconds: 86_400, peak: false },
-  inflowPeakAheadDayAgo: { periodSeconds: 86_400, peak: true },
-  inflowWeekAgo: { periodSeconds: 604_800, peak: false },
-  inflowPeakAheadWeekAgo: { periodSeconds: 604_800, peak: true },
-} as const;
+interface HistoryQuery {
+  readonly periodSeconds: number;
+  /** Undefined: the rate at the window's start; else the peak over this × leadTimeSeconds. */
+  readonly leadFactor?: LeadFactor;
+}
+
+const DAY_SECONDS = 86_400;
+const WEEK_SECONDS = 604_800;
+
+function peaksOf(season: "day" | "week", periodSeconds: number): Record<string, HistoryQuery> {
+  return Object.fromEntries(
+    LEAD_LADDER.map((leadFactor) => [PEAK_AHEAD_KEYS[season][leadFactor], { periodSeconds, leadFactor }]),
+  );
+}
+
+/**
+ * The seasons the forecast reads, by history reading: the period and, for a peak, its window on
+ * the lead-time ladder (readings/lead-time.ts).
+ */
+export const HISTORY_QUERIES: Readonly<Partial<Record<PrometheusSignal, HistoryQuery>>> = {
+  inflowDayAgo: { periodSeconds: DAY_SECONDS },
+  inflowWeekAgo: { periodSeconds: WEEK_SECONDS },
+  ...peaksOf("day", DAY_SECONDS),
+  ...peaksOf("week", WEEK_SECONDS),
+};
+
+/** The readings that describe the past: refreshed slowly, never judged by the freshness of a scrape. */
+export function readsThePast(signal: PrometheusSignal): boolean {
+  return signal in HISTORY_QUERIES || signal === "leadTimeObserved" || signal === "leadTimePods";
+}
+
+/**
+ * Each pod's created → Ready time, for the target's pods created within the window that waited
+ * for a node (scheduled more than NODE_WAIT_SECONDS after creation): the first Ready time
+ * Prometheus saw (a pod that later turns unready and ready again keeps its first), minus its
+ * creation. Range functions, so pods deleted since (scaled down) still count. Aggregated by uid
+ * before the arithmetic: an HA kube-state-metrics exports every series twice.
+ */
+export function podLeadTimesExpr(pods: readonly LabelMatcher[], windowSeconds: number): string {
+  const window = `${windowSeconds}s`;
+  const first = (metric: string) => `min by (uid) (min_over_time(${selector(metric, pods)}[${window}]))`;
+  const created = `(max by (uid) (max_over_time(${selector("kube_pod_created", pods)}[${window}])) > time() - ${windowSeconds})`;
+  const waited = `(${first("kube_pod_status_scheduled_time")} - ${created} > ${NODE_WAIT_SECONDS})`;
+  return `((${first("kube_pod_status_ready_time")} - ${created}) and ${waited})`;
+}
 
 /**
  * The TTFT request rate one period ago (`offset`), or its highest value over the lead time that
@@ -216,15 +260,42 @@ function builtQuery(spec: ScalerSpec, signal: PrometheusSignal): PrometheusQuery
           "(dcgm-exporter not scraped with honor_labels, pod attribution off, or no pods)",
       };
     }
-    case "inflowDayAgo":
-    case "inflowPeakAheadDayAgo":
-    case "inflowWeekAgo":
-    case "inflowPeakAheadWeekAgo": {
-      const { periodSeconds, peak } = HISTORY_QUERIES[signal];
-      const counter = vllm("vllm:time_to_first_token_seconds_count");
+    case "leadTimeObserved":
+    case "leadTimePods": {
+      const windowSeconds = spec.forecast.leadTimeWindowHours * 3600;
+      const leads = podLeadTimesExpr([inNamespace, podMatcher(spec)], windowSeconds);
+      // Only the value: the pods behind it are hours old by design (no freshness series).
+      const value = signal === "leadTimeObserved" ? `quantile(0.5, ${leads})` : `count(${leads})`;
       return {
         signal,
-        expr: historyExpr(counter, HISTORY_RATE_WINDOW, periodSeconds, spec.forecast.leadTimeSeconds, peak),
+        expr: `label_replace(${value}, "${PART_LABEL}", "value", "", "")`,
+        custom: false,
+        what,
+        whenEmpty:
+          `no ${describePods(spec)} in namespace ${namespace} created within ${spec.forecast.leadTimeWindowHours} h waited for a node and became Ready ` +
+          "(kube-state-metrics 2.8 or later exports kube_pod_status_ready_time; the forecast uses leadTimeSeconds meanwhile)",
+      };
+    }
+    case "inflowDayAgo":
+    case "inflowWeekAgo":
+    case "inflowPeakAheadDayAgo":
+    case "inflowPeakAheadWeekAgo":
+    case "inflowPeakAhead50DayAgo":
+    case "inflowPeakAhead75DayAgo":
+    case "inflowPeakAhead125DayAgo":
+    case "inflowPeakAhead150DayAgo":
+    case "inflowPeakAhead200DayAgo":
+    case "inflowPeakAhead50WeekAgo":
+    case "inflowPeakAhead75WeekAgo":
+    case "inflowPeakAhead125WeekAgo":
+    case "inflowPeakAhead150WeekAgo":
+    case "inflowPeakAhead200WeekAgo": {
+      const { periodSeconds, leadFactor } = HISTORY_QUERIES[signal] as HistoryQuery;
+      const counter = vllm("vllm:time_to_first_token_seconds_count");
+      const leadSeconds = spec.forecast.leadTimeSeconds * (leadFactor ?? 1);
+      return {
+        signal,
+        expr: historyExpr(counter, HISTORY_RATE_WINDOW, periodSeconds, leadSeconds, leadFactor !== undefined),
         custom: false,
         what,
         whenEmpty: `Prometheus answered nothing for the inflow of ${describePods(spec)}${model} in namespace ${namespace} ${periodSeconds / 86_400} day(s) ago (the query ends in "or vector(0)", so this is a Prometheus fault)`,
