@@ -76,6 +76,8 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
     process.stderr.write(`keda-llm-scaler: ${error.message}\n`);
     return 1;
   }
+  // The "serving" line is what readiness scripts and people wait for: out now, not with the next batch.
+  logger.flush();
 
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {

@@ -9,7 +9,7 @@ export interface HttpEndpointsDeps {
   readonly logger: Logger;
   readonly decisions: () => Decision[];
   /** The per-ScaledObject series, written at scrape time. */
-  readonly decisionSeries?: () => string;
+  readonly decisionSeries?: () => AsyncIterable<string>;
   /** DEBUG_DECISIONS: "loopback" answers only connections from this host (kubectl port-forward). */
   readonly exposeDecisions: "false" | "loopback" | "true";
   readonly isServing: () => boolean;
@@ -38,11 +38,17 @@ function pageLimit(raw: string | null): number | undefined {
 export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
   const routes: Record<string, (res: ServerResponse, req: IncomingMessage) => Promise<void> | void> = {
     "/metrics": async (res) => {
-      const body =
-        (await deps.metrics.registry.metrics()) +
-        (deps.decisionSeries?.() ?? "") +
-        (deps.extraMetrics ? await deps.extraMetrics() : "");
-      res.writeHead(200, { "content-type": deps.metrics.registry.contentType }).end(body);
+      // Written as it is made (chunked): the per-ScaledObject part comes in slices that let
+      // KEDA's calls in between, and is never one string of several megabytes.
+      const registry = await deps.metrics.registry.metrics();
+      res.writeHead(200, { "content-type": deps.metrics.registry.contentType });
+      res.write(registry);
+      if (deps.decisionSeries)
+        for await (const slice of deps.decisionSeries()) {
+          if (res.destroyed) return; // the scraper went away: stop writing for nobody
+          res.write(slice);
+        }
+      res.end(deps.extraMetrics ? await deps.extraMetrics() : "");
     },
     "/healthz": (res) => {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
@@ -96,7 +102,10 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
     }
     Promise.resolve(route(res, req)).catch((error: unknown) => {
       deps.logger.error({ err: error, path }, "HTTP endpoint failed");
+      // Past the headers, a cut-off body is the only honest answer: the scraper sees an error,
+      // not a truncated exposition it would take for complete.
       if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
     });
   });
 }

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionBook } from "../../src/server/decision-book.ts";
+import { decisionSeriesText } from "../../src/server/decision-series.ts";
 import { MAX_METADATA_CHARACTERS } from "../../src/server/external-scaler.ts";
 import { SpecTemplates } from "../../src/server/spec-templates.ts";
 import {
@@ -187,5 +188,45 @@ describe("/metrics per ScaledObject", () => {
       /keda_llm_scaler_decision_changes_total\{namespace="team-m",scaled_object="metered"\} 1/,
     );
     expect(text).toMatch(/keda_llm_scaler_desired_replicas\{namespace="team-m",scaled_object="metered"\} 2/);
+  });
+});
+
+describe("/metrics at thousands of ScaledObjects", () => {
+  it("is written in slices with turns of the event loop between them, each family's lines together", async () => {
+    const book = new DecisionBook({
+      source: harness.source,
+      env: {},
+      clock: Date.now,
+      decisionTtlMs: 60_000,
+    });
+    const scaledObjects = 1000;
+    for (let i = 0; i < scaledObjects; i++) {
+      const entry = book.lookup({
+        name: `so-${i}`,
+        namespace: `ns-${i % 7}`,
+        scalerMetadata: ONE_PER_MESSAGE,
+      });
+      await book.decisionOf(entry);
+    }
+    let turns = 0;
+    let scraping = true;
+    const countTurn = () => {
+      turns++;
+      if (scraping) setImmediate(countTurn);
+    };
+    setImmediate(countTurn);
+    const slices: string[] = [];
+    for await (const slice of decisionSeriesText(book.records())) slices.push(slice);
+    scraping = false;
+    // Every family is cut into ⌈1000 / 256⌉ = 4 slices, and the loop turned between slices.
+    expect(slices.length).toBeGreaterThanOrEqual(4 * 9);
+    expect(turns).toBeGreaterThanOrEqual(slices.length - 1);
+    const lines = slices.join("").split("\n").filter(Boolean);
+    const desired = lines.filter((line) => line.startsWith("keda_llm_scaler_desired_replicas{"));
+    expect(desired).toHaveLength(scaledObjects);
+    // The exposition format wants each family's samples in one group, after its HELP and TYPE.
+    const families = lines.filter((line) => !line.startsWith("#")).map((line) => line.split("{")[0]);
+    const groups = families.filter((name, i) => i === 0 || name !== families[i - 1]);
+    expect(new Set(groups).size).toBe(groups.length);
   });
 });
