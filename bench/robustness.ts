@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- --robustness`: ours at its shipped defaults where a user's reality differs from
  * them — a capacity guess off by ×0.5 or ×2, the Service Bus front end, slices of a trace the main
- * bench never replays, and a model and GPU the example's token rates do not describe. Each row is one
+ * bench never replays, a model and GPU the example's token rates do not describe, and a lead time
+ * set far from the cluster's. Each row is one
  * unit: ours on one trace under one condition (the oracle is searched in the unit too, for the
  * ratio), with the trace's bench flags plus the condition's. A unit is exactly
  * `simulate --trace FILE --policy ours <trace flags> <condition flags>`, so any row can be replayed
@@ -59,6 +60,17 @@ const OTHER_MODEL_TRACES = [
   "servegen_language_msmall_14d.csv",
 ];
 
+/**
+ * A lead time set wrong (240 s, 900 s) on the simulated cluster, whose nodes take 5–8 min and pods
+ * 30–120 s: ours measures the lead from its pods and plans with that. On two of the fortnights,
+ * where the forecast has yesterday and last week to look ahead from (the one-hour and one-day
+ * traces have none, so a lead time changes nothing there); m-small is left out for the bench's time.
+ */
+const WRONG_LEAD_TIMES = [240, 900];
+/** And the setting right for the example's nodes on a cluster whose GPU nodes are slower. */
+const SLOW_NODES = "12-15";
+const WRONG_LEAD_TRACES = [NASA, "servegen_language_mmid_14d.csv"];
+
 function withSlice(flags: readonly string[], from: string, until: string): string[] {
   const swapped = [...flags];
   for (const [flag, value] of [
@@ -95,6 +107,22 @@ export function robustnessUnits(traces: readonly BenchTrace[]): RobustnessUnit[]
         : []),
       ...(OTHER_MODEL_TRACES.includes(file)
         ? [unit(`${OTHER_MODEL}, the 8B example's rates`, [...flags, "--model-profile", OTHER_MODEL])]
+        : []),
+      ...(WRONG_LEAD_TRACES.includes(file)
+        ? [
+            ...WRONG_LEAD_TIMES.map((seconds) =>
+              unit(`leadTimeSeconds ${seconds} (the nodes take 5.5–10 min), measured`, [
+                ...flags,
+                "--metadata",
+                `leadTimeSeconds=${seconds}`,
+              ]),
+            ),
+            unit(`GPU nodes take ${SLOW_NODES} min (leadTimeSeconds 480), measured`, [
+              ...flags,
+              "--provision-minutes",
+              SLOW_NODES,
+            ]),
+          ]
         : []),
     ];
   });

@@ -33,6 +33,20 @@ describe("the robustness bench's units", () => {
       ["--peak-replicas", "6", "--capacity-error", "0.5"],
       ["--peak-replicas", "6", "--capacity-error", "2"],
       ["--peak-replicas", "6", "--front-end", "queue"],
+      ["--peak-replicas", "6", "--metadata", "leadTimeSeconds=240"],
+      ["--peak-replicas", "6", "--metadata", "leadTimeSeconds=900"],
+      ["--peak-replicas", "6", "--provision-minutes", "12-15"],
+    ]);
+    // A wrong lead time only where a daily season gives the forecast something to look ahead from.
+    expect(of("azure_llm_2023_conv_1h").some((u) => u.condition.startsWith("leadTimeSeconds"))).toBe(false);
+    expect(
+      of("nasa_http_1995_requests_per_minute")
+        .filter((u) => u.condition.endsWith(", measured"))
+        .map((u) => u.flags.slice(-2)),
+    ).toEqual([
+      ["--metadata", "leadTimeSeconds=240"],
+      ["--metadata", "leadTimeSeconds=900"],
+      ["--provision-minutes", "12-15"],
     ]);
     expect(of("azure_llm_2023_conv_1h").at(-1)?.flags).toEqual(["--model-profile", "llama-3.1-70b-tp4-a100"]);
   });
