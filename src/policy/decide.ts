@@ -77,7 +77,7 @@ function unavailable(input: NoAnswer): DecideResult {
  * The whole decision, as a pipeline of stages (each a function in a file of its own that returns
  * its own reasons):
  *
- *   history split off (provision-ahead.ts) → screen (bad and stale values fail) → no ready pods
+ *   lead time (lead-time.ts), history split off (provision-ahead.ts) → screen (bad and stale values fail) → no ready pods
  *   → fail-static per reading → smoothing → learned capacity → per-signal demand (demand/)
  *   → every signal down? (fail-static: hold, then UNAVAILABLE)
  *   → fusion → forecast (provision-ahead.ts) → headroom → hysteresis → no scale-down on missing data (fail-static)
@@ -186,7 +186,6 @@ export function decide(
       nowMs,
       lead,
     );
-    if (ahead.forecasting && lead.reason) reasons.push(lead.reason);
     reasons.push(...ahead.reasons);
     trend = ahead.trend;
     forecastRaised = ahead.raised;

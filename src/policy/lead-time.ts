@@ -7,7 +7,6 @@ import {
   nearestFactor,
 } from "../readings/lead-time.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
-import type { RuleFired } from "./decision.ts";
 import { round2 } from "./format.ts";
 
 /**
@@ -30,10 +29,11 @@ export interface LeadTime {
   /** The window of the history ladder the seasons read: the one nearest `seconds`. */
   readonly windowFactor: LeadFactor;
   readonly measured: boolean;
-  /** For the reasons: "lead time 9.5 min, measured: …" or "lead time 8 min (leadTimeSeconds)". */
-  readonly text: string;
-  /** A reason of its own when the measurement moved the lead time or was there but unusable. */
-  readonly reason?: RuleFired;
+  /**
+   * For the forecast's reason, when there is more to say than the setting: "lead time 9.5 min,
+   * measured: …", or why a measurement that came back was not used.
+   */
+  readonly note?: string;
 }
 
 function minutes(seconds: number): string {
@@ -42,13 +42,13 @@ function minutes(seconds: number): string {
 
 function setting(spec: ScalerSpec, why?: string): LeadTime {
   const seconds = spec.forecast.leadTimeSeconds;
-  const text = `lead time ${minutes(seconds)} (leadTimeSeconds)`;
   return {
     seconds,
     windowFactor: 1,
     measured: false,
-    text,
-    ...(why ? { reason: { rule: "lead-time", note: `${text}: the measured lead time ${why}` } } : {}),
+    ...(why
+      ? { note: `lead time ${minutes(seconds)} (leadTimeSeconds): the measured lead time ${why}` }
+      : {}),
   };
 }
 
@@ -81,20 +81,10 @@ export function leadTimeFor(spec: ScalerSpec, readings: SignalReadings, nowMs: n
       ? ""
       : `, bounded to ${seconds === low ? `${LEAD_MIN_FACTOR} ×` : `${seconds === LEAD_MAX_SECONDS ? "at most an hour," : `${LEAD_MAX_FACTOR} ×`}`} the setting`;
   const ofPods = pods !== undefined ? `the ${pods} pod(s)` : "the pods";
-  const text = `lead time ${minutes(seconds)}, measured: ${ofPods} created in the last ${leadTimeWindowHours} h that waited for a node took a median ${minutes(observed)} from created to Ready${bounded} (leadTimeSeconds ${minutes(prior)})`;
-  const windowFactor = nearestFactor(prior, seconds);
   return {
     seconds,
-    windowFactor,
+    windowFactor: nearestFactor(prior, seconds),
     measured: true,
-    text,
-    ...(seconds !== prior
-      ? {
-          reason: {
-            rule: "lead-time",
-            note: `${text}; the seasons' history is read over the next ${minutes(prior * windowFactor)}`,
-          },
-        }
-      : {}),
+    note: `lead time ${minutes(seconds)}, measured: ${ofPods} created in the last ${leadTimeWindowHours} h that waited for a node took a median ${minutes(observed)} from created to Ready${bounded} (leadTimeSeconds ${minutes(prior)})`,
   };
 }

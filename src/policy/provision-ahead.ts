@@ -81,16 +81,11 @@ export function applyForecast(
   fusedLoad: number,
   readyReplicas: number | undefined,
   nowMs: number,
-  lead: Pick<LeadTime, "seconds" | "windowFactor" | "text" | "measured"> = {
-    seconds: spec.forecast.leadTimeSeconds,
-    windowFactor: 1,
-    text: "",
-    measured: false,
-  },
-): { load: number; raised: boolean; forecasting: boolean; trend: TrendMemory; reasons: RuleFired[] } {
+  lead: LeadTime = { seconds: spec.forecast.leadTimeSeconds, windowFactor: 1, measured: false },
+): { load: number; raised: boolean; trend: TrendMemory; reasons: RuleFired[] } {
   const trendOn = spec.forecast.trend;
   if (!drains(spec) || !spec.ttft.enabled || (seasons.length === 0 && !trendOn))
-    return { load: fusedLoad, raised: false, forecasting: false, trend: { recent: [] }, reasons: [] };
+    return { load: fusedLoad, raised: false, trend: { recent: [] }, reasons: [] };
   const reading = usable.ttftRequestsPerSecond;
   const inflow = reading?.state === "fresh" ? reading.value : undefined;
   const leadMs = lead.seconds * 1000;
@@ -118,16 +113,15 @@ export function applyForecast(
   const perReplica = spec.queue.requestsPerSecondPerReplica;
   const load = forecast.inflowAhead / perReplica;
   if (forecast.note === undefined || load <= fusedLoad)
-    return { load: fusedLoad, raised: false, forecasting: true, trend, reasons: [] };
+    return { load: fusedLoad, raised: false, trend, reasons: [] };
   return {
     load,
     raised: true,
-    forecasting: true,
     trend,
     reasons: [
       {
         rule: "forecast",
-        note: `forecast for ${clockText(nowMs + leadMs)} UTC${lead.measured ? ` (${lead.text})` : ""} = ${round2(load)} replicas of load at ${round2(perReplica)} req/s each (the signals see ${round2(fusedLoad)}): ${forecast.note}`,
+        note: `forecast for ${clockText(nowMs + leadMs)} UTC${lead.note ? ` (${lead.note})` : ""} = ${round2(load)} replicas of load at ${round2(perReplica)} req/s each (the signals see ${round2(fusedLoad)}): ${forecast.note}`,
       },
     ],
   };

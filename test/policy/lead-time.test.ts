@@ -25,20 +25,19 @@ const quiet = {
 describe("the lead time the forecast plans with", () => {
   const spec = specOf();
 
-  it("is leadTimeSeconds until something is measured (absent or empty: no reason either)", () => {
+  it("is leadTimeSeconds until something is measured (absent or empty: nothing to say either)", () => {
     for (const readings of [{}, readingsOf({ leadTimeObserved: empty(), leadTimePods: empty() }, NOON)]) {
       const lead = leadTimeFor(spec, readings, NOON);
       expect(lead).toMatchObject({ seconds: 480, windowFactor: 1, measured: false });
-      expect(lead.reason).toBeUndefined();
+      expect(lead.note).toBeUndefined();
     }
   });
 
   it("is the measurement, explained, with the ladder's window nearest it", () => {
     const lead = leadTimeFor(spec, readingsOf({ leadTimeObserved: 612, leadTimePods: 6 }, NOON), NOON);
     expect(lead).toMatchObject({ seconds: 612, windowFactor: 1.25, measured: true });
-    expect(lead.reason?.rule).toBe("lead-time");
-    expect(lead.reason?.note).toBe(
-      "lead time 10.2 min, measured: the 6 pod(s) created in the last 24 h that waited for a node took a median 10.2 min from created to Ready (leadTimeSeconds 8 min); the seasons' history is read over the next 10 min",
+    expect(lead.note).toBe(
+      "lead time 10.2 min, measured: the 6 pod(s) created in the last 24 h that waited for a node took a median 10.2 min from created to Ready (leadTimeSeconds 8 min)",
     );
     // Within an eighth of the setting, the setting's own window (no jump a quarter up).
     expect(leadTimeFor(spec, readingsOf({ leadTimeObserved: 530 }, NOON), NOON).windowFactor).toBe(1);
@@ -47,7 +46,7 @@ describe("the lead time the forecast plans with", () => {
   it("is bounded to half and twice the setting, and an hour", () => {
     const fast = leadTimeFor(spec, readingsOf({ leadTimeObserved: 30, leadTimePods: 2 }, NOON), NOON);
     expect(fast).toMatchObject({ seconds: 240, windowFactor: 0.5 });
-    expect(fast.text).toContain("bounded to 0.5 × the setting");
+    expect(fast.note).toContain("bounded to 0.5 × the setting");
     const slow = leadTimeFor(spec, readingsOf({ leadTimeObserved: 5000 }, NOON), NOON);
     expect(slow).toMatchObject({ seconds: 960, windowFactor: 2 });
     const long = specOf({ leadTimeSeconds: "2400" });
@@ -65,7 +64,7 @@ describe("the lead time the forecast plans with", () => {
     for (const [reading, why] of cases) {
       const lead = leadTimeFor(spec, { leadTimeObserved: reading }, NOON);
       expect(lead).toMatchObject({ seconds: 480, windowFactor: 1, measured: false });
-      expect(lead.reason?.note).toContain(`the measured lead time ${why}`);
+      expect(lead.note).toContain(`the measured lead time ${why}`);
     }
     // A count of no pod says the value stands for nothing.
     expect(
@@ -119,7 +118,21 @@ describe("decide(): the measured lead time in the forecast", () => {
     const forecast = measured.rules.find((r) => r.rule === "forecast")?.note;
     expect(forecast).toContain("forecast for 12:10 UTC (lead time 10 min, measured: the 5 pod(s)");
     expect(forecast).toContain("over the next 10 min");
-    expect(measured.rules.map((r) => r.rule)).toContain("lead-time");
+    // A measured lead time that raises nothing is no reason of the decision.
+    const calm = decideOnce(specOf(), { ...quiet, ...lateRise(2, 2), leadTimeObserved: 600 });
+    expect(calm.rules.map((r) => r.note).join(" ")).not.toContain("lead time");
+  });
+
+  it("names a measurement it could not use in the forecast's reason", () => {
+    const d = decideOnce(specOf(), {
+      ...quiet,
+      inflowDayAgo: 2,
+      inflowPeakAheadDayAgo: 8,
+      leadTimeObserved: -40,
+    });
+    expect(d.rules.find((r) => r.rule === "forecast")?.note).toContain(
+      "forecast for 12:08 UTC (lead time 8 min (leadTimeSeconds): the measured lead time is negative (-40 s: a pod Ready before it was created)) = 4 replicas of load",
+    );
   });
 
   it("uses the setting's window when the ladder's own reading did not come back", () => {

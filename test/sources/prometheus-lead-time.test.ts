@@ -123,6 +123,6 @@ describe("measured lead time (kube-state-metrics through Prometheus)", () => {
     await source.close();
     expect(readings.leadTimeObserved).toMatchObject({ ok: false, failure: { kind: "empty" } });
     const withRead = decide(elsewhere, readings, Date.now()).decision;
-    expect(withRead.rules.map((r) => r.rule)).not.toContain("lead-time");
+    expect(withRead.rules.map((r) => r.note).join(" ")).not.toContain("lead time");
   });
 });
