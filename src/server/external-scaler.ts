@@ -263,8 +263,18 @@ export class ExternalScalerService {
         this.deps.logger.warn({ err: error, method, scaledObject: request }, "stream evaluation failed");
       }
     };
-    const stream = this.track(call, method, () => clearInterval(timer));
-    const timer = setInterval(evaluate, this.deps.streamRefreshMs);
+    // Re-evaluations start at a random phase: after a restart KEDA reopens every stream within
+    // moments, and timers started together would re-decide every streamed ScaledObject in the
+    // same turn of the event loop, every period, while KEDA's other calls wait.
+    const period = this.deps.streamRefreshMs;
+    let timer: NodeJS.Timeout = setTimeout(() => {
+      timer = setInterval(evaluate, period);
+      void evaluate();
+    }, Math.random() * period);
+    const stream = this.track(call, method, () => {
+      clearTimeout(timer);
+      clearInterval(timer);
+    });
     void evaluate();
   }
 
