@@ -76,10 +76,15 @@ export function leadTimeFor(spec: ScalerSpec, readings: SignalReadings, nowMs: n
   const low = prior * LEAD_MIN_FACTOR;
   const high = Math.min(prior * LEAD_MAX_FACTOR, LEAD_MAX_SECONDS);
   const seconds = Math.min(high, Math.max(low, observed));
-  const bounded =
+  const bound =
     seconds === observed
       ? ""
-      : `, bounded to ${seconds === low ? `${LEAD_MIN_FACTOR} ×` : `${seconds === LEAD_MAX_SECONDS ? "at most an hour," : `${LEAD_MAX_FACTOR} ×`}`} the setting`;
+      : seconds === low
+        ? `${LEAD_MIN_FACTOR} × the setting`
+        : seconds === LEAD_MAX_SECONDS
+          ? "an hour"
+          : `${LEAD_MAX_FACTOR} × the setting`;
+  const bounded = bound ? `, bounded to ${bound}` : "";
   const ofPods = pods !== undefined ? `the ${pods} pod(s)` : "the pods";
   return {
     seconds,

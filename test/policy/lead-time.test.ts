@@ -50,7 +50,10 @@ describe("the lead time the forecast plans with", () => {
     const slow = leadTimeFor(spec, readingsOf({ leadTimeObserved: 5000 }, NOON), NOON);
     expect(slow).toMatchObject({ seconds: 960, windowFactor: 2 });
     const long = specOf({ leadTimeSeconds: "2400" });
-    expect(leadTimeFor(long, readingsOf({ leadTimeObserved: 9000 }, NOON), NOON).seconds).toBe(3600);
+    const capped = leadTimeFor(long, readingsOf({ leadTimeObserved: 9000 }, NOON), NOON);
+    expect(capped.seconds).toBe(3600);
+    expect(capped.note).toContain("took a median 150 min from created to Ready, bounded to an hour");
+    expect(slow.note).toContain("bounded to 2 × the setting");
   });
 
   it("falls back to the setting, saying why, on a failed, impossible or stale measurement", () => {
