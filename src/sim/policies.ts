@@ -10,6 +10,7 @@ import {
   type TriggerEvaluation,
 } from "./autoscaler.ts";
 import type { PodPhase } from "./cluster.ts";
+import { DecisionChanges } from "./decision-changes.ts";
 import { DEFAULT_HPA_BEHAVIOR, type HpaBehavior, type PodSample } from "./hpa.ts";
 import type { FrontEnd } from "./model.ts";
 import { type GpuMetric, gpuAverage, podGpuValue, type ScrapeSnapshot } from "./observe.ts";
@@ -81,7 +82,7 @@ export interface BuiltPolicy {
   readonly initialReplicas: (nowMs: number) => number;
   /** The warm floor in force (ours only), for the report. */
   readonly floorAt?: (nowMs: number) => number;
-  readonly decisions?: { drivingFactors: Map<string, number> };
+  readonly decisions?: { drivingFactors: Map<string, number>; changes: DecisionChanges };
   /** A second ScaledObject sizing the placeholder Deployment (warm spare GPU nodes). */
   readonly headroom?: { readonly setup: ScalingSetup; readonly initialReplicas: number };
 }
@@ -215,9 +216,11 @@ function oursPolicy(
       const spec = oursSpec({ ...deployment.metadata, ...overrides }, "vllm-realtime");
       let lastDecision: Decision | undefined;
       const drivingFactors = new Map<string, number>();
+      const changes = new DecisionChanges();
       const trigger = externalTrigger(view, spec, (d) => {
         lastDecision = d;
         drivingFactors.set(d.drivingFactor, (drivingFactors.get(d.drivingFactor) ?? 0) + 1);
+        changes.record(d);
       });
       const hpa = {
         syncPeriodMs: HPA_SYNC_PERIOD_MS,
@@ -251,7 +254,7 @@ function oursPolicy(
         },
         initialReplicas: () => deployment.minReplicaCount,
         floorAt: () => lastDecision?.floorReplicas ?? 0,
-        decisions: { drivingFactors },
+        decisions: { drivingFactors, changes },
         ...(headroomSpec
           ? {
               headroom: {

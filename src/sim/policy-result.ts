@@ -1,3 +1,4 @@
+import type { DecisionChangesResult } from "./decision-changes.ts";
 import type { TimelinePoint } from "./stats.ts";
 
 /** Stable, documented result fields (README "simulator"; `--json`). */
@@ -42,6 +43,8 @@ export interface PolicyResult {
   readonly peakNodes: number;
   /** How often each factor drove our decision (ours only). */
   readonly drivingFactors?: Readonly<Record<string, number>>;
+  /** Each change of ours' desired replicas during the trace, with its reason (ours only; the first 2,000). */
+  readonly decisionChanges?: DecisionChangesResult;
   readonly wallSeconds: number;
   readonly simulatedMinutesPerWallSecond: number;
   readonly timeline: readonly TimelinePoint[];

@@ -395,6 +395,32 @@ function axisValues(max: number): number[] {
   return values;
 }
 
+/**
+ * Why ours scaled: each change of its desired replicas with the policy's own sentence, and the
+ * first tokens that missed the SLA before its next change (from the timeline, so within a
+ * bucket), so a reader goes straight from a miss to what the policy was thinking.
+ */
+function decisionChangesHtml(policy: PolicyResult, zone: string): string {
+  const changes = policy.decisionChanges;
+  if (!changes || changes.total === 0) return "";
+  const missesBetween = (fromMs: number, untilMs: number) =>
+    policy.timeline
+      .filter((point) => point.atMs >= fromMs && point.atMs < untilMs)
+      .reduce((sum, point) => sum + point.slaMisses, 0);
+  const rows = changes.shown.map((change, i) => {
+    const next = changes.shown[i + 1]?.atMs ?? Number.POSITIVE_INFINITY;
+    const misses = Math.round(missesBetween(change.atMs, next));
+    const at = DateTime.fromMillis(change.atMs, { zone }).toFormat("yyyy-LL-dd HH:mm");
+    return `<tr${misses > 0 ? ' class="missed"' : ""}><td>${escapeXml(at)}</td><td>${change.desiredReplicas}</td><td>${escapeXml(change.drivingFactor)}</td><td>${misses}</td><td class="reason">${escapeXml(change.summary)}</td></tr>`;
+  });
+  const shown = changes.shown.length < changes.total ? `, the first ${changes.shown.length} shown` : "";
+  return `<details><summary>Why ${escapeXml(policy.name)} scaled: ${changes.total} changes of its desired replicas${shown}</summary>
+<table>
+<tr><th>from</th><th>desired</th><th>driven by</th><th>SLA misses before the next change</th><th>the policy's reason</th></tr>
+${rows.join("\n")}
+</table></details>`;
+}
+
 /** The `--report x.html` page: what was run, the comparison table, one chart per policy. */
 export function reportHtml(
   run: RunDescription,
@@ -410,7 +436,7 @@ export function reportHtml(
     "</table>",
   ].join("\n");
   const charts = result.policies
-    .map((p) => `<figure>${policySvg(p, result, run.zone, true)}</figure>`)
+    .map((p) => `<figure>${policySvg(p, result, run.zone, true)}</figure>${decisionChangesHtml(p, run.zone)}`)
     .join("\n");
   const start = DateTime.fromMillis(result.startMs, { zone: run.zone }).toFormat("yyyy-LL-dd HH:mm ZZZZ");
   return `<!doctype html>
@@ -421,6 +447,8 @@ table { border-collapse: collapse; font-size: 13px; }
 th, td { padding: 4px 8px; border-bottom: 1px solid #ddd; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 figure { margin: 24px 0; }
+td.reason { text-align: left; }
+tr.missed td { background: #fde8e8; }
 </style></head><body>
 <h1>${escapeXml(run.trace)}</h1>
 <p>${result.requests} requests from ${escapeXml(start)}, rate × ${round(result.scale, 4)}, clock ${escapeXml(run.zone)}.

@@ -333,6 +333,7 @@ function runPolicyFrom(
     if (tick === 0) {
       cluster.resetCounters(new StartupDraws(model.cluster, model.seed));
       scaleEventsBefore = controller.scaleEvents;
+      built.decisions?.changes.restart();
     }
     if (tick === arrivals.ticks) nodesAtEnd = cluster.nodes.length;
     // The drain ends once the backlog is served and the cluster is back to at most the nodes it
@@ -428,6 +429,7 @@ function runPolicyFrom(
     peakReplicas: cluster.counters.peakReadyReplicas,
     peakNodes: cluster.counters.peakNodes,
     ...(drivingFactors ? { drivingFactors } : {}),
+    ...(built.decisions ? { decisionChanges: built.decisions.changes.result } : {}),
     wallSeconds,
     simulatedMinutesPerWallSecond: spanMs / 60_000 / Math.max(wallSeconds, 1e-6),
     timeline: timeline.points,

@@ -74,6 +74,41 @@ describe("the HTML report", () => {
   });
 });
 
+describe("why ours scaled", () => {
+  const { run, result } = runSteps(["--policy", "ours"]);
+  const ours = result.policies.find((p) => p.name === "ours");
+
+  it("lists each change of ours' desired replicas during the trace, with the policy's sentence", () => {
+    const changes = ours?.decisionChanges;
+    expect(changes?.total).toBeGreaterThan(1); // 30 → 500 → 120 requests a minute: up, then down
+    expect(changes?.shown).toHaveLength(changes?.total ?? -1);
+    const shown = changes?.shown ?? [];
+    for (const [i, change] of shown.entries()) {
+      expect(change.atMs).toBeGreaterThanOrEqual(result.startMs); // not the warm-up's
+      expect(change.summary).toMatch(new RegExp(`^${change.desiredReplicas} replica\\(s\\)`));
+      if (i > 0) {
+        expect(change.atMs).toBeGreaterThanOrEqual(shown[i - 1]!.atMs);
+        expect(change.desiredReplicas).not.toBe(shown[i - 1]!.desiredReplicas);
+      }
+    }
+    expect(Math.max(...shown.map((c) => c.desiredReplicas))).toBeGreaterThan(shown[0]!.desiredReplicas);
+    // Only ours decides with reasons.
+    expect(result.policies.find((p) => p.name === "always-on")?.decisionChanges).toBeUndefined();
+  });
+
+  it("shows them in the report under ours' chart, every reason escaped", () => {
+    const html = reportHtml(run, result);
+    const total = ours?.decisionChanges?.total;
+    expect(html).toContain(`<summary>Why ours scaled: ${total} changes of its desired replicas</summary>`);
+    const first = ours?.decisionChanges?.shown[0];
+    expect(html).toContain(`<td>${first?.desiredReplicas}</td><td>${first?.drivingFactor}</td>`);
+    // The step to 500 a minute outruns the node lead time: the changes before the misses are marked.
+    expect(ours?.withinSlaFraction).toBeLessThan(1);
+    expect(html).toMatch(/<tr class="missed"><td>[^<]+<\/td><td>\d+<\/td>/);
+    expect(html).not.toMatch(/<td class="reason">[^<]*[<>"][^<]*<\/td>/);
+  });
+});
+
 describe("the verdicts", () => {
   function fakeResult(rows: { name: string; within: number; gpuHours: number }[]): SimulationResult {
     return {

@@ -42,7 +42,7 @@ export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVer
     "queue",
     state.status,
     inflow === undefined ? state.readings : { ...state.readings, ttftRequestsPerSecond: inflow },
-    `(${inflowText} + ${backlog} waiting drained in ${sla} s) at ${perReplica} req/s per replica → ${round2(demand)}${caveats}`,
+    `(${inflowText} + ${backlog} waiting drained in ${sla} s) at ${round2(perReplica)} req/s per replica → ${round2(demand)}${caveats}`,
     demand,
   );
 }
