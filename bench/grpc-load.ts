@@ -105,8 +105,11 @@ function buildScaler(): string[] {
   return ["--enable-source-maps", "dist/src/cli.js", "serve"];
 }
 
-/** The no-op server is a bench file, never built: tsx runs it (its handlers are constants). */
-const NOOP_COMMAND = ["--import", "tsx", "bench/support/noop-server.ts"];
+/**
+ * The no-op server is a bench file, never built: Node runs it with its own type stripping, so
+ * neither server goes through tsx's loader.
+ */
+const NOOP_COMMAND = ["bench/support/noop-server.ts"];
 
 function startServer(command: string[], env: Record<string, string>): Promise<Started> {
   const profile = profilerFlags();

@@ -129,6 +129,14 @@ function metadataCopy(metadata: Readonly<Record<string, string>>): NonNullable<E
  */
 const MAX_COMPARED_CHARACTERS = 1024;
 
+/**
+ * Metadata variants of one ScaledObject found by comparison (a ScaledObject being edited has two
+ * or three); more are found by digest. Without a bound, a caller sending one name with thousands
+ * of variants made every lookup of that name a scan of thousands, on the event loop every
+ * tenant's calls share.
+ */
+const MAX_VARIANTS_PER_NAME = 4;
+
 /** What an entry costs beyond its spec: the latest decision with its reasons, the policy memory. */
 const ENTRY_OVERHEAD_BYTES = 2 * 1024;
 
@@ -280,14 +288,14 @@ export class DecisionBook {
   private entryFor(request: ScaledObjectRequest): Entry {
     const compared = metadataCharacters(request.scalerMetadata) <= MAX_COMPARED_CHARACTERS;
     const nameKey = compared ? nameKeyOf(request) : undefined;
-    const existing =
-      nameKey !== undefined
-        ? this.byName
-            .get(nameKey)
-            ?.find(
-              (entry) => entry.metadata !== undefined && sameMetadata(entry.metadata, request.scalerMetadata),
-            )
-        : this.entries.get(entryKey(request));
+    const named = nameKey !== undefined ? this.byName.get(nameKey) : undefined;
+    // Found by name in the common case; otherwise by digest (long metadata, or a name already
+    // holding its share of metadata variants), computed only when the name lookup misses.
+    const found = named?.find(
+      (entry) => entry.metadata !== undefined && sameMetadata(entry.metadata, request.scalerMetadata),
+    );
+    const key = found ? found.key : entryKey(request);
+    const existing = found ?? this.entries.get(key);
     if (existing) {
       // Re-insert to keep the map in least-recently-used order, at most once a second per entry:
       // the GetMetrics + IsActive of one poll (and a stream's refreshes) need not move it twice.
@@ -299,9 +307,9 @@ export class DecisionBook {
       }
       return existing;
     }
-    const key = entryKey(request);
     const identity = { name: request.name, namespace: request.namespace };
-    const metadata = compared ? metadataCopy(request.scalerMetadata) : undefined;
+    const indexed = nameKey !== undefined && (named?.length ?? 0) < MAX_VARIANTS_PER_NAME;
+    const metadata = indexed ? metadataCopy(request.scalerMetadata) : undefined;
     const { spec, bytes } = this.templates.specFor(identity, request.scalerMetadata, contentOf(request));
     const entry: Entry = {
       identity,
@@ -313,11 +321,10 @@ export class DecisionBook {
       usedAtMs: this.options.clock(),
       inFlight: undefined,
       changes: 0,
-      bytes: ENTRY_OVERHEAD_BYTES + bytes + (compared ? 2 * metadataCharacters(request.scalerMetadata) : 0),
+      bytes: ENTRY_OVERHEAD_BYTES + bytes + (indexed ? 2 * metadataCharacters(request.scalerMetadata) : 0),
     };
     this.entries.set(key, entry);
-    if (nameKey !== undefined) {
-      const named = this.byName.get(nameKey);
+    if (indexed) {
       if (named) named.push(entry);
       else this.byName.set(nameKey, [entry]);
     }

@@ -221,11 +221,17 @@ describe("StreamIsActive", () => {
     await eventually(() => expect(received).toEqual([false]));
     harness.source.setBacklog(4);
     await eventually(() => expect(received).toEqual([false, true]));
-    // Several refresh periods with the same state: no repeated `true`.
+    // Several refresh periods with the same state: no repeated `true`, though it kept reading.
+    const readsBefore = harness.source.reads;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(received).toEqual([false, true]);
+    expect(harness.source.reads).toBeGreaterThan(readsBefore);
     stream.cancel();
     await eventually(() => expect(harness.scaler.service.openStreamCount).toBe(0));
+    // A cancelled stream stops re-evaluating: its timers are gone, nothing reads for it any more.
+    const readsAtCancel = harness.source.reads;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(harness.source.reads).toBe(readsAtCancel);
   });
 
   it("ends with INVALID_ARGUMENT for bad metadata", async () => {

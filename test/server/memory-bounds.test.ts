@@ -162,6 +162,20 @@ describe("the decision book's bounds", () => {
     );
   });
 
+  it("finds every metadata variant of one name, past the few it compares, by digest", () => {
+    const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000 });
+    const variant = (i: number) => ({
+      name: "edited",
+      namespace: "ns",
+      scalerMetadata: { ...ONE_PER_MESSAGE, maxReplicas: String(10 + i) },
+    });
+    const first = Array.from({ length: 50 }, (_, i) => book.lookup(variant(i)));
+    const again = Array.from({ length: 50 }, (_, i) => book.lookup(variant(i)));
+    for (const [i, entry] of again.entries()) expect(entry).toBe(first[i]);
+    expect(new Set(first).size).toBe(50);
+    expect(book.size).toBe(50);
+  });
+
   it("keys entries by a digest: an invalid spec with long values keeps only short problems", () => {
     const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000 });
     const metadata: Record<string, string> = {};

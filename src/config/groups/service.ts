@@ -28,7 +28,7 @@ export const serviceGroups = {
       env: "LOG_LEVEL",
       type: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
       default: "info",
-      doc: "pino log level. JSON lines on stdout, written in batches (at least every 250 ms; what is still waiting is written at exit). Decisions are logged at info when they change, not on every poll.",
+      doc: "pino log level. JSON lines on stdout, written in batches (at least every 250 ms; what is still waiting is written at exit, but a process killed outright — SIGKILL, out of memory — loses up to its last 250 ms). Decisions are logged at info when they change, not on every poll.",
     }),
     shutdownGraceSeconds: setting({
       env: "SHUTDOWN_GRACE_SECONDS",
