@@ -100,7 +100,8 @@ export function decide(
   };
 
   const lead = leadTimeFor(spec, readings, nowMs);
-  const { current, seasons } = splitHistory(readings, spec.forecast.seasons, lead.windowFactor);
+  const history = splitHistory(readings, spec.forecast.seasons, lead.windowFactor);
+  const { current, seasons } = history;
   const screened = screenReadings(spec, current, nowMs);
   reasons.push(...screened.reasons);
   const idle = interpretIdleReadings(screened.readings, {
@@ -184,7 +185,7 @@ export function decide(
       fused.load,
       replicas.ready,
       nowMs,
-      lead,
+      { ...lead, windowFactor: history.windowFactor },
     );
     reasons.push(...ahead.reasons);
     trend = ahead.trend;

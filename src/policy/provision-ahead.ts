@@ -44,20 +44,27 @@ export function splitHistory(
 ): {
   readonly current: SignalReadings;
   readonly seasons: readonly SeasonHistory[];
+  /** The window the seasons' peaks were read over: the wanted one, or the setting's where it was missing. */
+  readonly windowFactor: LeadFactor;
 } {
   const current: Record<string, SignalReadings[SignalKey]> = {};
   for (const [key, reading] of Object.entries(readings))
     if (SIGNAL_TABLE[key as SignalKey]?.role !== "history") current[key] = reading;
   const seasons: SeasonHistory[] = [];
   const used = use === "day+week" ? [DAY, WEEK] : use === "day" ? [DAY] : use === "week" ? [WEEK] : [];
+  let readOver: LeadFactor | undefined;
   for (const season of used) {
     const now = readings[season.now];
     const wanted = readings[season.peaks[windowFactor]];
-    const peak = wanted?.ok ? wanted : readings[season.peaks[1]];
-    if (now?.ok && peak?.ok && Number.isFinite(now.value) && Number.isFinite(peak.value))
+    const factor = wanted?.ok ? windowFactor : 1;
+    const peak = readings[season.peaks[factor]];
+    if (now?.ok && peak?.ok && Number.isFinite(now.value) && Number.isFinite(peak.value)) {
       seasons.push({ label: season.label, rateThen: now.value, peakAheadThen: peak.value });
+      // Both seasons come in one request, so they read the same window but for a lone bad value.
+      readOver ??= factor;
+    }
   }
-  return { current: current as SignalReadings, seasons };
+  return { current: current as SignalReadings, seasons, windowFactor: readOver ?? windowFactor };
 }
 
 function drains(spec: ScalerSpec): boolean {

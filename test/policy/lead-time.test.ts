@@ -41,6 +41,8 @@ describe("the lead time the forecast plans with", () => {
     );
     // Within an eighth of the setting, the setting's own window (no jump a quarter up).
     expect(leadTimeFor(spec, readingsOf({ leadTimeObserved: 530 }, NOON), NOON).windowFactor).toBe(1);
+    // Exactly between two windows (540 s: 1.125 × 480), the longer one: better early than late.
+    expect(leadTimeFor(spec, readingsOf({ leadTimeObserved: 540 }, NOON), NOON).windowFactor).toBe(1.25);
   });
 
   it("is bounded to half and twice the setting, and an hour", () => {
@@ -140,8 +142,13 @@ describe("decide(): the measured lead time in the forecast", () => {
 
   it("uses the setting's window when the ladder's own reading did not come back", () => {
     const readings = { ...quiet, inflowDayAgo: 2, inflowPeakAheadDayAgo: 8, leadTimeObserved: 600 };
-    // The 10-minute window's peak is missing: the 8-minute one (the setting's) still counts.
-    expect(decideOnce(specOf(), readings).drivingFactor).toBe("forecast");
+    // The 10-minute window's peak is missing: the 8-minute one (the setting's) still counts,
+    // and the reason names the window the peak was read over.
+    const d = decideOnce(specOf(), readings);
+    expect(d.drivingFactor).toBe("forecast");
+    const forecast = d.rules.find((r) => r.rule === "forecast")?.note;
+    expect(forecast).toContain("over the next 8 min");
+    expect(forecast).not.toContain("over the next 10 min");
   });
 });
 

@@ -125,4 +125,24 @@ describe("measured lead time (kube-state-metrics through Prometheus)", () => {
     const withRead = decide(elsewhere, readings, Date.now()).decision;
     expect(withRead.rules.map((r) => r.note).join(" ")).not.toContain("lead time");
   });
+
+  it("counts a pod's first Ready time: a pod that went unready and Ready again keeps its lead time", async () => {
+    // bbbbb (380 s to Ready) restarts its container and is Ready again 50 s ago.
+    setPod("team-a", "llama-7d9f8b6c5-bbbbb", {
+      created: nowS - 1500,
+      scheduled: nowS - 1200,
+      ready: nowS - 50,
+    });
+    await prometheus.waitFor(
+      'max(kube_pod_status_ready_time{pod="llama-7d9f8b6c5-bbbbb"})',
+      (value) => value === nowS - 50,
+    );
+    const source = createSignalSource(
+      loadServiceConfig({ PROMETHEUS_URL: prometheus.url, SOURCE_CACHE_TTL_MS: "0" }),
+    );
+    const readings = await source.read(spec, { nowMs: Date.now() });
+    await source.close();
+    // Still 380, 520 and 600: with its latest Ready time it would read 1,450 s and move the median to 600.
+    expect(readings.leadTimeObserved).toMatchObject({ ok: true, value: 520 });
+  });
 });
