@@ -12,8 +12,9 @@ import { round2 } from "./format.ts";
 /**
  * The lead time the forecast plans with: `leadTimeSeconds`, or, with `leadTimeMeasured`, the
  * median created → Ready time of the target's recent pods that waited for a node
- * (kube-state-metrics): the same quantity the setting describes — node provisioning plus model
- * load — measured on this cluster. Pods that landed on a node kept warm are not counted (they
+ * (kube-state-metrics): node provisioning plus model load, as the setting describes, measured on
+ * this cluster — though from the pod's creation, so without the KEDA poll and HPA sync (15–45 s)
+ * before it. Pods that landed on a node kept warm are not counted (they
  * start in a minute or two: the next node would look near). The median, not the slowest: the
  * setting is a typical lead too, and planning every forecast for the slowest start of the day
  * bought GPUs early for no request in the simulator (the 70 % headroom covers a start slower than

@@ -124,7 +124,7 @@ function metadataCopy(metadata: Readonly<Record<string, string>>): NonNullable<E
 
 /**
  * Requests whose metadata is at most this long are found by name and compared entry by entry (a
- * normal ScaledObject's is a few hundred characters): a poll allocates nothing to be looked up.
+ * normal ScaledObject's is a few hundred characters): a poll builds one short key, nothing else.
  * Longer ones are found by their digest, so the index never holds a tenant's bulk.
  */
 const MAX_COMPARED_CHARACTERS = 1024;

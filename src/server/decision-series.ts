@@ -134,7 +134,7 @@ const RECORDS_PER_SLICE = 256;
  * every KEDA call that arrived meanwhile waited for the scrape. The records are a snapshot taken
  * when the scrape starts.
  */
-export async function* decisionSeriesText(records: Iterable<DecisionRecord>): AsyncGenerator<string> {
+export async function* decisionSeriesSlices(records: Iterable<DecisionRecord>): AsyncGenerator<string> {
   const list = [...records];
   const labels = list.map(({ decision: { scaledObject } }) => {
     return `namespace="${escapeLabel(scaledObject.namespace)}",scaled_object="${escapeLabel(scaledObject.name)}"`;

@@ -6,7 +6,7 @@ import type { ServiceConfig } from "../config/service-config.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
 import { serverCredentials, type TransportSecurity, transportSecurity } from "./credentials.ts";
 import { DecisionBook, decisionChanged } from "./decision-book.ts";
-import { decisionSeriesText } from "./decision-series.ts";
+import { decisionSeriesSlices } from "./decision-series.ts";
 import { ExternalScalerService } from "./external-scaler.ts";
 import { createHttpEndpoints, listenHttp } from "./http.ts";
 import { listenError } from "./listen-error.ts";
@@ -146,7 +146,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     metrics,
     logger,
     decisions: () => book.latestDecisions(),
-    decisionSeries: () => decisionSeriesText(book.records()),
+    decisionSeries: () => decisionSeriesSlices(book.records()),
     exposeDecisions: config.debug.exposeDecisions,
     isServing: () => serving && ready,
     extraMetrics: options.sourceMetrics,

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionBook } from "../../src/server/decision-book.ts";
-import { decisionSeriesText } from "../../src/server/decision-series.ts";
+import { decisionSeriesSlices } from "../../src/server/decision-series.ts";
 import { MAX_METADATA_CHARACTERS } from "../../src/server/external-scaler.ts";
 import { SpecTemplates } from "../../src/server/spec-templates.ts";
 import {
@@ -230,7 +230,7 @@ describe("/metrics at thousands of ScaledObjects", () => {
     };
     setImmediate(countTurn);
     const slices: string[] = [];
-    for await (const slice of decisionSeriesText(book.records())) slices.push(slice);
+    for await (const slice of decisionSeriesSlices(book.records())) slices.push(slice);
     scraping = false;
     // Every family is cut into ⌈1000 / 256⌉ = 4 slices, and the loop turned between slices.
     expect(slices.length).toBeGreaterThanOrEqual(4 * 9);
