@@ -271,10 +271,8 @@ export class ExternalScalerService {
       timer = setInterval(evaluate, period);
       void evaluate();
     }, Math.random() * period);
-    const stream = this.track(call, method, () => {
-      clearTimeout(timer);
-      clearInterval(timer);
-    });
+    // One clear for either kind: Node's timeouts and intervals are the same Timeout object.
+    const stream = this.track(call, method, () => clearTimeout(timer));
     void evaluate();
   }
 
