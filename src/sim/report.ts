@@ -403,13 +403,16 @@ function axisValues(max: number): number[] {
 function decisionChangesHtml(policy: PolicyResult, zone: string): string {
   const changes = policy.decisionChanges;
   if (!changes || changes.total === 0) return "";
-  const missesBetween = (fromMs: number, untilMs: number) =>
-    policy.timeline
-      .filter((point) => point.atMs >= fromMs && point.atMs < untilMs)
-      .reduce((sum, point) => sum + point.slaMisses, 0);
+  // Changes and timeline are both in time order: one walk along the timeline serves every row.
+  const timeline = policy.timeline;
+  const atOf = (index: number) => timeline[index]?.atMs ?? Number.POSITIVE_INFINITY;
+  let point = 0;
   const rows = changes.shown.map((change, i) => {
     const next = changes.shown[i + 1]?.atMs ?? Number.POSITIVE_INFINITY;
-    const misses = Math.round(missesBetween(change.atMs, next));
+    while (atOf(point) < change.atMs) point++;
+    let missed = 0;
+    for (; atOf(point) < next; point++) missed += timeline[point]?.slaMisses ?? 0;
+    const misses = Math.round(missed);
     const at = DateTime.fromMillis(change.atMs, { zone }).toFormat("yyyy-LL-dd HH:mm");
     return `<tr${misses > 0 ? ' class="missed"' : ""}><td>${escapeXml(at)}</td><td>${change.desiredReplicas}</td><td>${escapeXml(change.drivingFactor)}</td><td>${misses}</td><td class="reason">${escapeXml(change.summary)}</td></tr>`;
   });
