@@ -7,13 +7,18 @@ import {
   prometheusQuery,
 } from "../../src/sources/prometheus/queries.ts";
 
-const SIGNALS: readonly PrometheusSignal[] = [
+/** The vLLM readings a default spec asks for, in the plan's order. */
+const VLLM: readonly PrometheusSignal[] = [
   "vllmWaiting",
   "vllmRunning",
   "ttftP95Seconds",
   "ttftRequestsPerSecond",
   "kvCacheUsage",
   "tokensPerSecondPerPod",
+];
+
+const SIGNALS: readonly PrometheusSignal[] = [
+  ...VLLM,
   "gpuUtilisation",
   "gpuMemoryUsage",
   "replicasDesired",
@@ -40,14 +45,7 @@ const grouping = (batches: ReturnType<typeof batchQueries>) =>
 describe("which signals share a Prometheus request", () => {
   it("groups what fails together: the vLLM readings, the replica counts, DCGM utilisation, the history", () => {
     expect(grouping(batchQueries(queriesFor({})))).toEqual([
-      [
-        "vllmWaiting",
-        "vllmRunning",
-        "ttftP95Seconds",
-        "ttftRequestsPerSecond",
-        "kvCacheUsage",
-        "tokensPerSecondPerPod",
-      ],
+      VLLM,
       ["gpuUtilisation"],
       // Its used / (used + free) division fails on duplicate series: alone, it takes nothing down.
       ["gpuMemoryUsage"],
@@ -61,13 +59,7 @@ describe("which signals share a Prometheus request", () => {
     const batches = batchQueries(queriesFor({ waitingQuery: custom }));
     expect(grouping(batches)[0]).toEqual(["vllmWaiting"]);
     expect(batches[0]?.expr).toBe(custom);
-    expect(grouping(batches)[1]).toEqual([
-      "vllmRunning",
-      "ttftP95Seconds",
-      "ttftRequestsPerSecond",
-      "kvCacheUsage",
-      "tokensPerSecondPerPod",
-    ]);
+    expect(grouping(batches)[1]).toEqual(VLLM.filter((signal) => signal !== "vllmWaiting"));
     expect(batches.slice(1).every((batch) => !batch.expr.includes("my_queue_depth"))).toBe(true);
   });
 });
