@@ -38,6 +38,8 @@ const { values: args } = parseArgs({
     /** Unset: 2 s, or longer above 1,000 ScaledObjects so that KEDA's polls stay at 500 a second. */
     "interval-ms": { type: "string" },
     seconds: { type: "string", default: "15" },
+    /** Poll intervals run unmeasured first, on the same clocks (KEDA's steady state). */
+    "warm-up-intervals": { type: "string", default: "2" },
     streams: { type: "string", default: "200" },
     connections: { type: "string", default: "8" },
     "max-requests": { type: "string", default: "200000" },
@@ -283,6 +285,7 @@ async function main(): Promise<void> {
     scaledObjects: positive("scaled-objects"),
     namespaces: Math.max(1, positive("namespaces")),
     pollIntervalMs: args["interval-ms"] === undefined ? defaultInterval() : positive("interval-ms"),
+    warmUpIntervals: positive("warm-up-intervals"),
     durationMs: positive("seconds") * 1000,
     maxRequests: positive("max-requests"),
     streams: positive("streams"),
@@ -298,7 +301,8 @@ async function main(): Promise<void> {
     PROMETHEUS_URL: fleet.prometheus.url,
   };
   const planLine =
-    `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms, ` +
+    `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms ` +
+    `(${plan.warmUpIntervals} intervals unmeasured first), ` +
     `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s, cap ${plan.maxRequests} requests`;
   log(planLine);
 

@@ -12,6 +12,12 @@ export interface LoadPlan {
   readonly scaledObjects: number;
   readonly namespaces: number;
   readonly pollIntervalMs: number;
+  /**
+   * Poll intervals run unmeasured before the measured window, on the same clocks: KEDA polls a
+   * ScaledObject for as long as it exists, so its steady state is every ScaledObject polled on its
+   * own rhythm, not its first poll or two.
+   */
+  readonly warmUpIntervals: number;
   readonly durationMs: number;
   readonly maxRequests: number;
   readonly streams: number;
@@ -82,9 +88,6 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
         }),
     ),
   );
-  // The measured window starts here: whoever runs the load counts the scaler's upstream requests
-  // from now on, against the polls that are counted.
-  process.send?.("measuring");
   const latencies = new Float64Array(plan.maxRequests);
   const errors: Record<string, number> = {};
   const errorExamples: Record<string, string> = {};
@@ -92,13 +95,19 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   let polls = 0;
   let streamsOpened = 0;
   let streamMessages = 0;
-  const started = performance.now();
+  const pollsFrom = performance.now();
+  // The measured window opens after the warm-up intervals: whoever runs the load counts the
+  // scaler's upstream requests from then on, against the polls that are counted.
+  const started = pollsFrom + plan.warmUpIntervals * plan.pollIntervalMs;
   const deadline = started + plan.durationMs;
+  const measuring = () => performance.now() >= started;
+  const opening = setTimeout(() => process.send?.("measuring"), started - performance.now());
 
   const unary = (client: Client, method: string, request: unknown) =>
     new Promise<void>((resolve) => {
-      if (requests >= plan.maxRequests) return resolve();
-      const slot = requests++;
+      const measured = measuring();
+      if (measured && requests >= plan.maxRequests) return resolve();
+      const slot = measured ? requests++ : -1;
       const t0 = performance.now();
       (
         client[method] as (
@@ -108,6 +117,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
           cb: (e: grpc.ServiceError | null) => void,
         ) => void
       ).call(client, request, new grpc.Metadata(), { deadline: Date.now() + 3000 }, (error) => {
+        if (slot < 0) return resolve();
         latencies[slot] = performance.now() - t0;
         if (error) {
           const code = grpc.status[error.code] ?? String(error.code);
@@ -148,20 +158,21 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     const client = clients[index % clients.length]!;
     const ref = refFor(index, plan);
     // KEDA's polls of different ScaledObjects are not aligned: start at a random phase.
-    let next = started + Math.random() * plan.pollIntervalMs;
+    let next = pollsFrom + Math.random() * plan.pollIntervalMs;
     for (;;) {
       // Never sleep past the deadline: at an 8 s interval the run would idle up to 8 s more,
       // diluting throughput and letting the scaler's background refreshes count against no poll.
       const wait = Math.min(next, deadline) - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       if (performance.now() >= deadline || requests >= plan.maxRequests) return;
-      polls++;
+      if (measuring()) polls++;
       await unary(client, "GetMetrics", { scaledObjectRef: ref, metricName: "llm-desired-replicas" });
       await unary(client, "IsActive", ref);
       next += plan.pollIntervalMs;
     }
   });
   await Promise.all(pollers);
+  clearTimeout(opening);
   const elapsedMs = performance.now() - started;
   if (churn) clearInterval(churn);
   for (const stream of streams) stream.cancel();

@@ -6,6 +6,7 @@ import { Decider, type MemoryStore } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
+import { PollRhythm } from "./poll-rhythm.ts";
 import { SpecTemplates } from "./spec-templates.ts";
 
 export interface ScaledObjectRequest extends ScaledObjectIdentity {
@@ -32,6 +33,10 @@ interface Entry {
   inFlight: Promise<Decision> | undefined;
   /** Decisions that changed the answer (desired replicas, value, activity, availability, factor). */
   changes: number;
+  /** When KEDA calls this ScaledObject, learned from its calls (made at the first one). */
+  rhythm: PollRhythm | undefined;
+  /** The decision made ahead of the next expected call, and when it is due. */
+  ahead: { readonly timer: ReturnType<typeof setTimeout>; readonly atMs: number } | undefined;
   /** Approximate bytes this entry keeps alive, for the book's byte bound. */
   readonly bytes: number;
 }
@@ -140,6 +145,9 @@ const MAX_VARIANTS_PER_NAME = 4;
 /** What an entry costs beyond its spec: the latest decision with its reasons, the policy memory. */
 const ENTRY_OVERHEAD_BYTES = 2 * 1024;
 
+/** A decision planned ahead is not moved for a call that plans it less than this much apart. */
+const AHEAD_RESOLUTION_MS = 250;
+
 /** The least-recently-used order is kept to this resolution: an entry moves at most this often. */
 const LRU_RESOLUTION_MS = 1000;
 
@@ -183,6 +191,7 @@ export class DecisionBook {
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private bytes = 0;
+  private closed = false;
   private readonly decider: Decider;
   private readonly templates: SpecTemplates;
 
@@ -229,28 +238,26 @@ export class DecisionBook {
   /**
    * The entry's current decision: the one within its TTL as a plain value, so that a call
    * answered from memory costs no promise; otherwise the computation all concurrent callers
-   * share. Throws the entry's ConfigError.
+   * share. Throws the entry's ConfigError. `method` names the RPC asking, when KEDA asks on a
+   * clock of its own (GetMetrics, IsActive): its rhythm is learned, and the next decision is made
+   * just before the next call is due, so that call too is answered from memory.
    */
-  decisionOf(handle: BookEntry): Decision | Promise<Decision> {
+  decisionOf(handle: BookEntry, method?: string): Decision | Promise<Decision> {
     const entry = handle as Entry;
     const spec = this.specOf(entry);
-    if (entry.latest && this.options.clock() - entry.latestAtMs < this.options.decisionTtlMs)
-      return entry.latest;
-    if (entry.inFlight) return entry.inFlight;
     const nowMs = this.options.clock();
-    const { source } = this.options;
-    const readings = source.readNowOrLater
-      ? source.readNowOrLater(spec, { nowMs })
-      : source.read(spec, { nowMs });
-    // Every answer in memory (the common case): decided at once, no promise.
-    if (!(readings instanceof Promise)) return this.settle(entry, spec, readings, nowMs);
-    const computation = readings
-      .then((settled) => this.settle(entry, spec, settled, nowMs))
-      .finally(() => {
-        entry.inFlight = undefined;
-      });
-    entry.inFlight = computation;
-    return computation;
+    const decision =
+      entry.latest && nowMs - entry.latestAtMs < this.options.decisionTtlMs
+        ? entry.latest
+        : (entry.inFlight ?? this.decideNow(entry, spec, nowMs));
+    if (method !== undefined) this.planAhead(entry, method, nowMs);
+    return decision;
+  }
+
+  /** Stops deciding ahead (the server is shutting down): no decision is started after this. */
+  close(): void {
+    this.closed = true;
+    for (const entry of this.entries.values()) this.cancelAhead(entry);
   }
 
   /** The latest decision of every remembered ScaledObject, for /debug/decisions. */
@@ -273,6 +280,66 @@ export class DecisionBook {
   /** The approximate bytes held by the entries (bounded by maxBytes). */
   get approximateBytes(): number {
     return this.bytes;
+  }
+
+  /** A new decision, at once when every reading is in memory (the common case: no promise). */
+  private decideNow(entry: Entry, spec: ScalerSpec, nowMs: number): Decision | Promise<Decision> {
+    const { source } = this.options;
+    const readings = source.readNowOrLater
+      ? source.readNowOrLater(spec, { nowMs })
+      : source.read(spec, { nowMs });
+    if (!(readings instanceof Promise)) return this.settle(entry, spec, readings, nowMs);
+    const computation = readings
+      .then((settled) => this.settle(entry, spec, settled, nowMs))
+      .finally(() => {
+        entry.inFlight = undefined;
+      });
+    entry.inFlight = computation;
+    return computation;
+  }
+
+  /**
+   * Notes the call and, when the next one is due more than a TTL later, decides half a TTL before
+   * it: the decision is then as fresh as the TTL allows when the call comes, and
+   * the work is done between calls rather than while KEDA waits.
+   */
+  private planAhead(entry: Entry, method: string, nowMs: number): void {
+    const ttlMs = this.options.decisionTtlMs;
+    entry.rhythm ??= new PollRhythm(ttlMs / 2);
+    entry.rhythm.note(method, nowMs);
+    const nextCallAtMs = entry.rhythm.nextCallAtMs();
+    // Calls within a TTL of each other share decisions as they are; only a longer gap leaves the
+    // next call to find its decision expired.
+    if (nextCallAtMs === undefined || nextCallAtMs - nowMs < ttlMs || this.closed) {
+      this.cancelAhead(entry);
+      return;
+    }
+    const atMs = nextCallAtMs - ttlMs / 2;
+    // The GetMetrics + IsActive of one poll plan the same instant: keep the timer already set.
+    if (entry.ahead && Math.abs(entry.ahead.atMs - atMs) < AHEAD_RESOLUTION_MS) return;
+    this.cancelAhead(entry);
+    const timer = setTimeout(() => this.decideAhead(entry), Math.max(0, atMs - nowMs));
+    timer.unref();
+    entry.ahead = { timer, atMs };
+  }
+
+  private decideAhead(entry: Entry): void {
+    entry.ahead = undefined;
+    // Forgotten meanwhile, or already decided (a call came early, or one is under way).
+    if (this.closed || this.entries.get(entry.key) !== entry || entry.inFlight) return;
+    const nowMs = this.options.clock();
+    if (entry.latest && nowMs - entry.latestAtMs < this.options.decisionTtlMs / 2) return;
+    const spec = entry.spec;
+    if (spec instanceof ConfigError) return;
+    const decision = this.decideNow(entry, spec, nowMs);
+    // A read that has to wait is waited for by the call, as without deciding ahead.
+    if (decision instanceof Promise) decision.catch(() => {});
+  }
+
+  private cancelAhead(entry: Entry): void {
+    if (!entry.ahead) return;
+    clearTimeout(entry.ahead.timer);
+    entry.ahead = undefined;
   }
 
   private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): Decision {
@@ -321,6 +388,8 @@ export class DecisionBook {
       usedAtMs: this.options.clock(),
       inFlight: undefined,
       changes: 0,
+      rhythm: undefined,
+      ahead: undefined,
       bytes: ENTRY_OVERHEAD_BYTES + bytes + (indexed ? 2 * metadataCharacters(request.scalerMetadata) : 0),
     };
     this.entries.set(key, entry);
@@ -349,6 +418,7 @@ export class DecisionBook {
       this.decider.forget(oldestKey);
       if (oldest?.metadata) this.forgetByName(oldest);
       if (oldest) {
+        this.cancelAhead(oldest);
         this.bytes -= oldest.bytes;
         this.options.onForget?.(oldest.identity);
       }

@@ -129,13 +129,14 @@ export class ExternalScalerService {
             grpc.status.NOT_FOUND,
             `unknown metric ${JSON.stringify((request.metricName ?? "").slice(0, 100))}: this ScaledObject's metric is "${metricName}"`,
           );
-        return this.whenDecided(entry, call, (decision): GetMetricsResponseMessage => {
+        return this.whenDecided("GetMetrics", entry, call, (decision): GetMetricsResponseMessage => {
           const value = decision.metricValue;
           return { metricValues: [{ metricName, metricValue: value, metricValueFloat: value }] };
         });
       }),
       IsActive: this.unary("IsActive", (ref: ScaledObjectRefMessage, call) =>
         this.whenDecided(
+          "IsActive",
           this.deps.book.lookup(toRequest(ref)),
           call,
           (decision): IsActiveResponseMessage => ({ result: decision.active }),
@@ -164,11 +165,12 @@ export class ExternalScalerService {
    * CANCELLED as soon as KEDA gives up.
    */
   private whenDecided<Res>(
+    method: string,
     entry: BookEntry,
     call: grpc.ServerUnaryCall<unknown, unknown>,
     answer: (decision: Decision) => Res,
   ): Res | Promise<Res> {
-    const decision = this.deps.book.decisionOf(entry);
+    const decision = this.deps.book.decisionOf(entry, method);
     if (!(decision instanceof Promise)) return answer(requireAvailable(decision));
     const cancellation = whenCancelled(call);
     return Promise.race([decision, cancellation.promise]).then(

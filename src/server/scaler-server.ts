@@ -164,6 +164,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     shuttingDown ??= (async () => {
       serving = false;
       peers?.sync.close();
+      book.close();
       health.setStatus("", "NOT_SERVING");
       health.setStatus(EXTERNAL_SCALER_SERVICE_NAME, "NOT_SERVING");
       service.endAllStreams();
