@@ -138,16 +138,21 @@ export function decide(
   const broken = brokenReadings(usable);
   const utilisation = spec.headroom.targetUtilisation;
   let trend: TrendMemory = { recent: [] };
-  const remember = (lastDesired: number | undefined, recent?: readonly RecentAnswer[]): PolicyMemory => ({
-    lastGood: held.lastGood,
-    ...(capacity.memory ? { capacity: capacity.memory } : {}),
-    ...(trend.recent.length > 0 ? { inflowRecent: trend.recent } : {}),
-    ...(trend.risingSinceMs !== undefined ? { inflowRisingSinceMs: trend.risingSinceMs } : {}),
-    ...(lastDesired !== undefined ? { lastDesired } : {}),
-    ...(lastSignalAtMs !== undefined ? { lastSignalAtMs } : {}),
-    ...(recent && recent.length > 0 ? { recent } : {}),
-    ...(Object.keys(smoothed).length > 0 ? { smoothed } : {}),
-  });
+  const remember = (lastDesired: number | undefined, recent?: readonly RecentAnswer[]): PolicyMemory => {
+    // Built key by key rather than by spreading optional parts: this runs on every decision.
+    const next: { -readonly [K in keyof PolicyMemory]: PolicyMemory[K] } = { lastGood: held.lastGood };
+    if (capacity.memory) next.capacity = capacity.memory;
+    if (trend.recent.length > 0) next.inflowRecent = trend.recent;
+    if (trend.risingSinceMs !== undefined) next.inflowRisingSinceMs = trend.risingSinceMs;
+    if (lastDesired !== undefined) next.lastDesired = lastDesired;
+    if (lastSignalAtMs !== undefined) next.lastSignalAtMs = lastSignalAtMs;
+    if (recent && recent.length > 0) next.recent = recent;
+    for (const _ in smoothed) {
+      next.smoothed = smoothed;
+      break;
+    }
+    return next;
+  };
   const noAnswer = (why: string, next: PolicyMemory) =>
     unavailable({ spec, nowMs, verdicts, reasons, floor, why, memory: next });
 
@@ -240,7 +245,9 @@ export function decide(
 
   const next = remember(count.desired, delay.recent);
   if (reported.unavailable !== undefined) return noAnswer(reported.unavailable, next);
-  const decision: Decision = {
+  // Built key by key (in the order the JSON shows them) rather than by spreading optional parts;
+  // every required key is set before it is returned.
+  const decision = {
     scaledObject: spec.scaledObject,
     atMs: nowMs,
     role: spec.target.role,
@@ -251,15 +258,16 @@ export function decide(
     active: reported.active,
     loadReplicas: load,
     floorReplicas: floor.replicas,
-    ...(floor.source !== "none" ? { floorReason: floor.reason } : {}),
-    ...(replicas.current !== undefined ? { currentReplicas: replicas.current } : {}),
-    ...(replicas.ready !== undefined ? { readyReplicas: replicas.ready } : {}),
-    ...(replicas.inFlight !== undefined ? { inFlightReplicas: replicas.inFlight } : {}),
-    ...(role.servingReplicas !== undefined ? { servingReplicas: role.servingReplicas } : {}),
-    drivingFactor: count.driving,
-    signals: verdicts,
-    rules: reasons,
-    summary: "",
-  };
-  return { decision: { ...decision, summary: summarise(decision, utilisation) }, memory: next };
+  } as { -readonly [K in keyof Decision]: Decision[K] };
+  if (floor.source !== "none") decision.floorReason = floor.reason;
+  if (replicas.current !== undefined) decision.currentReplicas = replicas.current;
+  if (replicas.ready !== undefined) decision.readyReplicas = replicas.ready;
+  if (replicas.inFlight !== undefined) decision.inFlightReplicas = replicas.inFlight;
+  if (role.servingReplicas !== undefined) decision.servingReplicas = role.servingReplicas;
+  decision.drivingFactor = count.driving;
+  decision.signals = verdicts;
+  decision.rules = reasons;
+  decision.summary = "";
+  decision.summary = summarise(decision, utilisation);
+  return { decision, memory: next };
 }

@@ -48,8 +48,8 @@ export function splitHistory(
   readonly windowFactor: LeadFactor;
 } {
   const current: Record<string, SignalReadings[SignalKey]> = {};
-  for (const [key, reading] of Object.entries(readings))
-    if (SIGNAL_TABLE[key as SignalKey]?.role !== "history") current[key] = reading;
+  for (const key in readings)
+    if (SIGNAL_TABLE[key as SignalKey]?.role !== "history") current[key] = readings[key as SignalKey];
   const seasons: SeasonHistory[] = [];
   const used = use === "day+week" ? [DAY, WEEK] : use === "day" ? [DAY] : use === "week" ? [WEEK] : [];
   let readOver: LeadFactor | undefined;

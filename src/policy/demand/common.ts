@@ -93,24 +93,29 @@ export function inputState(
   signal: DemandSignal,
   inputs: readonly (readonly [SignalKey, UsableReading | undefined])[],
 ): InputState {
-  const present = inputs.filter(([, reading]) => reading !== undefined);
-  if (present.length === 0) return undefined;
-  const failed = present.filter(([, reading]) => reading?.state === "failed");
-  const failures = failed
-    .map(([key, r]) => (r && r.state === "failed" ? `${key}: ${describeFailure(r.failure)}` : key))
-    .join("; ");
-  if (failed.length === present.length) return verdict(signal, "failed", {}, failures);
-  const readings: SignalVerdict["readings"] = {};
+  // One pass, no intermediate arrays: this runs for every signal of every decision.
+  let present = 0;
+  let failed = 0;
+  let failures = "";
   let held = false;
-  for (const [key, reading] of present) {
-    const value = usableValue(reading);
-    if (value !== undefined) readings[key] = value;
-    if (reading?.state === "held") held = true;
+  const readings: Partial<Record<SignalKey, number>> = {};
+  for (const [key, reading] of inputs) {
+    if (reading === undefined) continue;
+    present++;
+    if (reading.state === "failed") {
+      failed++;
+      failures += `${failures === "" ? "" : "; "}${key}: ${describeFailure(reading.failure)}`;
+      continue;
+    }
+    readings[key] = reading.value;
+    if (reading.state === "held") held = true;
   }
+  if (present === 0) return undefined;
+  if (failed === present) return verdict(signal, "failed", {}, failures);
   return {
     status: held ? "held" : "voted",
     readings,
-    missing: failed.length > 0 ? ` [without ${failures}]` : "",
+    missing: failed > 0 ? ` [without ${failures}]` : "",
   };
 }
 
