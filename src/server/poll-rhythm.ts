@@ -12,13 +12,18 @@
  */
 
 interface MethodRhythm {
+  readonly method: string;
   lastAtMs: number;
   /** The gap between the last two calls, once there were two. */
   periodMs: number | undefined;
 }
 
+/** The methods with a rhythm: KEDA's two polled RPCs, and room for a third; others are not tracked. */
+const MAX_METHODS = 3;
+
 export class PollRhythm {
-  private readonly methods = new Map<string, MethodRhythm>();
+  /** One per RPC method seen (KEDA uses two): a list is smaller than a map, per ScaledObject. */
+  private readonly methods: MethodRhythm[] = [];
   private readonly minGapMs: number;
 
   /** Calls of one method closer together than `minGapMs` count as one (retries, a pair's repeat). */
@@ -28,9 +33,10 @@ export class PollRhythm {
 
   /** A call of `method` at `nowMs`. */
   note(method: string, nowMs: number): void {
-    const rhythm = this.methods.get(method);
+    const rhythm = this.methods.find((known) => known.method === method);
     if (!rhythm) {
-      this.methods.set(method, { lastAtMs: nowMs, periodMs: undefined });
+      if (this.methods.length < MAX_METHODS)
+        this.methods.push({ method, lastAtMs: nowMs, periodMs: undefined });
       return;
     }
     const gapMs = nowMs - rhythm.lastAtMs;
@@ -42,7 +48,7 @@ export class PollRhythm {
   /** When the next call of any method with a known rhythm is due, or undefined while none has one. */
   nextCallAtMs(): number | undefined {
     let next: number | undefined;
-    for (const rhythm of this.methods.values()) {
+    for (const rhythm of this.methods) {
       if (rhythm.periodMs === undefined) continue;
       const due = rhythm.lastAtMs + rhythm.periodMs;
       if (next === undefined || due < next) next = due;
