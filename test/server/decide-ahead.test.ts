@@ -136,7 +136,13 @@ describe("DecisionBook: deciding ahead of KEDA's next call", () => {
     vi.advanceTimersByTime(60_000);
     expect(source.reads).toBe(2);
 
-    const small = new DecisionBook({ source, env: {}, clock: Date.now, decisionTtlMs: TTL_MS, maxEntries: 1 });
+    const small = new DecisionBook({
+      source,
+      env: {},
+      clock: Date.now,
+      decisionTtlMs: TTL_MS,
+      maxEntries: 1,
+    });
     const other = { ...request, name: "other" };
     small.decisionOf(small.lookup(request), "IsActive");
     vi.advanceTimersByTime(8000);
