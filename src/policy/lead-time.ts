@@ -53,6 +53,14 @@ function setting(spec: ScalerSpec, why?: string): LeadTime {
   };
 }
 
+/**
+ * How old a measurement may be. It is a median over leadTimeWindowHours that moves a pod at a
+ * time, and the source reads it every SOURCE_LEAD_TIME_REFRESH_MS (10 min by default, at most 30):
+ * an hour covers two of the longest refreshes; maxReadingAgeSeconds, meant for live gauges, would
+ * have discarded it between them.
+ */
+const LEAD_TIME_MAX_AGE_SECONDS = 3600;
+
 export function leadTimeFor(spec: ScalerSpec, readings: SignalReadings, nowMs: number): LeadTime {
   const { leadTimeSeconds: prior, leadTimeMeasured, leadTimeWindowHours } = spec.forecast;
   if (!leadTimeMeasured) return setting(spec);
@@ -65,7 +73,7 @@ export function leadTimeFor(spec: ScalerSpec, readings: SignalReadings, nowMs: n
   if (observed < 0)
     return setting(spec, `is negative (${round2(observed)} s: a pod Ready before it was created)`);
   const ageMs = nowMs - reading.observedAtMs;
-  if (ageMs > spec.failStatic.maxReadingAgeSeconds * 1000)
+  if (ageMs > Math.max(spec.failStatic.maxReadingAgeSeconds, LEAD_TIME_MAX_AGE_SECONDS) * 1000)
     return setting(spec, `is stale (read ${Math.round(ageMs / 1000)} s ago)`);
   const podsReading = readings.leadTimePods;
   const pods =

@@ -13,7 +13,8 @@ import { planReadings } from "./plan.ts";
 import { answerOf, batchQueries } from "./prometheus/batch.ts";
 import { PrometheusClient, type QueryAnswer } from "./prometheus/client.ts";
 import { readingFromAnswer } from "./prometheus/interpret.ts";
-import { type PrometheusQuery, prometheusQuery, readsThePast } from "./prometheus/queries.ts";
+import { type PrometheusQuery, prometheusQuery } from "./prometheus/queries.ts";
+import { type RefreshLimits, refreshScheduleOf } from "./refresh-schedule.ts";
 import { describeEntity, ServiceBusBacklogReader } from "./servicebus.ts";
 import type { SignalSource } from "./signal-source.ts";
 import { type SourceCounts, SourceMetrics } from "./source-metrics.ts";
@@ -212,10 +213,13 @@ export function createSignalSource(
   }
   const prepared = new WeakMap<ScalerSpec, Prepared>();
   const sharedPlans = new Map<string, Prepared>();
-  const staleAfterMs = limits.staleAfterSeconds * 1000;
-  // A history answer is as old as its evaluation: refreshed at least twice per staleness limit,
-  // it never reads as stale between refreshes.
-  const historyRefreshMs = Math.min(limits.historyRefreshMs, staleAfterMs / 2);
+  const schedule: RefreshLimits = {
+    cacheTtlMs: limits.cacheTtlMs,
+    historyRefreshMs: limits.historyRefreshMs,
+    leadTimeRefreshMs: limits.leadTimeRefreshMs,
+    staleAfterMs: limits.staleAfterSeconds * 1000,
+  };
+  const historyRefreshMs = refreshScheduleOf(["inflowDayAgo"], schedule).refreshMs;
 
   function prepare(spec: ScalerSpec): Prepared {
     const timeoutMs = spec.sources.queryTimeoutMs ?? limits.timeoutMs;
@@ -287,9 +291,10 @@ export function createSignalSource(
         // The expression contains the namespace and every selector value: two ScaledObjects share
         // an entry only when they would send the very same query.
         const cacheKey = `${timeoutMs}|${batch.expr}`;
-        const refreshMs = batch.queries.every((q) => readsThePast(q.signal))
-          ? historyRefreshMs
-          : limits.cacheTtlMs;
+        const { refreshMs, staleAfterMs: batchStaleAfterMs } = refreshScheduleOf(
+          batch.queries.map((q) => q.signal),
+          schedule,
+        );
         // Every ScaledObject sharing this batch reads the same answer: it is interpreted once, and
         // again only when a new answer arrives or a reading in it would turn stale.
         let last: {
@@ -302,9 +307,14 @@ export function createSignalSource(
         const interpret = (answer: QueryAnswer, nowMs: number): readonly Reading[] => {
           if (answer === last.answer && nowMs >= last.sinceMs && nowMs <= last.untilMs) return last.readings;
           const readings = batch.queries.map((q) =>
-            readingFromAnswer(q, answerOf(batch, answer, q), nowMs, staleAfterMs),
+            readingFromAnswer(q, answerOf(batch, answer, q), nowMs, batchStaleAfterMs),
           );
-          last = { answer, readings, sinceMs: nowMs, untilMs: stableUntil(readings, nowMs) };
+          last = {
+            answer,
+            readings,
+            sinceMs: nowMs,
+            untilMs: stableUntil(readings, nowMs, batchStaleAfterMs),
+          };
           return readings;
         };
         reads.push({
@@ -348,7 +358,7 @@ export function createSignalSource(
    * its observation plus the staleness limit; a stale one's message counts its age, so it holds
    * for this instant only; a failure stays.
    */
-  function stableUntil(readings: readonly Reading[], nowMs: number): number {
+  function stableUntil(readings: readonly Reading[], nowMs: number, staleAfterMs: number): number {
     let until = Number.POSITIVE_INFINITY;
     for (const reading of readings) {
       if (!reading.ok) {
@@ -463,7 +473,7 @@ export function createSignalSource(
       azureMonitor.configured
         ? `azureMonitor: ${config.azureMonitor.endpoint} (Entra ID)`
         : `azureMonitor: off (${azureMonitor.problem})`,
-      `cache: refreshed in the background every ${limits.cacheTtlMs} ms (forecast history every ${historyRefreshMs} ms), single-flight; upstream timeout ${limits.timeoutMs} ms; stale after ${limits.staleAfterSeconds} s`,
+      `cache: refreshed in the background every ${limits.cacheTtlMs} ms (forecast history every ${historyRefreshMs} ms, measured lead time every ${limits.leadTimeRefreshMs} ms), single-flight; upstream timeout ${limits.timeoutMs} ms; stale after ${limits.staleAfterSeconds} s`,
     ],
     stats: () => {
       const bySource = metrics.snapshot();

@@ -64,13 +64,17 @@ describe("the lead time the forecast plans with", () => {
       [ok(Number.NaN, NOON), "is not a number"],
       [ok(Number.POSITIVE_INFINITY, NOON), "is not a number"],
       [ok(-40, NOON), "is negative"],
-      [ok(600, NOON - 3_600_000), "is stale"],
+      [ok(600, NOON - 3_601_000), "is stale"],
     ];
     for (const [reading, why] of cases) {
       const lead = leadTimeFor(spec, { leadTimeObserved: reading }, NOON);
       expect(lead).toMatchObject({ seconds: 480, windowFactor: 1, measured: false });
       expect(lead.note).toContain(`the measured lead time ${why}`);
     }
+    // Forty minutes old is not stale: the source reads it every 10 min, and a day's median
+    // does not move in an hour; maxReadingAgeSeconds (300) is for live gauges.
+    const recent = leadTimeFor(spec, { leadTimeObserved: ok(600, NOON - 2_400_000) }, NOON);
+    expect(recent).toMatchObject({ seconds: 600, measured: true });
     // A count of no pod says the value stands for nothing.
     expect(
       leadTimeFor(spec, readingsOf({ leadTimeObserved: 600, leadTimePods: 0 }, NOON), NOON).measured,

@@ -94,6 +94,25 @@ describe("measured lead time (kube-state-metrics through Prometheus)", () => {
     expect(readings.leadTimePods).toMatchObject({ ok: true, value: 3 });
   });
 
+  it("is read every SOURCE_LEAD_TIME_REFRESH_MS and stays usable for two of them, not the live staleness limit", async () => {
+    const source = createSignalSource(
+      loadServiceConfig({
+        PROMETHEUS_URL: prometheus.url,
+        SOURCE_STALE_AFTER_SECONDS: "60",
+        SOURCE_LEAD_TIME_REFRESH_MS: "600000",
+      }),
+    );
+    const now = Date.now();
+    await source.read(spec, { nowMs: now });
+    // The same cached answer 15 minutes on: a live reading would be stale after 60 s.
+    const later = await source.read(spec, { nowMs: now + 15 * 60_000 });
+    expect(later.leadTimeObserved).toMatchObject({ ok: true, value: 520 });
+    // Past two refresh periods it is stale, and the forecast keeps the setting.
+    const tooLate = await source.read(spec, { nowMs: now + 25 * 60_000 });
+    expect(tooLate.leadTimeObserved).toMatchObject({ ok: false, failure: { kind: "stale" } });
+    await source.close();
+  });
+
   it("is what the source sends: namespace-scoped, the Deployment's pods, in one request for both readings", () => {
     for (const signal of ["leadTimeObserved", "leadTimePods"] as const) {
       const query = prometheusQuery(spec, signal, { allowCustomQueries: false });

@@ -127,6 +127,12 @@ export const sourceEndpointGroups = {
       default: "60000",
       doc: "The forecast's history (the inflow a day and a week ago) moves slowly: each history query is refreshed this often, not every SOURCE_CACHE_TTL_MS; at most every half SOURCE_STALE_AFTER_SECONDS, because a history answer is as old as its evaluation.",
     }),
+    leadTimeRefreshMs: setting({
+      env: "SOURCE_LEAD_TIME_REFRESH_MS",
+      type: integer(60_000, 1_800_000),
+      default: "600000",
+      doc: "The measured lead time is a median over leadTimeWindowHours (a day by default) that moves a pod at a time, and its query reads every pod's timestamps over that window: it is sent this often, and its answer stays usable for two of these periods.",
+    }),
     staleAfterSeconds: setting({
       env: "SOURCE_STALE_AFTER_SECONDS",
       type: positiveNumber(),
