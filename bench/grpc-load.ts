@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
     "interval-ms": { type: "string" },
     seconds: { type: "string", default: "15" },
     /** Poll intervals run unmeasured first, on the same clocks (KEDA's steady state). */
-    "warm-up-intervals": { type: "string", default: "2" },
+    "warm-up-intervals": { type: "string", default: "4" },
     streams: { type: "string", default: "200" },
     connections: { type: "string", default: "8" },
     "max-requests": { type: "string", default: "200000" },

@@ -136,7 +136,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     );
     streamsOpened++;
     stream.on("data", () => {
-      streamMessages++;
+      if (measuring()) streamMessages++;
     });
     stream.on("error", () => {});
     return stream;

@@ -33,9 +33,9 @@ interface Entry {
   inFlight: Promise<Decision> | undefined;
   /** Decisions that changed the answer (desired replicas, value, activity, availability, factor). */
   changes: number;
-  /** When KEDA calls this ScaledObject, learned from its calls (made at the first one). */
+  /** When KEDA polls this ScaledObject, learned from its polls (made at the first one). */
   rhythm: PollRhythm | undefined;
-  /** The decision made ahead of the next expected call, and when it is due. */
+  /** The decision to make ahead of the next expected poll, and when. */
   ahead: { readonly timer: ReturnType<typeof setTimeout>; readonly atMs: number } | undefined;
   /** Approximate bytes this entry keeps alive, for the book's byte bound. */
   readonly bytes: number;
@@ -57,6 +57,8 @@ export interface DecisionBookOptions {
   /** Bound on the approximate bytes of all entries together; the least recently used goes first. */
   readonly maxBytes?: number;
   readonly onDecision?: (decision: Decision, previous: Decision | undefined) => void;
+  /** A decision made ahead of a poll failed (on a timer, with no caller to answer). */
+  readonly onError?: (error: unknown) => void;
   readonly onForget?: (identity: ScaledObjectIdentity) => void;
   /** Where the policy's memory between polls lives (default: in this process). */
   readonly memoryStore?: MemoryStore;
@@ -148,6 +150,15 @@ const ENTRY_OVERHEAD_BYTES = 2 * 1024;
 /** A decision planned ahead is not moved for a call that plans it less than this much apart. */
 const AHEAD_RESOLUTION_MS = 250;
 
+/**
+ * How long before the next poll its decision is made: enough for a timer on a busy event loop,
+ * little enough that the readings are hardly older than the poll's own would be.
+ */
+const AHEAD_LEAD_MS = 1000;
+
+/** Gaps between polls that differ by at most this are one clock: KEDA's loops drift by milliseconds. */
+const RHYTHM_TOLERANCE_MS = 500;
+
 /** The least-recently-used order is kept to this resolution: an entry moves at most this often. */
 const LRU_RESOLUTION_MS = 1000;
 
@@ -238,11 +249,11 @@ export class DecisionBook {
   /**
    * The entry's current decision: the one within its TTL as a plain value, so that a call
    * answered from memory costs no promise; otherwise the computation all concurrent callers
-   * share. Throws the entry's ConfigError. `method` names the RPC asking, when KEDA asks on a
-   * clock of its own (GetMetrics, IsActive): its rhythm is learned, and the next decision is made
-   * just before the next call is due, so that call too is answered from memory.
+   * share. Throws the entry's ConfigError. `polled`: the call is one of KEDA's polls (GetMetrics,
+   * IsActive), whose rhythm is learned so that the next decision can be made just before the next
+   * poll (not a stream's refresh, which runs on the server's own timer).
    */
-  decisionOf(handle: BookEntry, method?: string): Decision | Promise<Decision> {
+  decisionOf(handle: BookEntry, polled = false): Decision | Promise<Decision> {
     const entry = handle as Entry;
     const spec = this.specOf(entry);
     const nowMs = this.options.clock();
@@ -250,7 +261,7 @@ export class DecisionBook {
       entry.latest && nowMs - entry.latestAtMs < this.options.decisionTtlMs
         ? entry.latest
         : (entry.inFlight ?? this.decideNow(entry, spec, nowMs));
-    if (method !== undefined) this.planAhead(entry, method, nowMs);
+    if (polled) this.planAhead(entry, nowMs);
     return decision;
   }
 
@@ -299,26 +310,26 @@ export class DecisionBook {
   }
 
   /**
-   * Notes the call and, when the next one is due more than a TTL later, decides half a TTL before
-   * it: the decision is then as fresh as the TTL allows when the call comes, and
-   * the work is done between calls rather than while KEDA waits.
+   * Notes the poll and, when KEDA polls on one steady clock and the decision in hand will have
+   * expired by the next poll, decides a moment before it: the work is done between polls rather
+   * than while KEDA waits, and the readings are at most AHEAD_LEAD_MS older than they would be.
    */
-  private planAhead(entry: Entry, method: string, nowMs: number): void {
+  private planAhead(entry: Entry, nowMs: number): void {
     const ttlMs = this.options.decisionTtlMs;
-    entry.rhythm ??= new PollRhythm(ttlMs / 2);
-    entry.rhythm.note(method, nowMs);
-    const nextCallAtMs = entry.rhythm.nextCallAtMs();
-    // Calls within a TTL of each other share decisions as they are; only a longer gap leaves the
-    // next call to find its decision expired.
-    if (nextCallAtMs === undefined || nextCallAtMs - nowMs < ttlMs || this.closed) {
+    entry.rhythm ??= new PollRhythm(ttlMs / 2, RHYTHM_TOLERANCE_MS);
+    entry.rhythm.note(nowMs);
+    const nextPollAtMs = entry.rhythm.nextPollAtMs();
+    const decidedAtMs = entry.inFlight ? nowMs : entry.latestAtMs;
+    // No steady clock, or the decision in hand still answers the next poll: nothing to plan.
+    if (nextPollAtMs === undefined || nextPollAtMs - decidedAtMs < ttlMs || this.closed) {
       this.cancelAhead(entry);
       return;
     }
-    const atMs = nextCallAtMs - ttlMs / 2;
+    const atMs = Math.max(nowMs, nextPollAtMs - Math.min(AHEAD_LEAD_MS, ttlMs / 2));
     // The GetMetrics + IsActive of one poll plan the same instant: keep the timer already set.
     if (entry.ahead && Math.abs(entry.ahead.atMs - atMs) < AHEAD_RESOLUTION_MS) return;
     this.cancelAhead(entry);
-    const timer = setTimeout(() => this.decideAhead(entry), Math.max(0, atMs - nowMs));
+    const timer = setTimeout(() => this.decideAhead(entry), atMs - nowMs);
     timer.unref();
     entry.ahead = { timer, atMs };
   }
@@ -328,12 +339,18 @@ export class DecisionBook {
     // Forgotten meanwhile, or already decided (a call came early, or one is under way).
     if (this.closed || this.entries.get(entry.key) !== entry || entry.inFlight) return;
     const nowMs = this.options.clock();
-    if (entry.latest && nowMs - entry.latestAtMs < this.options.decisionTtlMs / 2) return;
+    if (entry.latest && nowMs - entry.latestAtMs < Math.min(AHEAD_LEAD_MS, this.options.decisionTtlMs / 2))
+      return;
     const spec = entry.spec;
     if (spec instanceof ConfigError) return;
-    const decision = this.decideNow(entry, spec, nowMs);
-    // A read that has to wait is waited for by the call, as without deciding ahead.
-    if (decision instanceof Promise) decision.catch(() => {});
+    // On a timer there is no caller to hand an error to: it is reported, and the next poll
+    // decides as it would have without deciding ahead.
+    try {
+      const decision = this.decideNow(entry, spec, nowMs);
+      if (decision instanceof Promise) decision.catch((error: unknown) => this.options.onError?.(error));
+    } catch (error) {
+      this.options.onError?.(error);
+    }
   }
 
   private cancelAhead(entry: Entry): void {

@@ -129,14 +129,13 @@ export class ExternalScalerService {
             grpc.status.NOT_FOUND,
             `unknown metric ${JSON.stringify((request.metricName ?? "").slice(0, 100))}: this ScaledObject's metric is "${metricName}"`,
           );
-        return this.whenDecided("GetMetrics", entry, call, (decision): GetMetricsResponseMessage => {
+        return this.whenDecided(entry, call, (decision): GetMetricsResponseMessage => {
           const value = decision.metricValue;
           return { metricValues: [{ metricName, metricValue: value, metricValueFloat: value }] };
         });
       }),
       IsActive: this.unary("IsActive", (ref: ScaledObjectRefMessage, call) =>
         this.whenDecided(
-          "IsActive",
           this.deps.book.lookup(toRequest(ref)),
           call,
           (decision): IsActiveResponseMessage => ({ result: decision.active }),
@@ -165,12 +164,12 @@ export class ExternalScalerService {
    * CANCELLED as soon as KEDA gives up.
    */
   private whenDecided<Res>(
-    method: string,
     entry: BookEntry,
     call: grpc.ServerUnaryCall<unknown, unknown>,
     answer: (decision: Decision) => Res,
   ): Res | Promise<Res> {
-    const decision = this.deps.book.decisionOf(entry, method);
+    // A unary GetMetrics or IsActive is one of KEDA's polls: its rhythm is learned.
+    const decision = this.deps.book.decisionOf(entry, true);
     if (!(decision instanceof Promise)) return answer(requireAvailable(decision));
     const cancellation = whenCancelled(call);
     return Promise.race([decision, cancellation.promise]).then(

@@ -1,58 +1,49 @@
 /**
- * When KEDA will next ask about one ScaledObject. KEDA asks on fixed clocks of its own: the HPA
- * calls GetMetrics every sync period (15 s by default) and the operator calls IsActive every
- * pollingInterval (30 s by default), each loop with its own phase. Each method's rhythm is the
- * gap between its last two calls; the next call expected is the earliest of the methods' next ones.
- * A one-off call (a person with grpcurl, KEDA restarting) misleads it for one call at most: the
- * cost is one decision made ahead for nothing, or one call that decides while it waits, as
- * without a rhythm.
+ * When KEDA will next poll one ScaledObject, when it polls on one steady clock.
  *
- * Knowing it, the decision book decides a little before that call instead of during it, so the
- * call is answered from memory like the second call of a pair.
+ * KEDA polls an external scaler with GetMetrics and IsActive together (its GetMetricsAndActivity),
+ * from two loops: the HPA's metric requests (every 15 s by default) and its own scale loop
+ * (every pollingInterval, 30 s by default), each with its own phase. With `useCachedMetrics: true`
+ * the HPA's requests are answered from KEDA's cache and only the scale loop polls: one clock.
+ *
+ * A poll is a call at least `minGapMs` after the previous one (the second call of a pair is part
+ * of the same poll). The rhythm is known once three gaps in a row agree within `toleranceMs`: one
+ * clock. Two interleaved clocks make gaps that change from one to the next (7, 8, 15 s…; at
+ * 7.5 s apart, 7.5, 7.5, 15 s…), so no rhythm is claimed for them and nothing is decided ahead —
+ * a guess would cost decisions made for nothing — and every call decides as it did without a
+ * rhythm. A one-off call (a person with grpcurl) breaks the rhythm for the next three polls.
  */
-
-interface MethodRhythm {
-  readonly method: string;
-  lastAtMs: number;
-  /** The gap between the last two calls, once there were two. */
-  periodMs: number | undefined;
-}
-
-/** The methods with a rhythm: KEDA's two polled RPCs, and room for a third; others are not tracked. */
-const MAX_METHODS = 3;
-
 export class PollRhythm {
-  /** One per RPC method seen (KEDA uses two): a list is smaller than a map, per ScaledObject. */
-  private readonly methods: MethodRhythm[] = [];
+  private lastPollAtMs: number | undefined;
+  private lastGapMs: number | undefined;
+  /** Gaps in a row that agreed with the one before. */
+  private agreeing = 0;
   private readonly minGapMs: number;
+  private readonly toleranceMs: number;
 
-  /** Calls of one method closer together than `minGapMs` count as one (retries, a pair's repeat). */
-  constructor(minGapMs: number) {
+  constructor(minGapMs: number, toleranceMs: number) {
     this.minGapMs = minGapMs;
+    this.toleranceMs = toleranceMs;
   }
 
-  /** A call of `method` at `nowMs`. */
-  note(method: string, nowMs: number): void {
-    const rhythm = this.methods.find((known) => known.method === method);
-    if (!rhythm) {
-      if (this.methods.length < MAX_METHODS)
-        this.methods.push({ method, lastAtMs: nowMs, periodMs: undefined });
+  /** A call at `nowMs`. */
+  note(nowMs: number): void {
+    if (this.lastPollAtMs === undefined) {
+      this.lastPollAtMs = nowMs;
       return;
     }
-    const gapMs = nowMs - rhythm.lastAtMs;
+    const gapMs = nowMs - this.lastPollAtMs;
     if (gapMs < this.minGapMs) return;
-    rhythm.periodMs = gapMs;
-    rhythm.lastAtMs = nowMs;
+    const agrees = this.lastGapMs !== undefined && Math.abs(gapMs - this.lastGapMs) <= this.toleranceMs;
+    this.agreeing = agrees ? this.agreeing + 1 : 0;
+    this.lastGapMs = gapMs;
+    this.lastPollAtMs = nowMs;
   }
 
-  /** When the next call of any method with a known rhythm is due, or undefined while none has one. */
-  nextCallAtMs(): number | undefined {
-    let next: number | undefined;
-    for (const rhythm of this.methods) {
-      if (rhythm.periodMs === undefined) continue;
-      const due = rhythm.lastAtMs + rhythm.periodMs;
-      if (next === undefined || due < next) next = due;
-    }
-    return next;
+  /** When the next poll is due, while the polls come on one steady clock; otherwise undefined. */
+  nextPollAtMs(): number | undefined {
+    if (this.agreeing < 2 || this.lastPollAtMs === undefined || this.lastGapMs === undefined)
+      return undefined;
+    return this.lastPollAtMs + this.lastGapMs;
   }
 }

@@ -84,6 +84,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     clock: options.clock ?? Date.now,
     decisionTtlMs: config.server.decisionTtlSeconds * 1000,
     maxEntries: config.server.maxScaledObjects,
+    onError: (error) => logger.error({ err: error }, "a decision made ahead of KEDA's next poll failed"),
     onDecision: (decision, previous) => {
       if (!decisionChanged(decision, previous)) return;
       decisionLog.info(

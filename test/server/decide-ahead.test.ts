@@ -1,159 +1,282 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { DecisionBook } from "../../src/server/decision-book.ts";
 import { PollRhythm } from "../../src/server/poll-rhythm.ts";
 import type { SignalSource } from "../../src/sources/signal-source.ts";
-import { ONE_PER_MESSAGE } from "../support/scaler-harness.ts";
+import {
+  type Harness,
+  KedaLikeClient,
+  ONE_PER_MESSAGE,
+  ref,
+  startHarness,
+} from "../support/scaler-harness.ts";
 
-describe("PollRhythm: when KEDA asks next", () => {
-  it("knows nothing until a method has been called twice", () => {
-    const rhythm = new PollRhythm(1000);
-    rhythm.note("GetMetrics", 0);
-    expect(rhythm.nextCallAtMs()).toBeUndefined();
-    rhythm.note("GetMetrics", 15_000);
-    expect(rhythm.nextCallAtMs()).toBe(30_000);
+describe("PollRhythm: when KEDA polls next", () => {
+  it("knows a clock once three gaps in a row agree", () => {
+    const rhythm = new PollRhythm(2500, 500);
+    for (const atMs of [0, 30_000, 60_020]) rhythm.note(atMs);
+    expect(rhythm.nextPollAtMs()).toBeUndefined();
+    rhythm.note(89_990);
+    expect(rhythm.nextPollAtMs()).toBe(119_960);
   });
 
-  it("takes the earliest of the methods' own clocks (HPA every 15 s, operator every 30 s)", () => {
-    const rhythm = new PollRhythm(1000);
-    rhythm.note("IsActive", 7_000);
-    rhythm.note("GetMetrics", 10_000);
-    rhythm.note("GetMetrics", 25_000);
-    rhythm.note("IsActive", 37_000);
-    // GetMetrics is next due at 40 s, IsActive at 67 s.
-    expect(rhythm.nextCallAtMs()).toBe(40_000);
-    rhythm.note("GetMetrics", 40_000);
-    rhythm.note("GetMetrics", 55_000);
-    expect(rhythm.nextCallAtMs()).toBe(67_000);
+  it("counts the two calls of one poll (GetMetrics, then IsActive) as one", () => {
+    const rhythm = new PollRhythm(2500, 500);
+    for (const atMs of [0, 3, 8_000, 8_004, 16_000, 16_002, 24_000, 24_001]) rhythm.note(atMs);
+    expect(rhythm.nextPollAtMs()).toBe(32_000);
   });
 
-  it("counts calls of one method closer than the minimum gap as one call", () => {
-    const rhythm = new PollRhythm(1000);
-    rhythm.note("IsActive", 0);
-    rhythm.note("IsActive", 300);
-    expect(rhythm.nextCallAtMs()).toBeUndefined();
-    rhythm.note("IsActive", 8_000);
-    expect(rhythm.nextCallAtMs()).toBe(16_000);
+  it("claims no clock for KEDA's two loops interleaved (HPA every 15 s, pollingInterval 30 s)", () => {
+    // Scale-loop phases at least the minimum gap away from the HPA's polls (nearer ones are the
+    // same poll, and then the HPA's clock is the rhythm, rightly).
+    for (const phaseMs of [2_500, 5_000, 7_000, 7_500, 8_000, 12_500]) {
+      const rhythm = new PollRhythm(2500, 500);
+      const polls = [
+        ...Array.from({ length: 20 }, (_, i) => i * 15_000),
+        ...Array.from({ length: 10 }, (_, i) => phaseMs + i * 30_000),
+      ].sort((a, b) => a - b);
+      for (const atMs of polls) {
+        rhythm.note(atMs);
+        expect(rhythm.nextPollAtMs(), `phase ${phaseMs} ms, poll at ${atMs} ms`).toBeUndefined();
+      }
+    }
+  });
+
+  it("loses the clock after a one-off call, and finds it again after three polls", () => {
+    const rhythm = new PollRhythm(2500, 500);
+    for (const atMs of [0, 30_000, 60_000, 90_000]) rhythm.note(atMs);
+    expect(rhythm.nextPollAtMs()).toBe(120_000);
+    // A person's grpcurl at 101 s, then KEDA's clock again.
+    for (const atMs of [101_000, 120_000, 150_000, 180_000]) {
+      rhythm.note(atMs);
+      expect(rhythm.nextPollAtMs()).toBeUndefined();
+    }
+    rhythm.note(210_000);
+    expect(rhythm.nextPollAtMs()).toBe(240_000);
   });
 });
 
-/** A source whose readings are always in memory, counting the decisions it feeds. */
-class InMemorySource implements SignalSource {
+/** A source whose readings are in memory (or, when `slow`, a read that waits to be released). */
+class CountingSource implements SignalSource {
   reads = 0;
+  slow = false;
+  fail = false;
+  release: () => void = () => {};
   async read(): Promise<SignalReadings> {
     return this.readNowOrLater();
   }
-  readNowOrLater(): SignalReadings {
+  readNowOrLater(): SignalReadings | Promise<SignalReadings> {
     this.reads++;
-    return { queueBacklog: { ok: true, value: 3, observedAtMs: Date.now() } };
+    if (this.fail) throw new Error("the source broke");
+    const readings = { queueBacklog: { ok: true as const, value: 3, observedAtMs: Date.now() } };
+    if (!this.slow) return readings;
+    return new Promise((resolve) => {
+      this.release = () => resolve(readings);
+    });
   }
 }
 
-describe("DecisionBook: deciding ahead of KEDA's next call", () => {
+describe("DecisionBook: deciding ahead of KEDA's next poll", () => {
   const TTL_MS = 5000;
   const request = { name: "chat", namespace: "team-a", scalerMetadata: { ...ONE_PER_MESSAGE } };
-  let source: InMemorySource;
+  let source: CountingSource;
+  let errors: unknown[];
   let book: DecisionBook;
+  let startMs = 0;
+
+  const bookOver = (extra: { maxEntries?: number } = {}) =>
+    new DecisionBook({
+      source,
+      env: {},
+      clock: Date.now,
+      decisionTtlMs: TTL_MS,
+      onError: (error) => errors.push(error),
+      ...extra,
+    });
 
   beforeEach(() => {
     vi.useFakeTimers({ now: Date.parse("2026-11-30T09:00:00Z") });
-    source = new InMemorySource();
-    book = new DecisionBook({ source, env: {}, clock: Date.now, decisionTtlMs: TTL_MS });
+    source = new CountingSource();
+    errors = [];
+    book = bookOver();
+    startMs = Date.now();
   });
   afterEach(() => {
     book.close();
     vi.useRealTimers();
   });
 
-  /** One KEDA poll: GetMetrics, then IsActive; whether each found its decision made before it came. */
-  function poll(): { fromMemory: boolean[] } {
-    const fromMemory = ["GetMetrics", "IsActive"].map((method) => {
-      const readsBefore = source.reads;
-      book.decisionOf(book.lookup(request), method);
-      return source.reads === readsBefore;
-    });
-    return { fromMemory };
+  /** One KEDA poll, GetMetrics then IsActive: whether it found a decision made before it came. */
+  function poll(target = book, polled = true): boolean {
+    const readsBefore = source.reads;
+    target.decisionOf(target.lookup(request), polled);
+    target.decisionOf(target.lookup(request), polled);
+    return source.reads === readsBefore;
   }
 
-  it("answers a steady 8 s poll from a decision made before it, not while KEDA waits", () => {
-    expect(poll().fromMemory).toEqual([false, true]);
-    vi.advanceTimersByTime(8000);
-    // The rhythm is not known yet: this call decides while it waits.
-    expect(poll().fromMemory).toEqual([false, true]);
-    // Known now: the next decision is made half a TTL before the poll is due.
-    vi.advanceTimersByTime(8000 - TTL_MS / 2 - 1);
-    expect(source.reads).toBe(2);
-    vi.advanceTimersByTime(1);
-    expect(source.reads).toBe(3);
-    vi.advanceTimersByTime(TTL_MS / 2);
-    expect(poll().fromMemory).toEqual([true, true]);
-    const decided = book.latestDecisions()[0];
-    expect(decided?.atMs).toBe(Date.now() - TTL_MS / 2);
-    // And so on, one decision per poll.
-    vi.advanceTimersByTime(8000);
-    expect(poll().fromMemory).toEqual([true, true]);
-    expect(source.reads).toBe(4);
-  });
+  /** Runs the timers up to `ms` after the test's start. */
+  const until = (ms: number) => vi.advanceTimersByTime(startMs + ms - Date.now());
 
-  it("decides nothing ahead when polls come within the TTL anyway", () => {
-    for (let i = 0; i < 4; i++) {
-      poll();
-      vi.advanceTimersByTime(3000);
+  /** Polls at 0, 8, 16 and 24 s: each decides while it waits; after the fourth the clock is known. */
+  function learnAnEightSecondClock(target = book): void {
+    for (const atS of [0, 8, 16, 24]) {
+      until(atS * 1000);
+      expect(poll(target)).toBe(false);
     }
-    vi.advanceTimersByTime(60_000);
-    // 0 s and 6 s decided (the decision of 0 s expired at 5 s); 3 and 9 s reused one.
-    expect(source.reads).toBe(2);
-  });
+  }
 
-  it("skips the decision ahead when a stream's refresh decided meanwhile", async () => {
-    poll();
-    vi.advanceTimersByTime(10_000);
-    poll();
-    // Ahead is planned at 10 + 10 - 2.5 = 17.5 s; a StreamIsActive refresh at 16 s decides first.
-    vi.advanceTimersByTime(6_000);
-    await book.decisionFor(request);
-    expect(source.reads).toBe(3);
-    vi.advanceTimersByTime(1_600);
-    expect(source.reads).toBe(3);
-  });
-
-  it("drops the plan when the calls come faster than the TTL again", () => {
-    poll();
-    vi.advanceTimersByTime(10_000);
-    poll();
+  it("answers polls on one 8 s clock from a decision made a second before each", () => {
+    learnAnEightSecondClock();
+    expect(source.reads).toBe(4);
+    until(30_999);
+    expect(source.reads).toBe(4);
+    until(31_000);
+    expect(source.reads).toBe(5);
+    for (const atS of [32, 40, 48, 56]) {
+      until(atS * 1000);
+      expect(poll()).toBe(true);
+      expect(book.latestDecisions()[0]?.atMs).toBe(Date.now() - 1000);
+    }
+    // Still one decision per poll, the next one planned.
+    expect(source.reads).toBe(8);
     expect(vi.getTimerCount()).toBe(1);
-    vi.advanceTimersByTime(3_000);
+  });
+
+  it("decides no more than without a rhythm when KEDA's two loops interleave", () => {
+    const polls = [
+      ...Array.from({ length: 20 }, (_, i) => i * 15_000),
+      ...Array.from({ length: 10 }, (_, i) => 7_500 + i * 30_000),
+    ].sort((a, b) => a - b);
+    const run = (polled: boolean): number => {
+      startMs = Date.now();
+      const target = bookOver();
+      const readsBefore = source.reads;
+      for (const atMs of polls) {
+        until(atMs);
+        poll(target, polled);
+      }
+      until((polls.at(-1) ?? 0) + 60_000);
+      target.close();
+      return source.reads - readsBefore;
+    };
+    const without = run(false);
+    expect(run(true)).toBe(without);
+  });
+
+  it("decides no more often than without a rhythm when polls come within the TTL", () => {
+    const run = (polled: boolean): number => {
+      startMs = Date.now();
+      const target = bookOver();
+      const readsBefore = source.reads;
+      for (let atMs = 0; atMs <= 60_000; atMs += 3000) {
+        until(atMs);
+        poll(target, polled);
+      }
+      target.close();
+      return source.reads - readsBefore;
+    };
+    // Each decision lasts 5 s: every other poll of a 3 s clock decides, planned or not.
+    expect(run(false)).toBe(11);
+    expect(run(true)).toBe(11);
+  });
+
+  it("sets one timer per poll: the IsActive after GetMetrics keeps the one its GetMetrics set", () => {
+    learnAnEightSecondClock();
+    const setTimer = vi.spyOn(globalThis, "setTimeout");
+    until(32_000);
     poll();
-    expect(vi.getTimerCount()).toBe(0);
+    expect(setTimer).toHaveBeenCalledTimes(1);
+    setTimer.mockRestore();
+  });
+
+  it("skips the decision ahead when a stream's refresh decided just before it", async () => {
+    learnAnEightSecondClock();
+    // Planned at 31 s; a StreamIsActive refresh decides at 30.5 s.
+    until(30_500);
+    await book.decisionFor(request);
+    expect(source.reads).toBe(5);
+    until(31_500);
+    expect(source.reads).toBe(5);
+  });
+
+  it("starts no second read while one is under way", () => {
+    learnAnEightSecondClock();
+    // A stream's refresh at 30.5 s finds the reading missing and waits for it.
+    until(30_500);
+    source.slow = true;
+    void book.decisionFor(request);
+    expect(source.reads).toBe(5);
+    until(31_500);
+    expect(source.reads).toBe(5);
+    source.release();
+  });
+
+  it("reports a decision ahead that throws, and the next poll decides as before", () => {
+    learnAnEightSecondClock();
+    source.fail = true;
+    expect(() => until(31_000)).not.toThrow();
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toContain("the source broke");
+    source.fail = false;
+    until(32_000);
+    expect(poll()).toBe(false);
+  });
+
+  it("reports a decision ahead whose read fails later", async () => {
+    learnAnEightSecondClock();
+    vi.spyOn(source, "readNowOrLater").mockImplementationOnce(() =>
+      Promise.reject(new Error("late failure")),
+    );
+    until(31_000);
+    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    expect(String(errors[0])).toContain("late failure");
   });
 
   it("stops deciding ahead when the book closes or forgets the ScaledObject", () => {
-    poll();
-    vi.advanceTimersByTime(8000);
-    poll();
+    learnAnEightSecondClock();
+    expect(vi.getTimerCount()).toBe(1);
     book.close();
     expect(vi.getTimerCount()).toBe(0);
-    vi.advanceTimersByTime(60_000);
-    expect(source.reads).toBe(2);
+    // Nor plans again once closed.
+    until(32_000);
+    poll();
+    expect(vi.getTimerCount()).toBe(0);
+    until(100_000);
+    expect(source.reads).toBe(5);
 
-    const small = new DecisionBook({
-      source,
-      env: {},
-      clock: Date.now,
-      decisionTtlMs: TTL_MS,
-      maxEntries: 1,
-    });
-    const other = { ...request, name: "other" };
-    small.decisionOf(small.lookup(request), "IsActive");
-    vi.advanceTimersByTime(8000);
-    small.decisionOf(small.lookup(request), "IsActive");
+    startMs = Date.now();
+    const small = bookOver({ maxEntries: 1 });
+    learnAnEightSecondClock(small);
     expect(vi.getTimerCount()).toBe(1);
     const reads = source.reads;
     // A second ScaledObject pushes the first out of the one-entry book: its planned decision goes too.
-    small.decisionOf(small.lookup(other), "IsActive");
+    small.decisionOf(small.lookup({ ...request, name: "other" }), true);
     expect(vi.getTimerCount()).toBe(0);
-    vi.advanceTimersByTime(60_000);
+    until(100_000);
     expect(source.reads).toBe(reads + 1);
     small.close();
+  });
+});
+
+describe("the service tells the book which calls are KEDA's polls", () => {
+  let harness: Harness;
+  let client: KedaLikeClient;
+  beforeAll(async () => {
+    harness = await startHarness({});
+    harness.source.setBacklog(2);
+    client = new KedaLikeClient(harness.address);
+  });
+  afterAll(async () => {
+    client.close();
+    await harness.stop();
+  });
+
+  it("GetMetrics and IsActive are polls; a stream's refresh is not", async () => {
+    const decisionOf = vi.spyOn(harness.scaler.book, "decisionOf");
+    const so = ref("polled", { ...ONE_PER_MESSAGE });
+    await client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" });
+    await client.call("IsActive", so);
+    expect(decisionOf.mock.calls.map((call) => call[1])).toEqual([true, true]);
+    decisionOf.mockRestore();
   });
 });
