@@ -329,6 +329,8 @@ export class DecisionBook {
     // The GetMetrics + IsActive of one poll plan the same instant: keep the timer already set.
     if (entry.ahead && Math.abs(entry.ahead.atMs - atMs) < AHEAD_RESOLUTION_MS) return;
     this.cancelAhead(entry);
+    // The delay is counted on the book's clock and waited on the event loop's timers: the same
+    // clock in the server (Date.now); tests fake both together.
     const timer = setTimeout(() => this.decideAhead(entry), atMs - nowMs);
     timer.unref();
     entry.ahead = { timer, atMs };
