@@ -36,7 +36,9 @@ interface Entry {
   /** When KEDA polls this ScaledObject, learned from its polls (made at the first one). */
   rhythm: PollRhythm | undefined;
   /** The decision to make ahead of the next expected poll, and when. */
-  ahead: { readonly timer: ReturnType<typeof setTimeout>; readonly atMs: number } | undefined;
+  ahead:
+    | { readonly timer: ReturnType<typeof setTimeout>; readonly atMs: number; readonly pollAtMs: number }
+    | undefined;
   /** Approximate bytes this entry keeps alive, for the book's byte bound. */
   readonly bytes: number;
 }
@@ -257,8 +259,10 @@ export class DecisionBook {
     const entry = handle as Entry;
     const spec = this.specOf(entry);
     const nowMs = this.options.clock();
+    // A negative age (the wall clock stepped back) counts as expired, not as young.
+    const ageMs = nowMs - entry.latestAtMs;
     const decision =
-      entry.latest && nowMs - entry.latestAtMs < this.options.decisionTtlMs
+      entry.latest && ageMs >= 0 && ageMs < this.options.decisionTtlMs
         ? entry.latest
         : (entry.inFlight ?? this.decideNow(entry, spec, nowMs));
     if (polled) this.planAhead(entry, nowMs);
@@ -329,19 +333,22 @@ export class DecisionBook {
     // The GetMetrics + IsActive of one poll plan the same instant: keep the timer already set.
     if (entry.ahead && Math.abs(entry.ahead.atMs - atMs) < AHEAD_RESOLUTION_MS) return;
     this.cancelAhead(entry);
-    // The delay is counted on the book's clock and waited on the event loop's timers: the same
-    // clock in the server (Date.now); tests fake both together.
-    const timer = setTimeout(() => this.decideAhead(entry), atMs - nowMs);
+    // The delay is worked out on the book's clock (Date.now in the server) and waited on the
+    // event loop's monotonic timers; a wall-clock step in between only moves the decision, which
+    // checks again when it fires. Tests fake both together.
+    const pollAtMs = nextPollAtMs;
+    const timer = setTimeout(() => this.decideAhead(entry, pollAtMs), atMs - nowMs);
     timer.unref();
-    entry.ahead = { timer, atMs };
+    entry.ahead = { timer, atMs, pollAtMs };
   }
 
-  private decideAhead(entry: Entry): void {
+  private decideAhead(entry: Entry, pollAtMs: number): void {
     entry.ahead = undefined;
-    // Forgotten meanwhile, or already decided (a call came early, or one is under way).
+    // Forgotten meanwhile, or a read under way.
     if (this.closed || this.entries.get(entry.key) !== entry || entry.inFlight) return;
     const nowMs = this.options.clock();
-    if (entry.latest && nowMs - entry.latestAtMs < Math.min(AHEAD_LEAD_MS, this.options.decisionTtlMs / 2))
+    // Decided meanwhile (a stream's refresh, an early call) recently enough to answer the poll.
+    if (entry.latest && entry.latestAtMs <= nowMs && pollAtMs - entry.latestAtMs < this.options.decisionTtlMs)
       return;
     const spec = entry.spec;
     if (spec instanceof ConfigError) return;
@@ -363,6 +370,9 @@ export class DecisionBook {
 
   private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): Decision {
     const decision = this.decider.decide(entry.key, spec, readings, nowMs);
+    // Forgotten while its read was under way: the waiting caller gets the decision, but the
+    // memory it left must not outlive the entry (nothing would ever evict it).
+    if (!this.entries.has(entry.key)) this.decider.forget(entry.key);
     const previous = entry.latest;
     if (decisionChanged(decision, previous)) entry.changes++;
     entry.latest = decision;

@@ -7,8 +7,8 @@
  * the HPA's requests are answered from KEDA's cache and only the scale loop polls: one clock.
  *
  * A poll is a call at least `minGapMs` after the previous one (the second call of a pair is part
- * of the same poll). The rhythm is known once three gaps in a row agree within `toleranceMs`: one
- * clock. Two interleaved clocks make gaps that change from one to the next (7, 8, 15 s…; at
+ * of the same poll). The rhythm is known once three gaps in a row each differ from the one before
+ * by at most `toleranceMs`: one clock. Two interleaved clocks make gaps that change from one to the next (7, 8, 15 s…; at
  * 7.5 s apart, 7.5, 7.5, 15 s…), so no rhythm is claimed for them and nothing is decided ahead —
  * a guess would cost decisions made for nothing — and every call decides as it did without a
  * rhythm. A one-off call (a person with grpcurl) breaks the rhythm for the next three polls.

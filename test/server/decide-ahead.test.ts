@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { InProcessMemoryStore } from "../../src/policy/decider.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { DecisionBook } from "../../src/server/decision-book.ts";
 import { PollRhythm } from "../../src/server/poll-rhythm.ts";
@@ -84,7 +85,7 @@ describe("DecisionBook: deciding ahead of KEDA's next poll", () => {
   let book: DecisionBook;
   let startMs = 0;
 
-  const bookOver = (extra: { maxEntries?: number } = {}) =>
+  const bookOver = (extra: { maxEntries?: number; memoryStore?: InProcessMemoryStore } = {}) =>
     new DecisionBook({
       source,
       env: {},
@@ -197,6 +198,41 @@ describe("DecisionBook: deciding ahead of KEDA's next poll", () => {
     expect(source.reads).toBe(5);
     until(31_500);
     expect(source.reads).toBe(5);
+  });
+
+  it("skips it too when a refresh seconds earlier still answers the poll", async () => {
+    learnAnEightSecondClock();
+    // Planned at 31 s for the poll at 32 s; a refresh at 29.5 s lasts until 34.5 s.
+    until(29_500);
+    await book.decisionFor(request);
+    expect(source.reads).toBe(5);
+    until(32_000);
+    expect(source.reads).toBe(5);
+    expect(poll()).toBe(true);
+  });
+
+  it("treats a decision from the future (the wall clock stepped back) as expired", () => {
+    poll();
+    expect(source.reads).toBe(1);
+    vi.setSystemTime(Date.now() - 60_000);
+    expect(poll()).toBe(false);
+    expect(source.reads).toBe(2);
+  });
+
+  it("keeps no policy memory for a ScaledObject forgotten while its read was under way", async () => {
+    const memories = new InProcessMemoryStore();
+    const small = bookOver({ maxEntries: 1, memoryStore: memories });
+    source.slow = true;
+    const first = small.decisionOf(small.lookup(request), true);
+    const release = source.release;
+    source.slow = false;
+    small.decisionOf(small.lookup({ ...request, name: "other" }), true);
+    expect(memories.size).toBe(1);
+    release();
+    // The caller still gets its answer; the forgotten entry's memory does not stay behind.
+    await expect(first).resolves.toMatchObject({ available: true });
+    expect(memories.size).toBe(1);
+    small.close();
   });
 
   it("starts no second read while one is under way", () => {
