@@ -14,7 +14,7 @@ import { answerOf, batchQueries } from "./prometheus/batch.ts";
 import { PrometheusClient, type QueryAnswer } from "./prometheus/client.ts";
 import { readingFromAnswer } from "./prometheus/interpret.ts";
 import { type PrometheusQuery, prometheusQuery } from "./prometheus/queries.ts";
-import { type RefreshLimits, refreshScheduleOf } from "./refresh-schedule.ts";
+import { historyRefreshMs, type RefreshLimits, refreshScheduleOf } from "./refresh-schedule.ts";
 import { describeEntity, ServiceBusBacklogReader } from "./servicebus.ts";
 import type { SignalSource } from "./signal-source.ts";
 import { type SourceCounts, SourceMetrics } from "./source-metrics.ts";
@@ -219,7 +219,6 @@ export function createSignalSource(
     leadTimeRefreshMs: limits.leadTimeRefreshMs,
     staleAfterMs: limits.staleAfterSeconds * 1000,
   };
-  const historyRefreshMs = refreshScheduleOf(["inflowDayAgo"], schedule).refreshMs;
 
   function prepare(spec: ScalerSpec): Prepared {
     const timeoutMs = spec.sources.queryTimeoutMs ?? limits.timeoutMs;
@@ -473,7 +472,7 @@ export function createSignalSource(
       azureMonitor.configured
         ? `azureMonitor: ${config.azureMonitor.endpoint} (Entra ID)`
         : `azureMonitor: off (${azureMonitor.problem})`,
-      `cache: refreshed in the background every ${limits.cacheTtlMs} ms (forecast history every ${historyRefreshMs} ms, measured lead time every ${limits.leadTimeRefreshMs} ms), single-flight; upstream timeout ${limits.timeoutMs} ms; stale after ${limits.staleAfterSeconds} s`,
+      `cache: refreshed in the background every ${limits.cacheTtlMs} ms (forecast history every ${historyRefreshMs(schedule)} ms, measured lead time every ${limits.leadTimeRefreshMs} ms), single-flight; upstream timeout ${limits.timeoutMs} ms; stale after ${limits.staleAfterSeconds} s`,
     ],
     stats: () => {
       const bySource = metrics.snapshot();

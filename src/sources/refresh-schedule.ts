@@ -1,4 +1,4 @@
-import { type PrometheusSignal, readsThePast } from "./prometheus/queries.ts";
+import { measuresLeadTime, type PrometheusSignal, readsThePast } from "./prometheus/queries.ts";
 
 /** What the schedule of a batch of Prometheus readings depends on, in milliseconds. */
 export interface RefreshLimits {
@@ -19,8 +19,10 @@ export interface RefreshSchedule {
   readonly staleAfterMs: number;
 }
 
-const measuresLeadTime = (signal: PrometheusSignal): boolean =>
-  signal === "leadTimeObserved" || signal === "leadTimePods";
+/** The history's refresh period: at most half the staleness limit (see refreshScheduleOf). */
+export function historyRefreshMs(limits: RefreshLimits): number {
+  return Math.min(limits.historyRefreshMs, limits.staleAfterMs / 2);
+}
 
 /**
  * How often a batch of readings is read, and how old its answer may be.
@@ -46,7 +48,7 @@ export function refreshScheduleOf(
     };
   if (signals.length > 0 && signals.every(readsThePast))
     return {
-      refreshMs: Math.min(limits.historyRefreshMs, limits.staleAfterMs / 2),
+      refreshMs: historyRefreshMs(limits),
       staleAfterMs: limits.staleAfterMs,
     };
   return { refreshMs: limits.cacheTtlMs, staleAfterMs: limits.staleAfterMs };

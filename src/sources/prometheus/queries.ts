@@ -81,9 +81,14 @@ export const HISTORY_QUERIES: Readonly<Partial<Record<PrometheusSignal, HistoryQ
   ...peaksOf("week", WEEK_SECONDS),
 };
 
+/** The measured lead time's two readings (one query over the pods' timestamps). */
+export function measuresLeadTime(signal: PrometheusSignal): boolean {
+  return signal === "leadTimeObserved" || signal === "leadTimePods";
+}
+
 /** The readings that describe the past: refreshed slowly, never judged by the freshness of a scrape. */
 export function readsThePast(signal: PrometheusSignal): boolean {
-  return signal in HISTORY_QUERIES || signal === "leadTimeObserved" || signal === "leadTimePods";
+  return signal in HISTORY_QUERIES || measuresLeadTime(signal);
 }
 
 /**
