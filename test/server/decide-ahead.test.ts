@@ -118,6 +118,23 @@ describe("DecisionBook: deciding ahead of KEDA's next poll", () => {
   /** Runs the timers up to `ms` after the test's start. */
   const until = (ms: number) => vi.advanceTimersByTime(startMs + ms - Date.now());
 
+  /**
+   * The decisions a fresh book makes for polls at these instants (ms after now), and in the minute
+   * after the last: with the rhythm learned (`polled`) or without.
+   */
+  function decisionsOver(polls: readonly number[], polled: boolean): number {
+    startMs = Date.now();
+    const target = bookOver();
+    const readsBefore = source.reads;
+    for (const atMs of polls) {
+      until(atMs);
+      poll(target, polled);
+    }
+    until((polls.at(-1) ?? 0) + 60_000);
+    target.close();
+    return source.reads - readsBefore;
+  }
+
   /** Polls at 0, 8, 16 and 24 s: each decides while it waits; after the fourth the clock is known. */
   function learnAnEightSecondClock(target = book): void {
     for (const atS of [0, 8, 16, 24]) {
@@ -148,37 +165,15 @@ describe("DecisionBook: deciding ahead of KEDA's next poll", () => {
       ...Array.from({ length: 20 }, (_, i) => i * 15_000),
       ...Array.from({ length: 10 }, (_, i) => 7_500 + i * 30_000),
     ].sort((a, b) => a - b);
-    const run = (polled: boolean): number => {
-      startMs = Date.now();
-      const target = bookOver();
-      const readsBefore = source.reads;
-      for (const atMs of polls) {
-        until(atMs);
-        poll(target, polled);
-      }
-      until((polls.at(-1) ?? 0) + 60_000);
-      target.close();
-      return source.reads - readsBefore;
-    };
-    const without = run(false);
-    expect(run(true)).toBe(without);
+    const without = decisionsOver(polls, false);
+    expect(decisionsOver(polls, true)).toBe(without);
   });
 
   it("decides no more often than without a rhythm when polls come within the TTL", () => {
-    const run = (polled: boolean): number => {
-      startMs = Date.now();
-      const target = bookOver();
-      const readsBefore = source.reads;
-      for (let atMs = 0; atMs <= 60_000; atMs += 3000) {
-        until(atMs);
-        poll(target, polled);
-      }
-      target.close();
-      return source.reads - readsBefore;
-    };
+    const polls = Array.from({ length: 21 }, (_, i) => i * 3000);
     // Each decision lasts 5 s: every other poll of a 3 s clock decides, planned or not.
-    expect(run(false)).toBe(11);
-    expect(run(true)).toBe(11);
+    expect(decisionsOver(polls, false)).toBe(11);
+    expect(decisionsOver(polls, true)).toBe(11);
   });
 
   it("sets one timer per poll: the IsActive after GetMetrics keeps the one its GetMetrics set", () => {
@@ -313,6 +308,12 @@ describe("the service tells the book which calls are KEDA's polls", () => {
     await client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" });
     await client.call("IsActive", so);
     expect(decisionOf.mock.calls.map((call) => call[1])).toEqual([true, true]);
+    // The stream's first message comes from a decision it asked for without saying "poll".
+    const stream = client.stream("StreamIsActive", so);
+    await new Promise((resolve) => stream.once("data", resolve));
+    stream.cancel();
+    expect(decisionOf.mock.calls.length).toBeGreaterThan(2);
+    expect(decisionOf.mock.calls.slice(2).every((call) => call[1] !== true)).toBe(true);
     decisionOf.mockRestore();
   });
 });
