@@ -26,6 +26,7 @@ import {
   startPrometheus,
   VllmPodExporter,
 } from "../test/support/prometheus.ts";
+import { deploymentNodeOptions } from "./support/deployment-runtime.ts";
 import type { LoadPlan, LoadResult } from "./support/load-generator.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -277,6 +278,7 @@ const RESULT_INPUTS = [
   "bench/grpc-load.ts",
   "bench/support",
   "test/support/prometheus.ts",
+  "deploy/base/deployment.yaml",
 ];
 
 async function main(): Promise<void> {
@@ -293,7 +295,11 @@ async function main(): Promise<void> {
     streamChurnPerSecond: 0,
   };
   const fleet = await startFleet(plan.namespaces);
+  // Both servers run under the Deployment's heap flags (the no-op too, so the floor is the same
+  // runtime's): the figures describe the process the manifests start.
+  const nodeOptions = deploymentNodeOptions(`${ROOT}deploy/base/deployment.yaml`);
   const scalerEnv = {
+    NODE_OPTIONS: nodeOptions,
     LISTEN_HOST: "127.0.0.1",
     GRPC_PORT: "0",
     HTTP_PORT: "0",
@@ -303,7 +309,8 @@ async function main(): Promise<void> {
   const planLine =
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms ` +
     `(${plan.warmUpIntervals} intervals unmeasured first), ` +
-    `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s, cap ${plan.maxRequests} requests`;
+    `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s, cap ${plan.maxRequests} requests; ` +
+    `both servers with the Deployment's NODE_OPTIONS=${nodeOptions}`;
   log(planLine);
 
   // The scaler logs at warn, so the "serving" line is not printed: start it at info, then quiet.
@@ -335,7 +342,7 @@ async function main(): Promise<void> {
   }
   await stop(scaler);
 
-  const noopServer = await startServer(NOOP_COMMAND, {});
+  const noopServer = await startServer(NOOP_COMMAND, { NODE_OPTIONS: nodeOptions });
   const floor = await measure("no-op gRPC server", noopServer, plan);
   await stop(noopServer);
   await fleet.stop();
@@ -409,7 +416,7 @@ async function main(): Promise<void> {
     const ratio = (a: number, b: number) => Number(fmt(a / b, 3));
     console.log(
       JSON.stringify({
-        plan: { ...plan, address: undefined },
+        plan: { ...plan, address: undefined, nodeOptions },
         scaler: summary(ours),
         noop: summary(floor),
         ratios: {

@@ -1,0 +1,27 @@
+import { readFileSync } from "node:fs";
+import { parseAllDocuments } from "yaml";
+
+interface Container {
+  readonly name?: string;
+  readonly env?: readonly { readonly name?: string; readonly value?: string }[];
+}
+
+/**
+ * The NODE_OPTIONS the shipped Deployment gives the scaler's container (its heap limits). The
+ * bench starts both servers with them: V8 sizes its young generation from the old generation's
+ * limit, so the same code behaves very differently under the Deployment's flags than under
+ * Node's defaults, and a bench without them measured a process nobody runs.
+ */
+export function deploymentNodeOptions(deploymentFile: string): string {
+  for (const document of parseAllDocuments(readFileSync(deploymentFile, "utf8"))) {
+    const manifest = document.toJS() as {
+      kind?: string;
+      spec?: { template?: { spec?: { containers?: readonly Container[] } } };
+    } | null;
+    if (manifest?.kind !== "Deployment") continue;
+    const scaler = manifest.spec?.template?.spec?.containers?.find((c) => c.name === "scaler");
+    const options = scaler?.env?.find((variable) => variable.name === "NODE_OPTIONS")?.value;
+    if (options !== undefined) return options;
+  }
+  throw new Error(`${deploymentFile}: no NODE_OPTIONS on the Deployment's scaler container`);
+}

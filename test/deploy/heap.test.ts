@@ -1,0 +1,61 @@
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import { describe, expect, it } from "vitest";
+import { deploymentNodeOptions } from "../../bench/support/deployment-runtime.ts";
+import { DEPLOY_DIR, find, kustomizationDirs, renderKustomization } from "./support/kustomize.ts";
+
+/** Room outside V8's heap: compiled code, thread stacks, gRPC and HTTP buffers (~60 MiB measured). */
+const NON_HEAP_MIB = 64;
+/** Below this old-space limit V8 ran a full GC every ~100 ms under the bench's default load. */
+const MIN_OLD_SPACE_MIB = 384;
+
+function mebibytes(quantity: string): number {
+  const match = /^(\d+)(Mi|Gi)$/.exec(quantity);
+  if (!match) throw new Error(`unexpected memory quantity ${quantity}`);
+  return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
+}
+
+/** V8's own heap limit under these flags, asked of the Node the project runs on. */
+function heapLimitMiB(nodeOptions: string): number {
+  const out = execFileSync(
+    process.execPath,
+    [...nodeOptions.split(/\s+/), "-p", "v8.getHeapStatistics().heap_size_limit"],
+    { encoding: "utf8" },
+  );
+  return Number(out) / 2 ** 20;
+}
+
+const scalerContainers = kustomizationDirs().flatMap((dir) =>
+  find<IDeployment>(renderKustomization(dir).manifests, "Deployment", "keda-llm-scaler").map(
+    (deployment) => {
+      const container = deployment.spec?.template.spec?.containers.find((c) => c.name === "scaler");
+      if (!container) throw new Error(`${dir}: the keda-llm-scaler Deployment has no scaler container`);
+      return { dir, container };
+    },
+  ),
+);
+
+describe("the scaler container's heap", () => {
+  it("is rendered by every kustomization that deploys the scaler", () => {
+    expect(scalerContainers.map((s) => s.dir)).toContain("deploy/base");
+  });
+
+  it.each(scalerContainers)("$dir: V8's whole heap limit fits the memory limit with room for the rest", ({
+    container,
+  }) => {
+    const options = container.env?.find((variable) => variable.name === "NODE_OPTIONS")?.value ?? "";
+    const oldSpace = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
+    expect(oldSpace, "--max-old-space-size").toBeGreaterThanOrEqual(MIN_OLD_SPACE_MIB);
+    // Without --max-semi-space-size V8 sizes the young generation up to 192 MB next to this old
+    // space: the heap limit then outgrows the container and an overrun is an OOM kill.
+    const limit = mebibytes(String(container.resources?.limits?.memory));
+    expect(heapLimitMiB(options) + NON_HEAP_MIB).toBeLessThanOrEqual(limit);
+  });
+
+  it("is what `npm run bench:grpc` runs both servers with", () => {
+    const base = scalerContainers.find((s) => s.dir === "deploy/base");
+    const options = base?.container.env?.find((variable) => variable.name === "NODE_OPTIONS")?.value;
+    expect(deploymentNodeOptions(join(DEPLOY_DIR, "base/deployment.yaml"))).toBe(options);
+  });
+});
