@@ -27,13 +27,11 @@ function heapLimitMiB(nodeOptions: string): number {
 }
 
 const scalerContainers = kustomizationDirs().flatMap((dir) =>
-  find<IDeployment>(renderKustomization(dir).manifests, "Deployment", "keda-llm-scaler").map(
-    (deployment) => {
-      const container = deployment.spec?.template.spec?.containers.find((c) => c.name === "scaler");
-      if (!container) throw new Error(`${dir}: the keda-llm-scaler Deployment has no scaler container`);
-      return { dir, container };
-    },
-  ),
+  find<IDeployment>(renderKustomization(dir).manifests, "Deployment", "keda-llm-scaler").map((deployment) => {
+    const container = deployment.spec?.template.spec?.containers.find((c) => c.name === "scaler");
+    if (!container) throw new Error(`${dir}: the keda-llm-scaler Deployment has no scaler container`);
+    return { dir, container };
+  }),
 );
 
 describe("the scaler container's heap", () => {
@@ -41,17 +39,18 @@ describe("the scaler container's heap", () => {
     expect(scalerContainers.map((s) => s.dir)).toContain("deploy/base");
   });
 
-  it.each(scalerContainers)("$dir: V8's whole heap limit fits the memory limit with room for the rest", ({
-    container,
-  }) => {
-    const options = container.env?.find((variable) => variable.name === "NODE_OPTIONS")?.value ?? "";
-    const oldSpace = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
-    expect(oldSpace, "--max-old-space-size").toBeGreaterThanOrEqual(MIN_OLD_SPACE_MIB);
-    // Without --max-semi-space-size V8 sizes the young generation up to 192 MB next to this old
-    // space: the heap limit then outgrows the container and an overrun is an OOM kill.
-    const limit = mebibytes(String(container.resources?.limits?.memory));
-    expect(heapLimitMiB(options) + NON_HEAP_MIB).toBeLessThanOrEqual(limit);
-  });
+  it.each(scalerContainers)(
+    "$dir: V8's whole heap limit fits the memory limit with room for the rest",
+    ({ container }) => {
+      const options = container.env?.find((variable) => variable.name === "NODE_OPTIONS")?.value ?? "";
+      const oldSpace = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
+      expect(oldSpace, "--max-old-space-size").toBeGreaterThanOrEqual(MIN_OLD_SPACE_MIB);
+      // Without --max-semi-space-size V8 sizes the young generation up to 192 MB next to this old
+      // space: the heap limit then outgrows the container and an overrun is an OOM kill.
+      const limit = mebibytes(String(container.resources?.limits?.memory));
+      expect(heapLimitMiB(options) + NON_HEAP_MIB).toBeLessThanOrEqual(limit);
+    },
+  );
 
   it("is what `npm run bench:grpc` runs both servers with", () => {
     const base = scalerContainers.find((s) => s.dir === "deploy/base");
