@@ -210,6 +210,12 @@ export function createSignalSource(
     readonly order: readonly SignalKey[];
     /** Where each of them is in the reads' answers: [read, index within it]. */
     readonly positions: readonly (readonly [number, number])[];
+    /**
+     * The readings last assembled and the reads' answers they came from. A read gives the very
+     * same array while its answer and its staleness are unchanged, so when every read does, the
+     * readings are these again: a decision between two refreshes allocates none.
+     */
+    lastAssembled?: { readonly parts: readonly (readonly Reading[])[]; readonly readings: SignalReadings };
   }
   const prepared = new WeakMap<ScalerSpec, Prepared>();
   const sharedPlans = new Map<string, Prepared>();
@@ -241,13 +247,19 @@ export function createSignalSource(
           const cacheKey = `${timeoutMs}|${describeEntity(task.entity)}`;
           const entity = task.entity;
           const load = () => serviceBus.read(entity, timeoutMs);
+          // One array per answer, so that an unchanged answer is recognised as unchanged.
+          let wrapped: readonly [Reading] | undefined;
+          const wrap = (answer: Reading): readonly Reading[] => {
+            if (wrapped?.[0] !== answer) wrapped = [answer];
+            return wrapped;
+          };
           reads.push({
             keys: [key],
             source: "serviceBus",
-            run: async () => [await cached("serviceBus", serviceBusCache, cacheKey, load)],
+            run: async () => wrap(await cached("serviceBus", serviceBusCache, cacheKey, load)),
             now: () => {
               const answer = held("serviceBus", serviceBusCache, cacheKey, load);
-              return answer && [answer];
+              return answer && wrap(answer);
             },
             signature: `serviceBus ${key} ${cacheKey}`,
           });
@@ -422,10 +434,15 @@ export function createSignalSource(
     { signal, nowMs }: { signal?: AbortSignal; nowMs: number },
   ): SignalReadings | Promise<SignalReadings> {
     const plan = preparedFor(spec);
-    const results: (readonly Reading[] | Promise<readonly Reading[]>)[] = [];
+    const last = plan.lastAssembled;
+    // Left undefined while every read so far answers what it answered last time.
+    let results: (readonly Reading[] | Promise<readonly Reading[]>)[] | undefined;
     let waiting = false;
-    for (const read of plan.reads) {
+    for (let i = 0; i < plan.reads.length; i++) {
+      const read = plan.reads[i] as PreparedRead;
       const ready = read.now(nowMs);
+      if (ready && !results && last && last.parts[i] === ready) continue;
+      results ??= last ? last.parts.slice(0, i) : [];
       if (ready) {
         results.push(ready);
         continue;
@@ -443,17 +460,22 @@ export function createSignalSource(
         ),
       );
     }
+    if (!results) {
+      if (last) return last.readings;
+      results = [];
+    }
     if (!waiting) return assemble(plan, results as (readonly Reading[])[]);
     return Promise.all(results).then((settled) => assemble(plan, settled));
   }
 
-  function assemble(plan: Prepared, results: readonly (readonly Reading[])[]): SignalReadings {
+  function assemble(plan: Prepared, parts: readonly (readonly Reading[])[]): SignalReadings {
     const { positions, order } = plan;
     const readings: Partial<Record<SignalKey, Reading>> = {};
     for (let i = 0; i < order.length; i++) {
       const [r, k] = positions[i] as readonly [number, number];
-      readings[order[i] as SignalKey] = (results[r] as readonly Reading[])[k];
+      readings[order[i] as SignalKey] = (parts[r] as readonly Reading[])[k];
     }
+    plan.lastAssembled = { parts, readings: readings as SignalReadings };
     return readings as SignalReadings;
   }
 

@@ -26,11 +26,26 @@ export class SourceMetrics {
     labelNames: ["source", "outcome"] as const,
     registers: [this.registry],
   });
+  private readonly counts = new Map<SourceName, { requests: number; errors: number; cacheHits: number }>(
+    SOURCES.map((s) => [s, { requests: 0, errors: 0, cacheHits: 0 }]),
+  );
+  /** Cache hits already added to the Prometheus counter, per source. */
+  private readonly cacheHitsExported = new Map<SourceName, number>();
+  // A hit happens on nearly every decision, and a labelled inc() builds a label hash each time:
+  // hits are counted as plain numbers and added to the counter when it is scraped.
   private readonly cacheHits = new Counter({
     name: `${PREFIX}source_cache_hits_total`,
     help: "Signal reads answered by the shared cache (or by joining an in-flight request).",
     labelNames: ["source"] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const [source, count] of this.counts) {
+        const pending = count.cacheHits - (this.cacheHitsExported.get(source) ?? 0);
+        if (pending === 0) continue;
+        this.cacheHits.inc({ source }, pending);
+        this.cacheHitsExported.set(source, count.cacheHits);
+      }
+    },
   });
   private readonly duration = new Histogram({
     name: `${PREFIX}source_request_duration_seconds`,
@@ -39,9 +54,6 @@ export class SourceMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
-  private readonly counts = new Map<SourceName, { requests: number; errors: number; cacheHits: number }>(
-    SOURCES.map((s) => [s, { requests: 0, errors: 0, cacheHits: 0 }]),
-  );
 
   upstream(source: SourceName, outcome: Reading | { ok: true }, seconds: number): void {
     const label = outcome.ok ? "ok" : outcome.failure.kind;
@@ -55,7 +67,6 @@ export class SourceMetrics {
   }
 
   cacheHit(source: SourceName): void {
-    this.cacheHits.inc({ source });
     const count = this.counts.get(source);
     if (count) count.cacheHits++;
   }

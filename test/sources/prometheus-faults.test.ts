@@ -434,3 +434,50 @@ describe("Prometheus over TLS with a private CA", () => {
     ).toThrow(/PROMETHEUS_CA_FILE.*ENOENT/);
   });
 });
+
+describe("Prometheus source readings between two refreshes", () => {
+  it("are the very same object until an answer changes or a reading turns stale", async () => {
+    server.handler = (req, res) => answerVector(req, res, "3");
+    const from = source({ SOURCE_CACHE_TTL_MS: "60000", SOURCE_STALE_AFTER_SECONDS: "30" });
+    const t0 = Date.now();
+    const first = await from.read(SPEC, { nowMs: t0 });
+    expect(first.vllmWaiting).toMatchObject({ ok: true, value: 3 });
+    // A decision between two refreshes allocates no readings: it gets the ones already built.
+    expect(await from.read(SPEC, { nowMs: t0 + 1000 })).toBe(first);
+    // The same answer past the staleness limit is a different reading: stale, not 3.
+    const late = await from.read(SPEC, { nowMs: t0 + 31_000 });
+    expect(late).not.toBe(first);
+    expect(failure(late.vllmWaiting as Reading)).toMatchObject({ kind: "stale" });
+  });
+
+  it("count as cache hits on /metrics, each hit once however often it is scraped", async () => {
+    server.handler = (req, res) => answerVector(req, res, "3");
+    const from = source({ SOURCE_CACHE_TTL_MS: "60000" });
+    const hitsOnMetrics = async () =>
+      Number(
+        /keda_llm_scaler_source_cache_hits_total\{source="prometheus"\} (\d+)/.exec(
+          await from.metricsText(),
+        )?.[1],
+      );
+    await from.read(SPEC, { nowMs: Date.now() });
+    await from.read(SPEC, { nowMs: Date.now() });
+    expect(from.stats().cacheHits).toBe(QUERIES_PER_READ);
+    expect(await hitsOnMetrics()).toBe(QUERIES_PER_READ);
+    expect(await hitsOnMetrics()).toBe(QUERIES_PER_READ);
+    await from.read(SPEC, { nowMs: Date.now() });
+    expect(await hitsOnMetrics()).toBe(2 * QUERIES_PER_READ);
+  });
+
+  it("are rebuilt from a new answer", async () => {
+    let value = "3";
+    server.handler = (req, res) => answerVector(req, res, value);
+    const from = source({ SOURCE_CACHE_TTL_MS: "0" });
+    const first = await from.read(SPEC, { nowMs: Date.now() });
+    value = "5";
+    const second = await from.read(SPEC, { nowMs: Date.now() });
+    expect([first.vllmWaiting, second.vllmWaiting]).toMatchObject([
+      { ok: true, value: 3 },
+      { ok: true, value: 5 },
+    ]);
+  });
+});
