@@ -382,12 +382,14 @@ export function createSignalSource(
   }
 
   function fixed(key: SignalKey, reading: FailedReading): PreparedRead {
-    const readings = Promise.resolve([reading]);
+    // Always the same array: the plan's readings are then reused across decisions (lastAssembled).
+    const readings: readonly Reading[] = [reading];
+    const settled = Promise.resolve(readings);
     return {
       keys: [key],
       source: reading.failure.source,
-      run: () => readings,
-      now: () => [reading],
+      run: () => settled,
+      now: () => readings,
       signature: `fixed ${key} ${JSON.stringify(reading)}`,
     };
   }

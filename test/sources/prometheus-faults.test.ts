@@ -436,16 +436,25 @@ describe("Prometheus over TLS with a private CA", () => {
 });
 
 describe("Prometheus source readings between two refreshes", () => {
-  it("are the very same object until an answer changes or a reading turns stale", async () => {
+  // The second also names a queue this process cannot read (Service Bus is off): a fixed failure.
+  const UNSERVED_QUEUE = parseScalerSpec(
+    { name: "llama", namespace: "team-a" },
+    { ...NO_EXTRAS, serviceBusQueue: "requests" },
+    {},
+  );
+  it.each([
+    ["Prometheus reads only", SPEC],
+    ["a read that always fails beside them", UNSERVED_QUEUE],
+  ])("are the very same object until an answer changes or a reading turns stale (%s)", async (_, spec) => {
     server.handler = (req, res) => answerVector(req, res, "3");
     const from = source({ SOURCE_CACHE_TTL_MS: "60000", SOURCE_STALE_AFTER_SECONDS: "30" });
     const t0 = Date.now();
-    const first = await from.read(SPEC, { nowMs: t0 });
+    const first = await from.read(spec, { nowMs: t0 });
     expect(first.vllmWaiting).toMatchObject({ ok: true, value: 3 });
     // A decision between two refreshes allocates no readings: it gets the ones already built.
-    expect(await from.read(SPEC, { nowMs: t0 + 1000 })).toBe(first);
+    expect(await from.read(spec, { nowMs: t0 + 1000 })).toBe(first);
     // The same answer past the staleness limit is a different reading: stale, not 3.
-    const late = await from.read(SPEC, { nowMs: t0 + 31_000 });
+    const late = await from.read(spec, { nowMs: t0 + 31_000 });
     expect(late).not.toBe(first);
     expect(failure(late.vllmWaiting as Reading)).toMatchObject({ kind: "stale" });
   });
