@@ -172,7 +172,7 @@ const MAX_TEMPLATE_BYTES = 8 * 1024 * 1024;
  * The default of maxBytes. A normal ScaledObject is estimated at ~5.4 KB, an upper bound: its
  * parsed spec is charged in full although ScaledObjects with the same metadata share it
  * (measured: ~4 KB of heap, `npm run bench:memory`), so 10,000 fit with room to spare, inside
- * the Deployment's --max-old-space-size=384.
+ * the Deployment's --max-old-space-size=768.
  */
 export const DEFAULT_MAX_BOOK_BYTES = 64 * 1024 * 1024;
 
