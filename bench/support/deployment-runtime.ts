@@ -8,9 +8,10 @@ interface Container {
 
 /**
  * The NODE_OPTIONS the shipped Deployment gives the scaler's container (its heap limits). The
- * bench starts both servers with them: V8 sizes its young generation from the old generation's
- * limit, so the same code behaves very differently under the Deployment's flags than under
- * Node's defaults, and a bench without them measured a process nobody runs.
+ * bench starts both servers with them: V8 sizes and collects its heap by those limits (under a
+ * small old-space limit it collects far more often), so the same code behaves very differently
+ * under the Deployment's flags than under Node's defaults, and a bench without them measured a
+ * process nobody runs.
  */
 export function deploymentNodeOptions(deploymentFile: string): string {
   for (const document of parseAllDocuments(readFileSync(deploymentFile, "utf8"))) {
