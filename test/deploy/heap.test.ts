@@ -6,10 +6,12 @@ import { deploymentNodeOptions } from "../../bench/support/deployment-runtime.ts
 import { DEPLOY_DIR, find, kustomizationDirs, renderKustomization } from "./support/kustomize.ts";
 
 /**
- * Room outside V8's heap: compiled code, thread stacks, gRPC and HTTP buffers. Measured by
- * `npm run bench:grpc -- --scaled-objects 4000`: RSS 231 MiB with 121 MiB of heap committed.
+ * Room outside V8's heap: compiled code, thread stacks, gRPC and HTTP buffers. Measured once, at
+ * 4,000 ScaledObjects under `npm run bench:grpc`: RSS 231 MiB with 121 MiB of heap committed (from
+ * the scaler's `--trace-gc`), so ~110 MiB; the rest of the margin is for bursts of large requests,
+ * whose buffers V8's flags do not bound.
  */
-const NON_HEAP_MIB = 128;
+const NON_HEAP_MIB = 192;
 /**
  * V8 grows a small old space reluctantly: at 160 MiB it ran a full GC every ~100 ms under the
  * bench's default load, at 384 MiB a poll's p99 reached 241 ms under 10,000 ScaledObjects.
@@ -22,14 +24,19 @@ function mebibytes(quantity: string): number {
   return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
 }
 
-/** V8's own heap limit under these flags, asked of the Node the project runs on. */
+/** V8's own heap limit when NODE_OPTIONS carries these flags, as the container passes them. */
 function heapLimitMiB(nodeOptions: string): number {
-  const out = execFileSync(
-    process.execPath,
-    [...nodeOptions.split(/\s+/), "-p", "v8.getHeapStatistics().heap_size_limit"],
-    { encoding: "utf8" },
-  );
+  const out = execFileSync(process.execPath, ["-p", "v8.getHeapStatistics().heap_size_limit"], {
+    encoding: "utf8",
+    env: { ...process.env, NODE_OPTIONS: nodeOptions },
+  });
   return Number(out) / 2 ** 20;
+}
+
+/** The old-space limit Node applies: the last --max-old-space-size wins. */
+function oldSpaceMiB(nodeOptions: string): number {
+  const values = [...nodeOptions.matchAll(/--max-old-space-size=(\d+)/g)].map((match) => Number(match[1]));
+  return values.at(-1) ?? Number.NaN;
 }
 
 const scalerContainers = kustomizationDirs().flatMap((dir) =>
@@ -49,8 +56,7 @@ describe("the scaler container's heap", () => {
     "$dir: V8's whole heap limit fits the memory limit with room for the rest",
     ({ container }) => {
       const options = container.env?.find((variable) => variable.name === "NODE_OPTIONS")?.value ?? "";
-      const oldSpace = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
-      expect(oldSpace, "--max-old-space-size").toBeGreaterThanOrEqual(MIN_OLD_SPACE_MIB);
+      expect(oldSpaceMiB(options), "--max-old-space-size").toBeGreaterThanOrEqual(MIN_OLD_SPACE_MIB);
       // Without --max-semi-space-size V8 sizes the young generation up to 192 MB next to this old
       // space: the heap limit then outgrows the container and an overrun is an OOM kill.
       const limit = mebibytes(String(container.resources?.limits?.memory));

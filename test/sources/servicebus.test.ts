@@ -189,4 +189,19 @@ describe("Service Bus source (real SDK, local management endpoint)", () => {
     expect(endpoint.requests.length - before).toBe(1);
     expect(shared.stats().bySource.serviceBus).toEqual({ requests: 1, errors: 0, cacheHits: 9 });
   });
+
+  it("gives the very same readings between two refreshes, and new ones from a new answer", async () => {
+    const spec = parseScalerSpec({ name: "llama", namespace: "team-a" }, QUEUE, {});
+    const cached = source({ SOURCE_CACHE_TTL_MS: "60000" });
+    const first = await cached.read(spec, { nowMs: Date.now() });
+    expect(await cached.read(spec, { nowMs: Date.now() })).toBe(first);
+    const uncached = source();
+    const before = await uncached.read(spec, { nowMs: Date.now() });
+    endpoint.queues.set("inference-requests", { active: 7, deadLetter: 0, scheduled: 0 });
+    const after = await uncached.read(spec, { nowMs: Date.now() });
+    expect([before.queueBacklog, after.queueBacklog]).toMatchObject([
+      { ok: true, value: 42 },
+      { ok: true, value: 7 },
+    ]);
+  });
 });
