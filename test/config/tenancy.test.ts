@@ -1,10 +1,10 @@
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/resolve.ts";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
 import { parseScalerSpec } from "../../src/config/spec.ts";
 import { parseTenantRules, tenantMayRead } from "../../src/config/tenancy.ts";
-import { type Harness, KedaLikeClient, ref, startHarness, statusOf } from "../support/scaler-harness.ts";
+import { ref, statusOf, useHarness } from "../support/scaler-harness.ts";
 
 const VMSS = "/subscriptions/0000/resourceGroups/mc_rg/providers/Microsoft.Compute/virtualMachineScaleSets";
 const ENV = {
@@ -73,25 +73,16 @@ describe("tenant rules for Service Bus entities and Azure resources", () => {
 });
 
 describe("over gRPC", () => {
-  let harness: Harness;
-  let client: KedaLikeClient;
-  beforeAll(async () => {
-    harness = await startHarness(ENV);
-    client = new KedaLikeClient(harness.address);
-  });
-  afterAll(async () => {
-    client.close();
-    await harness.stop();
-  });
+  const running = useHarness(ENV);
 
   it("answers INVALID_ARGUMENT when a ScaledObject names a queue its namespace may not read", async () => {
     const other = await statusOf(
-      client.call("GetMetricSpec", ref("llm", { serviceBusQueue: "batch-requests" }, "inference")),
+      running.client.call("GetMetricSpec", ref("llm", { serviceBusQueue: "batch-requests" }, "inference")),
     );
     expect(other.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(other.details).toContain("not allowed for namespace inference by env SERVICEBUS_ALLOWED_ENTITIES");
     const own = await statusOf(
-      client.call("GetMetricSpec", ref("llm", { serviceBusQueue: "chat-requests" }, "inference")),
+      running.client.call("GetMetricSpec", ref("llm", { serviceBusQueue: "chat-requests" }, "inference")),
     );
     expect(own.code).toBe(grpc.status.OK);
   });

@@ -1,45 +1,28 @@
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { averageValueProposal, hpaCanReach } from "../../src/policy/hpa.ts";
-import {
-  type Harness,
-  KedaLikeClient,
-  ONE_PER_MESSAGE,
-  ref,
-  startHarness,
-} from "../support/scaler-harness.ts";
+import { ONE_PER_MESSAGE, ref, useHarness } from "../support/scaler-harness.ts";
 
 /** KEDA external-scaler behaviours not already covered by external-scaler.test.ts. */
 interface MetricsResponse {
   metricValues: { metricValueFloat: number; metricValue: number }[];
 }
 
-let harness: Harness;
-let client: KedaLikeClient;
-
-beforeAll(async () => {
-  // A decision is reused for 2 s, so each GetMetrics + IsActive pair sees one snapshot.
-  harness = await startHarness({ DECISION_TTL_SECONDS: "2" });
-  client = new KedaLikeClient(harness.address);
-});
-
-afterAll(async () => {
-  client.close();
-  await harness.stop();
-});
+// A decision is reused for 2 s, so each GetMetrics + IsActive pair sees one snapshot.
+const running = useHarness({ DECISION_TTL_SECONDS: "2" });
 
 describe("IsActive and GetMetrics agree", () => {
   it("agree on every backlog, and repeated reads change nothing", async () => {
     let round = 0;
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 500 }), async (backlog) => {
-        harness.source.setBacklog(backlog);
+        running.harness.source.setBacklog(backlog);
         // A fresh ScaledObject per case: the decision book's snapshot is per ScaledObject.
         const so = ref(`prop-${round++}`, ONE_PER_MESSAGE);
         const request = { scaledObjectRef: so, metricName: "llm-desired-replicas" };
-        const first = await client.call<MetricsResponse>("GetMetrics", request);
-        const active = await client.call<{ result: boolean }>("IsActive", so);
-        const again = await client.call<MetricsResponse>("GetMetrics", request);
+        const first = await running.client.call<MetricsResponse>("GetMetrics", request);
+        const active = await running.client.call<{ result: boolean }>("IsActive", so);
+        const again = await running.client.call<MetricsResponse>("GetMetrics", request);
         const value = first.metricValues[0]!.metricValueFloat;
         expect(active.result).toBe(value > 0);
         expect(again.metricValues[0]!.metricValueFloat).toBe(value);

@@ -1,17 +1,11 @@
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { InProcessMemoryStore } from "../../src/policy/decider.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { DecisionBook } from "../../src/server/decision-book.ts";
 import { PollRhythm } from "../../src/server/poll-rhythm.ts";
 import type { SignalSource } from "../../src/sources/signal-source.ts";
-import {
-  type Harness,
-  KedaLikeClient,
-  ONE_PER_MESSAGE,
-  ref,
-  startHarness,
-} from "../support/scaler-harness.ts";
+import { ONE_PER_MESSAGE, ref, useHarness } from "../support/scaler-harness.ts";
 
 describe("PollRhythm: when KEDA polls next", () => {
   it("knows a clock once three gaps in a row agree", () => {
@@ -291,26 +285,16 @@ describe("DecisionBook: deciding ahead of KEDA's next poll", () => {
 });
 
 describe("the service tells the book which calls are KEDA's polls", () => {
-  let harness: Harness;
-  let client: KedaLikeClient;
-  beforeAll(async () => {
-    harness = await startHarness({});
-    harness.source.setBacklog(2);
-    client = new KedaLikeClient(harness.address);
-  });
-  afterAll(async () => {
-    client.close();
-    await harness.stop();
-  });
+  const running = useHarness({}, 2);
 
   it("GetMetrics and IsActive are polls; a stream's refresh is not", async () => {
-    const decisionOf = vi.spyOn(harness.scaler.book, "decisionOf");
+    const decisionOf = vi.spyOn(running.harness.scaler.book, "decisionOf");
     const so = ref("polled", { ...ONE_PER_MESSAGE });
-    await client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" });
-    await client.call("IsActive", so);
+    await running.client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" });
+    await running.client.call("IsActive", so);
     expect(decisionOf.mock.calls.map((call) => call[1])).toEqual([true, true]);
     // The stream's first message comes from a decision it asked for without saying "poll".
-    const stream = client.stream("StreamIsActive", so);
+    const stream = running.client.stream("StreamIsActive", so);
     // Cancelling below ends the stream with CANCELLED on this side: expected, not a failure. Any
     // other error before the first message fails the test at once.
     const firstMessage = new Promise((resolve, reject) => {

@@ -1,48 +1,28 @@
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DecisionBook } from "../../src/server/decision-book.ts";
 import { decisionSeriesSlices } from "../../src/server/decision-series.ts";
 import { MAX_METADATA_CHARACTERS } from "../../src/server/external-scaler.ts";
 import { SpecTemplates } from "../../src/server/spec-templates.ts";
-import {
-  type Harness,
-  KedaLikeClient,
-  ONE_PER_MESSAGE,
-  ref,
-  ScriptedSource,
-  startHarness,
-  statusOf,
-} from "../support/scaler-harness.ts";
+import { ONE_PER_MESSAGE, ref, ScriptedSource, statusOf, useHarness } from "../support/scaler-harness.ts";
 
-let harness: Harness;
-let client: KedaLikeClient;
-
-beforeAll(async () => {
-  harness = await startHarness({});
-  harness.source.setBacklog(2);
-  client = new KedaLikeClient(harness.address);
-});
-
-afterAll(async () => {
-  client.close();
-  await harness.stop();
-});
+const running = useHarness({}, 2);
 
 describe("scalerMetadata size at the door", () => {
   it("refuses more than MAX_METADATA_CHARACTERS with INVALID_ARGUMENT naming the largest key, and remembers nothing", async () => {
-    const before = harness.scaler.book.size;
+    const before = running.harness.scaler.book.size;
     const so = ref("junk", { ...ONE_PER_MESSAGE, junkKey: "j".repeat(MAX_METADATA_CHARACTERS) });
     for (const method of ["GetMetricSpec", "IsActive"]) {
-      const result = await statusOf(client.call(method, so));
+      const result = await statusOf(running.client.call(method, so));
       expect(result.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(result.details).toContain('the largest entry is scalerMetadata."junkKey"');
     }
-    expect(harness.scaler.book.size).toBe(before);
+    expect(running.harness.scaler.book.size).toBe(before);
   });
 
   it("accepts metadata just under the limit (a long custom query is legitimate)", async () => {
     const so = ref("long-but-fine", { ...ONE_PER_MESSAGE, modelName: "m".repeat(60) });
-    expect((await statusOf(client.call("GetMetricSpec", so))).code).toBe(grpc.status.OK);
+    expect((await statusOf(running.client.call("GetMetricSpec", so))).code).toBe(grpc.status.OK);
   });
 });
 
@@ -189,8 +169,8 @@ describe("the decision book's bounds", () => {
 describe("/metrics per ScaledObject", () => {
   it("lists only the driving factor (value 1) and counts decision changes", async () => {
     const so = ref("metered", ONE_PER_MESSAGE, "team-m");
-    await client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" });
-    const text = await (await fetch(`http://127.0.0.1:${harness.scaler.httpPort}/metrics`)).text();
+    await running.client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" });
+    const text = await (await fetch(`http://127.0.0.1:${running.harness.scaler.httpPort}/metrics`)).text();
     const factors = text
       .split("\n")
       .filter(
@@ -208,7 +188,7 @@ describe("/metrics per ScaledObject", () => {
 describe("/metrics at thousands of ScaledObjects", () => {
   it("is written in slices with turns of the event loop between them, each family's lines together", async () => {
     const book = new DecisionBook({
-      source: harness.source,
+      source: running.harness.source,
       env: {},
       clock: Date.now,
       decisionTtlMs: 60_000,

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { externalScalerClientConstructor } from "../../src/server/proto.ts";
@@ -141,4 +142,39 @@ export async function eventually(
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   }
+}
+
+/** A harness and a client for the enclosing describe block (or file), read once it has started. */
+export interface HarnessInUse {
+  readonly harness: Harness;
+  readonly client: KedaLikeClient;
+}
+
+/**
+ * Starts a harness (with `backlog` set, if given) and a KedaLikeClient before the enclosing
+ * describe block's tests, and closes both after them: the setup most server test files share.
+ */
+export function useHarness(env: Record<string, string> = {}, backlog?: number): HarnessInUse {
+  let started: HarnessInUse | undefined;
+  beforeAll(async () => {
+    const harness = await startHarness(env);
+    if (backlog !== undefined) harness.source.setBacklog(backlog);
+    started = { harness, client: new KedaLikeClient(harness.address) };
+  });
+  afterAll(async () => {
+    started?.client.close();
+    await started?.harness.stop();
+  });
+  const running = (): HarnessInUse => {
+    if (!started) throw new Error("useHarness: read before its beforeAll ran");
+    return started;
+  };
+  return {
+    get harness() {
+      return running().harness;
+    },
+    get client() {
+      return running().client;
+    },
+  };
 }
