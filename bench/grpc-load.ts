@@ -2,8 +2,9 @@
  * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --streams 500 --soak 0 --json]
  *
  * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
- * rps, p50Ms, p99Ms, maxMs, rssMiB}; `ratios` {p50, p99, rps, rss}; `upstreamRequestsPerPoll`) and
- * the human-readable report goes to stderr.
+ * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu};
+ * `upstreamRequestsPerPoll`; `gc` {scaler, noop}, each server's collections in the measured window)
+ * and the human-readable report goes to stderr.
  *
  * The scaler under KEDA-like load, next to a no-op gRPC server on the same proto, same machine,
  * same run: the scaler's cost is reported as ratios to that floor, not as noisy absolutes. The
@@ -15,7 +16,9 @@
  * soak when run), stamped with a hash of the code they measured.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
@@ -27,10 +30,13 @@ import {
   VllmPodExporter,
 } from "../test/support/prometheus.ts";
 import { deploymentNodeOptions } from "./support/deployment-runtime.ts";
+import { type GcSummary, readGcEvents, summariseGc } from "./support/gc-recorder.ts";
 import type { LoadPlan, LoadResult } from "./support/load-generator.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const TSC = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
+const GC_RECORDER = fileURLToPath(new URL("./support/gc-recorder.ts", import.meta.url));
+const GC_DIR = mkdtempSync(join(tmpdir(), "bench-grpc-gc-"));
 
 const { values: args } = parseArgs({
   options: {
@@ -92,6 +98,8 @@ interface Started {
   readonly child: ChildProcess;
   readonly address: string;
   readonly httpPort?: number;
+  /** Where its GC recorder writes the collections as it exits. */
+  readonly gcFile: string;
 }
 
 /**
@@ -114,12 +122,22 @@ function buildScaler(): string[] {
  */
 const NOOP_COMMAND = ["bench/support/noop-server.ts"];
 
-function startServer(command: string[], env: Record<string, string>): Promise<Started> {
+/**
+ * Starts a server under the given NODE_OPTIONS, with the GC recorder loaded into it: the
+ * collections it made are read back after it stops.
+ */
+function startServer(command: string[], nodeOptions: string, env: Record<string, string>): Promise<Started> {
   const profile = profilerFlags();
   const script = command.find((part) => /\.(ts|js)$/.test(part)) ?? command.join(" ");
+  const gcFile = join(GC_DIR, `${command.includes("serve") ? "scaler" : "noop"}.json`);
   const child = spawn(process.execPath, [...profile, ...command], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      ...env,
+      NODE_OPTIONS: `${nodeOptions} --import=${GC_RECORDER}`,
+      GC_RECORD_FILE: gcFile,
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   return new Promise((resolve, reject) => {
@@ -131,7 +149,12 @@ function startServer(command: string[], env: Record<string, string>): Promise<St
       if (match) {
         clearTimeout(timer);
         const http = /"httpPort":(\d+)/.exec(buffered);
-        resolve({ child, address: `127.0.0.1:${match[1]}`, httpPort: http ? Number(http[1]) : undefined });
+        resolve({
+          child,
+          address: `127.0.0.1:${match[1]}`,
+          httpPort: http ? Number(http[1]) : undefined,
+          gcFile,
+        });
         // Keep draining the server's log so it never blocks on a full pipe.
         buffered = "";
       }
@@ -187,11 +210,14 @@ async function measure(label: string, server: Started, plan: LoadPlan) {
   // first, unmeasured, poll) and when it closes.
   let atStart: Promise<Counters> | undefined;
   let cpuAtStart = 0;
+  let windowStartMs = 0;
   const result = await runGenerator({ ...plan, address: server.address }, () => {
+    windowStartMs = Date.now();
     cpuAtStart = cpuMs(pid);
     if (server.httpPort !== undefined) atStart = sourceCounters(server.httpPort);
   });
   const cpu = cpuMs(pid) - cpuAtStart;
+  const window = { startMs: windowStartMs, endMs: Date.now() };
   const rssAfter = rssMiB(pid);
   const zero = { requests: 0, cacheHits: 0 };
   const atEnd = server.httpPort !== undefined ? await sourceCounters(server.httpPort) : zero;
@@ -201,6 +227,7 @@ async function measure(label: string, server: Started, plan: LoadPlan) {
     rssBefore,
     rssAfter,
     cpuMs: cpu,
+    window,
     upstream: { atStart: (await atStart) ?? zero, atEnd },
   };
 }
@@ -267,6 +294,14 @@ async function sourceCounters(httpPort: number): Promise<Counters> {
   };
 }
 
+function describeGc(gc: GcSummary): string {
+  return (
+    `${gc.scavenges} scavenges (mean ${fmt(gc.scavengeMeanMs, 1)} ms, max ${fmt(gc.scavengeMaxMs, 1)}), ` +
+    `${gc.full} full-collection pauses (mean ${fmt(gc.fullMeanMs, 1)} ms, max ${fmt(gc.fullMaxMs, 1)}), ` +
+    `paused ${fmt(gc.pausedPercent, 1)} % of the window`
+  );
+}
+
 /** What the figures depend on: the service and its sources, the load and the fleet it runs against. */
 const RESULT_INPUTS = [
   "src/server",
@@ -299,22 +334,22 @@ async function main(): Promise<void> {
   // runtime's): the figures describe the process the manifests start.
   const nodeOptions = deploymentNodeOptions(`${ROOT}deploy/base/deployment.yaml`);
   const scalerEnv = {
-    NODE_OPTIONS: nodeOptions,
     LISTEN_HOST: "127.0.0.1",
     GRPC_PORT: "0",
     HTTP_PORT: "0",
-    LOG_LEVEL: "warn",
+    // The Deployment's level (its ConfigMap): decision changes are logged, as in a cluster, and
+    // the "serving" line gives the bench the ports.
+    LOG_LEVEL: "info",
     PROMETHEUS_URL: fleet.prometheus.url,
   };
   const planLine =
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms ` +
     `(${plan.warmUpIntervals} intervals unmeasured first), ` +
     `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s, cap ${plan.maxRequests} requests; ` +
-    `both servers with the Deployment's NODE_OPTIONS=${nodeOptions}`;
+    `both servers with the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder)`;
   log(planLine);
 
-  // The scaler logs at warn, so the "serving" line is not printed: start it at info, then quiet.
-  const scaler = await startServer(buildScaler(), { ...scalerEnv, LOG_LEVEL: "info" });
+  const scaler = await startServer(buildScaler(), nodeOptions, scalerEnv);
   const ours = await measure("keda-llm-scaler", scaler, plan);
   const upstream = {
     requests: ours.upstream.atEnd.requests - ours.upstream.atStart.requests,
@@ -342,10 +377,15 @@ async function main(): Promise<void> {
   }
   await stop(scaler);
 
-  const noopServer = await startServer(NOOP_COMMAND, { NODE_OPTIONS: nodeOptions });
+  const noopServer = await startServer(NOOP_COMMAND, nodeOptions, {});
   const floor = await measure("no-op gRPC server", noopServer, plan);
   await stop(noopServer);
   await fleet.stop();
+  const gc = {
+    scaler: summariseGc(readGcEvents(scaler.gcFile), ours.window),
+    noop: summariseGc(readGcEvents(noopServer.gcFile), floor.window),
+  };
+  rmSync(GC_DIR, { recursive: true, force: true });
 
   const load: string[] = [];
   let report = load;
@@ -383,6 +423,8 @@ async function main(): Promise<void> {
   say(
     `CPU time over the measured window: scaler ${fmt(ours.cpuMs, 0)} ms, no-op ${fmt(floor.cpuMs, 0)} ms (ratio ${fmt(ours.cpuMs / Math.max(1, floor.cpuMs), 2)})`,
   );
+  say(`garbage collection in the measured window: scaler ${describeGc(gc.scaler)}`);
+  say(`garbage collection in the measured window: no-op ${describeGc(gc.noop)}`);
   say(
     `upstream requests per poll (GetMetrics + IsActive pair): ${fmt(upstream.requests / Math.max(1, ours.result.polls), 3)} ` +
       `(${upstream.requests} Prometheus queries for ${ours.result.polls} polls in the measured window; ${upstream.cacheHits} reads answered by the shared cache; ` +
@@ -428,6 +470,7 @@ async function main(): Promise<void> {
         },
         upstreamRequestsPerPoll: Number(fmt(upstream.requests / Math.max(1, ours.result.polls), 4)),
         upstreamRequestsPerPollWithWarmUp: Number(fmt(upstream.wholeRun / Math.max(1, ours.result.polls), 4)),
+        gc,
       }),
     );
   }
