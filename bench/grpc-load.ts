@@ -3,8 +3,8 @@
  *
  * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
  * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu};
- * `upstreamRequestsPerPoll`; `gc` {scaler, noop}, each server's collections in the measured window)
- * and the human-readable report goes to stderr.
+ * `upstreamRequestsPerPoll`; `gc` {scaler, noop}, each server's collections in the measured window,
+ * or null when it left no record) and the human-readable report goes to stderr.
  *
  * The scaler under KEDA-like load, next to a no-op gRPC server on the same proto, same machine,
  * same run: the scaler's cost is reported as ratios to that floor, not as noisy absolutes. The
@@ -30,13 +30,12 @@ import {
   VllmPodExporter,
 } from "../test/support/prometheus.ts";
 import { deploymentNodeOptions } from "./support/deployment-runtime.ts";
-import { type GcSummary, readGcEvents, summariseGc } from "./support/gc-recorder.ts";
+import { type GcSummary, readGcEvents, summariseGc } from "./support/gc-summary.ts";
 import type { LoadPlan, LoadResult } from "./support/load-generator.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const TSC = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
-const GC_RECORDER = fileURLToPath(new URL("./support/gc-recorder.ts", import.meta.url));
-const GC_DIR = mkdtempSync(join(tmpdir(), "bench-grpc-gc-"));
+const GC_RECORDER = fileURLToPath(new URL("./support/gc-recorder.mjs", import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
@@ -126,10 +125,18 @@ const NOOP_COMMAND = ["bench/support/noop-server.ts"];
  * Starts a server under the given NODE_OPTIONS, with the GC recorder loaded into it: the
  * collections it made are read back after it stops.
  */
-function startServer(command: string[], nodeOptions: string, env: Record<string, string>): Promise<Started> {
+function startServer(server: {
+  readonly name: string;
+  readonly command: readonly string[];
+  readonly nodeOptions: string;
+  readonly env: Record<string, string>;
+  /** Where the GC recorder's file goes (a folder the run removes). */
+  readonly gcDir: string;
+}): Promise<Started> {
+  const { command, nodeOptions, env } = server;
   const profile = profilerFlags();
   const script = command.find((part) => /\.(ts|js)$/.test(part)) ?? command.join(" ");
-  const gcFile = join(GC_DIR, `${command.includes("serve") ? "scaler" : "noop"}.json`);
+  const gcFile = join(server.gcDir, `${server.name}.json`);
   const child = spawn(process.execPath, [...profile, ...command], {
     cwd: ROOT,
     env: {
@@ -210,14 +217,11 @@ async function measure(label: string, server: Started, plan: LoadPlan) {
   // first, unmeasured, poll) and when it closes.
   let atStart: Promise<Counters> | undefined;
   let cpuAtStart = 0;
-  let windowStartMs = 0;
   const result = await runGenerator({ ...plan, address: server.address }, () => {
-    windowStartMs = Date.now();
     cpuAtStart = cpuMs(pid);
     if (server.httpPort !== undefined) atStart = sourceCounters(server.httpPort);
   });
   const cpu = cpuMs(pid) - cpuAtStart;
-  const window = { startMs: windowStartMs, endMs: Date.now() };
   const rssAfter = rssMiB(pid);
   const zero = { requests: 0, cacheHits: 0 };
   const atEnd = server.httpPort !== undefined ? await sourceCounters(server.httpPort) : zero;
@@ -227,7 +231,6 @@ async function measure(label: string, server: Started, plan: LoadPlan) {
     rssBefore,
     rssAfter,
     cpuMs: cpu,
-    window,
     upstream: { atStart: (await atStart) ?? zero, atEnd },
   };
 }
@@ -294,12 +297,20 @@ async function sourceCounters(httpPort: number): Promise<Counters> {
   };
 }
 
-function describeGc(gc: GcSummary): string {
+/** A server's collections in the measured window, in one line of the report. */
+function describeGc(gc: GcSummary | undefined): string {
+  if (!gc) return "not recorded (the server left no record: it did not exit normally)";
   return (
     `${gc.scavenges} scavenges (mean ${fmt(gc.scavengeMeanMs, 1)} ms, max ${fmt(gc.scavengeMaxMs, 1)}), ` +
-    `${gc.full} full-collection pauses (mean ${fmt(gc.fullMeanMs, 1)} ms, max ${fmt(gc.fullMaxMs, 1)}), ` +
-    `paused ${fmt(gc.pausedPercent, 1)} % of the window`
+    `${gc.full} full collections (mean ${fmt(gc.fullMeanMs, 1)} ms, max ${fmt(gc.fullMaxMs, 1)}), ` +
+    `paused at least ${fmt(gc.pausedPercent, 1)} % of the window`
   );
+}
+
+/** The server's collections inside the generator's measured window, when it left its record. */
+function gcOf(server: Started, result: LoadResult): GcSummary | undefined {
+  const events = readGcEvents(server.gcFile);
+  return events && summariseGc(events, result.window);
 }
 
 /** What the figures depend on: the service and its sources, the load and the fleet it runs against. */
@@ -317,6 +328,15 @@ const RESULT_INPUTS = [
 ];
 
 async function main(): Promise<void> {
+  const gcDir = mkdtempSync(join(tmpdir(), "bench-grpc-gc-"));
+  try {
+    await run(gcDir);
+  } finally {
+    rmSync(gcDir, { recursive: true, force: true });
+  }
+}
+
+async function run(gcDir: string): Promise<void> {
   const plan: LoadPlan = {
     address: "",
     scaledObjects: positive("scaled-objects"),
@@ -349,7 +369,13 @@ async function main(): Promise<void> {
     `both servers with the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder)`;
   log(planLine);
 
-  const scaler = await startServer(buildScaler(), nodeOptions, scalerEnv);
+  const scaler = await startServer({
+    name: "scaler",
+    command: buildScaler(),
+    nodeOptions,
+    env: scalerEnv,
+    gcDir,
+  });
   const ours = await measure("keda-llm-scaler", scaler, plan);
   const upstream = {
     requests: ours.upstream.atEnd.requests - ours.upstream.atStart.requests,
@@ -377,15 +403,11 @@ async function main(): Promise<void> {
   }
   await stop(scaler);
 
-  const noopServer = await startServer(NOOP_COMMAND, nodeOptions, {});
+  const noopServer = await startServer({ name: "noop", command: NOOP_COMMAND, nodeOptions, env: {}, gcDir });
   const floor = await measure("no-op gRPC server", noopServer, plan);
   await stop(noopServer);
   await fleet.stop();
-  const gc = {
-    scaler: summariseGc(readGcEvents(scaler.gcFile), ours.window),
-    noop: summariseGc(readGcEvents(noopServer.gcFile), floor.window),
-  };
-  rmSync(GC_DIR, { recursive: true, force: true });
+  const gc = { scaler: gcOf(scaler, ours.result), noop: gcOf(noopServer, floor.result) };
 
   const load: string[] = [];
   let report = load;
@@ -470,7 +492,7 @@ async function main(): Promise<void> {
         },
         upstreamRequestsPerPoll: Number(fmt(upstream.requests / Math.max(1, ours.result.polls), 4)),
         upstreamRequestsPerPollWithWarmUp: Number(fmt(upstream.wholeRun / Math.max(1, ours.result.polls), 4)),
-        gc,
+        gc: { scaler: gc.scaler ?? null, noop: gc.noop ?? null },
       }),
     );
   }

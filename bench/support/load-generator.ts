@@ -36,6 +36,8 @@ export interface LoadResult {
   readonly latencyMs: { p50: number; p99: number; max: number };
   readonly throughputPerSecond: number;
   readonly elapsedMs: number;
+  /** The measured window on the wall clock (ms since the epoch), comparable with the servers' clocks. */
+  readonly window: { readonly startMs: number; readonly endMs: number };
   readonly streamsOpened: number;
   readonly streamMessages: number;
 }
@@ -191,6 +193,10 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     },
     throughputPerSecond: (requests / elapsedMs) * 1000,
     elapsedMs,
+    window: {
+      startMs: performance.timeOrigin + started,
+      endMs: performance.timeOrigin + started + elapsedMs,
+    },
     streamsOpened,
     streamMessages,
   };
