@@ -1,35 +1,18 @@
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type Harness,
-  KedaLikeClient,
-  ONE_PER_MESSAGE,
-  ref,
-  startHarness,
-  statusOf,
-} from "../support/scaler-harness.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ONE_PER_MESSAGE, ref, statusOf, useHarness } from "../support/scaler-harness.ts";
 
 /**
  * KEDA keeps one gRPC connection per scaler address for all of its ScaledObjects, so what one
  * tenant's manifest does to a call, it does to everyone's. These run on one client (one HTTP/2
  * connection) at the default message limit, where a 100 KB value is a legal message.
  */
-let harness: Harness;
-let client: KedaLikeClient;
+const setup = useHarness({}, 4);
 
 beforeAll(async () => {
-  harness = await startHarness({});
-  harness.source.setBacklog(4);
-  client = new KedaLikeClient(harness.address);
   // Connected and warm before the hostile call, so every later call shares this connection.
-  expect((await statusOf(client.call("GetMetricSpec", ref("warm-up", ONE_PER_MESSAGE)))).code).toBe(
-    grpc.status.OK,
-  );
-});
-
-afterAll(async () => {
-  client.close();
-  await harness.stop();
+  const warmUp = setup.client.call("GetMetricSpec", ref("warm-up", ONE_PER_MESSAGE));
+  expect((await statusOf(warmUp)).code).toBe(grpc.status.OK);
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,9 +24,9 @@ function hostile(characters: number) {
 function normalCalls(name: string) {
   const so = ref(name, ONE_PER_MESSAGE, "tenant-a");
   return Promise.all([
-    statusOf(client.call("GetMetricSpec", so)),
-    statusOf(client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" })),
-    statusOf(client.call("IsActive", so)),
+    statusOf(setup.client.call("GetMetricSpec", so)),
+    statusOf(setup.client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" })),
+    statusOf(setup.client.call("IsActive", so)),
   ]);
 }
 
@@ -53,9 +36,11 @@ describe("one hostile ScaledObject on KEDA's shared connection", () => {
     async (characters) => {
       const bad = hostile(characters);
       const badCalls = Promise.all([
-        statusOf(client.call("GetMetricSpec", bad)),
-        statusOf(client.call("GetMetrics", { scaledObjectRef: bad, metricName: "llm-desired-replicas" })),
-        statusOf(client.call("IsActive", bad)),
+        statusOf(setup.client.call("GetMetricSpec", bad)),
+        statusOf(
+          setup.client.call("GetMetrics", { scaledObjectRef: bad, metricName: "llm-desired-replicas" }),
+        ),
+        statusOf(setup.client.call("IsActive", bad)),
       ]);
       await sleep(50);
       const soon = normalCalls(`soon-${characters}`);
@@ -73,7 +58,7 @@ describe("one hostile ScaledObject on KEDA's shared connection", () => {
   );
 
   it("repeats at most 80 characters of a bad value and says how long it was", async () => {
-    const result = await statusOf(client.call("GetMetricSpec", hostile(5_000)));
+    const result = await statusOf(setup.client.call("GetMetricSpec", hostile(5_000)));
     expect(result.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(result.details).toContain(`"${"x".repeat(80)}…" (5000 characters)`);
     // The cross-check (maxReplicas ≥ minReplicas) runs on parsed numbers only, never on raw text.

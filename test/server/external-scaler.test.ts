@@ -1,15 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { averageValueProposal } from "../../src/policy/hpa.ts";
-import {
-  eventually,
-  type Harness,
-  KedaLikeClient,
-  ONE_PER_MESSAGE,
-  ref,
-  startHarness,
-  statusOf,
-} from "../support/scaler-harness.ts";
+import { eventually, ONE_PER_MESSAGE, ref, statusOf, useHarness } from "../support/scaler-harness.ts";
 
 interface MetricSpecResponse {
   metricSpecs: { metricName: string; targetSize: number; targetSizeFloat: number }[];
@@ -18,22 +10,11 @@ interface MetricsResponse {
   metricValues: { metricName: string; metricValue: number; metricValueFloat: number }[];
 }
 
-let harness: Harness;
-let client: KedaLikeClient;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  client = new KedaLikeClient(harness.address);
-});
-
-afterAll(async () => {
-  client.close();
-  await harness.stop();
-});
+const setup = useHarness();
 
 describe("GetMetricSpec", () => {
   it("returns one lowercase metric with target 1 (float and the deprecated int)", async () => {
-    const response = await client.call<MetricSpecResponse>("GetMetricSpec", ref("vllm-a"));
+    const response = await setup.client.call<MetricSpecResponse>("GetMetricSpec", ref("vllm-a"));
     expect(response.metricSpecs).toEqual([
       { metricName: "llm-desired-replicas", targetSize: 1, targetSizeFloat: 1 },
     ]);
@@ -42,7 +23,7 @@ describe("GetMetricSpec", () => {
 
   it("gives identical answers to 1,000 concurrent calls", async () => {
     const calls = Array.from({ length: 1000 }, () =>
-      client.call<MetricSpecResponse>("GetMetricSpec", ref("vllm-a", { metricName: "chat-replicas" })),
+      setup.client.call<MetricSpecResponse>("GetMetricSpec", ref("vllm-a", { metricName: "chat-replicas" })),
     );
     const answers = new Set((await Promise.all(calls)).map((r) => JSON.stringify(r)));
     expect([...answers]).toEqual([
@@ -51,19 +32,19 @@ describe("GetMetricSpec", () => {
   });
 
   it("answers from configuration while the upstream source hangs", async () => {
-    harness.source.delayMs = 3000;
+    setup.harness.source.delayMs = 3000;
     try {
       const started = Date.now();
-      const response = await client.call<MetricSpecResponse>("GetMetricSpec", ref("vllm-slow"));
+      const response = await setup.client.call<MetricSpecResponse>("GetMetricSpec", ref("vllm-slow"));
       expect(response.metricSpecs).toHaveLength(1);
       expect(Date.now() - started).toBeLessThan(2000);
     } finally {
-      harness.source.delayMs = 0;
+      setup.harness.source.delayMs = 0;
     }
   });
 
   it("rejects bad metadata with INVALID_ARGUMENT naming the key, the value and what is allowed", async () => {
-    const status = await statusOf(client.call("GetMetricSpec", ref("vllm-a", { maxReplicas: "lots" })));
+    const status = await statusOf(setup.client.call("GetMetricSpec", ref("vllm-a", { maxReplicas: "lots" })));
     expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(status.details).toContain(
       'scalerMetadata.maxReplicas must be a whole number from 1 to 10000, got "lots"',
@@ -71,13 +52,13 @@ describe("GetMetricSpec", () => {
   });
 
   it("rejects an unknown metadata key, suggesting the likely one", async () => {
-    const status = await statusOf(client.call("GetMetricSpec", ref("vllm-a", { maxReplica: "4" })));
+    const status = await statusOf(setup.client.call("GetMetricSpec", ref("vllm-a", { maxReplica: "4" })));
     expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(status.details).toContain('unknown key "maxReplica" (did you mean "maxReplicas"?)');
   });
 
   it("tolerates KEDA's own keys and reads <key>FromEnv under its suffixed name", async () => {
-    const response = await client.call<MetricSpecResponse>(
+    const response = await setup.client.call<MetricSpecResponse>(
       "GetMetricSpec",
       ref("vllm-a", { enableTLS: "false", unsafeSsl: "false", metricNameFromEnv: "from-env-metric" }),
     );
@@ -86,7 +67,7 @@ describe("GetMetricSpec", () => {
 
   it("rejects a ref without a namespace", async () => {
     const status = await statusOf(
-      client.call("GetMetricSpec", { name: "x", namespace: "", scalerMetadata: {} }),
+      setup.client.call("GetMetricSpec", { name: "x", namespace: "", scalerMetadata: {} }),
     );
     expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(status.details).toContain("scaledObjectRef.namespace is empty");
@@ -95,13 +76,13 @@ describe("GetMetricSpec", () => {
 
 describe("GetMetrics and IsActive", () => {
   it("returns exactly one integer value and IsActive agrees", async () => {
-    harness.source.setBacklog(7);
+    setup.harness.source.setBacklog(7);
     const so = ref("agree", ONE_PER_MESSAGE);
-    const metrics = await client.call<MetricsResponse>("GetMetrics", {
+    const metrics = await setup.client.call<MetricsResponse>("GetMetrics", {
       scaledObjectRef: so,
       metricName: "llm-desired-replicas",
     });
-    const active = await client.call<{ result: boolean }>("IsActive", so);
+    const active = await setup.client.call<{ result: boolean }>("IsActive", so);
     expect(metrics.metricValues).toEqual([
       { metricName: "llm-desired-replicas", metricValue: 7, metricValueFloat: 7 },
     ]);
@@ -109,13 +90,13 @@ describe("GetMetrics and IsActive", () => {
   });
 
   it("answers 0 and inactive when nothing waits", async () => {
-    harness.source.setBacklog(0);
+    setup.harness.source.setBacklog(0);
     const so = ref("idle", ONE_PER_MESSAGE);
-    const metrics = await client.call<MetricsResponse>("GetMetrics", {
+    const metrics = await setup.client.call<MetricsResponse>("GetMetrics", {
       scaledObjectRef: so,
       metricName: "llm-desired-replicas",
     });
-    const active = await client.call<{ result: boolean }>("IsActive", so);
+    const active = await setup.client.call<{ result: boolean }>("IsActive", so);
     expect(metrics.metricValues[0]?.metricValueFloat).toBe(0);
     expect(active.result).toBe(false);
   });
@@ -125,8 +106,8 @@ describe("GetMetrics and IsActive", () => {
     ["KEDA-prefixed", "s0-llm-desired-replicas"],
     ["upper-cased by the HPA", "S2-LLM-Desired-Replicas"],
   ])("accepts the metric name %s", async (_, metricName) => {
-    harness.source.setBacklog(3);
-    const metrics = await client.call<MetricsResponse>("GetMetrics", {
+    setup.harness.source.setBacklog(3);
+    const metrics = await setup.client.call<MetricsResponse>("GetMetrics", {
       scaledObjectRef: ref("names", ONE_PER_MESSAGE),
       metricName,
     });
@@ -135,14 +116,14 @@ describe("GetMetrics and IsActive", () => {
 
   it("answers NOT_FOUND for a metric name it never returned", async () => {
     const status = await statusOf(
-      client.call("GetMetrics", { scaledObjectRef: ref("names"), metricName: "s0-something-else" }),
+      setup.client.call("GetMetrics", { scaledObjectRef: ref("names"), metricName: "s0-something-else" }),
     );
     expect(status.code).toBe(grpc.status.NOT_FOUND);
     expect(status.details).toContain('this ScaledObject\'s metric is "llm-desired-replicas"');
   });
 
   it("answers UNAVAILABLE, never a made-up 0, when the source fails", async () => {
-    harness.source.readings = {
+    setup.harness.source.readings = {
       queueBacklog: {
         ok: false,
         failure: { source: "serviceBus", kind: "unreachable", message: "connect ECONNREFUSED" },
@@ -150,9 +131,9 @@ describe("GetMetrics and IsActive", () => {
     };
     const so = ref("broken", ONE_PER_MESSAGE);
     const metrics = await statusOf(
-      client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" }),
+      setup.client.call("GetMetrics", { scaledObjectRef: so, metricName: "llm-desired-replicas" }),
     );
-    const active = await statusOf(client.call("IsActive", so));
+    const active = await statusOf(setup.client.call("IsActive", so));
     expect(metrics.code).toBe(grpc.status.UNAVAILABLE);
     expect(active.code).toBe(grpc.status.UNAVAILABLE);
     expect(metrics.details).toContain("ECONNREFUSED");
@@ -161,9 +142,12 @@ describe("GetMetrics and IsActive", () => {
   it("makes a fake HPA land on the desired count for every N from 1 to 1000", async () => {
     const landed: number[] = [];
     for (let n = 1; n <= 1000; n++) {
-      harness.source.setBacklog(n);
-      const spec = await client.call<MetricSpecResponse>("GetMetricSpec", ref(`hpa-${n}`, ONE_PER_MESSAGE));
-      const metrics = await client.call<MetricsResponse>("GetMetrics", {
+      setup.harness.source.setBacklog(n);
+      const spec = await setup.client.call<MetricSpecResponse>(
+        "GetMetricSpec",
+        ref(`hpa-${n}`, ONE_PER_MESSAGE),
+      );
+      const metrics = await setup.client.call<MetricsResponse>("GetMetrics", {
         scaledObjectRef: ref(`hpa-${n}`, ONE_PER_MESSAGE),
         metricName: "llm-desired-replicas",
       });
@@ -176,10 +160,10 @@ describe("GetMetrics and IsActive", () => {
   });
 
   it("stops waiting when the client's deadline passes", async () => {
-    harness.source.delayMs = 1500;
+    setup.harness.source.delayMs = 1500;
     try {
       const status = await statusOf(
-        client.call(
+        setup.client.call(
           "GetMetrics",
           { scaledObjectRef: ref("deadline"), metricName: "llm-desired-replicas" },
           200,
@@ -187,20 +171,20 @@ describe("GetMetrics and IsActive", () => {
       );
       expect(status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     } finally {
-      harness.source.delayMs = 0;
+      setup.harness.source.delayMs = 0;
     }
     // The server is still healthy afterwards.
-    const response = await client.call<MetricSpecResponse>("GetMetricSpec", ref("deadline"));
+    const response = await setup.client.call<MetricSpecResponse>("GetMetricSpec", ref("deadline"));
     expect(response.metricSpecs).toHaveLength(1);
   });
 
   it("gives two ScaledObjects with different metadata independent answers", async () => {
-    harness.source.setBacklog(10);
-    const a = await client.call<MetricsResponse>("GetMetrics", {
+    setup.harness.source.setBacklog(10);
+    const a = await setup.client.call<MetricsResponse>("GetMetrics", {
       scaledObjectRef: ref("independent", { ...ONE_PER_MESSAGE, messagesPerReplica: "1" }),
       metricName: "llm-desired-replicas",
     });
-    const b = await client.call<MetricsResponse>("GetMetrics", {
+    const b = await setup.client.call<MetricsResponse>("GetMetrics", {
       scaledObjectRef: ref("independent", { ...ONE_PER_MESSAGE, messagesPerReplica: "5" }),
       metricName: "llm-desired-replicas",
     });
@@ -211,31 +195,31 @@ describe("GetMetrics and IsActive", () => {
 
 describe("StreamIsActive", () => {
   it("sends the current state at once, true on activation, and nothing while unchanged", async () => {
-    harness.source.setBacklog(0);
+    setup.harness.source.setBacklog(0);
     const received: boolean[] = [];
-    const stream = client.stream<{
+    const stream = setup.client.stream<{
       result: boolean;
     }>("StreamIsActive", ref("pushed", ONE_PER_MESSAGE));
     stream.on("data", (message) => received.push(message.result));
     stream.on("error", () => {});
     await eventually(() => expect(received).toEqual([false]));
-    harness.source.setBacklog(4);
+    setup.harness.source.setBacklog(4);
     await eventually(() => expect(received).toEqual([false, true]));
     // Several refresh periods with the same state: no repeated `true`, though it kept reading.
-    const readsBefore = harness.source.reads;
+    const readsBefore = setup.harness.source.reads;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(received).toEqual([false, true]);
-    expect(harness.source.reads).toBeGreaterThan(readsBefore);
+    expect(setup.harness.source.reads).toBeGreaterThan(readsBefore);
     stream.cancel();
-    await eventually(() => expect(harness.scaler.service.openStreamCount).toBe(0));
+    await eventually(() => expect(setup.harness.scaler.service.openStreamCount).toBe(0));
     // A cancelled stream stops re-evaluating: its timers are gone, nothing reads for it any more.
-    const readsAtCancel = harness.source.reads;
+    const readsAtCancel = setup.harness.source.reads;
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(harness.source.reads).toBe(readsAtCancel);
+    expect(setup.harness.source.reads).toBe(readsAtCancel);
   });
 
   it("ends with INVALID_ARGUMENT for bad metadata", async () => {
-    const stream = client.stream<unknown>("StreamIsActive", ref("bad", { role: "boss" }));
+    const stream = setup.client.stream<unknown>("StreamIsActive", ref("bad", { role: "boss" }));
     const status = await new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
     expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(status.details).toContain("scalerMetadata.role must be one of serving, headroom");
@@ -245,10 +229,10 @@ describe("StreamIsActive", () => {
 describe("StreamMetricSpec", () => {
   it("sends the same specs as GetMetricSpec as soon as it opens", async () => {
     const so = ref("spec-stream", { metricName: "chat-replicas" });
-    const stream = client.stream<MetricSpecResponse>("StreamMetricSpec", so);
+    const stream = setup.client.stream<MetricSpecResponse>("StreamMetricSpec", so);
     stream.on("error", () => {});
     const first = await new Promise<MetricSpecResponse>((resolve) => stream.once("data", resolve));
-    const polled = await client.call<MetricSpecResponse>("GetMetricSpec", so);
+    const polled = await setup.client.call<MetricSpecResponse>("GetMetricSpec", so);
     expect(JSON.stringify(first)).toBe(JSON.stringify(polled));
     stream.cancel();
   });
