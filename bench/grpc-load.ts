@@ -142,7 +142,7 @@ function startServer(server: {
     env: {
       PATH: process.env.PATH ?? "",
       ...env,
-      NODE_OPTIONS: `${nodeOptions} --import=${GC_RECORDER}`,
+      NODE_OPTIONS: `${nodeOptions} --import="${GC_RECORDER}"`,
       GC_RECORD_FILE: gcFile,
     },
     stdio: ["ignore", "pipe", "inherit"],
