@@ -1,5 +1,6 @@
 /**
- * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --streams 500 --soak 0 --json]
+ * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --streams 500 --soak 0 --json
+ *                      --node-flags=--some-v8-flag --noop-ballast 400000]
  *
  * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
  * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu};
@@ -53,8 +54,18 @@ const { values: args } = parseArgs({
     json: { type: "boolean", default: false },
     /** Write a V8 CPU profile of the scaler (and of the no-op, for comparison) into this folder. */
     "cpu-prof": { type: "string" },
+    /**
+     * Diagnostics: extra `node` flags for both servers (V8 flags that NODE_OPTIONS refuses, such
+     * as --no-allocation-site-pretenuring), and small objects the no-op keeps alive, to compare
+     * the scaler with a floor whose heap is as large as a service's.
+     */
+    "node-flags": { type: "string", default: "" },
+    "noop-ballast": { type: "string", default: "0" },
   },
 });
+
+/** `--node-flags`, one flag per word. */
+const NODE_FLAGS = (args["node-flags"] ?? "").split(/\s+/).filter((flag) => flag !== "");
 
 function positive(name: keyof typeof args): number {
   const value = Number(args[name]);
@@ -137,7 +148,7 @@ function startServer(server: {
   const profile = profilerFlags();
   const script = command.find((part) => /\.(ts|js)$/.test(part)) ?? command.join(" ");
   const gcFile = join(server.gcDir, `${server.name}.json`);
-  const child = spawn(process.execPath, [...profile, ...command], {
+  const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, ...command], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
@@ -302,7 +313,7 @@ function describeGc(gc: GcSummary | undefined): string {
   if (!gc) return "not recorded (the server left no record: it did not exit normally)";
   return (
     `${gc.scavenges} scavenges (mean ${fmt(gc.scavengeMeanMs, 1)} ms, max ${fmt(gc.scavengeMaxMs, 1)}), ` +
-    `${gc.full} full collections (mean ${fmt(gc.fullMeanMs, 1)} ms, max ${fmt(gc.fullMaxMs, 1)}), ` +
+    `${gc.full} full collection${gc.full === 1 ? "" : "s"} (mean ${fmt(gc.fullMeanMs, 1)} ms, max ${fmt(gc.fullMaxMs, 1)}), ` +
     `paused at least ${fmt(gc.pausedPercent, 1)} % of the window`
   );
 }
@@ -362,11 +373,17 @@ async function run(gcDir: string): Promise<void> {
     LOG_LEVEL: "info",
     PROMETHEUS_URL: fleet.prometheus.url,
   };
+  const noopBallast = positive("noop-ballast");
+  const diagnostics = [
+    ...(NODE_FLAGS.length > 0 ? [`node flags ${NODE_FLAGS.join(" ")} on both servers`] : []),
+    ...(noopBallast > 0 ? [`the no-op keeping ${noopBallast} small objects alive`] : []),
+  ];
   const planLine =
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms ` +
     `(${plan.warmUpIntervals} intervals unmeasured first), ` +
     `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s, cap ${plan.maxRequests} requests; ` +
-    `both servers with the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder)`;
+    `both servers with the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder)` +
+    (diagnostics.length > 0 ? `; diagnostics: ${diagnostics.join(", ")}` : "");
   log(planLine);
 
   const scaler = await startServer({
@@ -403,7 +420,13 @@ async function run(gcDir: string): Promise<void> {
   }
   await stop(scaler);
 
-  const noopServer = await startServer({ name: "noop", command: NOOP_COMMAND, nodeOptions, env: {}, gcDir });
+  const noopServer = await startServer({
+    name: "noop",
+    command: NOOP_COMMAND,
+    nodeOptions,
+    env: { NOOP_BALLAST: String(noopBallast) },
+    gcDir,
+  });
   const floor = await measure("no-op gRPC server", noopServer, plan);
   await stop(noopServer);
   await fleet.stop();
@@ -480,7 +503,7 @@ async function run(gcDir: string): Promise<void> {
     const ratio = (a: number, b: number) => Number(fmt(a / b, 3));
     console.log(
       JSON.stringify({
-        plan: { ...plan, address: undefined, nodeOptions },
+        plan: { ...plan, address: undefined, nodeOptions, nodeFlags: NODE_FLAGS, noopBallast },
         scaler: summary(ours),
         noop: summary(floor),
         ratios: {

@@ -10,6 +10,18 @@ const metrics = {
   metricValues: [{ metricName: "llm-desired-replicas", metricValue: 1, metricValueFloat: 1 }],
 };
 
+/**
+ * `bench:grpc --noop-ballast N`: the no-op keeps N small objects alive (an object, a string and a
+ * Map each), so that the scaler can be compared with a floor whose heap is as large as a
+ * service's: V8's collections pause longer in a process with a larger heap.
+ */
+const ballastSize = Number(process.env.NOOP_BALLAST ?? "0");
+(globalThis as { ballast?: unknown }).ballast = Array.from({ length: ballastSize }, (_, index) => ({
+  index,
+  text: `ballast-${index}`,
+  lookup: new Map([[index, index]]),
+}));
+
 const server = new grpc.Server({ "grpc.max_concurrent_streams": 10_000 });
 server.addService(externalScalerService(loadPackageDefinition()), {
   IsActive: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, { result: true }),
