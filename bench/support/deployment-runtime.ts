@@ -1,9 +1,14 @@
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 
-interface Container {
+export interface Container {
   readonly name?: string;
   readonly env?: readonly { readonly name?: string; readonly value?: string }[];
+}
+
+/** The NODE_OPTIONS a container's environment sets, if any. */
+export function containerNodeOptions(container: Container): string | undefined {
+  return container.env?.find((variable) => variable.name === "NODE_OPTIONS")?.value;
 }
 
 /**
@@ -21,7 +26,7 @@ export function deploymentNodeOptions(deploymentFile: string): string {
     } | null;
     if (manifest?.kind !== "Deployment") continue;
     const scaler = manifest.spec?.template?.spec?.containers?.find((c) => c.name === "scaler");
-    const options = scaler?.env?.find((variable) => variable.name === "NODE_OPTIONS")?.value;
+    const options = scaler && containerNodeOptions(scaler);
     if (options !== undefined) return options;
   }
   throw new Error(`${deploymentFile}: no NODE_OPTIONS on the Deployment's scaler container`);

@@ -29,22 +29,17 @@ export class SourceMetrics {
   private readonly counts = new Map<SourceName, { requests: number; errors: number; cacheHits: number }>(
     SOURCES.map((s) => [s, { requests: 0, errors: 0, cacheHits: 0 }]),
   );
-  /** Cache hits already added to the Prometheus counter, per source. */
-  private readonly cacheHitsExported = new Map<SourceName, number>();
   // A hit happens on nearly every decision, and a labelled inc() builds a label hash each time:
-  // hits are counted as plain numbers and added to the counter when it is scraped.
+  // hits are counted as plain numbers, and the counter is set to their totals when it is scraped.
   private readonly cacheHits = new Counter({
     name: `${PREFIX}source_cache_hits_total`,
     help: "Signal reads answered by the shared cache (or by joining an in-flight request).",
     labelNames: ["source"] as const,
     registers: [this.registry],
     collect: () => {
-      for (const [source, count] of this.counts) {
-        const pending = count.cacheHits - (this.cacheHitsExported.get(source) ?? 0);
-        if (pending === 0) continue;
-        this.cacheHits.inc({ source }, pending);
-        this.cacheHitsExported.set(source, count.cacheHits);
-      }
+      this.cacheHits.reset();
+      for (const [source, count] of this.counts)
+        if (count.cacheHits > 0) this.cacheHits.inc({ source }, count.cacheHits);
     },
   });
   private readonly duration = new Histogram({

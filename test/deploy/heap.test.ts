@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import { describe, expect, it } from "vitest";
-import { deploymentNodeOptions } from "../../bench/support/deployment-runtime.ts";
+import { containerNodeOptions, deploymentNodeOptions } from "../../bench/support/deployment-runtime.ts";
 import { DEPLOY_DIR, find, kustomizationDirs, renderKustomization } from "./support/kustomize.ts";
 
 /**
@@ -55,7 +55,7 @@ describe("the scaler container's heap", () => {
   it.each(scalerContainers)(
     "$dir: V8's whole heap limit fits the memory limit with room for the rest",
     ({ container }) => {
-      const options = container.env?.find((variable) => variable.name === "NODE_OPTIONS")?.value ?? "";
+      const options = containerNodeOptions(container) ?? "";
       expect(oldSpaceMiB(options), "--max-old-space-size").toBeGreaterThanOrEqual(MIN_OLD_SPACE_MIB);
       // Without --max-semi-space-size V8 sizes the young generation up to 192 MB next to this old
       // space: the heap limit then outgrows the container and an overrun is an OOM kill.
@@ -66,7 +66,7 @@ describe("the scaler container's heap", () => {
 
   it("is what `npm run bench:grpc` runs both servers with", () => {
     const base = scalerContainers.find((s) => s.dir === "deploy/base");
-    const options = base?.container.env?.find((variable) => variable.name === "NODE_OPTIONS")?.value;
+    const options = base && containerNodeOptions(base.container);
     expect(deploymentNodeOptions(join(DEPLOY_DIR, "base/deployment.yaml"))).toBe(options);
   });
 });
