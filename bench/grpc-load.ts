@@ -33,6 +33,7 @@ import {
 import { deploymentNodeOptions } from "./support/deployment-runtime.ts";
 import { type GcSummary, readGcEvents, summariseGc } from "./support/gc-summary.ts";
 import type { LoadPlan, LoadResult } from "./support/load-generator.ts";
+import { sumSeries } from "./support/prometheus-text.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const TSC = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
@@ -219,30 +220,37 @@ const fmt = (n: number, digits = 1) => n.toFixed(digits);
 /** The report's lines: stdout, unless --json keeps stdout for the one JSON object. */
 const log = (line: string) => (args.json ? console.error(line) : console.log(line));
 
-type Counters = { requests: number; cacheHits: number };
-
-async function measure(label: string, server: Started, plan: LoadPlan) {
+/**
+ * Measures one server under the plan. `countQueries` reads the upstream's own count of the
+ * queries it answered; it is read when the measured window opens and when it closes, and never
+ * touches the server: a scrape of the scaler's /metrics at the window's start blocked it for tens
+ * of milliseconds inside the measured window, a cost the no-op was never asked to pay.
+ */
+async function measure(
+  label: string,
+  server: Started,
+  plan: LoadPlan,
+  countQueries: () => Promise<number> = async () => 0,
+) {
   const pid = server.child.pid!;
   const rssBefore = rssMiB(pid);
-  // The scaler's upstream counters when the measured window opens (after every ScaledObject's
-  // first, unmeasured, poll) and when it closes.
-  let atStart: Promise<Counters> | undefined;
+  let queriesAtStart: Promise<number> | undefined;
   let cpuAtStart = 0;
   const result = await runGenerator({ ...plan, address: server.address }, () => {
     cpuAtStart = cpuMs(pid);
-    if (server.httpPort !== undefined) atStart = sourceCounters(server.httpPort);
+    queriesAtStart = countQueries();
   });
   const cpu = cpuMs(pid) - cpuAtStart;
+  const queriesAtEnd = await countQueries();
   const rssAfter = rssMiB(pid);
-  const zero = { requests: 0, cacheHits: 0 };
-  const atEnd = server.httpPort !== undefined ? await sourceCounters(server.httpPort) : zero;
   return {
     label,
     result,
     rssBefore,
     rssAfter,
     cpuMs: cpu,
-    upstream: { atStart: (await atStart) ?? zero, atEnd },
+    queriesInWindow: queriesAtEnd - ((await queriesAtStart) ?? queriesAtEnd),
+    queriesAtEnd,
   };
 }
 
@@ -294,18 +302,16 @@ async function startFleet(
   };
 }
 
-/** The scaler's own count of upstream requests and cache hits, from its /metrics. */
-async function sourceCounters(httpPort: number): Promise<Counters> {
+/** The instant queries Prometheus has answered, from its own /metrics (the scaler's only upstream call). */
+async function prometheusQueries(prometheusUrl: string): Promise<number> {
+  const text = await (await fetch(`${prometheusUrl}/metrics`)).text();
+  return sumSeries(text, "prometheus_http_requests_total", 'handler="/api/v1/query"');
+}
+
+/** Reads answered by the scaler's shared cache, from its /metrics: read once, after the load. */
+async function cacheHits(httpPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const sum = (name: string) =>
-    text
-      .split("\n")
-      .filter((line) => line.startsWith(name))
-      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
-  return {
-    requests: sum("keda_llm_scaler_source_requests_total"),
-    cacheHits: sum("keda_llm_scaler_source_cache_hits_total"),
-  };
+  return sumSeries(text, "keda_llm_scaler_source_cache_hits_total");
 }
 
 /** A server's collections in the measured window, in one line of the report. */
@@ -386,6 +392,9 @@ async function run(gcDir: string): Promise<void> {
     (diagnostics.length > 0 ? `; diagnostics: ${diagnostics.join(", ")}` : "");
   log(planLine);
 
+  const countQueries = () => prometheusQueries(fleet.prometheus.url);
+  // The fleet's own readiness queries are not the scaler's.
+  const queriesBeforeScaler = await countQueries();
   const scaler = await startServer({
     name: "scaler",
     command: buildScaler(),
@@ -393,11 +402,11 @@ async function run(gcDir: string): Promise<void> {
     env: scalerEnv,
     gcDir,
   });
-  const ours = await measure("keda-llm-scaler", scaler, plan);
+  const ours = await measure("keda-llm-scaler", scaler, plan, countQueries);
   const upstream = {
-    requests: ours.upstream.atEnd.requests - ours.upstream.atStart.requests,
-    cacheHits: ours.upstream.atEnd.cacheHits - ours.upstream.atStart.cacheHits,
-    wholeRun: ours.upstream.atEnd.requests,
+    requests: ours.queriesInWindow,
+    cacheHits: scaler.httpPort === undefined ? 0 : await cacheHits(scaler.httpPort),
+    wholeRun: ours.queriesAtEnd - queriesBeforeScaler,
   };
   const soakSeconds = positive("soak");
   let soak: { samples: { atSeconds: number; rssMiB: number }[]; result: LoadResult } | undefined;
@@ -472,7 +481,7 @@ async function run(gcDir: string): Promise<void> {
   say(`garbage collection in the measured window: no-op ${describeGc(gc.noop)}`);
   say(
     `upstream requests per poll (GetMetrics + IsActive pair): ${fmt(upstream.requests / Math.max(1, ours.result.polls), 3)} ` +
-      `(${upstream.requests} Prometheus queries for ${ours.result.polls} polls in the measured window; ${upstream.cacheHits} reads answered by the shared cache; ` +
+      `(${upstream.requests} queries answered by Prometheus for ${ours.result.polls} polls in the measured window; ${upstream.cacheHits} reads answered by the scaler's shared cache over the whole run; ` +
       `with the warm-up's first reads, ${upstream.wholeRun} queries, ${fmt(upstream.wholeRun / Math.max(1, ours.result.polls), 3)} per measured poll)`,
   );
   if (soak) {
