@@ -1,15 +1,18 @@
 /**
- * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --streams 500 --soak 0 --json
- *                      --node-flags=--some-v8-flag --noop-ballast 400000]
+ * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --rounds 3 --streams 500
+ *                      --soak 0 --json --node-flags=--some-v8-flag --noop-ballast 400000]
  *
  * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
- * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu};
- * `upstreamRequestsPerPoll`; `gc` {scaler, noop}, each server's collections in the measured window,
- * or null when it left no record) and the human-readable report goes to stderr.
+ * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu}; `rounds`, each
+ * round's own p50 and p99; `upstreamRequestsPerPoll`; `gc` {scaler, noop}, each server's
+ * collections in its measured rounds, or null when it left no record) and the human-readable report
+ * goes to stderr.
  *
  * The scaler under KEDA-like load, next to a no-op gRPC server on the same proto, same machine,
- * same run: the scaler's cost is reported as ratios to that floor, not as noisy absolutes. The
- * scaler is the shipped build (compiled first, started as the image starts it).
+ * same run: the scaler's cost is reported as ratios to that floor, not as noisy absolutes. The two
+ * are measured in alternating rounds, a fresh process each, and each server's percentiles are taken
+ * over its rounds' requests together (support/rounds.ts says why). The scaler is the shipped build
+ * (compiled first, started as the image starts it).
  * The scaler reads a real Prometheus (the Debian package, as in the tests) scraping vLLM, DCGM and
  * kube-state-metrics exporters for every namespace, so "upstream requests per poll" is what its
  * shared cache really achieves. Everything listens on 127.0.0.1; the load is capped in requests
@@ -31,9 +34,16 @@ import {
   VllmPodExporter,
 } from "../test/support/prometheus.ts";
 import { deploymentNodeOptions } from "./support/deployment-runtime.ts";
-import { type GcSummary, readGcEvents, summariseGc } from "./support/gc-summary.ts";
+import {
+  type GcEvent,
+  type GcSummary,
+  readGcEvents,
+  summariseGc,
+  type Window,
+} from "./support/gc-summary.ts";
 import type { LoadPlan, LoadResult } from "./support/load-generator.ts";
 import { sumSeries } from "./support/prometheus-text.ts";
+import { poolRounds, roundOrder, type Server } from "./support/rounds.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const TSC = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
@@ -45,7 +55,10 @@ const { values: args } = parseArgs({
     namespaces: { type: "string", default: "20" },
     /** Unset: 2 s, or longer above 1,000 ScaledObjects so that KEDA's polls stay at 500 a second. */
     "interval-ms": { type: "string" },
+    /** Measured seconds per server, split evenly over the rounds. */
     seconds: { type: "string", default: "15" },
+    /** Alternating rounds, a fresh process of each server per round (support/rounds.ts says why). */
+    rounds: { type: "string", default: "3" },
     /** Poll intervals run unmeasured first, on the same clocks (KEDA's steady state). */
     "warm-up-intervals": { type: "string", default: "4" },
     streams: { type: "string", default: "200" },
@@ -324,11 +337,48 @@ function describeGc(gc: GcSummary | undefined): string {
   );
 }
 
-/** The server's collections inside the generator's measured window, when it left its record. */
-function gcOf(server: Started, result: LoadResult): GcSummary | undefined {
-  const events = readGcEvents(server.gcFile);
-  return events && summariseGc(events, result.window);
+/**
+ * A server's collections inside its measured rounds, from the records its processes left; undefined
+ * when any of them left none (it did not exit normally), rather than a sum that looks complete.
+ */
+function gcOf(processes: readonly Started[], windows: readonly Window[]): GcSummary | undefined {
+  const events: GcEvent[] = [];
+  for (const instance of processes) {
+    const recorded = readGcEvents(instance.gcFile);
+    if (!recorded) return undefined;
+    events.push(...recorded);
+  }
+  return summariseGc(events, windows);
 }
+
+type Measured = Awaited<ReturnType<typeof measure>>;
+
+/** One server's rounds as one measurement (latencies pooled; the largest RSS of any round). */
+function pooled(label: string, rounds: readonly Measured[]) {
+  return {
+    label,
+    result: poolRounds(rounds.map((round) => round.result)),
+    rssBefore: Math.max(...rounds.map((round) => round.rssBefore)),
+    rssAfter: Math.max(...rounds.map((round) => round.rssAfter)),
+    cpuMs: rounds.reduce((ms, round) => ms + round.cpuMs, 0),
+    rounds,
+  };
+}
+
+/** Each round's own percentiles, for the report to show how far the rounds agree. */
+function roundFigures(scaler: readonly Measured[], noop: readonly Measured[]) {
+  const figures = (round: Measured) => ({
+    p50Ms: Number(fmt(round.result.latencyMs.p50, 3)),
+    p99Ms: Number(fmt(round.result.latencyMs.p99, 3)),
+  });
+  return scaler.map((round, index) => ({
+    scaler: figures(round),
+    noop: figures(noop[index]!),
+    p99Ratio: Number(fmt(round.result.latencyMs.p99 / noop[index]!.result.latencyMs.p99, 3)),
+  }));
+}
+
+const LABELS: Record<Server, string> = { scaler: "keda-llm-scaler", noop: "no-op gRPC server" };
 
 /** What the figures depend on: the service and its sources, the load and the fleet it runs against. */
 const RESULT_INPUTS = [
@@ -366,6 +416,8 @@ async function run(gcDir: string): Promise<void> {
     connections: Math.max(1, positive("connections")),
     streamChurnPerSecond: 0,
   };
+  const rounds = Math.max(1, Math.round(positive("rounds")));
+  const roundPlan: LoadPlan = { ...plan, durationMs: plan.durationMs / rounds, keepLatencies: true };
   const fleet = await startFleet(plan.namespaces);
   // Both servers run under the Deployment's heap flags (the no-op too, so the floor is the same
   // runtime's): the figures describe the process the manifests start.
@@ -387,30 +439,60 @@ async function run(gcDir: string): Promise<void> {
   const planLine =
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms ` +
     `(${plan.warmUpIntervals} intervals unmeasured first), ` +
-    `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s, cap ${plan.maxRequests} requests; ` +
+    `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s measured per server in ${rounds} alternating rounds of ${fmt(roundPlan.durationMs / 1000, 1)} s (a fresh process each), cap ${plan.maxRequests} requests a round; ` +
     `both servers with the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder)` +
     (diagnostics.length > 0 ? `; diagnostics: ${diagnostics.join(", ")}` : "");
   log(planLine);
 
   const countQueries = () => prometheusQueries(fleet.prometheus.url);
-  // The fleet's own readiness queries are not the scaler's.
-  const queriesBeforeScaler = await countQueries();
-  const scaler = await startServer({
-    name: "scaler",
-    command: buildScaler(),
-    nodeOptions,
-    env: scalerEnv,
-    gcDir,
-  });
-  const ours = await measure("keda-llm-scaler", scaler, plan, countQueries);
+  const scalerCommand = buildScaler();
+  const start = (server: Server, name: string) =>
+    server === "scaler"
+      ? startServer({ name, command: scalerCommand, nodeOptions, env: scalerEnv, gcDir })
+      : startServer({
+          name,
+          command: NOOP_COMMAND,
+          nodeOptions,
+          env: { NOOP_BALLAST: String(noopBallast) },
+          gcDir,
+        });
+  const measured: Record<Server, Measured[]> = { scaler: [], noop: [] };
+  const started: Record<Server, Started[]> = { scaler: [], noop: [] };
+  let cacheHitsInRounds = 0;
+  let scalerQueries = 0;
+  for (const [index, order] of roundOrder(rounds).entries()) {
+    for (const server of order) {
+      log(`round ${index + 1} of ${rounds}: ${LABELS[server]}`);
+      // The fleet's own readiness queries, and the previous rounds', are not this process's.
+      const queriesBefore = await countQueries();
+      const instance = await start(server, `${server}-${index + 1}`);
+      const round = await measure(
+        LABELS[server],
+        instance,
+        roundPlan,
+        server === "scaler" ? countQueries : undefined,
+      );
+      if (server === "scaler") {
+        scalerQueries += round.queriesAtEnd - queriesBefore;
+        if (instance.httpPort !== undefined) cacheHitsInRounds += await cacheHits(instance.httpPort);
+      }
+      await stop(instance);
+      measured[server].push(round);
+      started[server].push(instance);
+    }
+  }
+  const ours = pooled(LABELS.scaler, measured.scaler);
+  const floor = pooled(LABELS.noop, measured.noop);
   const upstream = {
-    requests: ours.queriesInWindow,
-    cacheHits: scaler.httpPort === undefined ? 0 : await cacheHits(scaler.httpPort),
-    wholeRun: ours.queriesAtEnd - queriesBeforeScaler,
+    requests: measured.scaler.reduce((n, round) => n + round.queriesInWindow, 0),
+    cacheHits: cacheHitsInRounds,
+    wholeRun: scalerQueries,
   };
   const soakSeconds = positive("soak");
   let soak: { samples: { atSeconds: number; rssMiB: number }[]; result: LoadResult } | undefined;
   if (soakSeconds > 0) {
+    log(`soak: a fresh ${LABELS.scaler} for ${soakSeconds} s`);
+    const scaler = await start("scaler", "scaler-soak");
     const samples: { atSeconds: number; rssMiB: number }[] = [];
     const t0 = Date.now();
     const sampler = setInterval(
@@ -426,20 +508,13 @@ async function run(gcDir: string): Promise<void> {
     });
     clearInterval(sampler);
     soak = { samples, result };
+    await stop(scaler);
   }
-  await stop(scaler);
-
-  const noopServer = await startServer({
-    name: "noop",
-    command: NOOP_COMMAND,
-    nodeOptions,
-    env: { NOOP_BALLAST: String(noopBallast) },
-    gcDir,
-  });
-  const floor = await measure("no-op gRPC server", noopServer, plan);
-  await stop(noopServer);
   await fleet.stop();
-  const gc = { scaler: gcOf(scaler, ours.result), noop: gcOf(noopServer, floor.result) };
+  const gc = {
+    scaler: gcOf(started.scaler, ours.result.windows),
+    noop: gcOf(started.noop, floor.result.windows),
+  };
 
   const load: string[] = [];
   let report = load;
@@ -464,6 +539,15 @@ async function run(gcDir: string): Promise<void> {
     for (const [code, example] of Object.entries(run.result.errorExamples))
       say(`${run.label}: first ${code}: ${example}`);
   say("");
+  const perRound = roundFigures(ours.rounds, floor.rounds);
+  say(
+    `each round alone, p50 / p99 ms: ${perRound
+      .map(
+        (round, index) =>
+          `${index + 1}: scaler ${fmt(round.scaler.p50Ms, 2)} / ${fmt(round.scaler.p99Ms, 1)}, no-op ${fmt(round.noop.p50Ms, 2)} / ${fmt(round.noop.p99Ms, 1)} (p99 ×${fmt(round.p99Ratio, 2)})`,
+      )
+      .join("; ")}`,
+  );
   say(
     `ratio p50 latency (scaler / no-op): ${fmt(ours.result.latencyMs.p50 / floor.result.latencyMs.p50, 2)}`,
   );
@@ -525,6 +609,7 @@ async function run(gcDir: string): Promise<void> {
           rss: ratio(ours.rssAfter, floor.rssAfter),
           cpu: ratio(ours.cpuMs, Math.max(1, floor.cpuMs)),
         },
+        rounds: perRound,
         upstreamRequestsPerPoll: Number(fmt(upstream.requests / Math.max(1, ours.result.polls), 4)),
         upstreamRequestsPerPollWithWarmUp: Number(fmt(upstream.wholeRun / Math.max(1, ours.result.polls), 4)),
         gc: { scaler: gc.scaler ?? null, noop: gc.noop ?? null },

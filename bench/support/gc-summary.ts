@@ -39,12 +39,19 @@ export function readGcEvents(file: string): GcEvent[] | undefined {
   }
 }
 
-/** The collections that started inside the window, counted and timed by kind. */
-export function summariseGc(
-  events: readonly GcEvent[],
-  window: { readonly startMs: number; readonly endMs: number },
-): GcSummary {
-  const inWindow = events.filter((event) => event.atMs >= window.startMs && event.atMs <= window.endMs);
+export interface Window {
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/**
+ * The collections that started inside the windows (a server's measured rounds), counted and
+ * timed by kind; the paused share is of the windows' time together.
+ */
+export function summariseGc(events: readonly GcEvent[], windows: readonly Window[]): GcSummary {
+  const inWindow = events.filter((event) =>
+    windows.some((window) => event.atMs >= window.startMs && event.atMs <= window.endMs),
+  );
   const stats = (kind: GcEvent["kind"]) => {
     const pauses = inWindow.filter((event) => event.kind === kind).map((event) => event.pauseMs);
     const total = pauses.reduce((sum, pause) => sum + pause, 0);
@@ -57,6 +64,7 @@ export function summariseGc(
   const scavenges = stats("scavenge");
   const full = stats("full");
   const paused = inWindow.reduce((sum, event) => sum + event.pauseMs, 0);
+  const measuredMs = windows.reduce((sum, window) => sum + (window.endMs - window.startMs), 0);
   const round = (n: number) => Number(n.toFixed(2));
   return {
     scavenges: scavenges.count,
@@ -65,6 +73,6 @@ export function summariseGc(
     full: full.count,
     fullMeanMs: round(full.meanMs),
     fullMaxMs: round(full.maxMs),
-    pausedPercent: round((100 * paused) / Math.max(1, window.endMs - window.startMs)),
+    pausedPercent: round((100 * paused) / Math.max(1, measuredMs)),
   };
 }

@@ -6,6 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { externalScalerClientConstructor } from "../../src/server/proto.ts";
+import { percentile } from "./rounds.ts";
 
 export interface LoadPlan {
   readonly address: string;
@@ -25,6 +26,8 @@ export interface LoadPlan {
   readonly connections: number;
   /** Soak mode: every second, close and reopen this fraction of the streams. */
   readonly streamChurnPerSecond: number;
+  /** Return every measured latency too, so that rounds can be pooled before percentiles are taken. */
+  readonly keepLatencies?: boolean;
 }
 
 export interface LoadResult {
@@ -34,6 +37,8 @@ export interface LoadResult {
   /** The first message seen per error code, to tell an overload from a configuration problem. */
   readonly errorExamples: Record<string, string>;
   readonly latencyMs: { p50: number; p99: number; max: number };
+  /** Every measured call's latency, in the order sent (with `keepLatencies`). */
+  readonly latenciesMs?: number[];
   readonly throughputPerSecond: number;
   readonly elapsedMs: number;
   /** The measured window on the wall clock (ms since the epoch), comparable with the servers' clocks. */
@@ -56,11 +61,6 @@ function refFor(index: number, plan: LoadPlan) {
       maxReplicas: "16",
     },
   };
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
@@ -199,6 +199,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     },
     streamsOpened,
     streamMessages,
+    ...(plan.keepLatencies ? { latenciesMs: Array.from(latencies.subarray(0, requests)) } : {}),
   };
 }
 

@@ -81,7 +81,7 @@ describe("the load bench's GC recorder", () => {
       { atMs: 2000, pauseMs: 8, kind: "other" },
       { atMs: 2001, pauseMs: 9, kind: "scavenge" },
     ];
-    expect(summariseGc(events, { startMs: 1000, endMs: 2000 })).toEqual({
+    expect(summariseGc(events, [{ startMs: 1000, endMs: 2000 }])).toEqual({
       scavenges: 2,
       scavengeMeanMs: 4,
       scavengeMaxMs: 6,
@@ -91,11 +91,31 @@ describe("the load bench's GC recorder", () => {
       // 2 + 6 + 4 + 20 + 8 = 40 ms of a 1,000 ms window.
       pausedPercent: 4,
     });
-    expect(summariseGc([], { startMs: 0, endMs: 1000 })).toMatchObject({
+    expect(summariseGc([], [{ startMs: 0, endMs: 1000 }])).toMatchObject({
       scavenges: 0,
       scavengeMaxMs: 0,
       full: 0,
       pausedPercent: 0,
+    });
+  });
+
+  it("sums a server's rounds: only collections inside a round count, the share is of the rounds' time", () => {
+    const events: GcEvent[] = [
+      { atMs: 100, pauseMs: 10, kind: "scavenge" },
+      // Between the rounds (another server was measured): not this server's measured time.
+      { atMs: 1500, pauseMs: 500, kind: "full" },
+      { atMs: 2100, pauseMs: 30, kind: "full" },
+    ];
+    const rounds = [
+      { startMs: 0, endMs: 1000 },
+      { startMs: 2000, endMs: 3000 },
+    ];
+    expect(summariseGc(events, rounds)).toMatchObject({
+      scavenges: 1,
+      full: 1,
+      fullMaxMs: 30,
+      // 40 ms of 2,000 ms measured.
+      pausedPercent: 2,
     });
   });
 });
