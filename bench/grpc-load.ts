@@ -172,6 +172,8 @@ function startServer(server: {
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
   return new Promise((resolve, reject) => {
     let buffered = "";
     const timer = setTimeout(() => reject(new Error(`${script} did not start within 30 s`)), 30_000);
@@ -212,12 +214,19 @@ function runGenerator(plan: LoadPlan, onMeasuring: () => void = () => {}): Promi
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
     out += chunk;
   });
+  // "close", not "exit": a result with every latency is larger than a pipe's buffer, and "exit"
+  // can come before the last of it has been read.
   return new Promise((resolve, reject) =>
-    child.on("exit", (code) =>
-      code === 0
-        ? resolve(JSON.parse(out) as LoadResult)
-        : reject(new Error(`load generator exited ${code}`)),
-    ),
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`load generator exited ${code}`));
+      try {
+        resolve(JSON.parse(out) as LoadResult);
+      } catch (error) {
+        reject(
+          new Error(`the load generator's result is not JSON (${out.length} characters)`, { cause: error }),
+        );
+      }
+    }),
   );
 }
 
@@ -394,11 +403,20 @@ const RESULT_INPUTS = [
   "deploy/base/deployment.yaml",
 ];
 
+/**
+ * Every server this run started, and the fleet: a failed run must not leave them running to load
+ * the machine under the next one.
+ */
+const children = new Set<ChildProcess>();
+let fleetRunning: { stop: () => Promise<void> } | undefined;
+
 async function main(): Promise<void> {
   const gcDir = mkdtempSync(join(tmpdir(), "bench-grpc-gc-"));
   try {
     await run(gcDir);
   } finally {
+    for (const child of children) child.kill("SIGKILL");
+    await fleetRunning?.stop();
     rmSync(gcDir, { recursive: true, force: true });
   }
 }
@@ -419,6 +437,7 @@ async function run(gcDir: string): Promise<void> {
   const rounds = Math.max(1, Math.round(positive("rounds")));
   const roundPlan: LoadPlan = { ...plan, durationMs: plan.durationMs / rounds, keepLatencies: true };
   const fleet = await startFleet(plan.namespaces);
+  fleetRunning = fleet;
   // Both servers run under the Deployment's heap flags (the no-op too, so the floor is the same
   // runtime's): the figures describe the process the manifests start.
   const nodeOptions = deploymentNodeOptions(`${ROOT}deploy/base/deployment.yaml`);
@@ -435,6 +454,8 @@ async function run(gcDir: string): Promise<void> {
   const diagnostics = [
     ...(NODE_FLAGS.length > 0 ? [`node flags ${NODE_FLAGS.join(" ")} on both servers`] : []),
     ...(noopBallast > 0 ? [`the no-op keeping ${noopBallast} small objects alive`] : []),
+    // A profiler slows what it watches: a profiled run's figures are not the shipped ones.
+    ...(args["cpu-prof"] ? [`CPU profiles written to ${args["cpu-prof"]}`] : []),
   ];
   const planLine =
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms ` +
@@ -511,6 +532,7 @@ async function run(gcDir: string): Promise<void> {
     await stop(scaler);
   }
   await fleet.stop();
+  fleetRunning = undefined;
   const gc = {
     scaler: gcOf(started.scaler, ours.result.windows),
     noop: gcOf(started.noop, floor.result.windows),

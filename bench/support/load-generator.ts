@@ -207,8 +207,9 @@ if (process.argv[2]) {
   const plan = JSON.parse(process.argv[2]) as LoadPlan;
   runLoad(plan).then(
     (result) => {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-      process.exit(0);
+      // Exit once the line is written: stdout to a pipe is asynchronous, and exiting at once cut
+      // a result with every latency in it short.
+      process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
     },
     (error: unknown) => {
       process.stderr.write(`${String(error)}\n`);
