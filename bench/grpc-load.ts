@@ -33,7 +33,7 @@ import {
   startPrometheus,
   VllmPodExporter,
 } from "../test/support/prometheus.ts";
-import { deploymentNodeOptions } from "./support/deployment-runtime.ts";
+import { deploymentNodeOptions, imageNodeFlags } from "./support/deployment-runtime.ts";
 import {
   type GcEvent,
   type GcSummary,
@@ -127,9 +127,15 @@ interface Started {
 }
 
 /**
+ * The image's `node` flags and script, from the Dockerfile's ENTRYPOINT: both servers start with
+ * these flags (the V8 flags NODE_OPTIONS refuses are given there), the scaler with the script.
+ */
+const IMAGE = imageNodeFlags(`${ROOT}Dockerfile`);
+
+/**
  * The scaler as its image runs it: compiled by `npm run build` and started with the Dockerfile's
- * `node --enable-source-maps dist/src/cli.js serve`, not through tsx's loader (whose transform
- * wraps every named function expression in a naming helper that runs on every call).
+ * ENTRYPOINT and `serve`, not through tsx's loader (whose transform wraps every named function
+ * expression in a naming helper that runs on every call).
  */
 function buildScaler(): string[] {
   const built = spawnSync(process.execPath, [TSC, "-p", "tsconfig.build.json"], {
@@ -137,7 +143,7 @@ function buildScaler(): string[] {
     encoding: "utf8",
   });
   if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
-  return ["--enable-source-maps", "dist/src/cli.js", "serve"];
+  return [IMAGE.script, "serve"];
 }
 
 /**
@@ -162,7 +168,7 @@ function startServer(server: {
   const profile = profilerFlags();
   const script = command.find((part) => /\.(ts|js)$/.test(part)) ?? command.join(" ");
   const gcFile = join(server.gcDir, `${server.name}.json`);
-  const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, ...command], {
+  const child = spawn(process.execPath, [...profile, ...IMAGE.flags, ...NODE_FLAGS, ...command], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
@@ -401,6 +407,7 @@ const RESULT_INPUTS = [
   "bench/support",
   "test/support/prometheus.ts",
   "deploy/base/deployment.yaml",
+  "Dockerfile",
 ];
 
 /**
@@ -438,8 +445,8 @@ async function run(gcDir: string): Promise<void> {
   const roundPlan: LoadPlan = { ...plan, durationMs: plan.durationMs / rounds, keepLatencies: true };
   const fleet = await startFleet(plan.namespaces);
   fleetRunning = fleet;
-  // Both servers run under the Deployment's heap flags (the no-op too, so the floor is the same
-  // runtime's): the figures describe the process the manifests start.
+  // Both servers run under the image's node flags and the Deployment's heap flags (the no-op too,
+  // so the floor is the same runtime's): the figures describe the process the manifests start.
   const nodeOptions = deploymentNodeOptions(`${ROOT}deploy/base/deployment.yaml`);
   const scalerEnv = {
     LISTEN_HOST: "127.0.0.1",
@@ -460,8 +467,8 @@ async function run(gcDir: string): Promise<void> {
   const planLine =
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms ` +
     `(${plan.warmUpIntervals} intervals unmeasured first), ` +
-    `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s measured per server in ${rounds} alternating rounds of ${fmt(roundPlan.durationMs / 1000, 1)} s (a fresh process each), cap ${plan.maxRequests} requests a round; ` +
-    `both servers with the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder)` +
+    `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s measured per server in ${rounds} alternating round${rounds === 1 ? "" : "s"} of ${fmt(roundPlan.durationMs / 1000, 1)} s (a fresh process each), cap ${plan.maxRequests} requests a round; ` +
+    `both servers with the image's node flags ${IMAGE.flags.join(" ")} and the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder)` +
     (diagnostics.length > 0 ? `; diagnostics: ${diagnostics.join(", ")}` : "");
   log(planLine);
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the Dockerfile does, without a container engine: build the committed tree with dev
-# dependencies, install production dependencies only next to dist/ and proto/, start
-# `node dist/src/cli.js serve` as the image would, check /healthz, /readyz and /metrics, and stop it
-# with SIGTERM. Needs the npm registry (npm ci). Usage: bash scripts/deploy-smoke.sh [git-ref]
+# dependencies, install production dependencies only next to dist/ and proto/, start it as the
+# image's ENTRYPOINT does (`node <its flags> dist/src/cli.js serve`), check /healthz, /readyz and
+# /metrics, and stop it with SIGTERM. Needs the npm registry (npm ci). Usage: bash scripts/deploy-smoke.sh [git-ref]
 set -euo pipefail
 ref="${1:-HEAD}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,7 +30,7 @@ if command -v strace >/dev/null 2>&1; then
   trace=(strace -f -qq -o "$work/files.trace" -e trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat)
 fi
 NODE_ENV=production HOME=/tmp LISTEN_HOST=127.0.0.1 GRPC_PORT=0 HTTP_PORT="$port" \
-  "${trace[@]}" node --enable-source-maps dist/src/cli.js serve >"$work/serve.log" 2>&1 &
+  "${trace[@]}" node --no-allocation-site-pretenuring --enable-source-maps dist/src/cli.js serve >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 50); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break

@@ -31,3 +31,27 @@ export function deploymentNodeOptions(deploymentFile: string): string {
   }
   throw new Error(`${deploymentFile}: no NODE_OPTIONS on the Deployment's scaler container`);
 }
+
+/**
+ * The `node` flags of the image's ENTRYPOINT (those between `node` and the script), from the
+ * Dockerfile's last ENTRYPOINT line (the runtime stage's), which must be in exec form. V8 flags that NODE_OPTIONS refuses can only be given there,
+ * and the bench starts both servers with them, so that it measures the process the image starts.
+ */
+export function imageNodeFlags(dockerfile: string): { flags: string[]; script: string } {
+  const entrypoints = readFileSync(dockerfile, "utf8")
+    .split("\n")
+    .filter((line) => line.startsWith("ENTRYPOINT "));
+  const last = entrypoints.at(-1);
+  if (!last) throw new Error(`${dockerfile}: no ENTRYPOINT`);
+  let command: unknown;
+  try {
+    command = JSON.parse(last.slice("ENTRYPOINT ".length));
+  } catch {
+    throw new Error(`${dockerfile}: the ENTRYPOINT is not in exec form (a JSON array): ${last}`);
+  }
+  if (!Array.isArray(command) || command[0] !== "node" || !command.every((part) => typeof part === "string"))
+    throw new Error(`${dockerfile}: the ENTRYPOINT does not start node: ${last}`);
+  const scriptAt = command.findIndex((part: string, index) => index > 0 && !part.startsWith("-"));
+  if (scriptAt < 0) throw new Error(`${dockerfile}: the ENTRYPOINT names no script: ${last}`);
+  return { flags: command.slice(1, scriptAt) as string[], script: command[scriptAt] as string };
+}
