@@ -31,7 +31,10 @@ export interface PooledResult {
   readonly windows: readonly LoadResult["window"][];
 }
 
-/** The nearest-rank percentile of sorted values (0 when there are none). */
+/**
+ * The value at index ⌊p·n⌋ of n sorted values (0 when there are none): the convention the
+ * generator has always used, one rank above nearest-rank when p·n is a whole number.
+ */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
@@ -77,4 +80,12 @@ function requireLatencies(round: LoadResult): readonly number[] {
   if (!round.latenciesMs)
     throw new Error("a round's latencies were not kept: run the generator with keepLatencies");
   return round.latenciesMs;
+}
+
+/** The median of some numbers (the mean of the middle two when their count is even; NaN for none). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

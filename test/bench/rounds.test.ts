@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LoadResult } from "../../bench/support/load-generator.ts";
-import { percentile, poolRounds, roundOrder } from "../../bench/support/rounds.ts";
+import { median, percentile, poolRounds, roundOrder } from "../../bench/support/rounds.ts";
 
 function round(latenciesMs: number[], extra: Partial<LoadResult> = {}): LoadResult {
   const sorted = [...latenciesMs].sort((a, b) => a - b);
@@ -22,25 +22,39 @@ function round(latenciesMs: number[], extra: Partial<LoadResult> = {}): LoadResu
 
 describe("roundOrder", () => {
   it("alternates which server goes first, so that neither always meets the machine later", () => {
-    expect(roundOrder(3)).toEqual([
+    expect(roundOrder(4)).toEqual([
       ["scaler", "noop"],
       ["noop", "scaler"],
       ["scaler", "noop"],
+      ["noop", "scaler"],
     ]);
+  });
+});
+
+describe("median", () => {
+  it("takes the middle value, or the mean of the middle two, whatever the order", () => {
+    expect(median([3.1, 0.8, 1.5])).toBe(1.5);
+    expect(median([3, 1, 2, 10])).toBe(2.5);
+    expect(median([])).toBeNaN();
   });
 });
 
 describe("poolRounds", () => {
   it("takes percentiles over every round's requests together, not an average of the rounds' percentiles", () => {
-    // 100 fast calls in one round, 100 in another with one slow tail of 2: pooled, the slow
-    // calls are 1 % of 200, exactly at the p99 rank.
-    const quiet = round(Array.from({ length: 100 }, () => 1));
-    const noisy = round([...Array.from({ length: 98 }, () => 1), 50, 60]);
-    const pooled = poolRounds([quiet, noisy]);
-    expect(pooled.requests).toBe(200);
-    expect(pooled.latencyMs).toEqual({ p50: 1, p99: 50, max: 60 });
-    // The mean of the two rounds' p99s would have said 30.5.
-    expect((quiet.latencyMs.p99 + noisy.latencyMs.p99) / 2).toBe(30.5);
+    // 300 fast calls in two quiet rounds, and a noisy round of 100 whose 5 slowest are slow:
+    // pooled, the slow calls sit at indices 395-399 of 400, and the p99 (index 396) is 50.
+    const fast = (n: number) => Array.from({ length: n }, (_, i) => 1 + i / 1000);
+    const quiet = [round(fast(150)), round(fast(150))];
+    const noisy = round([...fast(95), 40, 50, 60, 70, 80]);
+    const pooled = poolRounds([...quiet, noisy]);
+    expect(pooled.requests).toBe(400);
+    expect(pooled.latencyMs.p99).toBe(50);
+    expect(pooled.latencyMs.max).toBe(80);
+    expect(pooled.latencyMs.p50).toBeCloseTo(1.066);
+    // Each round's own p99 differs: the quiet ones ~1.15, the noisy one 80. Their mean (~27.4)
+    // or their median (~1.15) would both misstate the pooled tail.
+    expect(noisy.latencyMs.p99).toBe(80);
+    expect(quiet[0]!.latencyMs.p99).toBeCloseTo(1.148);
   });
 
   it("adds errors and polls, keeps the first example per code and each round's window", () => {
