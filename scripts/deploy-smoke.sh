@@ -29,8 +29,13 @@ trace=()
 if command -v strace >/dev/null 2>&1; then
   trace=(strace -f -qq -o "$work/files.trace" -e trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat)
 fi
+# The node flags of that ref's ENTRYPOINT (exec form: node, flags, script), so this never drifts
+# from the image.
+read -r -a node_flags < <(git -C "$repo" show "$ref:Dockerfile" | node -e '
+  const line = require("fs").readFileSync(0, "utf8").split("\n").filter((l) => l.startsWith("ENTRYPOINT ")).pop();
+  console.log(JSON.parse(line.slice("ENTRYPOINT ".length)).slice(1, -1).join(" "));')
 NODE_ENV=production HOME=/tmp LISTEN_HOST=127.0.0.1 GRPC_PORT=0 HTTP_PORT="$port" \
-  "${trace[@]}" node --no-allocation-site-pretenuring --enable-source-maps dist/src/cli.js serve >"$work/serve.log" 2>&1 &
+  "${trace[@]}" node "${node_flags[@]}" dist/src/cli.js serve >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 50); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
