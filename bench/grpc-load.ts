@@ -606,7 +606,7 @@ async function run(gcDir: string): Promise<void> {
   say(
     `upstream requests per poll (GetMetrics + IsActive pair): ${fmt(upstream.requests / Math.max(1, ours.result.polls), 3)} ` +
       `(${upstream.requests} queries answered by Prometheus for ${ours.result.polls} polls in the measured window; ${upstream.cacheHits} reads answered by the scaler's shared cache over the whole run; ` +
-      `with the warm-up's first reads, ${upstream.wholeRun} queries, ${fmt(upstream.wholeRun / Math.max(1, ours.result.polls), 3)} per measured poll)`,
+      `with every query its processes made before their windows too (cold first reads and warm-ups, one per round), ${upstream.wholeRun} queries, ${fmt(upstream.wholeRun / Math.max(1, ours.result.polls), 3)} per measured poll)`,
   );
   if (soak) {
     const series = soak.samples.map((s) => `${fmt(s.atSeconds, 0)}s:${fmt(s.rssMiB)}`).join(" ");
