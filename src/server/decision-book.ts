@@ -2,10 +2,11 @@ import { createHash } from "node:crypto";
 import type { RawInputs } from "../config/resolve.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { ScaledObjectIdentity, ScalerSpec } from "../config/spec.ts";
-import { Decider, type MemoryStore } from "../policy/decider.ts";
+import { Decider, InProcessMemoryStore, type MemoryStore } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
+import { type KeptDecision, keepDecision } from "./kept-decision.ts";
 import { PollRhythm } from "./poll-rhythm.ts";
 import { SpecTemplates } from "./spec-templates.ts";
 
@@ -25,12 +26,12 @@ interface Entry {
   /** The Decider's key for this ScaledObject's memory. */
   readonly key: string;
   readonly spec: ScalerSpec | ConfigError;
-  latest: Decision | undefined;
+  latest: KeptDecision | undefined;
   /** When `latest` was computed (process clock), for reuse within the TTL. */
   latestAtMs: number;
   /** When the entry last moved to the recent end of the least-recently-used order. */
   usedAtMs: number;
-  inFlight: Promise<Decision> | undefined;
+  inFlight: Promise<KeptDecision> | undefined;
   /** Decisions that changed the answer (desired replicas, value, activity, availability, factor). */
   changes: number;
   /** When KEDA polls this ScaledObject, learned from its polls (made at the first one). */
@@ -58,7 +59,7 @@ export interface DecisionBookOptions {
   readonly maxEntries?: number;
   /** Bound on the approximate bytes of all entries together; the least recently used goes first. */
   readonly maxBytes?: number;
-  readonly onDecision?: (decision: Decision, previous: Decision | undefined) => void;
+  readonly onDecision?: (decision: Decision, previous: KeptDecision | undefined) => void;
   /** A decision made ahead of a poll failed (on a timer, with no caller to answer). */
   readonly onError?: (error: unknown) => void;
   readonly onForget?: (identity: ScaledObjectIdentity) => void;
@@ -146,7 +147,7 @@ const MAX_COMPARED_CHARACTERS = 1024;
  */
 const MAX_VARIANTS_PER_NAME = 4;
 
-/** What an entry costs beyond its spec: the latest decision with its reasons, the policy memory. */
+/** What an entry costs beyond its spec: its kept decision and that decision's inputs, its memory. */
 const ENTRY_OVERHEAD_BYTES = 2 * 1024;
 
 /** A decision planned ahead is not moved for a call that plans it less than this much apart. */
@@ -182,8 +183,14 @@ export const DEFAULT_MAX_BOOK_BYTES = 64 * 1024 * 1024;
  * computation (single-flight), and a decision is reused within its TTL, so every RPC of one poll
  * answers from the same snapshot.
  */
+/** The figures of a decision that KEDA or a dashboard sees. */
+type ChangeFields = Pick<
+  Decision,
+  "desiredReplicas" | "metricValue" | "active" | "available" | "drivingFactor"
+>;
+
 /** Whether a decision changes what KEDA or a dashboard sees. */
-export function decisionChanged(decision: Decision, previous: Decision | undefined): boolean {
+export function decisionChanged(decision: ChangeFields, previous: ChangeFields | undefined): boolean {
   return (
     !previous ||
     previous.desiredReplicas !== decision.desiredReplicas ||
@@ -206,6 +213,8 @@ export class DecisionBook {
   private bytes = 0;
   private closed = false;
   private readonly decider: Decider;
+  /** The decider's store, read for the memory a decision starts from (kept with it). */
+  private readonly memories: MemoryStore;
   private readonly templates: SpecTemplates;
 
   private readonly options: DecisionBookOptions;
@@ -214,7 +223,8 @@ export class DecisionBook {
     this.options = options;
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES;
-    this.decider = new Decider(options.memoryStore);
+    this.memories = options.memoryStore ?? new InProcessMemoryStore();
+    this.decider = new Decider(this.memories);
     this.templates = new SpecTemplates({
       env: options.env,
       maxEntries: MAX_TEMPLATES,
@@ -228,7 +238,7 @@ export class DecisionBook {
   }
 
   /** The current decision: reused within the TTL, otherwise computed once for all concurrent callers. */
-  decisionFor(request: ScaledObjectRequest): Promise<Decision> {
+  decisionFor(request: ScaledObjectRequest): Promise<KeptDecision> {
     try {
       return Promise.resolve(this.decisionOf(this.lookup(request)));
     } catch (error) {
@@ -255,7 +265,7 @@ export class DecisionBook {
    * IsActive), whose rhythm is learned so that the next decision can be made just before the next
    * poll (not a stream's refresh, which runs on the server's own timer).
    */
-  decisionOf(handle: BookEntry, polled = false): Decision | Promise<Decision> {
+  decisionOf(handle: BookEntry, polled = false): KeptDecision | Promise<KeptDecision> {
     const entry = handle as Entry;
     const spec = this.specOf(entry);
     const nowMs = this.options.clock();
@@ -276,14 +286,14 @@ export class DecisionBook {
   }
 
   /** The latest decision of every remembered ScaledObject, for /debug/decisions. */
-  latestDecisions(): Decision[] {
-    const decisions: Decision[] = [];
+  latestDecisions(): KeptDecision[] {
+    const decisions: KeptDecision[] = [];
     for (const entry of this.entries.values()) if (entry.latest) decisions.push(entry.latest);
     return decisions;
   }
 
   /** The latest decision and change count of every remembered ScaledObject, for /metrics. */
-  *records(): Iterable<{ decision: Decision; changes: number }> {
+  *records(): Iterable<{ decision: KeptDecision; changes: number }> {
     for (const entry of this.entries.values())
       if (entry.latest) yield { decision: entry.latest, changes: entry.changes };
   }
@@ -298,7 +308,7 @@ export class DecisionBook {
   }
 
   /** A new decision, at once when every reading is in memory (the common case: no promise). */
-  private decideNow(entry: Entry, spec: ScalerSpec, nowMs: number): Decision | Promise<Decision> {
+  private decideNow(entry: Entry, spec: ScalerSpec, nowMs: number): KeptDecision | Promise<KeptDecision> {
     const { source } = this.options;
     const readings = source.readNowOrLater
       ? source.readNowOrLater(spec, { nowMs })
@@ -368,17 +378,19 @@ export class DecisionBook {
     entry.ahead = undefined;
   }
 
-  private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): Decision {
+  private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): KeptDecision {
+    const memory = this.memories.get(entry.key);
     const decision = this.decider.decide(entry.key, spec, readings, nowMs);
     // Forgotten while its read was under way: the waiting caller gets the decision, but the
     // memory it left must not outlive the entry (nothing would ever evict it).
     if (!this.entries.has(entry.key)) this.decider.forget(entry.key);
     const previous = entry.latest;
     if (decisionChanged(decision, previous)) entry.changes++;
-    entry.latest = decision;
+    const kept = keepDecision(decision, { spec, readings, nowMs, memory });
+    entry.latest = kept;
     entry.latestAtMs = this.options.clock();
     this.options.onDecision?.(decision, previous);
-    return decision;
+    return kept;
   }
 
   private entryFor(request: ScaledObjectRequest): Entry {

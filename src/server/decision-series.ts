@@ -1,21 +1,11 @@
 import { setImmediate as yieldToCalls } from "node:timers/promises";
-import type { Decision, DemandSignal } from "../policy/decision.ts";
+import { DEMAND_SIGNALS, type KeptDecision } from "./kept-decision.ts";
 
 const PREFIX = "keda_llm_scaler_";
-const SIGNALS: readonly DemandSignal[] = [
-  "queue",
-  "ttft",
-  "kvCache",
-  "gpu",
-  "tokens",
-  "concurrency",
-  "e2e",
-  "gpuMemory",
-];
 
 /** What /metrics shows of one remembered ScaledObject: its latest decision and how often it changed. */
 export interface DecisionRecord {
-  readonly decision: Decision;
+  readonly decision: KeptDecision;
   readonly changes: number;
 }
 
@@ -81,9 +71,10 @@ const FAMILIES: readonly Family[] = [
     help: "Per-signal demand in replicas at 100 % utilisation (absent while the signal abstains or fails).",
     series: (r) => {
       const series: [string, number][] = [];
-      for (const verdict of r.decision.signals)
-        if (verdict.demandReplicas !== undefined && SIGNALS.includes(verdict.signal))
-          series.push([`,signal="${verdict.signal}"`, verdict.demandReplicas]);
+      for (const [index, signal] of DEMAND_SIGNALS.entries()) {
+        const demand = r.decision.demand[index] ?? Number.NaN;
+        if (!Number.isNaN(demand)) series.push([`,signal="${signal}"`, demand]);
+      }
       return series;
     },
   },

@@ -1,8 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { excerpt } from "../config/excerpt.ts";
 import type { ScalerSpec } from "../config/spec.ts";
-import type { Decision } from "../policy/decision.ts";
 import type { BookEntry, DecisionBook, ScaledObjectRequest } from "./decision-book.ts";
+import type { KeptDecision } from "./kept-decision.ts";
 import type { Logger } from "./logger.ts";
 import { isOurMetricName } from "./metric-name.ts";
 import type { ScalerMetrics } from "./metrics.ts";
@@ -77,8 +77,9 @@ function metricSpecsFor(spec: ScalerSpec): GetMetricSpecResponseMessage {
   return { metricSpecs: [{ metricName: spec.target.metricName, targetSize: 1, targetSizeFloat: 1 }] };
 }
 
-function requireAvailable(decision: Decision): Decision {
-  if (!decision.available) throw new RpcError(grpc.status.UNAVAILABLE, decision.summary);
+function requireAvailable(decision: KeptDecision): KeptDecision {
+  if (decision.unavailableReason !== undefined)
+    throw new RpcError(grpc.status.UNAVAILABLE, decision.unavailableReason);
   return decision;
 }
 
@@ -166,7 +167,7 @@ export class ExternalScalerService {
   private whenDecided<Res>(
     entry: BookEntry,
     call: grpc.ServerUnaryCall<unknown, unknown>,
-    answer: (decision: Decision) => Res,
+    answer: (decision: KeptDecision) => Res,
   ): Res | Promise<Res> {
     // A unary GetMetrics or IsActive is one of KEDA's polls: its rhythm is learned.
     const decision = this.deps.book.decisionOf(entry, true);

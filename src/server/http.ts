@@ -1,13 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Decision } from "../policy/decision.ts";
+import { fullDecision, type KeptDecision } from "./kept-decision.ts";
 import type { Logger } from "./logger.ts";
 import type { ScalerMetrics } from "./metrics.ts";
 
 export interface HttpEndpointsDeps {
   readonly metrics: ScalerMetrics;
   readonly logger: Logger;
-  readonly decisions: () => Decision[];
+  readonly decisions: () => KeptDecision[];
   /** The per-ScaledObject series, written at scrape time. */
   readonly decisionSeries?: () => AsyncIterable<string>;
   /** DEBUG_DECISIONS: "loopback" answers only connections from this host (kubectl port-forward). */
@@ -85,7 +85,8 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
             `${b.scaledObject.namespace}/${b.scaledObject.name}`,
           ),
         );
-      const decisions = all.slice(0, limit);
+      // Only the page shown is read back from its JSON.
+      const decisions = all.slice(0, limit).map(fullDecision);
       res
         .writeHead(200, { "content-type": "application/json" })
         .end(`${JSON.stringify({ total: all.length, shown: decisions.length, decisions })}\n`);

@@ -3,6 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadServiceConfig } from "../../src/config/service-config.ts";
+import { fullDecision } from "../../src/server/kept-decision.ts";
 import { type RunningScaler, startScalerServer } from "../../src/server/scaler-server.ts";
 import { createSignalSource } from "../../src/sources/collect.ts";
 import { AzureMonitorEndpoint } from "../support/azure-monitor-endpoint.ts";
@@ -345,8 +346,8 @@ describe("fail-static under source faults during live polling", () => {
         }
         const last = afterHold[afterHold.length - 1]!;
         // The fault really reached the decision: its reasons name the broken source.
-        const decision = scaler.book.latestDecisions().find((d) => d.scaledObject.name === so.name);
-        expect(JSON.stringify(decision)).toMatch(fault.reasonNames);
+        const kept = scaler.book.latestDecisions().find((d) => d.scaledObject.name === so.name);
+        expect(JSON.stringify(kept && fullDecision(kept))).toMatch(fault.reasonNames);
         if (fault.total) expect(last.code).toBe(grpc.status.UNAVAILABLE);
         else expect(last.code, last.details).toBe(grpc.status.OK);
       } finally {

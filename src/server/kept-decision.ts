@@ -1,0 +1,85 @@
+import type { ScaledObjectIdentity, ScalerSpec } from "../config/spec.ts";
+import { decide } from "../policy/decide.ts";
+import type { Decision, DemandSignal } from "../policy/decision.ts";
+import type { PolicyMemory } from "../policy/memory.ts";
+import type { SignalReadings } from "../readings/signal-table.ts";
+
+/** The signals whose demand /metrics shows, in the order of KeptDecision.demand. */
+export const DEMAND_SIGNALS: readonly DemandSignal[] = [
+  "queue",
+  "ttft",
+  "kvCache",
+  "gpu",
+  "tokens",
+  "concurrency",
+  "e2e",
+  "gpuMemory",
+];
+
+/** Everything a decision was made from: decide() on these gives the same decision again. */
+export interface DecisionInputs {
+  readonly spec: ScalerSpec;
+  readonly readings: SignalReadings;
+  readonly nowMs: number;
+  /** The policy memory the decision started from (undefined for a ScaledObject's first). */
+  readonly memory: PolicyMemory | undefined;
+}
+
+/**
+ * What the server keeps of a ScaledObject's latest decision until the next one: the figures that
+ * KEDA's calls and a /metrics scrape read, and the inputs it was made from. Its verdicts, rules
+ * and sentences are made again from those inputs when /debug/decisions asks: decide() is pure, so
+ * they come out exactly as they were.
+ *
+ * Why not keep the Decision: it is a hundred-odd small objects and strings (~5 KB) that live until
+ * the ScaledObject's next poll, seconds later, so every one of them is copied by two young-
+ * generation collections and then moved to the old generation, on the thread that answers KEDA.
+ * At 4,000 ScaledObjects that kept the scaler's scavenges at ~6 ms against ~2.5 ms when nothing
+ * was kept (docs/reliability.md). The inputs cost one readings record (its readings are the
+ * source cache's own), one policy memory kept one poll longer, and this object.
+ */
+export interface KeptDecision {
+  readonly scaledObject: ScaledObjectIdentity;
+  readonly atMs: number;
+  readonly available: boolean;
+  readonly desiredReplicas: number;
+  readonly metricValue: number;
+  readonly active: boolean;
+  readonly floorReplicas: number;
+  readonly loadReplicas: number;
+  readonly drivingFactor: Decision["drivingFactor"];
+  /** Each DEMAND_SIGNALS entry's demand in replicas, NaN where that signal voted none. */
+  readonly demand: Float64Array;
+  /** Set exactly when the decision is not available: its summary, the error KEDA is sent. */
+  readonly unavailableReason: string | undefined;
+  readonly inputs: DecisionInputs;
+}
+
+/** Keeps a decision made from `inputs`: its figures, and the inputs to make the rest again. */
+export function keepDecision(decision: Decision, inputs: DecisionInputs): KeptDecision {
+  const demand = new Float64Array(DEMAND_SIGNALS.length).fill(Number.NaN);
+  for (const verdict of decision.signals) {
+    const index = DEMAND_SIGNALS.indexOf(verdict.signal);
+    if (index >= 0 && verdict.demandReplicas !== undefined) demand[index] = verdict.demandReplicas;
+  }
+  return {
+    scaledObject: decision.scaledObject,
+    atMs: decision.atMs,
+    available: decision.available,
+    desiredReplicas: decision.desiredReplicas,
+    metricValue: decision.metricValue,
+    active: decision.active,
+    floorReplicas: decision.floorReplicas,
+    loadReplicas: decision.loadReplicas,
+    drivingFactor: decision.drivingFactor,
+    demand,
+    unavailableReason: decision.available ? undefined : decision.summary,
+    inputs,
+  };
+}
+
+/** The whole decision again, with its verdicts, rules and summary, made from its inputs. */
+export function fullDecision(kept: KeptDecision): Decision {
+  const { spec, readings, nowMs, memory } = kept.inputs;
+  return decide(spec, readings, nowMs, memory).decision;
+}

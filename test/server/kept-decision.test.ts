@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest";
+import { InProcessMemoryStore } from "../../src/policy/decider.ts";
+import type { Decision } from "../../src/policy/decision.ts";
+import type { PolicyMemory } from "../../src/policy/memory.ts";
+import type { SignalReadings } from "../../src/readings/signal-table.ts";
+import { DecisionBook } from "../../src/server/decision-book.ts";
+import { DEMAND_SIGNALS, fullDecision } from "../../src/server/kept-decision.ts";
+import type { SignalSource } from "../../src/sources/signal-source.ts";
+import { broken, NOON, readingsOf, type Values } from "../policy/helpers.ts";
+
+/** Readings a test sets before each decision, answered at once. */
+class SettableSource implements SignalSource {
+  values: Values = {};
+  nowMs = NOON;
+  async read(): Promise<SignalReadings> {
+    return this.readNowOrLater();
+  }
+  readNowOrLater(): SignalReadings {
+    return readingsOf(this.values, this.nowMs);
+  }
+}
+
+/**
+ * A backlog that rises and drains under a scale-down delay: each answer depends on the policy
+ * memory the decision started from, so a decision made again from the wrong memory differs.
+ */
+const POLLS: readonly Values[] = [
+  { queueBacklog: 30, vllmWaiting: 0, replicasReady: 1, replicasDesired: 1 },
+  { queueBacklog: 400, vllmWaiting: 12, replicasReady: 1, replicasDesired: 1 },
+  { queueBacklog: 0, vllmWaiting: 0, replicasReady: 4, replicasDesired: 4 },
+  { queueBacklog: 0, vllmWaiting: 0, replicasReady: 4, replicasDesired: 4 },
+];
+
+describe("the decision the book keeps", () => {
+  it("gives back, whole, the very decision that was made, at every poll", async () => {
+    const source = new SettableSource();
+    let clockMs = NOON;
+    const made: Decision[] = [];
+    const book = new DecisionBook({
+      source,
+      env: {},
+      clock: () => clockMs,
+      decisionTtlMs: 1000,
+      onDecision: (decision) => made.push(decision),
+    });
+    const request = {
+      name: "chat",
+      namespace: "team-a",
+      scalerMetadata: { serviceBusQueue: "requests", scaleDownDelaySeconds: "300" },
+    };
+    for (const [index, values] of POLLS.entries()) {
+      clockMs = NOON + index * 30_000;
+      source.values = values;
+      source.nowMs = clockMs;
+      const kept = await book.decisionFor(request);
+      const decision = made[made.length - 1]!;
+      // The figures KEDA and /metrics read are the decision's own...
+      expect(kept.desiredReplicas).toBe(decision.desiredReplicas);
+      expect(kept.metricValue).toBe(decision.metricValue);
+      expect(kept.active).toBe(decision.active);
+      expect(kept.drivingFactor).toBe(decision.drivingFactor);
+      for (const [i, signal] of DEMAND_SIGNALS.entries()) {
+        const demand = decision.signals.find((v) => v.signal === signal)?.demandReplicas;
+        expect(Number.isNaN(kept.demand[i]!) ? undefined : kept.demand[i]).toBe(demand);
+      }
+      // ...and /debug/decisions shows it whole, verdicts, rules and summary, as it was made.
+      expect(fullDecision(kept)).toEqual(decision);
+      expect(fullDecision(book.latestDecisions()[0]!)).toEqual(decision);
+    }
+    // The memory mattered: the scale-down delay held the drained backlog's answer up.
+    expect(made.map((d) => d.desiredReplicas)).toEqual([
+      made[0]!.desiredReplicas,
+      made[1]!.desiredReplicas,
+      made[1]!.desiredReplicas,
+      made[1]!.desiredReplicas,
+    ]);
+    expect(made[1]!.desiredReplicas).toBeGreaterThan(made[0]!.desiredReplicas);
+  });
+
+  it("keeps the memory each decision started from, not the one it left", async () => {
+    class RecordingStore extends InProcessMemoryStore {
+      readonly saved: PolicyMemory[] = [];
+      override set(key: string, memory: PolicyMemory): void {
+        this.saved.push(memory);
+        super.set(key, memory);
+      }
+    }
+    const store = new RecordingStore();
+    const source = new SettableSource();
+    let clockMs = NOON;
+    const book = new DecisionBook({
+      source,
+      env: {},
+      clock: () => clockMs,
+      decisionTtlMs: 1000,
+      memoryStore: store,
+    });
+    const request = { name: "chat", namespace: "team-a", scalerMetadata: { serviceBusQueue: "q" } };
+    source.values = POLLS[0]!;
+    const first = await book.decisionFor(request);
+    expect(first.inputs.memory).toBeUndefined();
+    clockMs += 30_000;
+    source.nowMs = clockMs;
+    source.values = POLLS[1]!;
+    const second = await book.decisionFor(request);
+    expect(store.saved).toHaveLength(2);
+    expect(second.inputs.memory).toBe(store.saved[0]);
+  });
+
+  it("keeps UNAVAILABLE's reason, the error KEDA is sent, and nothing of the kind otherwise", async () => {
+    const source = new SettableSource();
+    const book = new DecisionBook({ source, env: {}, clock: () => NOON, decisionTtlMs: 1000 });
+    const request = { name: "chat", namespace: "team-a", scalerMetadata: { serviceBusQueue: "q" } };
+    source.values = POLLS[0]!;
+    const answered = await book.decisionFor(request);
+    expect(answered.unavailableReason).toBeUndefined();
+    // Every reading failing, and no previous answer to hold: no answer (KEDA's fallback applies).
+    const other = { ...request, name: "blind" };
+    source.values = Object.fromEntries(Object.keys(POLLS[0]!).map((key) => [key, broken()]));
+    const blind = await book.decisionFor(other);
+    expect(blind.available).toBe(false);
+    expect(blind.unavailableReason).toBe(fullDecision(blind).summary);
+    expect(blind.unavailableReason).toMatch(/UNAVAILABLE/);
+  });
+});
