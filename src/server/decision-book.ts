@@ -172,14 +172,14 @@ const MAX_TEMPLATE_BYTES = 8 * 1024 * 1024;
 /**
  * The default of maxBytes. A normal ScaledObject is estimated at ~5.4 KB, an upper bound: its
  * parsed spec is charged in full although ScaledObjects with the same metadata share it
- * (measured: ~4 KB of heap, `npm run bench:memory`), so 10,000 fit with room to spare, inside
+ * (measured: ~2.5 KB of heap, `npm run bench:memory`), so 10,000 fit with room to spare, inside
  * the Deployment's --max-old-space-size=768.
  */
 export const DEFAULT_MAX_BOOK_BYTES = 64 * 1024 * 1024;
 
 /**
- * The scaler's memory per ScaledObject: its parsed spec and its latest decision (the policy's
- * memory between polls is the Decider's). Concurrent callers for one ScaledObject share one
+ * The scaler's memory per ScaledObject: its parsed spec and its latest decision, kept as its
+ * figures and inputs (the policy's memory between polls is the Decider's). Concurrent callers for one ScaledObject share one
  * computation (single-flight), and a decision is reused within its TTL, so every RPC of one poll
  * answers from the same snapshot.
  */
