@@ -60,8 +60,15 @@ interface Precomputed {
 }
 
 const MINUTES_PER_DAY = 24 * 60;
-/** Windows are expanded for a fortnight at a time: a simulated run recomputes ~26 times a year. */
+/** Windows are expanded for a fortnight at a time, and again every few days (see NEXT_WINDOW_DAYS). */
 const SPAN_DAYS = 14;
+/**
+ * "Next pre-warm" names a window that opens within this many days (a weekly schedule always has
+ * one). An expansion is used only while it still reaches this far ahead, so the reason does not
+ * depend on when the expansion was made: decide() stays a function of its arguments, and a
+ * decision made again from its inputs (the server's /debug/decisions) reads the same.
+ */
+const NEXT_WINDOW_DAYS = 8;
 /** A window covers at most lead (≤ 24 h) + an overnight day (≤ 48 h) + delay (≤ 24 h): it opens at most 4 days before. */
 const LOOKBACK_DAYS = 4;
 
@@ -174,7 +181,7 @@ function precompute(settings: WarmFloorSettings, nowMs: number): Precomputed {
   const days = LOOKBACK_DAYS + SPAN_DAYS + 1;
   return {
     validFromMs: nowMs - DAY_MS,
-    validToMs: nowMs + (SPAN_DAYS - 1) * DAY_MS,
+    validToMs: nowMs + (SPAN_DAYS - 1 - NEXT_WINDOW_DAYS) * DAY_MS,
     zone: settings.schedule?.windows[0]?.zone ?? settings.overrides?.overrides[0]?.zone ?? "UTC",
     windows: expandWindows(settings, fromMs, days),
     overrides: expandOverrides(settings, fromMs, days),
@@ -227,7 +234,7 @@ export function warmFloorAt(settings: WarmFloorSettings, nowMs: number): FloorAt
   let next: Interval | undefined;
   for (const interval of pre.windows) {
     if (interval.startMs > nowMs) {
-      next = interval;
+      if (interval.startMs - nowMs <= NEXT_WINDOW_DAYS * DAY_MS) next = interval;
       break;
     }
     if (nowMs < interval.endMs && (!window || interval.replicas > window.replicas)) window = interval;

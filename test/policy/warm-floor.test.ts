@@ -353,3 +353,20 @@ describe("schedule configuration errors name the key and what is allowed", () =>
     expect(message).toContain(detail);
   });
 });
+
+describe("the warm floor is a function of its settings and the instant alone", () => {
+  it("says the same at an instant however long ago its windows were last worked out", () => {
+    const metadata = { warmFloorSchedule: "UTC Mon 08:00-10:00" };
+    // A Friday evening: the next pre-warm is Monday's, two and a half days away.
+    const friday = at("2026-11-27T20:00:00Z");
+    const fresh = warmFloorAt(specOf(metadata).warmFloor, friday);
+    expect(fresh.reason).toMatch(/next pre-warm Mon 2026-11-30 07:45/);
+    for (const daysEarlier of [0.5, 3, 4.9, 5.1, 8, 12.9, 13.5]) {
+      // Another settings object (another spec) has its own cache: it is filled at an earlier
+      // instant first, as a long-running server's would be.
+      const settings = specOf(metadata).warmFloor;
+      warmFloorAt(settings, friday - daysEarlier * 24 * 3_600_000);
+      expect(warmFloorAt(settings, friday), `windows worked out ${daysEarlier} days earlier`).toEqual(fresh);
+    }
+  });
+});
