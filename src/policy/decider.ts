@@ -50,9 +50,24 @@ export class Decider {
 
   /** The decision for one poll of the ScaledObject known as `key`, remembering what the next needs. */
   decide(key: string, spec: ScalerSpec, readings: SignalReadings, nowMs: number): Decision {
-    const result = decide(spec, readings, nowMs, this.store.get(key));
+    return this.decideFrom(key, spec, readings, nowMs).decision;
+  }
+
+  /**
+   * As decide(), with the memory the decision started from: decide() is pure, so the spec, the
+   * readings, the instant and that memory make the same decision again (the server keeps them
+   * rather than the decision).
+   */
+  decideFrom(
+    key: string,
+    spec: ScalerSpec,
+    readings: SignalReadings,
+    nowMs: number,
+  ): { decision: Decision; startedFrom: PolicyMemory | undefined } {
+    const startedFrom = this.store.get(key);
+    const result = decide(spec, readings, nowMs, startedFrom);
     this.store.set(key, result.memory, nowMs);
-    return result.decision;
+    return { decision: result.decision, startedFrom };
   }
 
   /** Drops a ScaledObject's memory (evicted, or deleted): its next decision starts afresh. */

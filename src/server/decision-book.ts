@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { RawInputs } from "../config/resolve.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { ScaledObjectIdentity, ScalerSpec } from "../config/spec.ts";
-import { Decider, InProcessMemoryStore, type MemoryStore } from "../policy/decider.ts";
+import { Decider, type MemoryStore } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
@@ -177,12 +177,6 @@ const MAX_TEMPLATE_BYTES = 8 * 1024 * 1024;
  */
 export const DEFAULT_MAX_BOOK_BYTES = 64 * 1024 * 1024;
 
-/**
- * The scaler's memory per ScaledObject: its parsed spec and its latest decision, kept as its
- * figures and inputs (the policy's memory between polls is the Decider's). Concurrent callers for one ScaledObject share one
- * computation (single-flight), and a decision is reused within its TTL, so every RPC of one poll
- * answers from the same snapshot.
- */
 /** The figures of a decision that KEDA or a dashboard sees. */
 type ChangeFields = Pick<
   Decision,
@@ -201,6 +195,12 @@ export function decisionChanged(decision: ChangeFields, previous: ChangeFields |
   );
 }
 
+/**
+ * The scaler's memory per ScaledObject: its parsed spec and its latest decision, kept as its
+ * figures and inputs (the policy's memory between polls is the Decider's). Concurrent callers for
+ * one ScaledObject share one computation (single-flight), and a decision is reused within its TTL,
+ * so every RPC of one poll answers from the same snapshot.
+ */
 export class DecisionBook {
   private readonly entries = new Map<string, Entry>();
   /**
@@ -213,8 +213,6 @@ export class DecisionBook {
   private bytes = 0;
   private closed = false;
   private readonly decider: Decider;
-  /** The decider's store, read for the memory a decision starts from (kept with it). */
-  private readonly memories: MemoryStore;
   private readonly templates: SpecTemplates;
 
   private readonly options: DecisionBookOptions;
@@ -223,8 +221,7 @@ export class DecisionBook {
     this.options = options;
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES;
-    this.memories = options.memoryStore ?? new InProcessMemoryStore();
-    this.decider = new Decider(this.memories);
+    this.decider = new Decider(options.memoryStore);
     this.templates = new SpecTemplates({
       env: options.env,
       maxEntries: MAX_TEMPLATES,
@@ -379,14 +376,13 @@ export class DecisionBook {
   }
 
   private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): KeptDecision {
-    const memory = this.memories.get(entry.key);
-    const decision = this.decider.decide(entry.key, spec, readings, nowMs);
+    const { decision, startedFrom } = this.decider.decideFrom(entry.key, spec, readings, nowMs);
     // Forgotten while its read was under way: the waiting caller gets the decision, but the
     // memory it left must not outlive the entry (nothing would ever evict it).
     if (!this.entries.has(entry.key)) this.decider.forget(entry.key);
     const previous = entry.latest;
     if (decisionChanged(decision, previous)) entry.changes++;
-    const kept = keepDecision(decision, { spec, readings, nowMs, memory });
+    const kept = keepDecision(decision, { spec, readings, nowMs, memory: startedFrom });
     entry.latest = kept;
     entry.latestAtMs = this.options.clock();
     this.options.onDecision?.(decision, previous);

@@ -1,5 +1,6 @@
 import { setImmediate as yieldToCalls } from "node:timers/promises";
-import { DEMAND_SIGNALS, type KeptDecision } from "./kept-decision.ts";
+import { DEMAND_SIGNALS } from "../policy/demand/index.ts";
+import type { KeptDecision } from "./kept-decision.ts";
 
 const PREFIX = "keda_llm_scaler_";
 

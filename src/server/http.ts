@@ -85,7 +85,7 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
             `${b.scaledObject.namespace}/${b.scaledObject.name}`,
           ),
         );
-      // Only the page shown is read back from its JSON.
+      // Only the page shown is made whole again, with decide() from each kept decision's inputs.
       const decisions = all.slice(0, limit).map(fullDecision);
       res
         .writeHead(200, { "content-type": "application/json" })
@@ -101,7 +101,9 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
         .end(`not found; try ${Object.keys(routes).join(", ")}\n`);
       return;
     }
-    Promise.resolve(route(res, req)).catch((error: unknown) => {
+    // A route that throws at once is caught like one that rejects: a throw out of this listener
+    // would end the process.
+    new Promise<void>((resolve) => resolve(route(res, req))).catch((error: unknown) => {
       deps.logger.error({ err: error, path }, "HTTP endpoint failed");
       // Past the headers, a cut-off body is the only honest answer: the scraper sees an error,
       // not a truncated exposition it would take for complete.

@@ -1,20 +1,9 @@
 import type { ScaledObjectIdentity, ScalerSpec } from "../config/spec.ts";
 import { decide } from "../policy/decide.ts";
-import type { Decision, DemandSignal } from "../policy/decision.ts";
+import type { Decision } from "../policy/decision.ts";
+import { DEMAND_SIGNALS } from "../policy/demand/index.ts";
 import type { PolicyMemory } from "../policy/memory.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
-
-/** The signals whose demand /metrics shows, in the order of KeptDecision.demand. */
-export const DEMAND_SIGNALS: readonly DemandSignal[] = [
-  "queue",
-  "ttft",
-  "kvCache",
-  "gpu",
-  "tokens",
-  "concurrency",
-  "e2e",
-  "gpuMemory",
-];
 
 /** Everything a decision was made from: decide() on these gives the same decision again. */
 export interface DecisionInputs {
@@ -32,8 +21,8 @@ export interface DecisionInputs {
  * they come out exactly as they were.
  *
  * Why not keep the Decision: it is a hundred-odd small objects and strings (~5 KB) that live until
- * the ScaledObject's next poll, seconds later, so every one of them is copied by two young-
- * generation collections and then moved to the old generation, on the thread that answers KEDA.
+ * the ScaledObject's next poll, seconds later, so every one of them is copied by a young-generation
+ * collection and moved to the old generation by the next, on the thread that answers KEDA.
  * At 4,000 ScaledObjects that kept the scaler's scavenges at ~6 ms against ~2.5 ms when nothing
  * was kept (docs/reliability.md). The inputs cost one readings record (its readings are the
  * source cache's own), one policy memory kept one poll longer, and this object.
@@ -49,15 +38,16 @@ export interface KeptDecision {
   readonly loadReplicas: number;
   readonly drivingFactor: Decision["drivingFactor"];
   /** Each DEMAND_SIGNALS entry's demand in replicas, NaN where that signal voted none. */
-  readonly demand: Float64Array;
-  /** Set exactly when the decision is not available: its summary, the error KEDA is sent. */
+  readonly demand: readonly number[];
+  /** Set exactly when `available` is false: the decision's summary, the error KEDA is sent. */
   readonly unavailableReason: string | undefined;
   readonly inputs: DecisionInputs;
 }
 
 /** Keeps a decision made from `inputs`: its figures, and the inputs to make the rest again. */
 export function keepDecision(decision: Decision, inputs: DecisionInputs): KeptDecision {
-  const demand = new Float64Array(DEMAND_SIGNALS.length).fill(Number.NaN);
+  // A plain array of doubles: smaller on the heap than a typed array of eight.
+  const demand = DEMAND_SIGNALS.map(() => Number.NaN);
   for (const verdict of decision.signals) {
     const index = DEMAND_SIGNALS.indexOf(verdict.signal);
     if (index >= 0 && verdict.demandReplicas !== undefined) demand[index] = verdict.demandReplicas;

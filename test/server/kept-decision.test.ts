@@ -4,7 +4,9 @@ import type { Decision } from "../../src/policy/decision.ts";
 import type { PolicyMemory } from "../../src/policy/memory.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { DecisionBook } from "../../src/server/decision-book.ts";
-import { DEMAND_SIGNALS, fullDecision } from "../../src/server/kept-decision.ts";
+import { decisionSeriesSlices } from "../../src/server/decision-series.ts";
+import { DEMAND_SIGNALS } from "../../src/policy/demand/index.ts";
+import { fullDecision } from "../../src/server/kept-decision.ts";
 import type { SignalSource } from "../../src/sources/signal-source.ts";
 import { broken, NOON, readingsOf, type Values } from "../policy/helpers.ts";
 
@@ -55,10 +57,19 @@ describe("the decision the book keeps", () => {
       const kept = await book.decisionFor(request);
       const decision = made[made.length - 1]!;
       // The figures KEDA and /metrics read are the decision's own...
-      expect(kept.desiredReplicas).toBe(decision.desiredReplicas);
-      expect(kept.metricValue).toBe(decision.metricValue);
-      expect(kept.active).toBe(decision.active);
-      expect(kept.drivingFactor).toBe(decision.drivingFactor);
+      expect(kept).toMatchObject({
+        scaledObject: decision.scaledObject,
+        atMs: decision.atMs,
+        available: decision.available,
+        desiredReplicas: decision.desiredReplicas,
+        metricValue: decision.metricValue,
+        active: decision.active,
+        floorReplicas: decision.floorReplicas,
+        loadReplicas: decision.loadReplicas,
+        drivingFactor: decision.drivingFactor,
+      });
+      // (every signal that votes has its place among the demands kept)
+      expect(new Set(decision.signals.map((v) => v.signal))).toEqual(new Set(DEMAND_SIGNALS));
       for (const [i, signal] of DEMAND_SIGNALS.entries()) {
         const demand = decision.signals.find((v) => v.signal === signal)?.demandReplicas;
         expect(Number.isNaN(kept.demand[i]!) ? undefined : kept.demand[i]).toBe(demand);
@@ -67,6 +78,16 @@ describe("the decision the book keeps", () => {
       expect(fullDecision(kept)).toEqual(decision);
       expect(fullDecision(book.latestDecisions()[0]!)).toEqual(decision);
     }
+    // /metrics writes the kept demands: the queue's, and no line for a signal that did not vote.
+    let text = "";
+    for await (const slice of decisionSeriesSlices(book.records())) text += slice;
+    const last = made[made.length - 1]!;
+    for (const verdict of last.signals) {
+      const line = new RegExp(`signal_demand_replicas\\{[^}]*signal="${verdict.signal}"\\} (\\S+)`).exec(text);
+      if (verdict.demandReplicas === undefined) expect(line, verdict.signal).toBeNull();
+      else expect(Number(line?.[1]), verdict.signal).toBe(verdict.demandReplicas);
+    }
+    expect(text).toMatch(/signal="queue"/);
     // The memory mattered: the scale-down delay held the drained backlog's answer up.
     expect(made.map((d) => d.desiredReplicas)).toEqual([
       made[0]!.desiredReplicas,

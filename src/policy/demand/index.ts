@@ -30,6 +30,9 @@ const RULES: ReadonlyMap<DemandSignal, DemandRule> = new Map(
   [queueRule, ...AFTER_QUEUE].map((rule) => [rule.signal, rule]),
 );
 
+/** Every signal that votes on demand, in the order its verdict is reported. */
+export const DEMAND_SIGNALS: readonly DemandSignal[] = [...RULES.keys()];
+
 /** Signals whose demand scales the ready replicas: capacity on its way must not be asked for twice. */
 export const READY_RELATIVE: ReadonlySet<DemandSignal> = new Set(
   [...RULES.values()].filter((rule) => rule.readyRelative).map((rule) => rule.signal),
