@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { InProcessMemoryStore } from "../../src/policy/decider.ts";
 import type { Decision } from "../../src/policy/decision.ts";
+import { DEMAND_SIGNALS } from "../../src/policy/demand/index.ts";
 import type { PolicyMemory } from "../../src/policy/memory.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { DecisionBook } from "../../src/server/decision-book.ts";
 import { decisionSeriesSlices } from "../../src/server/decision-series.ts";
-import { DEMAND_SIGNALS } from "../../src/policy/demand/index.ts";
 import { fullDecision } from "../../src/server/kept-decision.ts";
 import type { SignalSource } from "../../src/sources/signal-source.ts";
 import { broken, NOON, readingsOf, type Values } from "../policy/helpers.ts";
@@ -83,7 +83,9 @@ describe("the decision the book keeps", () => {
     for await (const slice of decisionSeriesSlices(book.records())) text += slice;
     const last = made[made.length - 1]!;
     for (const verdict of last.signals) {
-      const line = new RegExp(`signal_demand_replicas\\{[^}]*signal="${verdict.signal}"\\} (\\S+)`).exec(text);
+      const line = new RegExp(`signal_demand_replicas\\{[^}]*signal="${verdict.signal}"\\} (\\S+)`).exec(
+        text,
+      );
       if (verdict.demandReplicas === undefined) expect(line, verdict.signal).toBeNull();
       else expect(Number(line?.[1]), verdict.signal).toBe(verdict.demandReplicas);
     }
