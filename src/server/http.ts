@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setImmediate as yieldToCalls } from "node:timers/promises";
+import type { Decision } from "../policy/decision.ts";
 import { fullDecision, type KeptDecision } from "./kept-decision.ts";
 import type { Logger } from "./logger.ts";
 import type { ScalerMetrics } from "./metrics.ts";
@@ -23,6 +25,8 @@ export interface HttpEndpointsDeps {
  */
 const DEBUG_PAGE = 200;
 const DEBUG_PAGE_MAX = 2000;
+/** Decisions made whole again between two turns of the event loop. */
+const DEBUG_SLICE = 100;
 
 /**
  * ?limit= of /debug/decisions: the default when absent, at most DEBUG_PAGE_MAX, undefined when
@@ -61,7 +65,7 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
     },
   };
   if (deps.exposeDecisions !== "false")
-    routes["/debug/decisions"] = (res, req) => {
+    routes["/debug/decisions"] = async (res, req) => {
       if (deps.exposeDecisions === "loopback" && !isLoopback(req.socket.remoteAddress)) {
         res
           .writeHead(403, { "content-type": "text/plain" })
@@ -85,8 +89,15 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
             `${b.scaledObject.namespace}/${b.scaledObject.name}`,
           ),
         );
-      // Only the page shown is made whole again, with decide() from each kept decision's inputs.
-      const decisions = all.slice(0, limit).map(fullDecision);
+      // Only the page shown is made whole again, with decide() from each kept decision's inputs,
+      // in slices with a turn of the event loop between them: a page of 2,000 is ~100 ms of
+      // deciding, which KEDA's calls must not wait behind.
+      const decisions: Decision[] = [];
+      for (const kept of all.slice(0, limit)) {
+        if (decisions.length > 0 && decisions.length % DEBUG_SLICE === 0) await yieldToCalls();
+        if (res.destroyed) return;
+        decisions.push(fullDecision(kept));
+      }
       res
         .writeHead(200, { "content-type": "application/json" })
         .end(`${JSON.stringify({ total: all.length, shown: decisions.length, decisions })}\n`);

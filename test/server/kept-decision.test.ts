@@ -6,7 +6,10 @@ import type { PolicyMemory } from "../../src/policy/memory.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { DecisionBook } from "../../src/server/decision-book.ts";
 import { decisionSeriesSlices } from "../../src/server/decision-series.ts";
+import { createHttpEndpoints, listenHttp } from "../../src/server/http.ts";
 import { fullDecision } from "../../src/server/kept-decision.ts";
+import { createLogger } from "../../src/server/logger.ts";
+import { ScalerMetrics } from "../../src/server/metrics.ts";
 import type { SignalSource } from "../../src/sources/signal-source.ts";
 import { broken, NOON, readingsOf, type Values } from "../policy/helpers.ts";
 
@@ -144,5 +147,59 @@ describe("the decision the book keeps", () => {
     expect(blind.available).toBe(false);
     expect(blind.unavailableReason).toBe(fullDecision(blind).summary);
     expect(blind.unavailableReason).toMatch(/UNAVAILABLE/);
+  });
+});
+
+describe("/debug/decisions", () => {
+  it("makes a large page whole again in slices, letting other work in between", async () => {
+    const source = new SettableSource();
+    source.values = POLLS[1]!;
+    const book = new DecisionBook({ source, env: {}, clock: () => NOON, decisionTtlMs: 1000 });
+    for (let n = 0; n < 250; n++)
+      await book.decisionFor({
+        name: `chat-${n}`,
+        namespace: "team-a",
+        scalerMetadata: { serviceBusQueue: "q" },
+      });
+    const server = createHttpEndpoints({
+      metrics: new ScalerMetrics(),
+      logger: createLogger("silent"),
+      // Each decision notes the turn of the event loop in which the page reads its inputs.
+      decisions: () =>
+        book.latestDecisions().map((kept) => ({
+          ...kept,
+          get inputs() {
+            readInTurns.add(turns);
+            return kept.inputs;
+          },
+        })),
+      exposeDecisions: "true",
+      isServing: () => true,
+    });
+    const port = await listenHttp(server, 0, "127.0.0.1");
+    let turns = 0;
+    const readInTurns = new Set<number>();
+    let counting = true;
+    const count = () => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    try {
+      const body = (await (await fetch(`http://127.0.0.1:${port}/debug/decisions?limit=250`)).json()) as {
+        shown: number;
+        decisions: Decision[];
+      };
+      counting = false;
+      expect(body.shown).toBe(250);
+      const kept = book.latestDecisions().find((d) => d.scaledObject.name === "chat-7")!;
+      const shown = body.decisions.find((d) => d.scaledObject.name === "chat-7");
+      expect(shown).toEqual(JSON.parse(JSON.stringify(fullDecision(kept))));
+      // 250 decisions in slices of 100: made in three turns of the loop, not one.
+      expect(readInTurns.size).toBe(3);
+    } finally {
+      counting = false;
+      server.close();
+    }
   });
 });
