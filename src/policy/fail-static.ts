@@ -34,7 +34,8 @@ export function applyFailStatic(
     if (!reading) continue;
     if (reading.ok) {
       usable[key] = { state: "fresh", value: reading.value, observedAtMs: reading.observedAtMs };
-      remembered[key] = { value: reading.value, observedAtMs: reading.observedAtMs };
+      // The reading itself, shared with the source's cache and the decision's inputs (memory.ts).
+      remembered[key] = reading;
       continue;
     }
     const previous = lastGood[key];

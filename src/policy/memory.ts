@@ -1,13 +1,17 @@
+import type { Reading } from "../readings/reading.ts";
 import type { SignalKey } from "../readings/signal-table.ts";
 import type { CapacityMemory } from "./capacity.ts";
 import type { InflowSample } from "./forecast.ts";
 import type { RecentAnswer } from "./scale-down-delay.ts";
 import type { SmoothedReadings } from "./smoothing.ts";
 
-export interface LastGood {
-  readonly value: number;
-  readonly observedAtMs: number;
-}
+/**
+ * A signal's last good reading: the source's own reading object, kept rather than copied. The
+ * memory lives until the ScaledObject's next poll, seconds later, so whatever a decision creates
+ * for it is copied by a young-generation collection and moved to the old one; a copy of every
+ * reading was half of that (at 4,000 ScaledObjects, ~770 of ~1,770 bytes a decision).
+ */
+export type LastGood = Extract<Reading, { readonly ok: true }>;
 
 export type LastGoodReadings = Partial<Record<SignalKey, LastGood>>;
 

@@ -577,6 +577,13 @@ describe("fail-static", () => {
     expect(Object.keys(memory.lastGood ?? {}).sort()).toEqual(["queueBacklog", "vllmRunning"]);
     expect(memory.recent).toBeUndefined();
   });
+
+  it("remembers a good reading by keeping the source's own reading, not a copy of it", () => {
+    const readings = readingsOf({ queueBacklog: 12, vllmRunning: 3 }, NOON);
+    const { lastGood } = decide(spec, readings, NOON).memory;
+    expect(lastGood?.queueBacklog).toBe(readings.queueBacklog);
+    expect(lastGood?.vllmRunning).toBe(readings.vllmRunning);
+  });
 });
 
 describe("activation and scale-to-zero (a dev workload that may sleep)", () => {

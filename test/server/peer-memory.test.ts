@@ -175,6 +175,13 @@ describe("peer memory on the wire", () => {
     expect(entry(KEY_A, 1, memory).memory).toEqual(memory);
   });
 
+  it("accepts a last good reading from a replica of an earlier version, which sent it without `ok`", () => {
+    const memoryJson = '{"lastGood":{"vllmWaiting":{"value":3,"observedAtMs":5}}}';
+    expect(validEntries([{ key: KEY_A, decidedAtMs: 1, memoryJson }], NOON)[0]?.memory).toEqual({
+      lastGood: { vllmWaiting: { ok: true, value: 3, observedAtMs: 5 } },
+    });
+  });
+
   const refused: [string, Partial<MemoryEntryMessage>, RegExp][] = [
     [
       "a key that is no book key",
@@ -199,6 +206,15 @@ describe("peer memory on the wire", () => {
       "an unknown signal",
       { key: KEY_A, decidedAtMs: 1, memoryJson: '{"lastGood":{"bogus":{"value":1,"observedAtMs":1}}}' },
       /lastGood/,
+    ],
+    [
+      "a last good reading that is a failure",
+      {
+        key: KEY_A,
+        decidedAtMs: 1,
+        memoryJson: '{"lastGood":{"vllmWaiting":{"ok":false,"value":1,"observedAtMs":1}}}',
+      },
+      /lastGood\.vllmWaiting\.ok/,
     ],
     [
       "an oversized memory",

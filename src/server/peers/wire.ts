@@ -36,7 +36,10 @@ const KEY_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 const finite = z.number().finite();
 const instant = finite.nonnegative();
-const lastGood = z.object({ value: finite, observedAtMs: instant }).strict();
+// `ok` may be missing: replicas of earlier versions sent a last good reading without it.
+const lastGood = z
+  .object({ ok: z.literal(true).default(true), value: finite, observedAtMs: instant })
+  .strict();
 const smoothed = z.object({ value: finite, atMs: instant }).strict();
 const smoothedKeys = signalKeysWhere((a) => a.instantaneousGauge) as readonly InstantaneousGaugeKey[];
 
