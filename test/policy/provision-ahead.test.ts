@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
 import { type ForecastSettings, forecastInflow, type TrendMemory } from "../../src/policy/forecast.ts";
+import { splitHistory } from "../../src/policy/provision-ahead.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { broken, decideOnce, NOON, ok, specOf } from "./helpers.ts";
 
@@ -277,5 +278,19 @@ describe("forecast invariants", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("history readings, split off before the policy reads the rest", () => {
+  const current: SignalReadings = { vllmWaiting: ok(3), replicasReady: ok(2) };
+
+  it("leaves the history out of the current readings, and gives its seasons", () => {
+    const split = splitHistory({ ...current, inflowDayAgo: ok(4), inflowPeakAheadDayAgo: ok(9) }, "day");
+    expect(split.current).toEqual(current);
+    expect(split.seasons).toEqual([{ label: "yesterday", rateThen: 4, peakAheadThen: 9 }]);
+  });
+
+  it("hands the readings on as they are when none of them is history (no copy per decision)", () => {
+    expect(splitHistory(current, "day").current).toBe(current);
   });
 });
