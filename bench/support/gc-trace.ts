@@ -1,0 +1,90 @@
+/**
+ * V8's `--trace-gc-nvp` lines, read back: one line per collection, `name=value` pairs after the
+ * process-relative instant ("[pid:isolate:0]   24077 ms: pause=10.4 … gc=s … promoted=2186664 …").
+ */
+export interface TracedCollection {
+  /** Milliseconds since the isolate started. */
+  readonly atMs: number;
+  /** `s` for a scavenge (young generation), `mc` for a full mark-compact, `mmc` for a minor mark-compact. */
+  readonly kind: string;
+  readonly pauseMs: number;
+  /** Bytes allocated since the previous collection (scavenges only). */
+  readonly allocated: number;
+  /** Bytes found alive in the young generation and copied (scavenges only). */
+  readonly survived: number;
+  /** Bytes of those moved to the old generation (scavenges only). */
+  readonly promoted: number;
+}
+
+const LINE = /^\[[^\]]*\]\s+(\d+(?:\.\d+)?) ms: (.*)$/;
+
+/** The collections in a trace, skipping every other line of the process's output. */
+export function parseGcTrace(text: string): TracedCollection[] {
+  const collections: TracedCollection[] = [];
+  for (const line of text.split("\n")) {
+    const match = LINE.exec(line);
+    if (!match) continue;
+    const fields = new Map<string, string>();
+    for (const pair of (match[2] as string).split(" ")) {
+      const at = pair.indexOf("=");
+      if (at > 0) fields.set(pair.slice(0, at), pair.slice(at + 1));
+    }
+    const kind = fields.get("gc");
+    if (kind === undefined) continue;
+    const number = (name: string) => Number(fields.get(name) ?? 0);
+    collections.push({
+      atMs: Number(match[1]),
+      kind,
+      pauseMs: number("pause"),
+      allocated: number("allocated"),
+      survived: number("new_space_survived"),
+      promoted: number("promoted"),
+    });
+  }
+  return collections;
+}
+
+export interface RetentionSummary {
+  readonly scavenges: number;
+  readonly scavengeMeanMs: number;
+  readonly fullCollections: number;
+  readonly fullMeanMs: number;
+  /** Per unit of work (a poll): bytes allocated, alive at a scavenge, and promoted. */
+  readonly allocatedPerUnit: number;
+  readonly survivedPerUnit: number;
+  readonly promotedPerUnit: number;
+}
+
+/**
+ * The collections within [fromMs, toMs], and their bytes per unit of work done in that window.
+ * A scavenge's bytes are those of the allocations since the one before it, so the window's first
+ * scavenge is counted for its pause but not its bytes (its allocations began before the window).
+ */
+export function summariseRetention(
+  collections: readonly TracedCollection[],
+  window: { readonly fromMs: number; readonly toMs: number },
+  unitsInWindow: number,
+): RetentionSummary {
+  const inWindow = collections.filter((c) => c.atMs >= window.fromMs && c.atMs <= window.toMs);
+  const scavenges = inWindow.filter((c) => c.kind === "s");
+  const full = inWindow.filter((c) => c.kind === "mc");
+  const counted = scavenges.slice(1);
+  const first = scavenges[0];
+  const last = scavenges.at(-1);
+  // The units done between the first and the last scavenge, at the window's even rate.
+  const span = first && last ? last.atMs - first.atMs : 0;
+  const units = (unitsInWindow * span) / Math.max(1, window.toMs - window.fromMs);
+  const perUnit = (field: "allocated" | "survived" | "promoted") =>
+    units > 0 ? Math.round(counted.reduce((sum, c) => sum + c[field], 0) / units) : Number.NaN;
+  const mean = (list: readonly TracedCollection[]) =>
+    list.length > 0 ? list.reduce((sum, c) => sum + c.pauseMs, 0) / list.length : 0;
+  return {
+    scavenges: scavenges.length,
+    scavengeMeanMs: Number(mean(scavenges).toFixed(2)),
+    fullCollections: full.length,
+    fullMeanMs: Number(mean(full).toFixed(1)),
+    allocatedPerUnit: perUnit("allocated"),
+    survivedPerUnit: perUnit("survived"),
+    promotedPerUnit: perUnit("promoted"),
+  };
+}
