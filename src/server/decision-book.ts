@@ -6,6 +6,7 @@ import { Decider, type MemoryStore } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
+import { DeadlineQueue } from "./deadline-queue.ts";
 import { type KeptDecision, keepDecision } from "./kept-decision.ts";
 import { PollRhythm } from "./poll-rhythm.ts";
 import { SpecTemplates } from "./spec-templates.ts";
@@ -36,12 +37,17 @@ interface Entry {
   changes: number;
   /** When KEDA polls this ScaledObject, learned from its polls (made at the first one). */
   rhythm: PollRhythm | undefined;
-  /** The decision to make ahead of the next expected poll, and when. */
-  ahead:
-    | { readonly timer: ReturnType<typeof setTimeout>; readonly atMs: number; readonly pollAtMs: number }
-    | undefined;
+  /** The decision to make ahead of the next expected poll (the one in the book's queue). */
+  ahead: AheadPlan | undefined;
   /** Approximate bytes this entry keeps alive, for the book's byte bound. */
   readonly bytes: number;
+}
+
+/** A decision to make at `atMs`, a moment before the poll expected at `pollAtMs`. */
+interface AheadPlan {
+  readonly atMs: number;
+  readonly pollAtMs: number;
+  readonly entry: Entry;
 }
 
 /** A remembered ScaledObject, as callers hold it between the lookup and the answer. */
@@ -214,6 +220,8 @@ export class DecisionBook {
   private closed = false;
   private readonly decider: Decider;
   private readonly templates: SpecTemplates;
+  /** Every entry's decision planned ahead, on one timer; a plan is live while its entry holds it. */
+  private readonly ahead: DeadlineQueue<AheadPlan>;
 
   private readonly options: DecisionBookOptions;
 
@@ -222,6 +230,11 @@ export class DecisionBook {
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES;
     this.decider = new Decider(options.memoryStore);
+    this.ahead = new DeadlineQueue<AheadPlan>({
+      clock: options.clock,
+      isLive: (plan) => plan.entry.ahead === plan,
+      due: (plan) => this.decideAhead(plan),
+    });
     this.templates = new SpecTemplates({
       env: options.env,
       maxEntries: MAX_TEMPLATES,
@@ -279,7 +292,8 @@ export class DecisionBook {
   /** Stops deciding ahead (the server is shutting down): no decision is started after this. */
   close(): void {
     this.closed = true;
-    for (const entry of this.entries.values()) this.cancelAhead(entry);
+    for (const entry of this.entries.values()) entry.ahead = undefined;
+    this.ahead.clear();
   }
 
   /** The latest decision of every remembered ScaledObject, for /debug/decisions. */
@@ -339,17 +353,13 @@ export class DecisionBook {
     const atMs = Math.max(nowMs, nextPollAtMs - Math.min(AHEAD_LEAD_MS, ttlMs / 2));
     // The GetMetrics + IsActive of one poll plan the same instant: keep the timer already set.
     if (entry.ahead && Math.abs(entry.ahead.atMs - atMs) < AHEAD_RESOLUTION_MS) return;
-    this.cancelAhead(entry);
-    // The delay is worked out on the book's clock (Date.now in the server) and waited on the
-    // event loop's monotonic timers; a wall-clock step in between only moves the decision, which
-    // checks again when it fires. Tests fake both together.
-    const pollAtMs = nextPollAtMs;
-    const timer = setTimeout(() => this.decideAhead(entry, pollAtMs), atMs - nowMs);
-    timer.unref();
-    entry.ahead = { timer, atMs, pollAtMs };
+    // The plan it replaces is no longer its entry's, so the queue skips it.
+    const plan: AheadPlan = { atMs, pollAtMs: nextPollAtMs, entry };
+    entry.ahead = plan;
+    this.ahead.add(plan);
   }
 
-  private decideAhead(entry: Entry, pollAtMs: number): void {
+  private decideAhead({ entry, pollAtMs }: AheadPlan): void {
     entry.ahead = undefined;
     // Forgotten meanwhile, or a read under way.
     if (this.closed || this.entries.get(entry.key) !== entry || entry.inFlight) return;
@@ -371,8 +381,8 @@ export class DecisionBook {
 
   private cancelAhead(entry: Entry): void {
     if (!entry.ahead) return;
-    clearTimeout(entry.ahead.timer);
     entry.ahead = undefined;
+    this.ahead.cancelled();
   }
 
   private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): KeptDecision {

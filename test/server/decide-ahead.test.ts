@@ -155,6 +155,26 @@ describe("DecisionBook: deciding ahead of KEDA's next poll", () => {
     expect(vi.getTimerCount()).toBe(1);
   });
 
+  it("plans every ScaledObject's next decision on one timer, each still a second before its poll", () => {
+    const fleet = Array.from({ length: 40 }, (_, i) => ({ ...request, name: `chat-${i}` }));
+    const decidedAt = (name: string) =>
+      book.latestDecisions().find((d) => d.scaledObject.name === name)?.atMs;
+    // Each on the same 8 s clock, 150 ms after the one before (KEDA spreads its polls). For each
+    // poll: how long before it its decision was made, or that it decided while KEDA waited.
+    const pollFleet = (atS: number) =>
+      fleet.map((each, i) => {
+        until(atS * 1000 + i * 150);
+        const readsBefore = source.reads;
+        book.decisionOf(book.lookup(each), true);
+        book.decisionOf(book.lookup(each), true);
+        return source.reads === readsBefore ? Date.now() - (decidedAt(each.name) ?? 0) : "while waiting";
+      });
+    for (const atS of [0, 8, 16, 24]) pollFleet(atS);
+    expect(vi.getTimerCount()).toBe(1);
+    expect(pollFleet(32)).toEqual(fleet.map(() => 1000));
+    expect(vi.getTimerCount()).toBe(1);
+  });
+
   it("decides no more than without a rhythm when KEDA's two loops interleave", () => {
     const polls = [
       ...Array.from({ length: 20 }, (_, i) => i * 15_000),

@@ -1,0 +1,105 @@
+import fc from "fast-check";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DeadlineQueue } from "../../src/server/deadline-queue.ts";
+
+interface Item {
+  readonly atMs: number;
+  readonly name: string;
+  live: boolean;
+}
+
+describe("DeadlineQueue: many deadlines on one timer", () => {
+  let fired: string[];
+  let queue: DeadlineQueue<Item>;
+  const item = (name: string, inMs: number): Item => ({ atMs: Date.now() + inMs, name, live: true });
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: Date.parse("2026-11-30T09:00:00Z") });
+    fired = [];
+    queue = new DeadlineQueue<Item>({
+      clock: Date.now,
+      isLive: (i) => i.live,
+      due: (i) => fired.push(`${i.name}@${Date.now() - Date.parse("2026-11-30T09:00:00Z")}`),
+    });
+  });
+  afterEach(() => {
+    queue.clear();
+    vi.useRealTimers();
+  });
+
+  it("fires each item at its instant, in order, with one timer for all", () => {
+    for (const [name, inMs] of [
+      ["c", 3000],
+      ["a", 1000],
+      ["d", 3000],
+      ["b", 2000],
+    ] as const)
+      queue.add(item(name, inMs));
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(999);
+    expect(fired).toEqual([]);
+    vi.advanceTimersByTime(5000);
+    expect(fired.slice(0, 2)).toEqual(["a@1000", "b@2000"]);
+    // Two items at one instant fire together, in either order.
+    expect(fired.slice(2).sort()).toEqual(["c@3000", "d@3000"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("skips a cancelled item, and lets the timer go when only cancelled ones are left", () => {
+    const early = item("early", 1000);
+    queue.add(early);
+    queue.add(item("late", 5000));
+    early.live = false;
+    queue.cancelled();
+    vi.advanceTimersByTime(1000);
+    expect(fired).toEqual([]);
+    vi.advanceTimersByTime(4000);
+    expect(fired).toEqual(["late@5000"]);
+
+    const alone = item("alone", 1000);
+    queue.add(alone);
+    expect(vi.getTimerCount()).toBe(1);
+    alone.live = false;
+    queue.cancelled();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(queue.size).toBe(0);
+  });
+
+  it("moves its timer earlier for an earlier item", () => {
+    queue.add(item("later", 5000));
+    queue.add(item("sooner", 500));
+    vi.advanceTimersByTime(500);
+    expect(fired).toEqual(["sooner@500"]);
+    expect(vi.getTimerCount()).toBe(1);
+  });
+
+  it("fires every live item exactly once, in the order of its instant, whatever the order of adding", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ inMs: fc.integer({ min: 0, max: 10_000 }), live: fc.boolean() }), {
+          maxLength: 60,
+        }),
+        (plans) => {
+          fired = [];
+          const startMs = Date.now();
+          const items = plans.map((p, i) => ({ atMs: startMs + p.inMs, name: String(i), live: true }));
+          for (const i of items) queue.add(i);
+          plans.forEach((p, i) => {
+            if (!p.live) (items[i] as Item).live = false;
+          });
+          queue.cancelled();
+          vi.advanceTimersByTime(10_001);
+          const expected = items
+            .filter((i) => i.live)
+            .sort((a, b) => a.atMs - b.atMs)
+            .map((i) => i.atMs - Date.parse("2026-11-30T09:00:00Z"));
+          expect(fired.map((f) => Number(f.split("@")[1]))).toEqual(expected);
+          expect(new Set(fired.map((f) => f.split("@")[0])).size).toBe(fired.length);
+          expect(queue.size).toBe(0);
+          expect(vi.getTimerCount()).toBe(0);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
