@@ -8,11 +8,11 @@ export interface TracedCollection {
   /** `s` for a scavenge (young generation), `mc` for a full mark-compact, `mmc` for a minor mark-compact. */
   readonly kind: string;
   readonly pauseMs: number;
-  /** Bytes allocated since the previous collection (scavenges only). */
+  /** Bytes allocated since the previous collection. */
   readonly allocated: number;
-  /** Bytes found alive in the young generation and copied (scavenges only). */
-  readonly survived: number;
-  /** Bytes of those moved to the old generation (scavenges only). */
+  /** Bytes a scavenge found alive and copied within the young generation (V8's `new_space_survived`). */
+  readonly stayedYoung: number;
+  /** Bytes a scavenge found alive and moved to the old generation (`promoted`). */
   readonly promoted: number;
 }
 
@@ -37,7 +37,7 @@ export function parseGcTrace(text: string): TracedCollection[] {
       kind,
       pauseMs: number("pause"),
       allocated: number("allocated"),
-      survived: number("new_space_survived"),
+      stayedYoung: number("new_space_survived"),
       promoted: number("promoted"),
     });
   }
@@ -49,7 +49,7 @@ export interface RetentionSummary {
   readonly scavengeMeanMs: number;
   readonly fullCollections: number;
   readonly fullMeanMs: number;
-  /** Per unit of work (a poll): bytes allocated, alive at a scavenge, and promoted. */
+  /** Per unit of work (a poll): bytes allocated; alive at a scavenge (and so copied by it); of those, promoted. */
   readonly allocatedPerUnit: number;
   readonly survivedPerUnit: number;
   readonly promotedPerUnit: number;
@@ -57,8 +57,9 @@ export interface RetentionSummary {
 
 /**
  * The collections within [fromMs, toMs], and their bytes per unit of work done in that window.
- * A scavenge's bytes are those of the allocations since the one before it, so the window's first
- * scavenge is counted for its pause but not its bytes (its allocations began before the window).
+ * A collection's bytes are those of the allocations since the one before it, so the bytes are
+ * counted from the window's first scavenge to its last (the units too, at the window's even
+ * rate); a scavenge's survivors are those it kept young plus those it promoted.
  */
 export function summariseRetention(
   collections: readonly TracedCollection[],
@@ -68,14 +69,16 @@ export function summariseRetention(
   const inWindow = collections.filter((c) => c.atMs >= window.fromMs && c.atMs <= window.toMs);
   const scavenges = inWindow.filter((c) => c.kind === "s");
   const full = inWindow.filter((c) => c.kind === "mc");
-  const counted = scavenges.slice(1);
   const first = scavenges[0];
   const last = scavenges.at(-1);
-  // The units done between the first and the last scavenge, at the window's even rate.
   const span = first && last ? last.atMs - first.atMs : 0;
   const units = (unitsInWindow * span) / Math.max(1, window.toMs - window.fromMs);
-  const perUnit = (field: "allocated" | "survived" | "promoted") =>
-    units > 0 ? Math.round(counted.reduce((sum, c) => sum + c[field], 0) / units) : Number.NaN;
+  // Every collection after the first scavenge up to the last: a full collection's allocations too.
+  const counted = inWindow.filter((c) => first && last && c.atMs > first.atMs && c.atMs <= last.atMs);
+  const perUnit = (bytes: (c: TracedCollection) => number) =>
+    units > 0 ? Math.round(counted.reduce((sum, c) => sum + bytes(c), 0) / units) : Number.NaN;
+  const scavenged = (bytes: (c: TracedCollection) => number) => (c: TracedCollection) =>
+    c.kind === "s" ? bytes(c) : 0;
   const mean = (list: readonly TracedCollection[]) =>
     list.length > 0 ? list.reduce((sum, c) => sum + c.pauseMs, 0) / list.length : 0;
   return {
@@ -83,8 +86,8 @@ export function summariseRetention(
     scavengeMeanMs: Number(mean(scavenges).toFixed(2)),
     fullCollections: full.length,
     fullMeanMs: Number(mean(full).toFixed(1)),
-    allocatedPerUnit: perUnit("allocated"),
-    survivedPerUnit: perUnit("survived"),
-    promotedPerUnit: perUnit("promoted"),
+    allocatedPerUnit: perUnit((c) => c.allocated),
+    survivedPerUnit: perUnit(scavenged((c) => c.stayedYoung + c.promoted)),
+    promotedPerUnit: perUnit(scavenged((c) => c.promoted)),
   };
 }

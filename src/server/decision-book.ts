@@ -47,7 +47,8 @@ interface Entry {
 interface AheadPlan {
   readonly atMs: number;
   readonly pollAtMs: number;
-  readonly entry: Entry;
+  /** Let go when the plan is cancelled, so that a forgotten entry is not kept until `atMs`. */
+  entry: Entry | undefined;
 }
 
 /** A remembered ScaledObject, as callers hold it between the lookup and the answer. */
@@ -221,7 +222,7 @@ export class DecisionBook {
   private readonly decider: Decider;
   private readonly templates: SpecTemplates;
   /** Every entry's decision planned ahead, on one timer; a plan is live while its entry holds it. */
-  private readonly ahead: DeadlineQueue<AheadPlan>;
+  private readonly aheadQueue: DeadlineQueue<AheadPlan>;
 
   private readonly options: DecisionBookOptions;
 
@@ -230,9 +231,9 @@ export class DecisionBook {
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES;
     this.decider = new Decider(options.memoryStore);
-    this.ahead = new DeadlineQueue<AheadPlan>({
+    this.aheadQueue = new DeadlineQueue<AheadPlan>({
       clock: options.clock,
-      isLive: (plan) => plan.entry.ahead === plan,
+      isLive: (plan) => plan.entry?.ahead === plan,
       due: (plan) => this.decideAhead(plan),
     });
     this.templates = new SpecTemplates({
@@ -292,8 +293,8 @@ export class DecisionBook {
   /** Stops deciding ahead (the server is shutting down): no decision is started after this. */
   close(): void {
     this.closed = true;
-    for (const entry of this.entries.values()) entry.ahead = undefined;
-    this.ahead.clear();
+    for (const entry of this.entries.values()) this.cancelAhead(entry);
+    this.aheadQueue.clear();
   }
 
   /** The latest decision of every remembered ScaledObject, for /debug/decisions. */
@@ -351,15 +352,16 @@ export class DecisionBook {
       return;
     }
     const atMs = Math.max(nowMs, nextPollAtMs - Math.min(AHEAD_LEAD_MS, ttlMs / 2));
-    // The GetMetrics + IsActive of one poll plan the same instant: keep the timer already set.
+    // The GetMetrics + IsActive of one poll plan the same instant: keep the plan already made.
     if (entry.ahead && Math.abs(entry.ahead.atMs - atMs) < AHEAD_RESOLUTION_MS) return;
-    // The plan it replaces is no longer its entry's, so the queue skips it.
+    this.cancelAhead(entry);
     const plan: AheadPlan = { atMs, pollAtMs: nextPollAtMs, entry };
     entry.ahead = plan;
-    this.ahead.add(plan);
+    this.aheadQueue.add(plan);
   }
 
   private decideAhead({ entry, pollAtMs }: AheadPlan): void {
+    if (!entry) return;
     entry.ahead = undefined;
     // Forgotten meanwhile, or a read under way.
     if (this.closed || this.entries.get(entry.key) !== entry || entry.inFlight) return;
@@ -380,9 +382,11 @@ export class DecisionBook {
   }
 
   private cancelAhead(entry: Entry): void {
-    if (!entry.ahead) return;
+    const plan = entry.ahead;
+    if (!plan) return;
+    plan.entry = undefined;
     entry.ahead = undefined;
-    this.ahead.cancelled();
+    if (!this.closed) this.aheadQueue.cancelled();
   }
 
   private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): KeptDecision {

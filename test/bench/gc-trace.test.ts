@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { parseGcTrace, summariseRetention, type TracedCollection } from "../../bench/support/gc-trace.ts";
 
 /** A scavenge as V8's --trace-gc-nvp prints it (most fields left out; the parser skips unknown ones). */
-const scavengeLine = (atMs: number, allocated: number, survived: number, promoted: number, pause = 2.5) =>
+const scavengeLine = (atMs: number, allocated: number, stayedYoung: number, promoted: number, pause = 2.5) =>
   `[1540:0x7115000:0]    ${atMs} ms: pause=${pause} mutator=2610.4 gc=s reduce_memory=0 scavenge=${pause} ` +
-  `allocated=${allocated} promoted=${promoted} new_space_survived=${survived} promotion_ratio=8.1%`;
+  `allocated=${allocated} promoted=${promoted} new_space_survived=${stayedYoung} promotion_ratio=8.1%`;
 
 describe("V8's --trace-gc-nvp, read back", () => {
   it("reads each collection's instant, kind, pause and bytes, and skips the program's own lines", () => {
@@ -20,20 +20,20 @@ describe("V8's --trace-gc-nvp, read back", () => {
         kind: "s",
         pauseMs: 10.4,
         allocated: 24_973_656,
-        survived: 2_250_104,
+        stayedYoung: 2_250_104,
         promoted: 2_186_664,
       },
-      { atMs: 556, kind: "mc", pauseMs: 11.5, allocated: 0, survived: 0, promoted: 0 },
+      { atMs: 556, kind: "mc", pauseMs: 11.5, allocated: 0, stayedYoung: 0, promoted: 0 },
     ]);
   });
 
-  it("gives bytes per poll from the scavenges inside the window, the first one's bytes left out", () => {
+  it("gives bytes per poll from the collections inside the window, the first scavenge's bytes left out", () => {
     const at = (atMs: number, bytes: number, kind = "s", pauseMs = 2): TracedCollection => ({
       atMs,
       kind,
       pauseMs,
       allocated: bytes * 10,
-      survived: bytes,
+      stayedYoung: bytes,
       promoted: bytes / 2,
     });
     const collections = [
@@ -41,7 +41,7 @@ describe("V8's --trace-gc-nvp, read back", () => {
       at(1000, 777_777), // the window's first: its bytes were allocated partly before the window
       at(2000, 10_000),
       at(3000, 30_000, "s", 4),
-      at(3500, 0, "mc", 20),
+      at(2500, 5_000, "mc", 20), // its allocations count; its survivors are not a scavenge's
       at(6000, 1), // after the window
     ];
     // 1,000 polls over a 4 s window: 500 between the first and the last scavenge (2 s).
@@ -51,8 +51,9 @@ describe("V8's --trace-gc-nvp, read back", () => {
       scavengeMeanMs: 2.67,
       fullCollections: 1,
       fullMeanMs: 20,
-      allocatedPerUnit: 800,
-      survivedPerUnit: 80,
+      // (100,000 + 300,000 + 50,000) / 500; survivors: kept young plus promoted, scavenges only.
+      allocatedPerUnit: 900,
+      survivedPerUnit: 120,
       promotedPerUnit: 40,
     });
   });

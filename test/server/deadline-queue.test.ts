@@ -65,6 +65,40 @@ describe("DeadlineQueue: many deadlines on one timer", () => {
     expect(queue.size).toBe(0);
   });
 
+  it("hands over at most a hundred due items per turn of the event loop, the rest a turn later", () => {
+    // All due at once, as after the wall clock steps forward past every pending deadline.
+    for (let i = 0; i < 250; i++) queue.add(item(String(i), 1000));
+    vi.advanceTimersToNextTimer();
+    expect(fired).toHaveLength(100);
+    vi.advanceTimersToNextTimer();
+    expect(fired).toHaveLength(200);
+    vi.advanceTimersToNextTimer();
+    expect(fired).toHaveLength(250);
+    expect(new Set(fired).size).toBe(250);
+  });
+
+  it("skips an item cancelled by one that fires before it, and fires one added meanwhile", () => {
+    const second = item("second", 1000);
+    queue = new DeadlineQueue<Item>({
+      clock: Date.now,
+      isLive: (i) => i.live,
+      due: (i) => {
+        fired.push(i.name);
+        if (i.name !== "first") return;
+        second.live = false;
+        queue.cancelled();
+        queue.add(item("added", 500));
+      },
+    });
+    queue.add(item("first", 999));
+    queue.add(second);
+    vi.advanceTimersByTime(1000);
+    expect(fired).toEqual(["first"]);
+    vi.advanceTimersByTime(500);
+    expect(fired).toEqual(["first", "added"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("moves its timer earlier for an earlier item", () => {
     queue.add(item("later", 5000));
     queue.add(item("sooner", 500));

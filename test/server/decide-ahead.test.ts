@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { InProcessMemoryStore } from "../../src/policy/decider.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
+import { DeadlineQueue } from "../../src/server/deadline-queue.ts";
 import { DecisionBook } from "../../src/server/decision-book.ts";
 import { PollRhythm } from "../../src/server/poll-rhythm.ts";
 import type { SignalSource } from "../../src/sources/signal-source.ts";
@@ -191,13 +192,13 @@ describe("DecisionBook: deciding ahead of KEDA's next poll", () => {
     expect(decisionsOver(polls, true)).toBe(11);
   });
 
-  it("sets one timer per poll: the IsActive after GetMetrics keeps the one its GetMetrics set", () => {
+  it("plans once per poll: the IsActive after GetMetrics keeps the plan its GetMetrics made", () => {
     learnAnEightSecondClock();
-    const setTimer = vi.spyOn(globalThis, "setTimeout");
+    const planned = vi.spyOn(DeadlineQueue.prototype, "add");
     until(32_000);
     poll();
-    expect(setTimer).toHaveBeenCalledTimes(1);
-    setTimer.mockRestore();
+    expect(planned).toHaveBeenCalledTimes(1);
+    planned.mockRestore();
   });
 
   it("skips the decision ahead when a stream's refresh decided just before it", async () => {

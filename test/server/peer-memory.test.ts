@@ -17,6 +17,7 @@ import {
   MAX_MEMORY_JSON_CHARACTERS,
   MAX_MESSAGE_CHARACTERS,
   type MemoryEntryMessage,
+  memoryJsonOf,
   PeerMessageError,
   validEntries,
   validEntry,
@@ -54,7 +55,7 @@ function realMemory(): PolicyMemory {
 }
 
 function entry(key: string, decidedAtMs: number, memory: PolicyMemory = { lastDesired: 3 }) {
-  return validEntry({ key, decidedAtMs, memoryJson: JSON.stringify(memory) }, 0, NOON);
+  return validEntry({ key, decidedAtMs, memoryJson: memoryJsonOf(memory) }, 0, NOON);
 }
 
 describe("PeerMemoryStore", () => {
@@ -172,6 +173,15 @@ describe("peer memory on the wire", () => {
   it("accepts any memory the policy produces", () => {
     const memory = realMemory();
     expect(memory.recent?.length).toBeGreaterThan(1);
+    expect(entry(KEY_A, 1, memory).memory).toEqual(memory);
+  });
+
+  it("sends each last good reading in the form earlier versions read: value and instant, no `ok`", () => {
+    const memory = realMemory();
+    const sent = JSON.parse(memoryJsonOf(memory)) as { lastGood: Record<string, object> };
+    expect(Object.keys(sent.lastGood).length).toBeGreaterThan(0);
+    for (const reading of Object.values(sent.lastGood))
+      expect(Object.keys(reading).sort()).toEqual(["observedAtMs", "value"]);
     expect(entry(KEY_A, 1, memory).memory).toEqual(memory);
   });
 

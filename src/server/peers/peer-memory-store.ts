@@ -1,7 +1,12 @@
 import type { MemoryStore } from "../../policy/decider.ts";
 import type { PolicyMemory } from "../../policy/memory.ts";
 import type { MemoryEntryMessage, ValidEntry } from "./wire.ts";
-import { MAX_ENTRIES_PER_MESSAGE, MAX_MEMORY_JSON_CHARACTERS, MAX_MESSAGE_CHARACTERS } from "./wire.ts";
+import {
+  MAX_ENTRIES_PER_MESSAGE,
+  MAX_MEMORY_JSON_CHARACTERS,
+  MAX_MESSAGE_CHARACTERS,
+  memoryJsonOf,
+} from "./wire.ts";
 
 /**
  * One key's memory and the instant of the decision that made it. The JSON is written only when
@@ -45,7 +50,7 @@ export class Outbox {
     let characters = 0;
     for (const [key, stamped] of this.pending) {
       if (batch.length >= MAX_ENTRIES_PER_MESSAGE) break;
-      const memoryJson = JSON.stringify(stamped.memory);
+      const memoryJson = memoryJsonOf(stamped.memory);
       if (batch.length > 0 && characters + memoryJson.length > MAX_MESSAGE_CHARACTERS) break;
       batch.push({ key, decidedAtMs: stamped.decidedAtMs, memoryJson });
       characters += memoryJson.length;
@@ -61,14 +66,14 @@ export class Outbox {
 }
 
 function tooLarge(memory: PolicyMemory): boolean {
-  return JSON.stringify(memory).length > MAX_MEMORY_JSON_CHARACTERS;
+  return memoryJsonOf(memory).length > MAX_MEMORY_JSON_CHARACTERS;
 }
 
 /** Which of two memories of one key wins: the later decision; on a tie, the larger JSON text, so every replica picks the same. */
 function newer(candidate: Stamped, current: Stamped | undefined): boolean {
   if (!current) return true;
   if (candidate.decidedAtMs !== current.decidedAtMs) return candidate.decidedAtMs > current.decidedAtMs;
-  return JSON.stringify(candidate.memory) > JSON.stringify(current.memory);
+  return memoryJsonOf(candidate.memory) > memoryJsonOf(current.memory);
 }
 
 /**
@@ -137,7 +142,7 @@ export class PeerMemoryStore implements MemoryStore {
     let characters = 0;
     for (const key of keys) {
       const stamped = this.memories.get(key)!;
-      const memoryJson = JSON.stringify(stamped.memory);
+      const memoryJson = memoryJsonOf(stamped.memory);
       if (memoryJson.length > MAX_MEMORY_JSON_CHARACTERS) continue;
       if (entries.length >= MAX_ENTRIES_PER_MESSAGE) return { entries, complete: false };
       if (entries.length > 0 && characters + memoryJson.length > MAX_MESSAGE_CHARACTERS)

@@ -7,6 +7,17 @@ import {
   signalKeysWhere,
 } from "../../readings/signal-table.ts";
 
+/**
+ * A policy memory as it travels between replicas. A last good reading goes without its `ok`
+ * (always true there): the memory keeps the source's own reading, but earlier versions, whose
+ * schema is strict, expect `{value, observedAtMs}`, and a replica refuses a whole batch for one
+ * unknown field, so during a rolling upgrade no memory would be shared either way.
+ */
+export function memoryJsonOf(memory: PolicyMemory): string {
+  // PolicyMemory has no other `ok` field.
+  return JSON.stringify(memory, (key, value: unknown) => (key === "ok" ? undefined : value));
+}
+
 /** One ScaledObject's memory as it travels between replicas. */
 export interface MemoryEntryMessage {
   key: string;
@@ -36,7 +47,7 @@ const KEY_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 const finite = z.number().finite();
 const instant = finite.nonnegative();
-// `ok` may be missing: replicas of earlier versions sent a last good reading without it.
+// Sent without `ok` (memoryJsonOf), as earlier versions sent it too: read back as the good reading it was.
 const lastGood = z
   .object({ ok: z.literal(true).default(true), value: finite, observedAtMs: instant })
   .strict();
