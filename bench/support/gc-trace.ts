@@ -1,3 +1,5 @@
+import { type GcEvent, type GcSummary, summariseGc } from "./gc-summary.ts";
+
 /**
  * V8's `--trace-gc-nvp` lines, read back: one line per collection, `name=value` pairs after the
  * process-relative instant ("[pid:isolate:0]   24077 ms: pause=10.4 … gc=s … promoted=2186664 …").
@@ -15,6 +17,9 @@ export interface TracedCollection {
   /** Bytes a scavenge found alive and moved to the old generation (`promoted`). */
   readonly promoted: number;
 }
+
+/** V8's names for the collections, as the GC recorder names them (gc-summary.ts). */
+const GC_EVENT_KINDS: Readonly<Record<string, GcEvent["kind"]>> = { s: "scavenge", mc: "full" };
 
 const LINE = /^\[[^\]]*\]\s+(\d+(?:\.\d+)?) ms: (.*)$/;
 
@@ -44,11 +49,8 @@ export function parseGcTrace(text: string): TracedCollection[] {
   return collections;
 }
 
-export interface RetentionSummary {
-  readonly scavenges: number;
-  readonly scavengeMeanMs: number;
-  readonly fullCollections: number;
-  readonly fullMeanMs: number;
+/** The window's pauses (as the gRPC bench sums its recorder's) and its bytes per unit of work. */
+export interface RetentionSummary extends GcSummary {
   /** Per unit of work (a poll): bytes allocated; alive at a scavenge (and so copied by it); of those, promoted. */
   readonly allocatedPerUnit: number;
   readonly survivedPerUnit: number;
@@ -68,7 +70,6 @@ export function summariseRetention(
 ): RetentionSummary {
   const inWindow = collections.filter((c) => c.atMs >= window.fromMs && c.atMs <= window.toMs);
   const scavenges = inWindow.filter((c) => c.kind === "s");
-  const full = inWindow.filter((c) => c.kind === "mc");
   const first = scavenges[0];
   const last = scavenges.at(-1);
   const span = first && last ? last.atMs - first.atMs : 0;
@@ -79,13 +80,12 @@ export function summariseRetention(
     units > 0 ? Math.round(counted.reduce((sum, c) => sum + bytes(c), 0) / units) : Number.NaN;
   const scavenged = (bytes: (c: TracedCollection) => number) => (c: TracedCollection) =>
     c.kind === "s" ? bytes(c) : 0;
-  const mean = (list: readonly TracedCollection[]) =>
-    list.length > 0 ? list.reduce((sum, c) => sum + c.pauseMs, 0) / list.length : 0;
+  const pauses = summariseGc(
+    inWindow.map((c) => ({ atMs: c.atMs, pauseMs: c.pauseMs, kind: GC_EVENT_KINDS[c.kind] ?? "other" })),
+    [{ startMs: window.fromMs, endMs: window.toMs }],
+  );
   return {
-    scavenges: scavenges.length,
-    scavengeMeanMs: Number(mean(scavenges).toFixed(2)),
-    fullCollections: full.length,
-    fullMeanMs: Number(mean(full).toFixed(1)),
+    ...pauses,
     allocatedPerUnit: perUnit((c) => c.allocated),
     survivedPerUnit: perUnit(scavenged((c) => c.stayedYoung + c.promoted)),
     promotedPerUnit: perUnit(scavenged((c) => c.promoted)),

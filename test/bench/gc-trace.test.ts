@@ -49,8 +49,12 @@ describe("V8's --trace-gc-nvp, read back", () => {
     expect(summary).toEqual({
       scavenges: 3,
       scavengeMeanMs: 2.67,
-      fullCollections: 1,
+      scavengeMaxMs: 4,
+      full: 1,
       fullMeanMs: 20,
+      fullMaxMs: 20,
+      // (2 + 2 + 4 + 20) ms paused of the 4,000 ms window.
+      pausedPercent: 0.7,
       // (100,000 + 300,000 + 50,000) / 500; survivors: kept young plus promoted, scavenges only.
       allocatedPerUnit: 900,
       survivedPerUnit: 120,
