@@ -66,7 +66,8 @@ export interface DecisionBookOptions {
   readonly maxEntries?: number;
   /** Bound on the approximate bytes of all entries together; the least recently used goes first. */
   readonly maxBytes?: number;
-  readonly onDecision?: (decision: Decision, previous: KeptDecision | undefined) => void;
+  /** Every decision made; `changed` when it changes what KEDA or a dashboard sees (decisionChanged). */
+  readonly onDecision?: (decision: Decision, changed: boolean) => void;
   /** A decision made ahead of a poll failed (on a timer, with no caller to answer). */
   readonly onError?: (error: unknown) => void;
   readonly onForget?: (identity: ScaledObjectIdentity) => void;
@@ -394,12 +395,13 @@ export class DecisionBook {
     // Forgotten while its read was under way: the waiting caller gets the decision, but the
     // memory it left must not outlive the entry (nothing would ever evict it).
     if (!this.entries.has(entry.key)) this.decider.forget(entry.key);
-    const previous = entry.latest;
-    if (decisionChanged(decision, previous)) entry.changes++;
-    const kept = keepDecision(decision, { spec, readings, nowMs, memory: startedFrom });
+    // Compared before the entry's kept decision is overwritten with the new one.
+    const changed = decisionChanged(decision, entry.latest);
+    if (changed) entry.changes++;
+    const kept = keepDecision(decision, { spec, readings, nowMs, memory: startedFrom }, entry.latest);
     entry.latest = kept;
     entry.latestAtMs = this.options.clock();
-    this.options.onDecision?.(decision, previous);
+    this.options.onDecision?.(decision, changed);
     return kept;
   }
 

@@ -26,6 +26,13 @@ export interface DecisionInputs {
  * At 4,000 ScaledObjects that kept the scaler's scavenges at ~6 ms against ~2.5 ms when nothing
  * was kept (docs/reliability.md). The inputs cost one readings record (its readings are the
  * source cache's own), one policy memory kept one poll longer, and this object.
+ *
+ * The book keeps one of these per ScaledObject for the entry's life and overwrites it with each
+ * new decision (keepDecision's `into`), for the same reason: a new one per decision, with its
+ * demand array, its inputs and the boxes of its fractional figures, was ~300 bytes that every
+ * poll left for the next young-generation collection to move to the old generation. So a
+ * reader sees the ScaledObject's latest decision, not the one current when it took the object:
+ * read the figures you need in one go, as KEDA's answers, /metrics and /debug do.
  */
 export interface KeptDecision {
   readonly scaledObject: ScaledObjectIdentity;
@@ -44,14 +51,41 @@ export interface KeptDecision {
   readonly inputs: DecisionInputs;
 }
 
-/** Keeps a decision made from `inputs`: its figures, and the inputs to make the rest again. */
-export function keepDecision(decision: Decision, inputs: DecisionInputs): KeptDecision {
-  // A plain array of doubles: smaller on the heap than a typed array of eight.
-  const demand = DEMAND_SIGNALS.map(() => Number.NaN);
+/**
+ * Keeps a decision made from `inputs`: its figures, and the inputs to make the rest again. With
+ * `into`, the ScaledObject's previous kept decision, that object is overwritten field by field
+ * and returned: no new object, array or box for a figure.
+ */
+export function keepDecision(decision: Decision, inputs: DecisionInputs, into?: KeptDecision): KeptDecision {
+  const kept = (into ?? newKeptDecision(decision, inputs)) as Writable<KeptDecision>;
+  kept.scaledObject = decision.scaledObject;
+  kept.atMs = decision.atMs;
+  kept.available = decision.available;
+  kept.desiredReplicas = decision.desiredReplicas;
+  kept.metricValue = decision.metricValue;
+  kept.active = decision.active;
+  kept.floorReplicas = decision.floorReplicas;
+  kept.loadReplicas = decision.loadReplicas;
+  kept.drivingFactor = decision.drivingFactor;
+  const demand = kept.demand as number[];
+  demand.fill(Number.NaN);
   for (const verdict of decision.signals) {
     const index = DEMAND_SIGNALS.indexOf(verdict.signal);
     if (index >= 0 && verdict.demandReplicas !== undefined) demand[index] = verdict.demandReplicas;
   }
+  kept.unavailableReason = decision.available ? undefined : decision.summary;
+  const keptInputs = kept.inputs as Writable<DecisionInputs>;
+  keptInputs.spec = inputs.spec;
+  keptInputs.readings = inputs.readings;
+  keptInputs.nowMs = inputs.nowMs;
+  keptInputs.memory = inputs.memory;
+  return kept;
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** A ScaledObject's first kept decision, every field present from the start (one object shape). */
+function newKeptDecision(decision: Decision, inputs: DecisionInputs): KeptDecision {
   return {
     scaledObject: decision.scaledObject,
     atMs: decision.atMs,
@@ -62,9 +96,10 @@ export function keepDecision(decision: Decision, inputs: DecisionInputs): KeptDe
     floorReplicas: decision.floorReplicas,
     loadReplicas: decision.loadReplicas,
     drivingFactor: decision.drivingFactor,
-    demand,
-    unavailableReason: decision.available ? undefined : decision.summary,
-    inputs,
+    // A plain array of doubles: smaller on the heap than a typed array of eight.
+    demand: DEMAND_SIGNALS.map(() => Number.NaN),
+    unavailableReason: undefined,
+    inputs: { ...inputs },
   };
 }
 

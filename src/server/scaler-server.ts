@@ -5,7 +5,7 @@ import type { RawInputs } from "../config/resolve.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
 import { serverCredentials, type TransportSecurity, transportSecurity } from "./credentials.ts";
-import { DecisionBook, decisionChanged } from "./decision-book.ts";
+import { DecisionBook } from "./decision-book.ts";
 import { decisionSeriesSlices } from "./decision-series.ts";
 import { ExternalScalerService } from "./external-scaler.ts";
 import { createHttpEndpoints, listenHttp } from "./http.ts";
@@ -85,8 +85,8 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     decisionTtlMs: config.server.decisionTtlSeconds * 1000,
     maxEntries: config.server.maxScaledObjects,
     onError: (error) => logger.error({ err: error }, "a decision made ahead of KEDA's next poll failed"),
-    onDecision: (decision, previous) => {
-      if (!decisionChanged(decision, previous)) return;
+    onDecision: (decision, changed) => {
+      if (!changed) return;
       decisionLog.info(
         {
           scaledObject: decision.scaledObject,

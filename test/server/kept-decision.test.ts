@@ -103,6 +103,49 @@ describe("the decision the book keeps", () => {
     expect(made[1]!.desiredReplicas).toBeGreaterThan(made[0]!.desiredReplicas);
   });
 
+  it("keeps one object per ScaledObject, overwritten by each decision, and reports what changed", async () => {
+    const source = new SettableSource();
+    let clockMs = NOON;
+    const made: { decision: Decision; changed: boolean }[] = [];
+    const book = new DecisionBook({
+      source,
+      env: {},
+      clock: () => clockMs,
+      decisionTtlMs: 1000,
+      onDecision: (decision, changed) => made.push({ decision, changed }),
+    });
+    const request = {
+      name: "chat",
+      namespace: "team-a",
+      scalerMetadata: { serviceBusQueue: "requests", scaleDownDelaySeconds: "300" },
+    };
+    const kept = [];
+    for (const [index, values] of [...POLLS, POLLS[3]!].entries()) {
+      clockMs = NOON + index * 30_000;
+      source.values = values;
+      source.nowMs = clockMs;
+      kept.push(await book.decisionFor(request));
+    }
+    // A new object per decision would be copied to the old generation by every poll.
+    for (const each of kept) expect(each).toBe(kept[0]);
+    expect(kept[0]!.atMs).toBe(clockMs);
+    // A decision changed the answer when KEDA or a dashboard would see a difference from the one
+    // before it; the last two polls, the same drained backlog under the same delay, did not.
+    const seen = made.map(({ decision: d }) => [
+      d.desiredReplicas,
+      d.metricValue,
+      d.active,
+      d.available,
+      d.drivingFactor,
+    ]);
+    const expected = seen.map(
+      (figures, i) => i === 0 || JSON.stringify(figures) !== JSON.stringify(seen[i - 1]),
+    );
+    expect(made.map((m) => m.changed)).toEqual(expected);
+    expect(expected.at(-1)).toBe(false);
+    expect([...book.records()][0]?.changes).toBe(expected.filter(Boolean).length);
+  });
+
   it("keeps the memory each decision started from, not the one it left", async () => {
     class RecordingStore extends InProcessMemoryStore {
       readonly saved: PolicyMemory[] = [];
