@@ -123,9 +123,11 @@ const RECORDS_PER_SLICE = 256;
  * and a scrape at 10,000 ScaledObjects is string building rather than 190,000 labelled children.
  * The text comes in slices of RECORDS_PER_SLICE ScaledObjects with a turn of the event loop
  * between them: at 4,000 ScaledObjects the whole text took ~240 ms of the loop at once, and
- * every KEDA call that arrived meanwhile waited for the scrape. The list of ScaledObjects is taken
- * when the scrape starts; each one's figures are read as its slice is written (the book
- * overwrites a ScaledObject's kept decision in place), so a decision made meanwhile shows.
+ * every KEDA call that arrived meanwhile waited for the scrape. The list of ScaledObjects (and
+ * their change counts) is taken when the scrape starts; the figures are read as each family's
+ * slice is written, and the book overwrites a ScaledObject's kept decision in place, so one
+ * ScaledObject's series in one scrape can come from two successive decisions, seconds apart, as
+ * they would from two scrapes.
  */
 export async function* decisionSeriesSlices(records: Iterable<DecisionRecord>): AsyncGenerator<string> {
   const list = [...records];

@@ -32,7 +32,9 @@ export interface DecisionInputs {
  * demand array, its inputs and the boxes of its fractional figures, was ~300 bytes that every
  * poll left for the next young-generation collection to move to the old generation. So a
  * reader sees the ScaledObject's latest decision, not the one current when it took the object:
- * read the figures you need in one go, as KEDA's answers, /metrics and /debug do.
+ * KEDA's answers and each /debug/decisions entry read what they need in one synchronous go; a
+ * /metrics scrape, written over many turns of the event loop, can show one ScaledObject's
+ * series from two successive decisions.
  */
 export interface KeptDecision {
   readonly scaledObject: ScaledObjectIdentity;

@@ -128,6 +128,24 @@ describe("PeerMemoryStore", () => {
     expect(outbox.nextBatch().some((e) => e.key === KEY_B)).toBe(false);
   });
 
+  it("never sends a memory longer than a peer accepts, and sends the others", () => {
+    const store = new PeerMemoryStore(10);
+    const early = store.openOutbox();
+    // Far beyond the policy's own bounds: a window of 5,000 answers is ~130 KB of JSON.
+    const huge = { recent: Array.from({ length: 5000 }, (_, i) => ({ atMs: i, desired: 3 })) };
+    store.set(KEY_A, huge, 1);
+    store.set(KEY_B, { lastDesired: 2 }, 2);
+    const late = store.openOutbox();
+    for (const outbox of [early, late]) {
+      const batch = outbox.nextBatch();
+      expect(batch.map((e) => e.key)).toEqual([KEY_B]);
+      outbox.acknowledge(batch);
+      expect(outbox.size).toBe(0);
+    }
+    // Still this replica's memory for its own decisions.
+    expect(store.get(KEY_A)).toBe(huge);
+  });
+
   it("queues for a peer that appears later every memory last decided here, not those received", () => {
     const store = new PeerMemoryStore(1000);
     store.set(KEY_A, { lastDesired: 1 }, 5);
@@ -493,9 +511,14 @@ describe("the PeerMemory service", () => {
       // A decides while alone (B's pod has no address yet), then B shows up under the name.
       const memory = realMemory();
       a.store.set(KEY_A, memory, NOON);
+      // Too long for a peer to accept: held here, never sent, and it holds up nothing else.
+      const huge = { recent: Array.from({ length: 5000 }, (_, i) => ({ atMs: i, desired: 3 })) };
+      a.store.set(KEY_B, huge, NOON);
       await eventually(() => expect(a.sync.peerCount).toBe(0), 2000);
       peersOfA = ["127.0.0.1", "127.0.0.2"];
       await eventually(() => expect(b.store.get(KEY_A)).toEqual(memory), 10_000);
+      expect(b.store.get(KEY_B)).toBeUndefined();
+      expect(a.store.get(KEY_B)).toBe(huge);
     } finally {
       for (const r of [a, b]) {
         r.sync.close();

@@ -44,13 +44,22 @@ export class Outbox {
     return this.pending.size;
   }
 
-  /** The next batch, oldest first, bounded in entries and characters (at least one entry). */
+  /**
+   * The next batch, oldest first, bounded in entries and characters (at least one entry while a
+   * sendable one waits). A memory whose JSON is longer than a peer accepts is dropped here, unsent:
+   * the policy's own bounds never reach that size, and measuring it here rather than at every
+   * decision costs one JSON text per memory sent instead of one more per decision.
+   */
   nextBatch(): MemoryEntryMessage[] {
     const batch: MemoryEntryMessage[] = [];
     let characters = 0;
     for (const [key, stamped] of this.pending) {
       if (batch.length >= MAX_ENTRIES_PER_MESSAGE) break;
       const memoryJson = memoryJsonOf(stamped.memory);
+      if (memoryJson.length > MAX_MEMORY_JSON_CHARACTERS) {
+        this.pending.delete(key);
+        continue;
+      }
       if (batch.length > 0 && characters + memoryJson.length > MAX_MESSAGE_CHARACTERS) break;
       batch.push({ key, decidedAtMs: stamped.decidedAtMs, memoryJson });
       characters += memoryJson.length;
@@ -63,10 +72,6 @@ export class Outbox {
     for (const sent of batch)
       if (this.pending.get(sent.key)?.decidedAtMs === sent.decidedAtMs) this.pending.delete(sent.key);
   }
-}
-
-function tooLarge(memory: PolicyMemory): boolean {
-  return memoryJsonOf(memory).length > MAX_MEMORY_JSON_CHARACTERS;
 }
 
 /** Which of two memories of one key wins: the later decision; on a tie, the larger JSON text, so every replica picks the same. */
@@ -99,8 +104,6 @@ export class PeerMemoryStore implements MemoryStore {
   set(key: string, memory: PolicyMemory, decidedAtMs: number): void {
     const stamped = { memory, decidedAtMs, local: true };
     this.remember(key, stamped);
-    // Never reached by the policy's own bounds; a peer would refuse it, so it is not sent.
-    if (tooLarge(memory)) return;
     for (const outbox of this.outboxes) outbox.add(key, stamped);
   }
 
@@ -125,8 +128,7 @@ export class PeerMemoryStore implements MemoryStore {
    */
   openOutbox(): Outbox {
     const outbox = new Outbox(this.maxEntries);
-    for (const [key, stamped] of this.memories)
-      if (stamped.local && !tooLarge(stamped.memory)) outbox.add(key, stamped);
+    for (const [key, stamped] of this.memories) if (stamped.local) outbox.add(key, stamped);
     this.outboxes.add(outbox);
     return outbox;
   }

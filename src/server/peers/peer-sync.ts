@@ -332,6 +332,8 @@ export class PeerSync {
       // One batch after another while there is more, so a burst drains without waiting for ticks.
       while (peer.outbox.size > 0 && this.peers.get(peer.address.target) === peer) {
         const batch = peer.outbox.nextBatch();
+        // Empty when every memory waiting was too long to send (dropped by nextBatch).
+        if (batch.length === 0) break;
         await this.unary<PushReply>(
           peer.client,
           "Push",
