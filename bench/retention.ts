@@ -14,6 +14,8 @@
  * spread evenly, as the gRPC bench polls. Collections are counted after five intervals: the book
  * knows a ScaledObject's clock after its fourth poll and decides ahead of the fifth. The variants:
  *   - as shipped;
+ *   - each decision's memory tree kept as decide() returned it (the policy's InProcessMemoryStore,
+ *     as the simulator keeps it), not copied into the server's records (in-place-memory-store.ts);
  *   - no policy memory kept (each decision starts afresh): the memory's share is the difference;
  *   - nothing decided ahead of the next poll (no plan per poll): deciding ahead's share.
  * Prints one JSON object and writes a block into docs/reliability.md.
@@ -22,6 +24,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
+import { InProcessMemoryStore } from "../src/policy/decider.ts";
 import type { Reading } from "../src/readings/reading.ts";
 import type { SignalReadings } from "../src/readings/signal-table.ts";
 import { DecisionBook, type ScaledObjectRequest } from "../src/server/decision-book.ts";
@@ -30,7 +33,12 @@ import { deploymentNodeOptions, imageNodeFlags } from "./support/deployment-runt
 import { parseGcTrace, type RetentionSummary, summariseRetention } from "./support/gc-trace.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const VARIANTS = ["as shipped", "no policy memory kept", "nothing decided ahead"] as const;
+const VARIANTS = [
+  "as shipped",
+  "each decision's memory tree kept",
+  "no policy memory kept",
+  "nothing decided ahead",
+] as const;
 /** Poll intervals before collections are counted: the clock is known at the fourth poll. */
 const WARM_UP_INTERVALS = 5;
 type Variant = (typeof VARIANTS)[number];
@@ -102,7 +110,9 @@ async function child(variant: Variant): Promise<void> {
     decisionTtlMs: plan.decisionTtlMs,
     ...(variant === "no policy memory kept"
       ? { memoryStore: { get: () => undefined, set: () => {}, delete: () => {} } }
-      : {}),
+      : variant === "each decision's memory tree kept"
+        ? { memoryStore: new InProcessMemoryStore() }
+        : {}),
   });
   const requests: ScaledObjectRequest[] = Array.from({ length: plan.scaledObjects }, (_, i) => ({
     name: `llm-${i}`,

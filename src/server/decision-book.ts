@@ -7,6 +7,7 @@ import type { Decision } from "../policy/decision.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
 import { DeadlineQueue } from "./deadline-queue.ts";
+import { InPlaceMemoryStore } from "./in-place-memory-store.ts";
 import { type KeptDecision, keepDecision } from "./kept-decision.ts";
 import { PollRhythm } from "./poll-rhythm.ts";
 import { SpecTemplates } from "./spec-templates.ts";
@@ -231,7 +232,7 @@ export class DecisionBook {
     this.options = options;
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES;
-    this.decider = new Decider(options.memoryStore);
+    this.decider = new Decider(options.memoryStore ?? new InPlaceMemoryStore());
     this.aheadQueue = new DeadlineQueue<AheadPlan>({
       clock: options.clock,
       isLive: (plan) => plan.entry?.ahead === plan,

@@ -143,7 +143,7 @@ describe("PeerMemoryStore", () => {
       expect(outbox.size).toBe(0);
     }
     // Still this replica's memory for its own decisions.
-    expect(store.get(KEY_A)).toBe(huge);
+    expect(store.get(KEY_A)).toEqual(huge);
   });
 
   it("queues for a peer that appears later every memory last decided here, not those received", () => {
@@ -518,7 +518,7 @@ describe("the PeerMemory service", () => {
       peersOfA = ["127.0.0.1", "127.0.0.2"];
       await eventually(() => expect(b.store.get(KEY_A)).toEqual(memory), 10_000);
       expect(b.store.get(KEY_B)).toBeUndefined();
-      expect(a.store.get(KEY_B)).toBe(huge);
+      expect(a.store.get(KEY_B)).toEqual(huge);
     } finally {
       for (const r of [a, b]) {
         r.sync.close();

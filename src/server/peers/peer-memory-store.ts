@@ -1,5 +1,7 @@
 import type { MemoryStore } from "../../policy/decider.ts";
 import type { PolicyMemory } from "../../policy/memory.ts";
+import { type HeldMemory, InPlaceMemoryStore } from "../in-place-memory-store.ts";
+import { MemoryRecord } from "../memory-record.ts";
 import type { MemoryEntryMessage, ValidEntry } from "./wire.ts";
 import {
   MAX_ENTRIES_PER_MESSAGE,
@@ -8,30 +10,28 @@ import {
   memoryJsonOf,
 } from "./wire.ts";
 
-/**
- * One key's memory and the instant of the decision that made it. The JSON is written only when
- * sent (kept, it would add ~1.2 KB per ScaledObject: a 60 % heavier store).
- */
-interface Stamped {
-  readonly memory: PolicyMemory;
-  readonly decidedAtMs: number;
-  /** Decided here (not received): this replica is the one to send it. */
-  readonly local: boolean;
-}
+/** Reads a key's memories and their stamp at the moment of sending. */
+type HeldReader = (key: string) => HeldMemory | undefined;
 
-/** The memories decided here that one peer has not acknowledged yet, newest per key. */
+/**
+ * The keys whose memory was decided here and one peer has not acknowledged yet, each with the
+ * instant of its latest decision. The memory itself is read from the store when sent: it is
+ * overwritten in place at every decision, so the newest is what goes.
+ */
 export class Outbox {
-  private readonly pending = new Map<string, Stamped>();
+  private readonly pending = new Map<string, number>();
 
   private readonly maxEntries: number;
+  private readonly heldFor: HeldReader;
 
-  constructor(maxEntries: number) {
+  constructor(maxEntries: number, heldFor: HeldReader) {
     this.maxEntries = maxEntries;
+    this.heldFor = heldFor;
   }
 
-  add(key: string, stamped: Stamped): void {
+  add(key: string, decidedAtMs: number): void {
     this.pending.delete(key);
-    this.pending.set(key, stamped);
+    this.pending.set(key, decidedAtMs);
     // A peer that stays away long enough loses the oldest entries, never unbounded memory: it
     // catches up from a snapshot when it comes back, or at the key's next decision.
     while (this.pending.size > this.maxEntries) {
@@ -46,22 +46,25 @@ export class Outbox {
 
   /**
    * The next batch, oldest first, bounded in entries and characters (at least one entry while a
-   * sendable one waits). A memory whose JSON is longer than a peer accepts is dropped here, unsent:
-   * the policy's own bounds never reach that size, and measuring it here rather than at every
-   * decision costs one JSON text per memory sent instead of one more per decision.
+   * sendable one waits). Dropped here, unsent: a key forgotten since, or whose memory is now a
+   * peer's later one (that peer sends it); and a memory whose JSON is longer than a peer accepts
+   * (the policy's own bounds never reach that size, and measuring it here rather than at every
+   * decision costs one JSON text per memory sent instead of one more per decision).
    */
   nextBatch(): MemoryEntryMessage[] {
     const batch: MemoryEntryMessage[] = [];
     let characters = 0;
-    for (const [key, stamped] of this.pending) {
+    for (const [key, decidedAtMs] of this.pending) {
       if (batch.length >= MAX_ENTRIES_PER_MESSAGE) break;
-      const memoryJson = memoryJsonOf(stamped.memory);
-      if (memoryJson.length > MAX_MEMORY_JSON_CHARACTERS) {
+      const held = this.heldFor(key);
+      const memoryJson =
+        held?.local && held.decidedAtMs === decidedAtMs ? memoryJsonOf(held.current.memory) : "";
+      if (memoryJson === "" || memoryJson.length > MAX_MEMORY_JSON_CHARACTERS) {
         this.pending.delete(key);
         continue;
       }
       if (batch.length > 0 && characters + memoryJson.length > MAX_MESSAGE_CHARACTERS) break;
-      batch.push({ key, decidedAtMs: stamped.decidedAtMs, memoryJson });
+      batch.push({ key, decidedAtMs, memoryJson });
       characters += memoryJson.length;
     }
     return batch;
@@ -70,41 +73,38 @@ export class Outbox {
   /** Drops what a peer acknowledged, unless a newer decision for the key came in meanwhile. */
   acknowledge(batch: readonly MemoryEntryMessage[]): void {
     for (const sent of batch)
-      if (this.pending.get(sent.key)?.decidedAtMs === sent.decidedAtMs) this.pending.delete(sent.key);
+      if (this.pending.get(sent.key) === sent.decidedAtMs) this.pending.delete(sent.key);
   }
-}
-
-/** Which of two memories of one key wins: the later decision; on a tie, the larger JSON text, so every replica picks the same. */
-function newer(candidate: Stamped, current: Stamped | undefined): boolean {
-  if (!current) return true;
-  if (candidate.decidedAtMs !== current.decidedAtMs) return candidate.decidedAtMs > current.decidedAtMs;
-  return memoryJsonOf(candidate.memory) > memoryJsonOf(current.memory);
 }
 
 /**
  * Policy memory shared between the scaler's replicas. Reads and writes are local and synchronous
  * (a decision never waits on a peer); every memory decided here is queued for each peer's Outbox,
  * and memories from peers replace the local one only when decided later. Bounded like the decision
- * book: beyond maxEntries the least recently updated key is forgotten.
+ * book: beyond maxEntries the least recently updated key is forgotten. Kept in place
+ * (in-place-memory-store.ts): a memory from a peer replaces the one the key's next decision starts
+ * from, never the one its latest decision started from.
  */
 export class PeerMemoryStore implements MemoryStore {
-  private readonly memories = new Map<string, Stamped>();
+  private readonly memories: InPlaceMemoryStore;
   private readonly outboxes = new Set<Outbox>();
+  /** Where a received memory is written to compare it with ours on a tie (one shape for both texts). */
+  private readonly tieBreak = new MemoryRecord();
 
   private readonly maxEntries: number;
 
   constructor(maxEntries: number) {
     this.maxEntries = maxEntries;
+    this.memories = new InPlaceMemoryStore(maxEntries);
   }
 
   get(key: string): PolicyMemory | undefined {
-    return this.memories.get(key)?.memory;
+    return this.memories.get(key);
   }
 
   set(key: string, memory: PolicyMemory, decidedAtMs: number): void {
-    const stamped = { memory, decidedAtMs, local: true };
-    this.remember(key, stamped);
-    for (const outbox of this.outboxes) outbox.add(key, stamped);
+    this.memories.set(key, memory, decidedAtMs);
+    for (const outbox of this.outboxes) outbox.add(key, decidedAtMs);
   }
 
   /** Forgets locally only (the book evicted the key here); peers keep theirs until they evict it. */
@@ -112,23 +112,33 @@ export class PeerMemoryStore implements MemoryStore {
     this.memories.delete(key);
   }
 
-  /** Keeps a peer's memory if it was decided later than ours; true when it was kept. */
+  /**
+   * Keeps a peer's memory if it was decided later than ours; true when it was kept. On a tie the
+   * larger JSON text wins, both written from records, so that every replica picks the same.
+   */
   merge(entry: ValidEntry): boolean {
-    const stamped = { memory: entry.memory, decidedAtMs: entry.decidedAtMs, local: false };
-    if (!newer(stamped, this.memories.get(entry.key))) return false;
-    this.remember(entry.key, stamped);
+    const ours = this.memories.heldFor(entry.key);
+    if (ours && entry.decidedAtMs <= ours.decidedAtMs) {
+      if (entry.decidedAtMs < ours.decidedAtMs) return false;
+      this.tieBreak.copy(entry.memory);
+      if (memoryJsonOf(this.tieBreak.memory) <= memoryJsonOf(ours.current.memory)) return false;
+    }
+    this.memories.replace(entry.key, entry.memory, entry.decidedAtMs);
     return true;
   }
 
   /**
-   * A queue for one peer: the memories whose latest decision was made here, then every future
-   * one. A peer found after a decision (a restarted pod has a new address, seen on the next lookup)
-   * may have copied its snapshot before it; the memories received here are the other replicas' to
+   * A queue for one peer: the keys whose latest decision was made here, then every future one. A
+   * peer found after a decision (a restarted pod has a new address, seen on the next lookup) may
+   * have copied its snapshot before it; the memories received here are the other replicas' to
    * send, and they send them the same way.
    */
   openOutbox(): Outbox {
-    const outbox = new Outbox(this.maxEntries);
-    for (const [key, stamped] of this.memories) if (stamped.local) outbox.add(key, stamped);
+    const outbox = new Outbox(this.maxEntries, (key) => this.memories.heldFor(key));
+    for (const key of this.memories.keys()) {
+      const held = this.memories.heldFor(key);
+      if (held?.local) outbox.add(key, held.decidedAtMs);
+    }
     this.outboxes.add(outbox);
     return outbox;
   }
@@ -143,13 +153,13 @@ export class PeerMemoryStore implements MemoryStore {
     const entries: MemoryEntryMessage[] = [];
     let characters = 0;
     for (const key of keys) {
-      const stamped = this.memories.get(key)!;
-      const memoryJson = memoryJsonOf(stamped.memory);
+      const held = this.memories.heldFor(key)!;
+      const memoryJson = memoryJsonOf(held.current.memory);
       if (memoryJson.length > MAX_MEMORY_JSON_CHARACTERS) continue;
       if (entries.length >= MAX_ENTRIES_PER_MESSAGE) return { entries, complete: false };
       if (entries.length > 0 && characters + memoryJson.length > MAX_MESSAGE_CHARACTERS)
         return { entries, complete: false };
-      entries.push({ key, decidedAtMs: stamped.decidedAtMs, memoryJson });
+      entries.push({ key, decidedAtMs: held.decidedAtMs, memoryJson });
       characters += memoryJson.length;
     }
     return { entries, complete: true };
@@ -157,14 +167,5 @@ export class PeerMemoryStore implements MemoryStore {
 
   get size(): number {
     return this.memories.size;
-  }
-
-  private remember(key: string, stamped: Stamped): void {
-    this.memories.delete(key);
-    this.memories.set(key, stamped);
-    while (this.memories.size > this.maxEntries) {
-      const oldest = this.memories.keys().next().value as string;
-      this.memories.delete(oldest);
-    }
   }
 }
