@@ -6,8 +6,11 @@ import { MemoryRecord } from "./memory-record.ts";
 export interface HeldMemory {
   /** The memory the key's next decision starts from. */
   readonly current: MemoryRecord;
-  /** The memory the key's latest decision started from, as it was then (the server keeps it for /debug). */
-  readonly spare: MemoryRecord;
+  /**
+   * The memory the key's latest decision started from, as it was then (the server keeps it for
+   * /debug); the next decision's memory is written here. None until the key's second memory.
+   */
+  readonly spare: MemoryRecord | undefined;
   /** The instant of the decision that made `current`'s memory. */
   readonly decidedAtMs: number;
   /** `current` was decided here (not received from a peer). */
@@ -43,11 +46,17 @@ export class InPlaceMemoryStore implements MemoryStore {
 
   /** The memory of a decision made here. */
   set(key: string, memory: PolicyMemory, decidedAtMs: number): void {
+    const isNew = !this.held.has(key);
     const held = this.hold(key);
-    const startedFrom = held.current;
-    held.spare.copy(memory);
-    held.current = held.spare;
-    held.spare = startedFrom;
+    if (isNew) {
+      // No decision started from a memory of this key: nothing to keep as it was.
+      held.current.copy(memory);
+    } else {
+      const into = held.spare ?? new MemoryRecord();
+      into.copy(memory);
+      held.spare = held.current;
+      held.current = into;
+    }
     held.decidedAtMs = decidedAtMs;
     held.local = true;
   }
@@ -80,7 +89,7 @@ export class InPlaceMemoryStore implements MemoryStore {
   private hold(key: string): Writable<HeldMemory> {
     let held = this.held.get(key);
     if (!held) {
-      held = { current: new MemoryRecord(), spare: new MemoryRecord(), decidedAtMs: 0, local: false };
+      held = { current: new MemoryRecord(), spare: undefined, decidedAtMs: 0, local: false };
       this.held.set(key, held);
     } else if (this.maxEntries !== undefined) {
       // Re-inserted: the map's order is least recently written first.

@@ -1,6 +1,6 @@
 import type { CapacityMemory } from "../policy/capacity.ts";
 import type { InflowSample } from "../policy/forecast.ts";
-import type { LastGood, LastGoodReadings, PolicyMemory } from "../policy/memory.ts";
+import type { LastGoodReadings, PolicyMemory } from "../policy/memory.ts";
 import type { RecentAnswer } from "../policy/scale-down-delay.ts";
 import type { Smoothed, SmoothedReadings } from "../policy/smoothing.ts";
 import { type InstantaneousGaugeKey, SIGNAL_KEYS, signalKeysWhere } from "../readings/signal-table.ts";
@@ -42,7 +42,7 @@ export class MemoryRecord {
   };
 
   // Made at the first copy that needs them, then kept for every later one.
-  private lastGood: Slots<LastGoodReadings> | undefined;
+  private lastGood: Writable<LastGoodReadings> | undefined;
   private smoothed: Slots<SmoothedReadings> | undefined;
   private readonly smoothedSlots: Partial<Record<InstantaneousGaugeKey, Writable<Smoothed>>> = {};
   private capacity: Slots<CapacityMemory> | undefined;
@@ -63,12 +63,18 @@ export class MemoryRecord {
     to.inflowRisingSinceMs = from.inflowRisingSinceMs;
   }
 
+  /**
+   * The record's last-good object gains a key the first time a memory has it and keeps it after
+   * (undefined while absent): one shape once the fleet's signals have been seen, and no room for
+   * the signals a ScaledObject never reads.
+   */
   private copyLastGood(from: LastGoodReadings): LastGoodReadings {
-    const to =
-      this.lastGood ??
-      (Object.fromEntries(SIGNAL_KEYS.map((key) => [key, undefined])) as Slots<LastGoodReadings>);
+    const to: Writable<LastGoodReadings> = this.lastGood ?? {};
     this.lastGood = to;
-    for (const key of SIGNAL_KEYS) to[key] = from[key] as LastGood | undefined;
+    for (const key of SIGNAL_KEYS) {
+      const reading = from[key];
+      if (reading !== undefined || key in to) to[key] = reading;
+    }
     return to;
   }
 
