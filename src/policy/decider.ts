@@ -8,6 +8,10 @@ import type { PolicyMemory } from "./memory.ts";
  * Where the memory between polls is kept, by ScaledObject key. The default keeps it in the
  * process; a store that loads and saves it elsewhere (so that several scaler replicas answer
  * alike) plugs in here without touching the policy.
+ *
+ * What get() returns must stay as it is until the key's next set(): the server keeps it as the
+ * memory its latest decision started from, and decides again from it on request. A store may
+ * reuse it after that (the server's copies each memory into records it overwrites in turn).
  */
 export interface MemoryStore {
   get(key: string): PolicyMemory | undefined;
@@ -56,7 +60,8 @@ export class Decider {
   /**
    * As decide(), with the memory the decision started from: decide() is pure, so the spec, the
    * readings, the instant and that memory make the same decision again (the server keeps them
-   * rather than the decision).
+   * rather than the decision), for as long as the store keeps that memory as it is: until the
+   * key's next decision (MemoryStore).
    */
   decideFrom(
     key: string,

@@ -2,8 +2,10 @@ import { createHash } from "node:crypto";
 import type { RawInputs } from "../config/resolve.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { ScaledObjectIdentity, ScalerSpec } from "../config/spec.ts";
+import { decide } from "../policy/decide.ts";
 import { Decider, type MemoryStore } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
+import type { PolicyMemory } from "../policy/memory.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
 import { DeadlineQueue } from "./deadline-queue.ts";
@@ -179,10 +181,11 @@ const MAX_TEMPLATES = 2048;
 const MAX_TEMPLATE_BYTES = 8 * 1024 * 1024;
 
 /**
- * The default of maxBytes. A normal ScaledObject is estimated at ~5.4 KB, an upper bound: its
- * parsed spec is charged in full although ScaledObjects with the same metadata share it
- * (measured: ~2.5 KB of heap, `npm run bench:memory`), so 10,000 fit with room to spare, inside
- * the Deployment's --max-old-space-size=768.
+ * The default of maxBytes. A normal ScaledObject is estimated at ~5.4 KB: its parsed spec is
+ * charged in full although ScaledObjects with the same metadata share it (measured: ~2.5 KB of
+ * heap after one poll, `npm run bench:memory`). The estimate leaves out what a long scale-down
+ * window adds to the policy memory (~3 KB a record at 300 s, two records: docs/reliability.md's
+ * budget); 10,000 fit even so, inside the Deployment's --max-old-space-size=768.
  */
 export const DEFAULT_MAX_BOOK_BYTES = 64 * 1024 * 1024;
 
@@ -222,6 +225,7 @@ export class DecisionBook {
   private bytes = 0;
   private closed = false;
   private readonly decider: Decider;
+  private readonly memoryStore: MemoryStore;
   private readonly templates: SpecTemplates;
   /** Every entry's decision planned ahead, on one timer; a plan is live while its entry holds it. */
   private readonly aheadQueue: DeadlineQueue<AheadPlan>;
@@ -232,7 +236,8 @@ export class DecisionBook {
     this.options = options;
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES;
-    this.decider = new Decider(options.memoryStore ?? new InPlaceMemoryStore());
+    this.memoryStore = options.memoryStore ?? new InPlaceMemoryStore();
+    this.decider = new Decider(this.memoryStore);
     this.aheadQueue = new DeadlineQueue<AheadPlan>({
       clock: options.clock,
       isLive: (plan) => plan.entry?.ahead === plan,
@@ -391,11 +396,27 @@ export class DecisionBook {
     if (!this.closed) this.aheadQueue.cancelled();
   }
 
+  /**
+   * The entry's decision, remembered for its next one while the entry is the book's. An entry
+   * forgotten while its read was under way (evicted; perhaps already followed by a new entry for
+   * the same ScaledObject) still answers its waiting caller, from the memory there is, but leaves
+   * none: it would outlive the entry, or overwrite the memory the new entry's kept decision
+   * started from (the store writes in place, src/server/in-place-memory-store.ts).
+   */
+  private decideFor(
+    entry: Entry,
+    spec: ScalerSpec,
+    readings: SignalReadings,
+    nowMs: number,
+  ): { decision: Decision; startedFrom: PolicyMemory | undefined } {
+    if (this.entries.get(entry.key) === entry)
+      return this.decider.decideFrom(entry.key, spec, readings, nowMs);
+    const startedFrom = this.memoryStore.get(entry.key);
+    return { decision: decide(spec, readings, nowMs, startedFrom).decision, startedFrom };
+  }
+
   private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): KeptDecision {
-    const { decision, startedFrom } = this.decider.decideFrom(entry.key, spec, readings, nowMs);
-    // Forgotten while its read was under way: the waiting caller gets the decision, but the
-    // memory it left must not outlive the entry (nothing would ever evict it).
-    if (!this.entries.has(entry.key)) this.decider.forget(entry.key);
+    const { decision, startedFrom } = this.decideFor(entry, spec, readings, nowMs);
     // Compared before the entry's kept decision is overwritten with the new one.
     const changed = decisionChanged(decision, entry.latest);
     if (changed) entry.changes++;

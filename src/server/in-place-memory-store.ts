@@ -2,22 +2,32 @@ import type { MemoryStore } from "../policy/decider.ts";
 import type { PolicyMemory } from "../policy/memory.ts";
 import { MemoryRecord } from "./memory-record.ts";
 
-/** One key's memories: two records that trade places at every decision. */
+/** One key's memory as the store's readers see it (peers' queues and merges). */
 export interface HeldMemory {
+  /** The memory the key's next decision starts from: overwritten in place, to read, never to keep. */
+  readonly memory: PolicyMemory;
+  /** The instant of the decision that made it. */
+  readonly decidedAtMs: number;
+  /** Decided here (not received from a peer). */
+  readonly local: boolean;
+}
+
+/** One key's memories: two records that trade places at every decision made here. */
+class Held implements HeldMemory {
   /** The memory the key's next decision starts from. */
-  readonly current: MemoryRecord;
+  current = new MemoryRecord();
   /**
    * The memory the key's latest decision started from, as it was then (the server keeps it for
    * /debug); the next decision's memory is written here. None until the key's second memory.
    */
-  readonly spare: MemoryRecord | undefined;
-  /** The instant of the decision that made `current`'s memory. */
-  readonly decidedAtMs: number;
-  /** `current` was decided here (not received from a peer). */
-  readonly local: boolean;
-}
+  spare: MemoryRecord | undefined;
+  decidedAtMs = 0;
+  local = false;
 
-type Writable<T> = { -readonly [K in keyof T]: T[K] };
+  get memory(): PolicyMemory {
+    return this.current.memory;
+  }
+}
 
 /**
  * The server's policy memory per ScaledObject key, copied into objects that live as long as the
@@ -33,7 +43,7 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
  * arrive from peers without an entry in the book to evict them); without, keys leave by delete().
  */
 export class InPlaceMemoryStore implements MemoryStore {
-  private readonly held = new Map<string, Writable<HeldMemory>>();
+  private readonly held = new Map<string, Held>();
   private readonly maxEntries: number | undefined;
 
   constructor(maxEntries?: number) {
@@ -69,7 +79,7 @@ export class InPlaceMemoryStore implements MemoryStore {
     held.local = false;
   }
 
-  /** The key's memories and their stamp, to read (never to keep: they are overwritten in place). */
+  /** The key's memory and its stamp, to read (never to keep: it is overwritten in place). */
   heldFor(key: string): HeldMemory | undefined {
     return this.held.get(key);
   }
@@ -86,10 +96,10 @@ export class InPlaceMemoryStore implements MemoryStore {
     return this.held.size;
   }
 
-  private hold(key: string): Writable<HeldMemory> {
+  private hold(key: string): Held {
     let held = this.held.get(key);
     if (!held) {
-      held = { current: new MemoryRecord(), spare: undefined, decidedAtMs: 0, local: false };
+      held = new Held();
       this.held.set(key, held);
     } else if (this.maxEntries !== undefined) {
       // Re-inserted: the map's order is least recently written first.

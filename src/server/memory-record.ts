@@ -30,6 +30,8 @@ const SMOOTHED_KEYS = signalKeysWhere((a) => a.instantaneousGauge) as readonly I
  * referred to, never written (the source cache shares them between ScaledObjects).
  */
 export class MemoryRecord {
+  // Every field named: a field PolicyMemory gains fails to compile here, the reminder that copy()
+  // must write it too (the type does not check copy() itself).
   readonly memory: Slots<PolicyMemory> = {
     lastGood: undefined,
     lastDesired: undefined,
@@ -97,12 +99,14 @@ export class MemoryRecord {
     this.smoothed = to;
     for (const key of SMOOTHED_KEYS) {
       const average = from[key];
-      const slot = average && (this.smoothedSlots[key] ?? { value: average.value, atMs: average.atMs });
-      if (slot && average) {
-        slot.value = average.value;
-        slot.atMs = average.atMs;
-        this.smoothedSlots[key] = slot;
+      if (!average) {
+        to[key] = undefined;
+        continue;
       }
+      const slot = this.smoothedSlots[key] ?? { value: average.value, atMs: average.atMs };
+      slot.value = average.value;
+      slot.atMs = average.atMs;
+      this.smoothedSlots[key] = slot;
       to[key] = slot;
     }
     return to;
@@ -122,13 +126,15 @@ export class MemoryRecord {
     this.capacity = to;
     to.mixPerReplica = from.mixPerReplica;
     to.mixAtMs = from.mixAtMs;
-    const mix = from.mix && (this.mix ?? { prompt: from.mix.prompt, generated: from.mix.generated });
-    if (mix && from.mix) {
+    if (from.mix) {
+      const mix = this.mix ?? { prompt: from.mix.prompt, generated: from.mix.generated };
       mix.prompt = from.mix.prompt;
       mix.generated = from.mix.generated;
       this.mix = mix;
+      to.mix = mix;
+    } else {
+      to.mix = undefined;
     }
-    to.mix = mix;
     to.factor = from.factor;
     to.atMs = from.atMs;
     to.samples = from.samples;

@@ -246,6 +246,31 @@ describe("DecisionBook: deciding ahead of KEDA's next poll", () => {
     small.close();
   });
 
+  it("leaves a new entry's memory as it was when a forgotten entry's read of the same ScaledObject ends", async () => {
+    const small = bookOver({ maxEntries: 1 });
+    source.slow = true;
+    const forgotten = small.decisionOf(small.lookup(request), true);
+    const release = source.release;
+    source.slow = false;
+    vi.advanceTimersByTime(2000);
+    // Evicted by another ScaledObject, then back as a new entry that decides twice.
+    small.decisionOf(small.lookup({ ...request, name: "other" }), true);
+    small.decisionOf(small.lookup(request), true);
+    vi.advanceTimersByTime(TTL_MS + 1000);
+    small.decisionOf(small.lookup(request), true);
+    const kept = small.latestDecisions()[0]!;
+    const startedFrom = JSON.stringify(kept.inputs.memory);
+    expect(startedFrom).toMatch(/lastDesired/);
+    vi.advanceTimersByTime(1000);
+    release();
+    await expect(forgotten).resolves.toMatchObject({ available: true });
+    // The memory the live entry's decision started from (what /debug/decisions decides again
+    // from) is untouched.
+    expect(JSON.stringify(kept.inputs.memory)).toBe(startedFrom);
+    expect(small.latestDecisions()[0]).toBe(kept);
+    small.close();
+  });
+
   it("starts no second read while one is under way", () => {
     learnAnEightSecondClock();
     // A stream's refresh at 30.5 s finds the reading missing and waits for it.

@@ -26,7 +26,7 @@ const anyMemory: fc.Arbitrary<PolicyMemory> = fc.record(
     smoothed: fc.record({ kvCacheUsage: smoothed, gpuUtilisation: smoothed }, optional),
     capacity: fc.record(
       {
-        mixPerReplica: fc.record({ v: figure }).map(({ v }) => v + 1),
+        mixPerReplica: figure.map((v) => v + 1),
         mixAtMs: instant,
         mix: fc.record({ prompt: figure, generated: figure }),
         factor: figure.map((v) => v + 0.01),

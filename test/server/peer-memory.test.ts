@@ -13,6 +13,7 @@ import { entryKey } from "../../src/server/decision-book.ts";
 import { PeerMemoryStore } from "../../src/server/peers/peer-memory-store.ts";
 import { callerIp, PeerSync } from "../../src/server/peers/peer-sync.ts";
 import {
+  canonicalMemoryJsonOf,
   MAX_ENTRIES_PER_MESSAGE,
   MAX_MEMORY_JSON_CHARACTERS,
   MAX_MESSAGE_CHARACTERS,
@@ -92,6 +93,25 @@ describe("PeerMemoryStore", () => {
     );
   });
 
+  it("breaks a tie on the memory, not on the order its objects were built in", () => {
+    const store = new PeerMemoryStore(10);
+    const waiting = { ok: true as const, value: 2, observedAtMs: 5 };
+    const backlog = { ok: true as const, value: 40, observedAtMs: 5 };
+    store.set(KEY_A, { lastGood: { vllmWaiting: waiting, queueBacklog: backlog } }, 10);
+    const order = Object.keys(store.get(KEY_A)?.lastGood ?? {});
+    expect(order).toHaveLength(2);
+    // The same memory from a peer, stamped the same, its keys the other way round: not newer.
+    const reversed = Object.fromEntries(
+      [...order].reverse().map((key) => [key, key === "vllmWaiting" ? waiting : backlog]),
+    );
+    expect(Object.keys(reversed)).toEqual([...order].reverse());
+    expect(store.merge(entry(KEY_A, 10, { lastGood: reversed }))).toBe(false);
+    // Still ours to send to the other peers.
+    const outbox = store.openOutbox();
+    expect(outbox.nextBatch().map((e) => e.key)).toEqual([KEY_A]);
+    expect(canonicalMemoryJsonOf({ lastGood: reversed })).toBe(canonicalMemoryJsonOf(store.get(KEY_A)!));
+  });
+
   it("lets a local decision replace an older peer memory and an older peer memory not replace a newer local one", () => {
     const store = new PeerMemoryStore(10);
     store.set(KEY_A, { lastDesired: 5 }, 2000);
@@ -99,6 +119,27 @@ describe("PeerMemoryStore", () => {
     expect(store.get(KEY_A)).toEqual({ lastDesired: 5 });
     expect(store.merge(entry(KEY_A, 2001, { lastDesired: 9 }))).toBe(true);
     expect(store.get(KEY_A)).toEqual({ lastDesired: 9 });
+  });
+
+  it("sends no memory of a key a peer has since decided later, nor of one forgotten since", () => {
+    const KEY_C = "c".repeat(43);
+    const merged = new PeerMemoryStore(10);
+    const toPeer = merged.openOutbox();
+    merged.set(KEY_A, { lastDesired: 1 }, 1);
+    merged.set(KEY_B, { lastDesired: 2 }, 2);
+    // A peer decided KEY_A later: that peer sends its memory; ours is obsolete.
+    expect(merged.merge(entry(KEY_A, 3, { lastDesired: 7 }))).toBe(true);
+    expect(toPeer.nextBatch().map((e) => e.key)).toEqual([KEY_B]);
+
+    const bounded = new PeerMemoryStore(2);
+    const toOther = bounded.openOutbox();
+    bounded.set(KEY_A, { lastDesired: 1 }, 1);
+    bounded.set(KEY_B, { lastDesired: 2 }, 2);
+    // A third key, from a peer, makes the store forget KEY_A (the least recently written).
+    expect(bounded.merge(entry(KEY_C, 3))).toBe(true);
+    expect(toOther.nextBatch().map((e) => e.key)).toEqual([KEY_B]);
+    // Neither stays queued.
+    for (const outbox of [toPeer, toOther]) expect(outbox.size).toBe(1);
   });
 
   it("queues each local decision for every peer, newest per key, in bounded batches, until acknowledged", () => {

@@ -1,9 +1,9 @@
 import type { MemoryStore } from "../../policy/decider.ts";
 import type { PolicyMemory } from "../../policy/memory.ts";
 import { type HeldMemory, InPlaceMemoryStore } from "../in-place-memory-store.ts";
-import { MemoryRecord } from "../memory-record.ts";
 import type { MemoryEntryMessage, ValidEntry } from "./wire.ts";
 import {
+  canonicalMemoryJsonOf,
   MAX_ENTRIES_PER_MESSAGE,
   MAX_MEMORY_JSON_CHARACTERS,
   MAX_MESSAGE_CHARACTERS,
@@ -57,9 +57,9 @@ export class Outbox {
     for (const [key, decidedAtMs] of this.pending) {
       if (batch.length >= MAX_ENTRIES_PER_MESSAGE) break;
       const held = this.heldFor(key);
-      const memoryJson =
-        held?.local && held.decidedAtMs === decidedAtMs ? memoryJsonOf(held.current.memory) : "";
-      if (memoryJson === "" || memoryJson.length > MAX_MEMORY_JSON_CHARACTERS) {
+      const stillOurs = held?.local === true && held.decidedAtMs === decidedAtMs;
+      const memoryJson = stillOurs ? memoryJsonOf(held.memory) : undefined;
+      if (memoryJson === undefined || memoryJson.length > MAX_MEMORY_JSON_CHARACTERS) {
         this.pending.delete(key);
         continue;
       }
@@ -88,8 +88,6 @@ export class Outbox {
 export class PeerMemoryStore implements MemoryStore {
   private readonly memories: InPlaceMemoryStore;
   private readonly outboxes = new Set<Outbox>();
-  /** Where a received memory is written to compare it with ours on a tie (one shape for both texts). */
-  private readonly tieBreak = new MemoryRecord();
 
   private readonly maxEntries: number;
 
@@ -114,14 +112,13 @@ export class PeerMemoryStore implements MemoryStore {
 
   /**
    * Keeps a peer's memory if it was decided later than ours; true when it was kept. On a tie the
-   * larger JSON text wins, both written from records, so that every replica picks the same.
+   * larger canonical JSON text wins (keys sorted), so that every replica picks the same.
    */
   merge(entry: ValidEntry): boolean {
     const ours = this.memories.heldFor(entry.key);
     if (ours && entry.decidedAtMs <= ours.decidedAtMs) {
       if (entry.decidedAtMs < ours.decidedAtMs) return false;
-      this.tieBreak.copy(entry.memory);
-      if (memoryJsonOf(this.tieBreak.memory) <= memoryJsonOf(ours.current.memory)) return false;
+      if (canonicalMemoryJsonOf(entry.memory) <= canonicalMemoryJsonOf(ours.memory)) return false;
     }
     this.memories.replace(entry.key, entry.memory, entry.decidedAtMs);
     return true;
@@ -154,7 +151,7 @@ export class PeerMemoryStore implements MemoryStore {
     let characters = 0;
     for (const key of keys) {
       const held = this.memories.heldFor(key)!;
-      const memoryJson = memoryJsonOf(held.current.memory);
+      const memoryJson = memoryJsonOf(held.memory);
       if (memoryJson.length > MAX_MEMORY_JSON_CHARACTERS) continue;
       if (entries.length >= MAX_ENTRIES_PER_MESSAGE) return { entries, complete: false };
       if (entries.length > 0 && characters + memoryJson.length > MAX_MESSAGE_CHARACTERS)

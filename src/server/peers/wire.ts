@@ -18,6 +18,22 @@ export function memoryJsonOf(memory: PolicyMemory): string {
   return JSON.stringify(memory, (key, value: unknown) => (key === "ok" ? undefined : value));
 }
 
+/**
+ * A memory's JSON with every object's keys in sorted order, absent and undefined fields alike
+ * left out: the same text for the same memory whatever order its objects were built in (a
+ * record's last-good object gains keys in the order its memories brought them). For comparing
+ * memories, never sent.
+ */
+export function canonicalMemoryJsonOf(memory: PolicyMemory): string {
+  return JSON.stringify(memory, (key, value: unknown) => {
+    if (key === "ok") return undefined;
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+    const sorted: Record<string, unknown> = {};
+    for (const name of Object.keys(value).sort()) sorted[name] = (value as Record<string, unknown>)[name];
+    return sorted;
+  });
+}
+
 /** One ScaledObject's memory as it travels between replicas. */
 export interface MemoryEntryMessage {
   key: string;
