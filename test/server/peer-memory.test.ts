@@ -138,7 +138,7 @@ describe("PeerMemoryStore", () => {
     // A third key, from a peer, makes the store forget KEY_A (the least recently written).
     expect(bounded.merge(entry(KEY_C, 3))).toBe(true);
     expect(toOther.nextBatch().map((e) => e.key)).toEqual([KEY_B]);
-    // Neither stays queued.
+    // Neither stays queued: only KEY_B does, sent and not yet acknowledged.
     for (const outbox of [toPeer, toOther]) expect(outbox.size).toBe(1);
   });
 
