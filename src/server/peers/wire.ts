@@ -14,22 +14,26 @@ import {
  * unknown field, so during a rolling upgrade no memory would be shared either way.
  */
 export function memoryJsonOf(memory: PolicyMemory): string {
-  // PolicyMemory has no other `ok` field.
-  return JSON.stringify(memory, (key, value: unknown) => (key === "ok" ? undefined : value));
+  return JSON.stringify(memory, withoutOk);
+}
+
+/** JSON.stringify's replacer for a memory: leaves out the last good readings' `ok` (PolicyMemory has no other). */
+function withoutOk(key: string, value: unknown): unknown {
+  return key === "ok" ? undefined : value;
 }
 
 /**
- * A memory's JSON with every object's keys in sorted order, absent and undefined fields alike
+ * A memory's JSON as memoryJsonOf writes it, with every object's keys in sorted order, absent and undefined fields alike
  * left out: the same text for the same memory whatever order its objects were built in (a
  * record's last-good object gains keys in the order its memories brought them). For comparing
  * memories, never sent.
  */
 export function canonicalMemoryJsonOf(memory: PolicyMemory): string {
   return JSON.stringify(memory, (key, value: unknown) => {
-    if (key === "ok") return undefined;
-    if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+    const kept = withoutOk(key, value);
+    if (kept === null || typeof kept !== "object" || Array.isArray(kept)) return kept;
     const sorted: Record<string, unknown> = {};
-    for (const name of Object.keys(value).sort()) sorted[name] = (value as Record<string, unknown>)[name];
+    for (const name of Object.keys(kept).sort()) sorted[name] = (kept as Record<string, unknown>)[name];
     return sorted;
   });
 }
