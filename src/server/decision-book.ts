@@ -11,6 +11,7 @@ import type { SignalSource } from "../sources/signal-source.ts";
 import { DeadlineQueue } from "./deadline-queue.ts";
 import { InPlaceMemoryStore } from "./in-place-memory-store.ts";
 import { type KeptDecision, keepDecision } from "./kept-decision.ts";
+import { NameIndex, type RememberedMetadata, rememberMetadata } from "./name-index.ts";
 import { PollRhythm } from "./poll-rhythm.ts";
 import { SpecTemplates } from "./spec-templates.ts";
 
@@ -22,11 +23,9 @@ interface Entry {
   readonly identity: ScaledObjectIdentity;
   /**
    * The metadata it was created with, when short enough to find the entry by comparing it
-   * (a copy, with its key count); long metadata is found by its digest instead.
+   * (a copy); long metadata is found by its digest instead.
    */
-  readonly metadata:
-    | { readonly values: Readonly<Record<string, string>>; readonly count: number }
-    | undefined;
+  readonly metadata: RememberedMetadata | undefined;
   /** The Decider's key for this ScaledObject's memory. */
   readonly key: string;
   readonly spec: ScalerSpec | ConfigError;
@@ -107,40 +106,11 @@ function contentOf(request: ScaledObjectRequest): string {
   return text;
 }
 
-/** The ScaledObject's name and namespace as one string, length-prefixed so no two read alike. */
-function nameKeyOf(request: ScaledObjectIdentity): string {
-  return `${request.namespace.length}:${request.namespace}${request.name}`;
-}
-
 /** Characters of the request's metadata (keys and values), counted without allocating. */
 function metadataCharacters(metadata: Readonly<Record<string, string>>): number {
   let characters = 0;
   for (const key in metadata) characters += key.length + (metadata[key]?.length ?? 0);
   return characters;
-}
-
-/** Whether the request carries exactly the remembered metadata (KEDA sends it in any order). */
-function sameMetadata(
-  remembered: NonNullable<Entry["metadata"]>,
-  metadata: Readonly<Record<string, string>>,
-): boolean {
-  let count = 0;
-  for (const key in metadata) {
-    if (!Object.hasOwn(remembered.values, key) || remembered.values[key] !== metadata[key]) return false;
-    count++;
-  }
-  return count === remembered.count;
-}
-
-/** A copy of the metadata that keeps no reference to the request (and has no prototype). */
-function metadataCopy(metadata: Readonly<Record<string, string>>): NonNullable<Entry["metadata"]> {
-  const values: Record<string, string> = Object.create(null);
-  let count = 0;
-  for (const key in metadata) {
-    values[key] = metadata[key] ?? "";
-    count++;
-  }
-  return { values, count };
 }
 
 /**
@@ -215,11 +185,8 @@ export function decisionChanged(decision: ChangeFields, previous: ChangeFields |
  */
 export class DecisionBook {
   private readonly entries = new Map<string, Entry>();
-  /**
-   * The entries with short metadata by name and namespace: the common lookup, with no hashing.
-   * Usually one per name; more while a ScaledObject's metadata is being changed.
-   */
-  private readonly byName = new Map<string, Entry[]>();
+  /** The entries with short metadata by namespace and name: the common lookup, with no hashing. */
+  private readonly byName = new NameIndex<Entry>();
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private bytes = 0;
@@ -428,14 +395,10 @@ export class DecisionBook {
   }
 
   private entryFor(request: ScaledObjectRequest): Entry {
-    const compared = metadataCharacters(request.scalerMetadata) <= MAX_COMPARED_CHARACTERS;
-    const nameKey = compared ? nameKeyOf(request) : undefined;
-    const named = nameKey !== undefined ? this.byName.get(nameKey) : undefined;
     // Found by name in the common case; otherwise by digest (long metadata, or a name already
-    // holding its share of metadata variants), computed only when the name lookup misses.
-    const found = named?.find(
-      (entry) => entry.metadata !== undefined && sameMetadata(entry.metadata, request.scalerMetadata),
-    );
+    // holding its share of metadata variants), computed only when the name lookup misses. The
+    // comparison costs at most the remembered metadata's size, at most MAX_COMPARED_CHARACTERS.
+    const found = this.byName.find(request);
     const key = found ? found.key : entryKey(request);
     const existing = found ?? this.entries.get(key);
     if (existing) {
@@ -450,8 +413,10 @@ export class DecisionBook {
       return existing;
     }
     const identity = { name: request.name, namespace: request.namespace };
-    const indexed = nameKey !== undefined && (named?.length ?? 0) < MAX_VARIANTS_PER_NAME;
-    const metadata = indexed ? metadataCopy(request.scalerMetadata) : undefined;
+    const characters = metadataCharacters(request.scalerMetadata);
+    const indexed =
+      characters <= MAX_COMPARED_CHARACTERS && this.byName.variants(identity) < MAX_VARIANTS_PER_NAME;
+    const metadata = indexed ? rememberMetadata(request.scalerMetadata) : undefined;
     const { spec, bytes } = this.templates.specFor(identity, request.scalerMetadata, contentOf(request));
     const entry: Entry = {
       identity,
@@ -465,23 +430,13 @@ export class DecisionBook {
       changes: 0,
       rhythm: undefined,
       ahead: undefined,
-      bytes: ENTRY_OVERHEAD_BYTES + bytes + (indexed ? 2 * metadataCharacters(request.scalerMetadata) : 0),
+      bytes: ENTRY_OVERHEAD_BYTES + bytes + (indexed ? 2 * characters : 0),
     };
     this.entries.set(key, entry);
-    if (indexed) {
-      if (named) named.push(entry);
-      else this.byName.set(nameKey, [entry]);
-    }
+    if (indexed) this.byName.add(entry);
     this.bytes += entry.bytes;
     this.evictBeyondBound();
     return entry;
-  }
-
-  private forgetByName(entry: Entry): void {
-    const nameKey = nameKeyOf(entry.identity);
-    const remaining = this.byName.get(nameKey)?.filter((named) => named !== entry) ?? [];
-    if (remaining.length > 0) this.byName.set(nameKey, remaining);
-    else this.byName.delete(nameKey);
   }
 
   private evictBeyondBound(): void {
@@ -491,7 +446,7 @@ export class DecisionBook {
       const oldest = this.entries.get(oldestKey);
       this.entries.delete(oldestKey);
       this.decider.forget(oldestKey);
-      if (oldest?.metadata) this.forgetByName(oldest);
+      if (oldest?.metadata) this.byName.remove(oldest);
       if (oldest) {
         this.cancelAhead(oldest);
         this.bytes -= oldest.bytes;
