@@ -217,18 +217,10 @@ export class ExternalScalerService {
 
   /** The method's metric series, labelled once rather than on every call. */
   private meterFor(method: string): { answered(code: grpc.status, startedMs: number): void } {
-    const duration = this.deps.metrics.rpcDuration.labels(method);
-    const counters = new Map<grpc.status, { inc(): void }>();
+    const meter = this.deps.metrics.meterFor(method);
     return {
-      answered: (code, startedMs) => {
-        duration.observe((performance.now() - startedMs) / 1000);
-        let counter = counters.get(code);
-        if (!counter) {
-          counter = this.deps.metrics.rpcRequests.labels(method, grpc.status[code]);
-          counters.set(code, counter);
-        }
-        counter.inc();
-      },
+      answered: (code, startedMs) =>
+        meter.answered(grpc.status[code] ?? String(code), (performance.now() - startedMs) / 1000),
     };
   }
 

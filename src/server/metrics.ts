@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { RpcMeter } from "./rpc-meter.ts";
 
 const PREFIX = "keda_llm_scaler_";
 /**
@@ -13,6 +14,7 @@ export class ScalerMetrics {
     help: "ExternalScaler RPCs answered, by method and gRPC status code.",
     labelNames: ["method", "code"] as const,
     registers: [this.registry],
+    collect: () => this.flushMeters(),
   });
 
   readonly rpcDuration = new Histogram({
@@ -21,6 +23,7 @@ export class ScalerMetrics {
     labelNames: ["method"] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
+    collect: () => this.flushMeters(),
   });
 
   readonly openStreams = new Gauge({
@@ -29,6 +32,26 @@ export class ScalerMetrics {
     labelNames: ["method"] as const,
     registers: [this.registry],
   });
+
+  private readonly meters: RpcMeter[] = [];
+
+  /**
+   * A unary method's answers, counted in rpc_requests_total and rpc_duration_seconds: recorded
+   * in batches (rpc-meter.ts), every one of them handed over before a scrape reads the series.
+   */
+  meterFor(method: string): RpcMeter {
+    const duration = this.rpcDuration.labels(method);
+    const meter = new RpcMeter({
+      observe: (seconds) => duration.observe(seconds),
+      count: (code, count) => this.rpcRequests.inc({ method, code }, count),
+    });
+    this.meters.push(meter);
+    return meter;
+  }
+
+  private flushMeters(): void {
+    for (const meter of this.meters) meter.flush();
+  }
 
   constructor(options: { processMetrics?: boolean } = {}) {
     // No prefix on prom-client's defaults: the standard Node.js dashboards and alerts (and the
