@@ -190,28 +190,38 @@ export class ExternalScalerService {
     handle: (request: Req, call: grpc.ServerUnaryCall<unknown, unknown>) => Res | Promise<Res>,
   ): grpc.handleUnaryCall<Req, Res> {
     const meter = this.meterFor(method);
+    // Made once per method, not per call: the common answer is synchronous and needs no closure.
+    const succeed = (callback: grpc.sendUnaryData<Res>, response: Res, started: number) => {
+      meter.answered(grpc.status.OK, started);
+      callback(null, response);
+    };
+    const fail = (
+      call: grpc.ServerUnaryCall<Req, Res>,
+      callback: grpc.sendUnaryData<Res>,
+      error: unknown,
+      started: number,
+    ) => {
+      const serviceError = toServiceError(error);
+      meter.answered(serviceError.code, started);
+      if (serviceError.code === grpc.status.INTERNAL)
+        this.deps.logger.error({ err: error, method }, "RPC failed");
+      if (!call.cancelled) callback(serviceError);
+    };
     return (call, callback) => {
       const started = performance.now();
-      const succeed = (response: Res) => {
-        meter.answered(grpc.status.OK, started);
-        callback(null, response);
-      };
-      const fail = (error: unknown) => {
-        const serviceError = toServiceError(error);
-        meter.answered(serviceError.code, started);
-        if (serviceError.code === grpc.status.INTERNAL)
-          this.deps.logger.error({ err: error, method }, "RPC failed");
-        if (!call.cancelled) callback(serviceError);
-      };
       let response: Res | Promise<Res>;
       try {
         response = handle(call.request, call as grpc.ServerUnaryCall<unknown, unknown>);
       } catch (error) {
-        fail(error);
+        fail(call, callback, error, started);
         return;
       }
-      if (response instanceof Promise) response.then(succeed, fail);
-      else succeed(response);
+      if (response instanceof Promise)
+        response.then(
+          (answer) => succeed(callback, answer, started),
+          (error: unknown) => fail(call, callback, error, started),
+        );
+      else succeed(callback, response, started);
     };
   }
 
