@@ -106,11 +106,15 @@ function contentOf(request: ScaledObjectRequest): string {
   return text;
 }
 
-/** Characters of the request's metadata (keys and values), counted without allocating. */
-function metadataCharacters(metadata: Readonly<Record<string, string>>): number {
+/** Keys and characters (keys and values) of the request's metadata, counted without allocating. */
+function metadataSize(metadata: Readonly<Record<string, string>>): { keys: number; characters: number } {
+  let keys = 0;
   let characters = 0;
-  for (const key in metadata) characters += key.length + (metadata[key]?.length ?? 0);
-  return characters;
+  for (const key in metadata) {
+    keys++;
+    characters += key.length + (metadata[key]?.length ?? 0);
+  }
+  return { keys, characters };
 }
 
 /**
@@ -119,6 +123,13 @@ function metadataCharacters(metadata: Readonly<Record<string, string>>): number 
  * Longer ones are found by their digest, so the index never holds a tenant's bulk.
  */
 const MAX_COMPARED_CHARACTERS = 1024;
+
+/**
+ * And at most this many keys: a comparison looks for each of a request's keys among the
+ * remembered ones (name-index.ts), so its cost grows with the square of their number. A normal
+ * ScaledObject has a dozen or fewer.
+ */
+const MAX_COMPARED_KEYS = 32;
 
 /**
  * Metadata variants of one ScaledObject found by comparison (a ScaledObject being edited has two
@@ -397,7 +408,7 @@ export class DecisionBook {
   private entryFor(request: ScaledObjectRequest): Entry {
     // Found by name in the common case; otherwise by digest (long metadata, or a name already
     // holding its share of metadata variants), computed only when the name lookup misses. The
-    // comparison costs at most the remembered metadata's size, at most MAX_COMPARED_CHARACTERS.
+    // comparisons are bounded by what is indexed (MAX_COMPARED_CHARACTERS, MAX_COMPARED_KEYS).
     const found = this.byName.find(request);
     const key = found ? found.key : entryKey(request);
     const existing = found ?? this.entries.get(key);
@@ -413,9 +424,11 @@ export class DecisionBook {
       return existing;
     }
     const identity = { name: request.name, namespace: request.namespace };
-    const characters = metadataCharacters(request.scalerMetadata);
+    const { keys, characters } = metadataSize(request.scalerMetadata);
     const indexed =
-      characters <= MAX_COMPARED_CHARACTERS && this.byName.variants(identity) < MAX_VARIANTS_PER_NAME;
+      characters <= MAX_COMPARED_CHARACTERS &&
+      keys <= MAX_COMPARED_KEYS &&
+      this.byName.variants(identity) < MAX_VARIANTS_PER_NAME;
     const metadata = indexed ? rememberMetadata(request.scalerMetadata) : undefined;
     const { spec, bytes } = this.templates.specFor(identity, request.scalerMetadata, contentOf(request));
     const entry: Entry = {

@@ -72,6 +72,13 @@ function toRequest(ref: ScaledObjectRefMessage | null | undefined): ScaledObject
   return { name: ref.name, namespace: ref.namespace, scalerMetadata };
 }
 
+/** The status name of a successful answer, as rpc_requests_total labels it. */
+const OK = grpc.status[grpc.status.OK];
+
+function secondsSince(startedMs: number): number {
+  return (performance.now() - startedMs) / 1000;
+}
+
 /** Desired-replica mode: target 1, so the HPA's ceil(value / target) is the count itself. */
 function metricSpecsFor(spec: ScalerSpec): GetMetricSpecResponseMessage {
   return { metricSpecs: [{ metricName: spec.target.metricName, targetSize: 1, targetSizeFloat: 1 }] };
@@ -189,11 +196,13 @@ export class ExternalScalerService {
     method: string,
     handle: (request: Req, call: grpc.ServerUnaryCall<unknown, unknown>) => Res | Promise<Res>,
   ): grpc.handleUnaryCall<Req, Res> {
-    const meter = this.meterFor(method);
+    const meter = this.deps.metrics.meterFor(method);
     // Made once per method, not per call: the common answer is synchronous and needs no closure.
+    // Each answer is counted after it is sent, so a batch handed to prom-client never delays one.
     const succeed = (callback: grpc.sendUnaryData<Res>, response: Res, started: number) => {
-      meter.answered(grpc.status.OK, started);
+      const seconds = secondsSince(started);
       callback(null, response);
+      meter.answered(OK, seconds);
     };
     const fail = (
       call: grpc.ServerUnaryCall<Req, Res>,
@@ -201,11 +210,12 @@ export class ExternalScalerService {
       error: unknown,
       started: number,
     ) => {
+      const seconds = secondsSince(started);
       const serviceError = toServiceError(error);
-      meter.answered(serviceError.code, started);
       if (serviceError.code === grpc.status.INTERNAL)
         this.deps.logger.error({ err: error, method }, "RPC failed");
       if (!call.cancelled) callback(serviceError);
+      meter.answered(grpc.status[serviceError.code] ?? String(serviceError.code), seconds);
     };
     return (call, callback) => {
       const started = performance.now();
@@ -222,15 +232,6 @@ export class ExternalScalerService {
           (error: unknown) => fail(call, callback, error, started),
         );
       else succeed(callback, response, started);
-    };
-  }
-
-  /** The method's metric series, labelled once rather than on every call. */
-  private meterFor(method: string): { answered(code: grpc.status, startedMs: number): void } {
-    const meter = this.deps.metrics.meterFor(method);
-    return {
-      answered: (code, startedMs) =>
-        meter.answered(grpc.status[code] ?? String(code), (performance.now() - startedMs) / 1000),
     };
   }
 

@@ -33,24 +33,28 @@ export class ScalerMetrics {
     registers: [this.registry],
   });
 
-  private readonly meters: RpcMeter[] = [];
+  private readonly meters = new Map<string, RpcMeter>();
 
   /**
    * A unary method's answers, counted in rpc_requests_total and rpc_duration_seconds: recorded
    * in batches (rpc-meter.ts), every one of them handed over before a scrape reads the series.
+   * One meter per method, however many servers share these metrics.
    */
   meterFor(method: string): RpcMeter {
-    const duration = this.rpcDuration.labels(method);
-    const meter = new RpcMeter({
-      observe: (seconds) => duration.observe(seconds),
-      count: (code, count) => this.rpcRequests.inc({ method, code }, count),
-    });
-    this.meters.push(meter);
+    let meter = this.meters.get(method);
+    if (!meter) {
+      const duration = this.rpcDuration.labels(method);
+      meter = new RpcMeter({
+        observe: (seconds) => duration.observe(seconds),
+        count: (code, count) => this.rpcRequests.inc({ method, code }, count),
+      });
+      this.meters.set(method, meter);
+    }
     return meter;
   }
 
   private flushMeters(): void {
-    for (const meter of this.meters) meter.flush();
+    for (const meter of this.meters.values()) meter.flush();
   }
 
   constructor(options: { processMetrics?: boolean } = {}) {

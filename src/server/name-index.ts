@@ -1,10 +1,12 @@
 import type { ScaledObjectIdentity } from "../config/spec.ts";
 
 /**
- * A ScaledObject's metadata as it was first sent, for finding its entry again by comparing. Kept
- * as two arrays in the order it came: KEDA sends one ScaledObject's metadata in the same order
- * poll after poll as a rule, so a comparison is one pass of identical keys (property names, which
- * V8 interns, so each is compared by reference), falling back to a search when the order changed.
+ * A ScaledObject's metadata as it was first sent, for finding its entry again by comparing: two
+ * arrays, keys and values, in the order it came. KEDA's Go client writes a map's entries in any
+ * order (Go's map order changes from call to call), so each key a request carries is looked for
+ * among the remembered ones: first at the same position, then by a scan. The keys are property
+ * names, which V8 interns, so the scan compares references; the book indexes metadata of at most
+ * a few dozen keys (MAX_COMPARED_KEYS in decision-book.ts), which bounds the scans.
  */
 export interface RememberedMetadata {
   readonly keys: readonly string[];
@@ -29,8 +31,9 @@ export function rememberMetadata(metadata: Readonly<Record<string, string>>): Re
 
 /**
  * Whether the request carries exactly the remembered metadata, in any order. The pass stops at
- * the first difference or at the remembered length: a request with far more keys, or far longer
- * values (compared by length first), costs no more than the remembered metadata's size.
+ * the first difference or once the request has more keys than remembered: it costs at most the
+ * remembered keys squared in reference comparisons, and a value compared with a remembered one
+ * of another length costs nothing more.
  */
 export function sameMetadata(
   remembered: RememberedMetadata,

@@ -156,6 +156,20 @@ describe("the decision book's bounds", () => {
     expect(book.size).toBe(50);
   });
 
+  it("finds a ScaledObject with many metadata keys again in any order (by digest: the index compares only a few dozen keys)", () => {
+    const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000 });
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`key${i}`, `value${i}`]));
+    const so = (scalerMetadata: Record<string, string>) => ({
+      name: "wide",
+      namespace: "ns",
+      scalerMetadata,
+    });
+    const first = book.lookup(so(many));
+    expect(book.lookup(so(Object.fromEntries(Object.entries(many).reverse())))).toBe(first);
+    expect(book.lookup(so({ ...many, key0: "changed" }))).not.toBe(first);
+    expect(book.size).toBe(2);
+  });
+
   it("keys entries by a digest: an invalid spec with long values keeps only short problems", () => {
     const book = new DecisionBook({ source, env, clock: Date.now, decisionTtlMs: 1000 });
     const metadata: Record<string, string> = {};

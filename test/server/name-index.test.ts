@@ -54,6 +54,13 @@ describe("sameMetadata", () => {
     expect(sameMetadata(remembered, { modelName: "llama", minReplicas: "16" })).toBe(false);
   });
 
+  it("treats keys named like Object's own members as any other key", () => {
+    const remembered = rememberMetadata({ constructor: "a", toString: "b", hasOwnProperty: "c" });
+    expect(sameMetadata(remembered, { hasOwnProperty: "c", toString: "b", constructor: "a" })).toBe(true);
+    expect(sameMetadata(remembered, { constructor: "a", toString: "b" })).toBe(false);
+    expect(sameMetadata(rememberMetadata({ modelName: "llama" }), { constructor: "a" })).toBe(false);
+  });
+
   it("keeps a copy, not the request's own object", () => {
     const sent = { modelName: "llama" };
     const remembered = rememberMetadata(sent);

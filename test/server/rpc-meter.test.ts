@@ -2,16 +2,20 @@ import fc from "fast-check";
 import { Counter, Histogram, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { ScalerMetrics } from "../../src/server/metrics.ts";
-import { RpcMeter } from "../../src/server/rpc-meter.ts";
+import { ANSWERS_PER_BATCH, RpcMeter } from "../../src/server/rpc-meter.ts";
 
 const RPC_SERIES = /^keda_llm_scaler_rpc_(requests_total|duration_seconds)/;
 
-/** The scaler's RPC series as a scrape shows them (in any order: label sets come as first seen). */
-async function rpcSeries(registry: Registry): Promise<string[]> {
-  return (await registry.metrics())
+/** The scaler's RPC series in a scrape's text (in any order: label sets come as first seen). */
+function rpcSeriesOf(text: string): string[] {
+  return text
     .split("\n")
     .filter((line) => RPC_SERIES.test(line))
     .sort();
+}
+
+async function rpcSeries(registry: Registry): Promise<string[]> {
+  return rpcSeriesOf(await registry.metrics());
 }
 
 /** What prom-client shows when every answer is observed on its own, the way the meter replaces. */
@@ -45,11 +49,21 @@ describe("RpcMeter", () => {
       seconds: fc.double({ min: 0, max: 5, noNaN: true }),
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(answer, { maxLength: 3000 }), async (answers) => {
+      fc.asyncProperty(fc.array(answer, { maxLength: 600 }), fc.nat(), async (answers, scrapeAt) => {
         const metrics = new ScalerMetrics({ processMetrics: false });
         const meters = { GetMetrics: metrics.meterFor("GetMetrics"), IsActive: metrics.meterFor("IsActive") };
-        for (const { method, code, seconds } of answers)
+        // A scrape part-way through a batch sees every answer before it; the later ones follow.
+        // (prom-client reads the series when the scrape starts, before its first await.)
+        const middle = scrapeAt % (answers.length + 1);
+        let midway: Promise<string> | undefined;
+        answers.forEach(({ method, code, seconds }, index) => {
           meters[method as keyof typeof meters].answered(code, seconds);
+          if (index + 1 === middle) midway = metrics.registry.metrics();
+        });
+        if (midway)
+          expect(rpcSeriesOf(await midway)).toEqual(
+            await rpcSeries(observedOneByOne(answers.slice(0, middle))),
+          );
         expect(await rpcSeries(metrics.registry)).toEqual(await rpcSeries(observedOneByOne(answers)));
       }),
       { numRuns: 30 },
@@ -65,14 +79,15 @@ describe("RpcMeter", () => {
         counted[code] = (counted[code] ?? 0) + count;
       },
     });
-    for (let i = 0; i < 1023; i++) meter.answered("OK", i);
+    const last = ANSWERS_PER_BATCH - 1;
+    for (let i = 0; i < last; i++) meter.answered("OK", i);
     expect(observed).toHaveLength(0);
-    meter.answered("UNAVAILABLE", 1023);
-    expect(observed).toEqual(Array.from({ length: 1024 }, (_, i) => i));
-    expect(counted).toEqual({ OK: 1023, UNAVAILABLE: 1 });
+    meter.answered("UNAVAILABLE", last);
+    expect(observed).toEqual(Array.from({ length: ANSWERS_PER_BATCH }, (_, i) => i));
+    expect(counted).toEqual({ OK: last, UNAVAILABLE: 1 });
     // Nothing is handed over twice.
     meter.flush();
-    expect(observed).toHaveLength(1024);
-    expect(counted).toEqual({ OK: 1023, UNAVAILABLE: 1 });
+    expect(observed).toHaveLength(ANSWERS_PER_BATCH);
+    expect(counted).toEqual({ OK: last, UNAVAILABLE: 1 });
   });
 });
