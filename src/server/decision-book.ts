@@ -119,7 +119,7 @@ function metadataSize(metadata: Readonly<Record<string, string>>): { keys: numbe
 
 /**
  * Requests whose metadata is at most this long are found by name and compared entry by entry (a
- * normal ScaledObject's is a few hundred characters): a poll builds one short key, nothing else.
+ * normal ScaledObject's is a few hundred characters): a poll builds no key and hashes nothing.
  * Longer ones are found by their digest, so the index never holds a tenant's bulk.
  */
 const MAX_COMPARED_CHARACTERS = 1024;
