@@ -72,8 +72,12 @@ function toRequest(ref: ScaledObjectRefMessage | null | undefined): ScaledObject
   return { name: ref.name, namespace: ref.namespace, scalerMetadata };
 }
 
-/** The status name of a successful answer, as rpc_requests_total labels it. */
-const OK = grpc.status[grpc.status.OK];
+/** A gRPC status as rpc_requests_total labels it: its name ("OK", "UNAVAILABLE", …). */
+function statusName(code: grpc.status): string {
+  return grpc.status[code] ?? String(code);
+}
+
+const OK = statusName(grpc.status.OK);
 
 function secondsSince(startedMs: number): number {
   return (performance.now() - startedMs) / 1000;
@@ -215,7 +219,7 @@ export class ExternalScalerService {
       if (serviceError.code === grpc.status.INTERNAL)
         this.deps.logger.error({ err: error, method }, "RPC failed");
       if (!call.cancelled) callback(serviceError);
-      meter.answered(grpc.status[serviceError.code] ?? String(serviceError.code), seconds);
+      meter.answered(statusName(serviceError.code), seconds);
     };
     return (call, callback) => {
       const started = performance.now();
@@ -309,7 +313,7 @@ export class ExternalScalerService {
         if (!this.openStreams.delete(stream)) return;
         release();
         this.deps.metrics.openStreams.dec({ method });
-        this.deps.metrics.rpcRequests.inc({ method, code: grpc.status[grpc.status.OK] });
+        this.deps.metrics.rpcRequests.inc({ method, code: OK });
         if (!call.cancelled) call.end();
       },
     };
@@ -319,7 +323,7 @@ export class ExternalScalerService {
       if (!this.openStreams.delete(stream)) return;
       release();
       this.deps.metrics.openStreams.dec({ method });
-      this.deps.metrics.rpcRequests.inc({ method, code: grpc.status[grpc.status.CANCELLED] });
+      this.deps.metrics.rpcRequests.inc({ method, code: statusName(grpc.status.CANCELLED) });
     });
     return stream;
   }
@@ -330,7 +334,7 @@ export class ExternalScalerService {
     error: unknown,
   ): void {
     const serviceError = toServiceError(error);
-    this.deps.metrics.rpcRequests.inc({ method, code: grpc.status[serviceError.code] });
+    this.deps.metrics.rpcRequests.inc({ method, code: statusName(serviceError.code) });
     call.emit("error", serviceError);
   }
 }
