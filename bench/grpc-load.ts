@@ -1,12 +1,13 @@
 /**
  * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --rounds 3 --streams 500
- *                      --soak 0 --json --node-flags=--some-v8-flag --noop-ballast 400000]
+ *                      --soak 0 --json --node-flags=--some-v8-flag --noop-ballast 400000
+ *                      --generator-node-flags=""]
  *
  * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
  * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu}; `rounds`, each
- * round's own p50 and p99; `upstreamRequestsPerPoll`; `gc` {scaler, noop}, each server's
- * collections in its measured rounds, or null when it left no record) and the human-readable report
- * goes to stderr.
+ * round's own p50 and p99; `upstreamRequestsPerPoll`; `gc` {scaler, noop, generator}, each server's
+ * collections in its measured rounds and the load generator's own while measuring each, or null
+ * when a process left no record) and the human-readable report goes to stderr.
  *
  * The scaler under KEDA-like load, next to a no-op gRPC server on the same proto, same machine,
  * same run: the scaler's cost is reported as ratios to that floor, not as noisy absolutes. The two
@@ -79,11 +80,35 @@ const { values: args } = parseArgs({
      */
     "node-flags": { type: "string", default: "" },
     "noop-ballast": { type: "string", default: "0" },
+    /**
+     * Diagnostics: the load generator's `node` flags in place of GENERATOR_FLAGS (an empty string
+     * runs it with Node's defaults, the ruler of the runs before 2026-12-01).
+     */
+    "generator-node-flags": { type: "string" },
   },
 });
 
-/** `--node-flags`, one flag per word. */
-const NODE_FLAGS = (args["node-flags"] ?? "").split(/\s+/).filter((flag) => flag !== "");
+/** A flags option, one flag per word. */
+const words = (text: string) => text.split(/\s+/).filter((word) => word !== "");
+
+/** `--node-flags`. */
+const NODE_FLAGS = words(args["node-flags"] ?? "");
+
+/**
+ * The load generator's own `node` flags. On Node 24 a finished HTTP/2 client stream outlives the
+ * young generation's collections (whoever drives it: grpc-js or a bare `node:http2` client), so at
+ * 1,000 calls a second every scavenge of a default-sized young generation copies 12–15 MB and
+ * stops the generator for 20–30 ms, ~17 times in 20 s; each stop adds its length to every call in
+ * flight, whichever server is measured, and those stops set both servers' p99. A 1 MB semi-space
+ * copies the same bytes in scavenges of ~0.3 ms (the generator alone against the no-op at 4,000
+ * ScaledObjects: p99 14.3 → 4.0 ms), and the full collections that free the streams stay as they
+ * were (~12 ms every ~4 s). The servers keep the image's flags: this is the instrument's setting.
+ */
+const GENERATOR_FLAGS = ["--max-semi-space-size=1"];
+
+/** `--generator-node-flags`, or the generator's own. */
+const GENERATOR_NODE_FLAGS =
+  args["generator-node-flags"] === undefined ? GENERATOR_FLAGS : words(args["generator-node-flags"]);
 
 function positive(name: keyof typeof args): number {
   const value = Number(args[name]);
@@ -128,6 +153,8 @@ interface Started {
   readonly httpPort?: number;
   /** Where its GC recorder writes the collections as it exits. */
   readonly gcFile: string;
+  /** Where the recorder of the load generator that measures it writes the generator's own. */
+  readonly generatorGcFile: string;
 }
 
 /**
@@ -172,6 +199,7 @@ function startServer(server: {
   const profile = profilerFlags();
   const script = command.find((part) => /\.(ts|js)$/.test(part)) ?? command.join(" ");
   const gcFile = join(server.gcDir, `${server.name}.json`);
+  const generatorGcFile = join(server.gcDir, `${server.name}.generator.json`);
   const child = spawn(process.execPath, [...profile, ...IMAGE.flags, ...NODE_FLAGS, ...command], {
     cwd: ROOT,
     env: {
@@ -198,6 +226,7 @@ function startServer(server: {
           address: `127.0.0.1:${match[1]}`,
           httpPort: http ? Number(http[1]) : undefined,
           gcFile,
+          generatorGcFile,
         });
         // Keep draining the server's log so it never blocks on a full pipe.
         buffered = "";
@@ -207,13 +236,27 @@ function startServer(server: {
   });
 }
 
-/** Runs the load; `onMeasuring` is called when the warm-up is over and the measured window opens. */
-function runGenerator(plan: LoadPlan, onMeasuring: () => void = () => {}): Promise<LoadResult> {
+/**
+ * Runs the load, with the GC recorder writing the generator's own collections to `gcFile`;
+ * `onMeasuring` is called when the warm-up is over and the measured window opens.
+ */
+function runGenerator(
+  plan: LoadPlan,
+  gcFile: string,
+  onMeasuring: () => void = () => {},
+): Promise<LoadResult> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "bench/support/load-generator.ts", JSON.stringify(plan)],
+    [
+      ...GENERATOR_NODE_FLAGS,
+      `--import=${GC_RECORDER}`,
+      "--import=tsx",
+      "bench/support/load-generator.ts",
+      JSON.stringify(plan),
+    ],
     {
       cwd: ROOT,
+      env: { ...process.env, GC_RECORD_FILE: gcFile },
       stdio: ["ignore", "pipe", "inherit", "ipc"],
     },
   );
@@ -267,7 +310,7 @@ async function measure(label: string, server: Started, plan: LoadPlan, countQuer
   const rssBefore = rssMiB(pid);
   let queriesAtStart: Promise<number> | undefined;
   let cpuAtStart = Number.NaN;
-  const result = await runGenerator({ ...plan, address: server.address }, () => {
+  const result = await runGenerator({ ...plan, address: server.address }, server.generatorGcFile, () => {
     // In an IPC handler: a server that died meanwhile must fail the run below, not crash it here.
     try {
       cpuAtStart = cpuMs(pid);
@@ -353,9 +396,9 @@ async function cacheHits(httpPort: number): Promise<number> {
   return sumSeries(text, "keda_llm_scaler_source_cache_hits_total");
 }
 
-/** A server's collections in the measured window, in one line of the report. */
+/** A process's collections in the measured window, in one line of the report. */
 function describeGc(gc: GcSummary | undefined): string {
-  if (!gc) return "not recorded (the server left no record: it did not exit normally)";
+  if (!gc) return "not recorded (the process left no record: it did not exit normally)";
   return (
     `${gc.scavenges} scavenges (mean ${fmt(gc.scavengeMeanMs, 1)} ms, max ${fmt(gc.scavengeMaxMs, 1)}), ` +
     `${gc.full} full collection${gc.full === 1 ? "" : "s"} (mean ${fmt(gc.fullMeanMs, 1)} ms, max ${fmt(gc.fullMaxMs, 1)}), ` +
@@ -364,13 +407,14 @@ function describeGc(gc: GcSummary | undefined): string {
 }
 
 /**
- * A server's collections inside its measured rounds, from the records its processes left; undefined
- * when any of them left none (it did not exit normally), rather than a sum that looks complete.
+ * Collections inside a server's measured rounds, from the records its processes (or the load
+ * generators that measured them) left; undefined when any of them left none (it did not exit
+ * normally), rather than a sum that looks complete.
  */
-function gcOf(processes: readonly Started[], windows: readonly Window[]): GcSummary | undefined {
+function gcOf(files: readonly string[], windows: readonly Window[]): GcSummary | undefined {
   const events: GcEvent[] = [];
-  for (const instance of processes) {
-    const recorded = readGcEvents(instance.gcFile);
+  for (const file of files) {
+    const recorded = readGcEvents(file);
     if (!recorded) return undefined;
     events.push(...recorded);
   }
@@ -471,6 +515,9 @@ async function run(gcDir: string): Promise<void> {
   const diagnostics = [
     ...(NODE_FLAGS.length > 0 ? [`node flags ${NODE_FLAGS.join(" ")} on both servers`] : []),
     ...(noopBallast > 0 ? [`the no-op keeping ${noopBallast} small objects alive`] : []),
+    ...(args["generator-node-flags"] !== undefined
+      ? [`the load generator with node flags "${GENERATOR_NODE_FLAGS.join(" ")}"`]
+      : []),
     // A profiler slows what it watches: a profiled run's figures are not the shipped ones.
     ...(args["cpu-prof"] ? [`CPU profiles written to ${args["cpu-prof"]}`] : []),
   ];
@@ -478,7 +525,7 @@ async function run(gcDir: string): Promise<void> {
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms ` +
     `(${plan.warmUpIntervals} intervals unmeasured first), ` +
     `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s measured per server in ${rounds} alternating round${rounds === 1 ? "" : "s"} of ${fmt(roundPlan.durationMs / 1000, 1)} s (a fresh process each), cap ${plan.maxRequests} requests a round; ` +
-    `both servers with the image's node flags ${IMAGE.flags.join(" ")} and the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder)` +
+    `both servers with the image's node flags ${IMAGE.flags.join(" ")} and the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder); the load generator with ${GENERATOR_NODE_FLAGS.join(" ")}` +
     (diagnostics.length > 0 ? `; diagnostics: ${diagnostics.join(", ")}` : "");
   log(planLine);
 
@@ -534,22 +581,32 @@ async function run(gcDir: string): Promise<void> {
       () => samples.push({ atSeconds: (Date.now() - t0) / 1000, rssMiB: rssMiB(scaler.child.pid!) }),
       5000,
     );
-    const result = await runGenerator({
-      ...plan,
-      address: scaler.address,
-      durationMs: soakSeconds * 1000,
-      maxRequests: Math.max(plan.maxRequests, 2_000_000),
-      streamChurnPerSecond: 0.1,
-    });
+    const result = await runGenerator(
+      {
+        ...plan,
+        address: scaler.address,
+        durationMs: soakSeconds * 1000,
+        maxRequests: Math.max(plan.maxRequests, 2_000_000),
+        streamChurnPerSecond: 0.1,
+      },
+      scaler.generatorGcFile,
+    );
     clearInterval(sampler);
     soak = { samples, result };
     await stop(scaler);
   }
   await fleet.stop();
   fleetRunning = undefined;
+  const gcFiles = (server: Server) => started[server].map((instance) => instance.gcFile);
+  const generatorGcFiles = (server: Server) => started[server].map((instance) => instance.generatorGcFile);
   const gc = {
-    scaler: gcOf(started.scaler, ours.result.windows),
-    noop: gcOf(started.noop, floor.result.windows),
+    scaler: gcOf(gcFiles("scaler"), ours.result.windows),
+    noop: gcOf(gcFiles("noop"), floor.result.windows),
+    // The instrument's own pauses: each adds its length to every call in flight during it.
+    generator: {
+      scaler: gcOf(generatorGcFiles("scaler"), ours.result.windows),
+      noop: gcOf(generatorGcFiles("noop"), floor.result.windows),
+    },
   };
 
   const load: string[] = [];
@@ -604,6 +661,10 @@ async function run(gcDir: string): Promise<void> {
   say(`garbage collection in the measured window: scaler ${describeGc(gc.scaler)}`);
   say(`garbage collection in the measured window: no-op ${describeGc(gc.noop)}`);
   say(
+    `the load generator's own collections (node flags ${GENERATOR_NODE_FLAGS.join(" ") || "none"}): ` +
+      `measuring the scaler ${describeGc(gc.generator.scaler)}; measuring the no-op ${describeGc(gc.generator.noop)}`,
+  );
+  say(
     `upstream requests per poll (GetMetrics + IsActive pair): ${fmt(upstream.requests / Math.max(1, ours.result.polls), 3)} ` +
       `(${upstream.requests} queries answered by Prometheus for ${ours.result.polls} polls in the measured window; ${upstream.cacheHits} reads answered by the scaler's shared cache over the whole run; ` +
       `with every query its processes made before their windows too (cold first reads and warm-ups, one per round), ${upstream.wholeRun} queries, ${fmt(upstream.wholeRun / Math.max(1, ours.result.polls), 3)} per measured poll)`,
@@ -650,6 +711,7 @@ async function run(gcDir: string): Promise<void> {
           imageFlags: IMAGE.flags,
           nodeOptions,
           nodeFlags: NODE_FLAGS,
+          generatorNodeFlags: GENERATOR_NODE_FLAGS,
           noopBallast,
         },
         scaler: summary(ours),
@@ -665,7 +727,11 @@ async function run(gcDir: string): Promise<void> {
         rounds: perRound,
         upstreamRequestsPerPoll: Number(fmt(upstream.requests / Math.max(1, ours.result.polls), 4)),
         upstreamRequestsPerPollWithWarmUp: Number(fmt(upstream.wholeRun / Math.max(1, ours.result.polls), 4)),
-        gc: { scaler: gc.scaler ?? null, noop: gc.noop ?? null },
+        gc: {
+          scaler: gc.scaler ?? null,
+          noop: gc.noop ?? null,
+          generator: { scaler: gc.generator.scaler ?? null, noop: gc.generator.noop ?? null },
+        },
       }),
     );
   }
