@@ -95,16 +95,17 @@ const words = (text: string) => text.split(/\s+/).filter((word) => word !== "");
 const NODE_FLAGS = words(args["node-flags"] ?? "");
 
 /**
- * The load generator's own `node` flags. On Node 24 a finished HTTP/2 client stream outlives the
- * young generation's collections (whoever drives it: grpc-js or a bare `node:http2` client), so at
- * 1,000 calls a second every scavenge of a default-sized young generation copies 12–15 MB and
- * stops the generator for 20–30 ms, ~17 times in 20 s; each stop adds its length to every call in
- * flight, whichever server is measured, and those stops set both servers' p99. A 1 MB semi-space
- * copies the same bytes in scavenges of ~0.3 ms (the generator alone against the no-op at 4,000
- * ScaledObjects: p99 14.3 → 4.0 ms), and the full collections that free the streams stay as they
- * were (~12 ms every ~4 s). The servers keep the image's flags: this is the instrument's setting.
+ * The load generator's own `node` flags: it is the instrument, and its pauses are added to every
+ * call in flight, whichever server is measured. On Node 24 a finished HTTP/2 client stream
+ * outlives the young generation's collections (whoever drives it: grpc-js or a bare `node:http2`
+ * client) and only a full collection frees it. Under Node's defaults, at 1,000 calls a second,
+ * each scavenge copied 12–15 MB and stopped the generator for 20–30 ms, ~17 times in 20 s, and
+ * those stops set both servers' p99. A 1 MB semi-space copies the same bytes in scavenges of ~1
+ * ms; the full collections that then free the streams came every 3–4 s at 9–20 ms, and a 2 GB
+ * initial old space puts them off past a round's end (the generator alone against the no-op at
+ * 4,000 ScaledObjects, 40 s: none). The servers keep the image's flags.
  */
-const GENERATOR_FLAGS = ["--max-semi-space-size=1"];
+const GENERATOR_FLAGS = ["--max-semi-space-size=1", "--initial-old-space-size=2048"];
 
 /** `--generator-node-flags`, or the generator's own. */
 const GENERATOR_NODE_FLAGS =
