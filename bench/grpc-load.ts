@@ -5,7 +5,7 @@
  *
  * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
  * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu}; `rounds`, each
- * round's own p50 and p99; `upstreamRequestsPerPoll`; `gc` {scaler, noop, generator}, each server's
+ * round's own p50 and p99 and what its calls at or above its p99 were in flight through; `upstreamRequestsPerPoll`; `gc` {scaler, noop, generator}, each server's
  * collections in its measured rounds and the load generator's own while measuring each, or null
  * when a process left no record) and the human-readable report goes to stderr.
  *
@@ -45,6 +45,7 @@ import {
 import type { LoadPlan, LoadResult } from "./support/load-generator.ts";
 import { sumSeries } from "./support/prometheus-text.ts";
 import { median, poolRounds, roundOrder, type Server } from "./support/rounds.ts";
+import { type SlowCalls, slowCalls } from "./support/slow-calls.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const TSC = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
@@ -436,17 +437,45 @@ function pooled(label: string, rounds: readonly Measured[]) {
   };
 }
 
-/** Each round's own percentiles, for the report to show how far the rounds agree. */
-function roundFigures(scaler: readonly Measured[], noop: readonly Measured[]) {
-  const figures = (round: Measured) => ({
-    p50Ms: Number(fmt(round.result.latencyMs.p50, 3)),
-    p99Ms: Number(fmt(round.result.latencyMs.p99, 3)),
-  });
-  return scaler.map((round, index) => ({
-    scaler: figures(round),
-    noop: figures(noop[index]!),
-    p99Ratio: Number(fmt(round.result.latencyMs.p99 / noop[index]!.result.latencyMs.p99, 3)),
+/**
+ * A round's slowest calls by the pauses they overlapped (slow-calls.ts); null when the server or
+ * its generator left no record of its collections.
+ */
+function slowCallsOf(round: Measured, instance: Started): SlowCalls | null {
+  const serverPauses = readGcEvents(instance.gcFile);
+  const generatorPauses = readGcEvents(instance.generatorGcFile);
+  const { startsMs, latenciesMs } = round.result;
+  if (!serverPauses || !generatorPauses || !startsMs || !latenciesMs) return null;
+  return slowCalls({ startsMs, latenciesMs }, serverPauses, generatorPauses);
+}
+
+/**
+ * Each round's own percentiles, for the report to show how far the rounds agree, and what its
+ * slowest calls overlapped, to show why a round read as it did.
+ */
+function roundFigures(measured: Record<Server, Measured[]>, started: Record<Server, Started[]>) {
+  const figures = (server: Server, index: number) => {
+    const round = measured[server][index]!;
+    return {
+      p50Ms: Number(fmt(round.result.latencyMs.p50, 3)),
+      p99Ms: Number(fmt(round.result.latencyMs.p99, 3)),
+      slowCalls: slowCallsOf(round, started[server][index]!),
+    };
+  };
+  return measured.scaler.map((round, index) => ({
+    scaler: figures("scaler", index),
+    noop: figures("noop", index),
+    p99Ratio: Number(fmt(round.result.latencyMs.p99 / measured.noop[index]!.result.latencyMs.p99, 3)),
   }));
+}
+
+/** A round's slowest calls in words, for the report. */
+function describeSlowCalls(slow: SlowCalls | null): string {
+  if (!slow) return "not known (a process left no record of its collections)";
+  return (
+    `${slow.calls}: ${slow.serverFull} in its full collections, ${slow.serverScavenge} in its scavenges, ` +
+    `${slow.generator} in the generator's pauses, ${slow.other} in none`
+  );
 }
 
 const LABELS: Record<Server, string> = { scaler: "keda-llm-scaler", noop: "no-op gRPC server" };
@@ -633,7 +662,7 @@ async function run(gcDir: string): Promise<void> {
     for (const [code, example] of Object.entries(run.result.errorExamples))
       say(`${run.label}: first ${code}: ${example}`);
   say("");
-  const perRound = roundFigures(ours.rounds, floor.rounds);
+  const perRound = roundFigures(measured, started);
   // The pooled p99 follows whichever round had the slowest tail; the rounds' median ratio says
   // what most rounds saw. Both are printed, so that neither alone is taken for the verdict.
   const medianRoundRatio = median(perRound.map((round) => round.p99Ratio));
@@ -644,6 +673,14 @@ async function run(gcDir: string): Promise<void> {
           `${index + 1}: scaler ${fmt(round.scaler.p50Ms, 2)} / ${fmt(round.scaler.p99Ms, 1)}, no-op ${fmt(round.noop.p50Ms, 2)} / ${fmt(round.noop.p99Ms, 1)} (p99 ×${fmt(round.p99Ratio, 2)})`,
       )
       .join("; ")}`,
+  );
+  say(
+    `each round's calls at or above its p99, by the pauses they were in flight through: ${perRound
+      .map(
+        (round, index) =>
+          `${index + 1}: scaler ${describeSlowCalls(round.scaler.slowCalls)}; no-op ${describeSlowCalls(round.noop.slowCalls)}`,
+      )
+      .join(" — ")}`,
   );
   say(
     `ratio p50 latency (scaler / no-op): ${fmt(ours.result.latencyMs.p50 / floor.result.latencyMs.p50, 2)}`,

@@ -39,6 +39,8 @@ export interface LoadResult {
   readonly latencyMs: { p50: number; p99: number; max: number };
   /** Every measured call's latency, in the order sent (with `keepLatencies`). */
   readonly latenciesMs?: number[];
+  /** When each of those calls was sent, in ms since the epoch (with `keepLatencies`). */
+  readonly startsMs?: number[];
   readonly throughputPerSecond: number;
   readonly elapsedMs: number;
   /** The measured window on the wall clock (ms since the epoch), comparable with the servers' clocks. */
@@ -91,6 +93,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     ),
   );
   const latencies = new Float64Array(plan.maxRequests);
+  const starts = new Float64Array(plan.maxRequests);
   const errors: Record<string, number> = {};
   const errorExamples: Record<string, string> = {};
   let requests = 0;
@@ -121,6 +124,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
       ).call(client, request, new grpc.Metadata(), { deadline: Date.now() + 3000 }, (error) => {
         if (slot < 0) return resolve();
         latencies[slot] = performance.now() - t0;
+        starts[slot] = performance.timeOrigin + t0;
         if (error) {
           const code = grpc.status[error.code] ?? String(error.code);
           errors[code] = (errors[code] ?? 0) + 1;
@@ -203,7 +207,12 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     },
     streamsOpened,
     streamMessages,
-    ...(plan.keepLatencies ? { latenciesMs: Array.from(latencies.subarray(0, requests)) } : {}),
+    ...(plan.keepLatencies
+      ? {
+          latenciesMs: Array.from(latencies.subarray(0, requests)),
+          startsMs: Array.from(starts.subarray(0, requests)),
+        }
+      : {}),
   };
 }
 
