@@ -53,7 +53,10 @@ describe("a round's slowest calls by the pauses they were in flight through", ()
   });
 
   it("puts every call at or above the p99 under exactly one cause", () => {
-    const call = fc.record({ startMs: fc.integer({ min: 0, max: 5000 }), latencyMs: fc.integer({ min: 0, max: 60 }) });
+    const call = fc.record({
+      startMs: fc.integer({ min: 0, max: 5000 }),
+      latencyMs: fc.integer({ min: 0, max: 60 }),
+    });
     const gc = fc.record({
       kind: fc.constantFrom<GcEvent["kind"]>("scavenge", "full", "incremental", "other"),
       atMs: fc.integer({ min: 0, max: 5000 }),
