@@ -1,9 +1,9 @@
 /**
- * Loaded into each server the load bench starts (`node --import`): records every garbage
- * collection (when it started on the wall clock, how long the event loop was paused, which kind)
- * and writes them to GC_RECORD_FILE as the process exits. The bench reports the ones inside its
- * measured window beside the latencies (gc-summary.ts); both servers carry it, so the floor pays
- * its (small) cost too.
+ * Loaded into each server and each load generator the load bench starts (`node --import`):
+ * records every garbage collection (when it started on the wall clock, how long the event loop was
+ * paused, which kind) and writes them to GC_RECORD_FILE as the process exits. The bench reports the
+ * ones inside its measured window beside the latencies (gc-summary.ts); both servers carry it, so
+ * the floor pays its (small) cost too.
  *
  * Plain JavaScript on purpose: a TypeScript file given to `--import` makes Node load its type
  * stripper into the compiled scaler, ~20 MiB of RSS the image never has. Node reports a collection

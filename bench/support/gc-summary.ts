@@ -1,6 +1,6 @@
 /**
- * What the GC recorder (gc-recorder.mjs) wrote for one server, read back and summed over the
- * bench's measured window.
+ * What the GC recorder (gc-recorder.mjs) wrote for one process (a server, or the load generator),
+ * read back and summed over the bench's measured window.
  */
 import { readFileSync } from "node:fs";
 
@@ -30,7 +30,7 @@ export interface GcSummary {
   readonly pausedPercent: number;
 }
 
-/** The recorded collections, or undefined when the server left no file (it died without exiting). */
+/** The recorded collections, or undefined when the process left no file (it died without exiting). */
 export function readGcEvents(file: string): GcEvent[] | undefined {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as GcEvent[];

@@ -172,7 +172,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
       if (next >= deadline) return;
       const wait = next - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      if (requests >= plan.maxRequests) return;
+      if (performance.now() >= deadline || requests >= plan.maxRequests) return;
       if (measuring()) polls++;
       await unary(client, "GetMetrics", { scaledObjectRef: ref, metricName: "llm-desired-replicas" });
       await unary(client, "IsActive", ref);
@@ -181,9 +181,10 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   });
   await Promise.all(pollers);
   clearTimeout(opening);
-  // The window is the planned one, or longer when the last calls answered after it closed: the
-  // pollers end early when their next poll would fall after it, and the rate is over the whole.
-  const elapsedMs = Math.max(performance.now(), deadline) - started;
+  // The window is the planned one, or longer when the last calls answered after it closed (the
+  // pollers end at their last poll before it), or shorter when the request cap ended it.
+  const endedAt = requests >= plan.maxRequests ? performance.now() : Math.max(performance.now(), deadline);
+  const elapsedMs = endedAt - started;
   if (churn) clearInterval(churn);
   for (const stream of streams) stream.cancel();
   for (const client of clients) client.close();

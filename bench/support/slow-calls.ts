@@ -1,10 +1,13 @@
 /**
  * Why a round's tail is what it is: of the calls at or above the round's p99, how many were in
- * flight while the measured server was paused by a full collection, by a scavenge, or while the
- * load generator itself was paused (its own collections stop every call it is timing, whichever
- * server is measured), and how many overlapped none of these. A round's p99 is set by its few
- * dozen slowest calls, so this says whether a round read high because of the server's collector,
- * because of the instrument, or for neither (the machine, or the server's work per call).
+ * flight mostly through a full collection of the measured server, through its other pauses
+ * (scavenges, weak callbacks), through the load generator's own pauses (they stop every call it
+ * is timing, whichever server is measured), or through none of these. A round's p99 is set by its
+ * few dozen slowest calls, so this says whether a round read high because of the server's
+ * collector, because of the instrument, or for neither (the machine, or the server's work per
+ * call). Being in flight through a pause is not proof that the pause made the call slow: a call is
+ * put under the kind of pause it spent the most milliseconds in, so that a 0.5 ms scavenge does
+ * not take the blame for a call that also sat through a 6 ms pause of the generator.
  */
 import type { GcEvent } from "./gc-summary.ts";
 import { percentile } from "./rounds.ts";
@@ -13,13 +16,13 @@ export interface SlowCalls {
   /** The round's p99, in ms: every call at least this slow is counted below. */
   readonly p99Ms: number;
   readonly calls: number;
-  /** In flight during a full collection of the server, or the pause that started its marking. */
+  /** Mostly in flight through the server's full collections, or the pauses that start their marking. */
   readonly serverFull: number;
-  /** In flight during one of the server's scavenges (and none of its full collections). */
+  /** Mostly in flight through the server's scavenges and other short pauses (weak callbacks). */
   readonly serverScavenge: number;
-  /** In flight during one of the generator's own pauses (and none of the server's). */
+  /** Mostly in flight through the generator's own pauses. */
   readonly generator: number;
-  /** In flight during none of these pauses. */
+  /** In flight through none of these pauses. */
   readonly other: number;
 }
 
@@ -30,14 +33,23 @@ export interface TimedCalls {
   readonly latenciesMs: readonly number[];
 }
 
-/** Whether a pause overlaps the call's flight [start, start + latency]. */
-function overlaps(pause: GcEvent, startMs: number, latencyMs: number): boolean {
-  return pause.atMs < startMs + latencyMs && pause.atMs + pause.pauseMs > startMs;
+/** Milliseconds of the call's flight [start, start + latency] that the pauses cover (summed). */
+function pausedDuring(pauses: readonly GcEvent[], startMs: number, latencyMs: number): number {
+  let ms = 0;
+  for (const pause of pauses) {
+    const from = Math.max(pause.atMs, startMs);
+    const to = Math.min(pause.atMs + pause.pauseMs, startMs + latencyMs);
+    if (to > from) ms += to - from;
+  }
+  return ms;
 }
 
+const isFull = (pause: GcEvent) => pause.kind === "full" || pause.kind === "incremental";
+
 /**
- * The round's slowest calls (at or above its p99), each counted once, under the first cause that
- * overlaps it in this order: the server's full collections, its scavenges, the generator's pauses.
+ * The round's slowest calls (at or above its p99), each counted once, under the kind of pause it
+ * spent the most of its flight in; on a tie, the server's full collections, then its other pauses,
+ * then the generator's.
  */
 export function slowCalls(
   round: TimedCalls,
@@ -48,19 +60,22 @@ export function slowCalls(
   if (startsMs.length !== latenciesMs.length)
     throw new Error(`${startsMs.length} call starts for ${latenciesMs.length} latencies`);
   const p99Ms = percentile(Float64Array.from(latenciesMs).sort(), 0.99);
-  const full = serverPauses.filter((pause) => pause.kind !== "scavenge");
-  const scavenges = serverPauses.filter((pause) => pause.kind === "scavenge");
+  const full = serverPauses.filter(isFull);
+  const short = serverPauses.filter((pause) => !isFull(pause));
   const counts = { calls: 0, serverFull: 0, serverScavenge: 0, generator: 0, other: 0 };
   for (let i = 0; i < latenciesMs.length; i++) {
     const latencyMs = latenciesMs[i]!;
     if (latencyMs < p99Ms) continue;
     const startMs = startsMs[i]!;
-    const during = (pause: GcEvent) => overlaps(pause, startMs, latencyMs);
+    const inFull = pausedDuring(full, startMs, latencyMs);
+    const inShort = pausedDuring(short, startMs, latencyMs);
+    const inGenerator = pausedDuring(generatorPauses, startMs, latencyMs);
+    const most = Math.max(inFull, inShort, inGenerator);
     counts.calls++;
-    if (full.some(during)) counts.serverFull++;
-    else if (scavenges.some(during)) counts.serverScavenge++;
-    else if (generatorPauses.some(during)) counts.generator++;
-    else counts.other++;
+    if (most === 0) counts.other++;
+    else if (inFull === most) counts.serverFull++;
+    else if (inShort === most) counts.serverScavenge++;
+    else counts.generator++;
   }
   return { p99Ms, ...counts };
 }

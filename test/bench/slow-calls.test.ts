@@ -13,7 +13,7 @@ function round(slowStartsMs: readonly number[]) {
 }
 
 describe("a round's slowest calls by the pauses they were in flight through", () => {
-  it("counts each call at or above the p99 once, under the server's full collections, its scavenges, the generator's pauses or none", () => {
+  it("counts each call at or above the p99 once: under the server's full collections, its scavenges, the generator's pauses or none (a tie goes to the server)", () => {
     const result = slowCalls(
       round([1000, 2000, 3000, 4000]),
       [
@@ -32,6 +32,18 @@ describe("a round's slowest calls by the pauses they were in flight through", ()
       generator: 1,
       other: 1,
     });
+  });
+
+  it("puts a call under the kind of pause it spent the most of its flight in", () => {
+    const result = slowCalls(
+      round([1000, 2000]),
+      // The call at 1,000 sits 0.5 ms in a scavenge of the server's and 6 ms in the generator's
+      // pause; the one at 2,000 sits 1 ms in a weak-callback pause of the server's and no longer
+      // in anything else.
+      [pause("scavenge", 1010, 0.5), pause("other", 2010, 1)],
+      [pause("scavenge", 1020, 6), pause("scavenge", 2040, 0.5)],
+    );
+    expect(result).toMatchObject({ calls: 2, serverFull: 0, serverScavenge: 1, generator: 1, other: 0 });
   });
 
   it("counts the pause that starts the server's marking with its full collections", () => {
