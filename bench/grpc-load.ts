@@ -117,6 +117,9 @@ const GENERATOR_FLAGS = ["--max-semi-space-size=1", "--initial-old-space-size=20
 const GENERATOR_NODE_FLAGS =
   args["generator-node-flags"] === undefined ? GENERATOR_FLAGS : words(args["generator-node-flags"]);
 
+/** The generator's flags as the report names them. */
+const GENERATOR_FLAGS_TEXT = GENERATOR_NODE_FLAGS.join(" ") || "Node's default flags";
+
 function positive(name: keyof typeof args): number {
   const value = Number(args[name]);
   if (!Number.isFinite(value) || value < 0)
@@ -569,7 +572,7 @@ async function run(gcDir: string): Promise<void> {
     ...(NODE_FLAGS.length > 0 ? [`node flags ${NODE_FLAGS.join(" ")} on both servers`] : []),
     ...(noopBallast > 0 ? [`the no-op keeping ${noopBallast} small objects alive`] : []),
     ...(args["generator-node-flags"] !== undefined
-      ? [`the load generator with node flags "${GENERATOR_NODE_FLAGS.join(" ")}"`]
+      ? [`the load generator with ${GENERATOR_FLAGS_TEXT}`]
       : []),
     // A profiler slows what it watches: a profiled run's figures are not the shipped ones.
     ...(args["cpu-prof"] ? [`CPU profiles written to ${args["cpu-prof"]}`] : []),
@@ -578,7 +581,7 @@ async function run(gcDir: string): Promise<void> {
     `plan: ${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces polling GetMetrics + IsActive every ${plan.pollIntervalMs} ms ` +
     `(${plan.warmUpIntervals} intervals unmeasured first), ` +
     `${plan.streams} open StreamIsActive streams, ${plan.connections} connections, ${plan.durationMs / 1000} s measured per server in ${rounds} alternating round${rounds === 1 ? "" : "s"} of ${fmt(roundPlan.durationMs / 1000, 1)} s (a fresh process each), cap ${plan.maxRequests} requests a round; ` +
-    `both servers with the image's node flags ${IMAGE.flags.join(" ")} and the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder); the load generator with ${GENERATOR_NODE_FLAGS.join(" ") || "Node's defaults"}` +
+    `both servers with the image's node flags ${IMAGE.flags.join(" ")} and the Deployment's NODE_OPTIONS=${nodeOptions} (and a GC recorder); the load generator with ${GENERATOR_FLAGS_TEXT}` +
     (diagnostics.length > 0 ? `; diagnostics: ${diagnostics.join(", ")}` : "");
   log(planLine);
 
@@ -624,7 +627,14 @@ async function run(gcDir: string): Promise<void> {
     wholeRun: scalerQueries,
   };
   const soakSeconds = positive("soak");
-  let soak: { samples: { atSeconds: number; rssMiB: number }[]; result: LoadResult } | undefined;
+  let soak:
+    | {
+        samples: { atSeconds: number; rssMiB: number }[];
+        result: LoadResult;
+        /** The generator's own collections over the soak (it runs longer than a round). */
+        generatorGc: GcSummary | undefined;
+      }
+    | undefined;
   if (soakSeconds > 0) {
     log(`soak: a fresh ${LABELS.scaler} for ${soakSeconds} s`);
     const scaler = await start("scaler", "scaler-soak");
@@ -645,7 +655,7 @@ async function run(gcDir: string): Promise<void> {
       scaler.generatorGcFile,
     );
     clearInterval(sampler);
-    soak = { samples, result };
+    soak = { samples, result, generatorGc: gcOf([scaler.generatorGcFile], [result.window]) };
     await stop(scaler);
   }
   await fleet.stop();
@@ -722,7 +732,7 @@ async function run(gcDir: string): Promise<void> {
   say(`garbage collection in the measured window: scaler ${describeGc(gc.scaler)}`);
   say(`garbage collection in the measured window: no-op ${describeGc(gc.noop)}`);
   say(
-    `the load generator's own collections (node flags ${GENERATOR_NODE_FLAGS.join(" ") || "none"}): ` +
+    `the load generator's own collections (with ${GENERATOR_FLAGS_TEXT}): ` +
       `measuring the scaler ${describeGc(gc.generator.scaler)}; measuring the no-op ${describeGc(gc.generator.noop)}`,
   );
   say(
@@ -741,6 +751,7 @@ async function run(gcDir: string): Promise<void> {
     );
     say(`soak RSS MiB: ${series}`);
     say(`soak RSS change over the second half: ${fmt(growth)} MiB`);
+    say(`the load generator's own collections over the soak: ${describeGc(soak.generatorGc)}`);
     if (diagnostics.length === 0)
       writeBlock("grpc-soak", [
         `soak ${soakSeconds} s: one fresh scaler under the same load (${plan.scaledObjects} ScaledObjects every ${plan.pollIntervalMs} ms, ${plan.streams} streams), the same flags`,
