@@ -438,17 +438,31 @@ function describeGc(gc: GcSummary | undefined): string {
  * generators that measured them) left; undefined when any of them left none (it did not exit
  * normally), rather than a sum that looks complete.
  */
-function gcOf(files: readonly string[], windows: readonly Window[]): GcSummary | undefined {
+function gcOf(
+  records: readonly (readonly GcEvent[] | undefined)[],
+  windows: readonly Window[],
+): GcSummary | undefined {
   const events: GcEvent[] = [];
-  for (const file of files) {
-    const recorded = readGcEvents(file);
+  for (const recorded of records) {
     if (!recorded) return undefined;
     events.push(...recorded);
   }
   return summariseGc(events, windows);
 }
 
-type Measured = Awaited<ReturnType<typeof measure>>;
+/** The collections a round's server and its load generator recorded, each read once. */
+interface RoundPauses {
+  /** Undefined when the process left no record. */
+  readonly server: GcEvent[] | undefined;
+  readonly generator: GcEvent[] | undefined;
+}
+
+/** Read once both processes of a round have exited. */
+function pausesOf(instance: Started): RoundPauses {
+  return { server: readGcEvents(instance.gcFile), generator: readGcEvents(instance.generatorGcFile) };
+}
+
+type Measured = Awaited<ReturnType<typeof measure>> & { readonly pauses: RoundPauses };
 
 /** One server's rounds as one measurement (latencies pooled; the largest RSS of any round). */
 function pooled(label: string, rounds: readonly Measured[]) {
@@ -466,25 +480,24 @@ function pooled(label: string, rounds: readonly Measured[]) {
  * A round's slowest calls by the pauses they overlapped (slow-calls.ts); null when the server or
  * its generator left no record of its collections.
  */
-function slowCallsOf(round: Measured, instance: Started): SlowCalls | null {
-  const serverPauses = readGcEvents(instance.gcFile);
-  const generatorPauses = readGcEvents(instance.generatorGcFile);
+function slowCallsOf(round: Measured): SlowCalls | null {
+  const { server, generator } = round.pauses;
   const { startsMs, latenciesMs } = round.result;
-  if (!serverPauses || !generatorPauses || !startsMs || !latenciesMs) return null;
-  return slowCalls({ startsMs, latenciesMs }, serverPauses, generatorPauses);
+  if (!server || !generator || !startsMs || !latenciesMs) return null;
+  return slowCalls({ startsMs, latenciesMs }, server, generator);
 }
 
 /**
  * Each round's own percentiles, for the report to show how far the rounds agree, and what its
  * slowest calls overlapped, to show why a round read as it did.
  */
-function roundFigures(measured: Record<Server, Measured[]>, started: Record<Server, Started[]>) {
+function roundFigures(measured: Record<Server, Measured[]>) {
   const figures = (server: Server, index: number) => {
     const round = measured[server][index]!;
     return {
       p50Ms: Number(fmt(round.result.latencyMs.p50, 3)),
       p99Ms: Number(fmt(round.result.latencyMs.p99, 3)),
-      slowCalls: slowCallsOf(round, started[server][index]!),
+      slowCalls: slowCallsOf(round),
     };
   };
   return measured.scaler.map((round, index) => ({
@@ -598,7 +611,6 @@ async function run(gcDir: string): Promise<void> {
           gcDir,
         });
   const measured: Record<Server, Measured[]> = { scaler: [], noop: [] };
-  const started: Record<Server, Started[]> = { scaler: [], noop: [] };
   let cacheHitsInRounds = 0;
   let scalerQueries = 0;
   for (const [index, order] of roundOrder(rounds).entries()) {
@@ -615,8 +627,7 @@ async function run(gcDir: string): Promise<void> {
         if (instance.httpPort !== undefined) cacheHitsInRounds += await cacheHits(instance.httpPort);
       }
       await stop(instance);
-      measured[server].push(round);
-      started[server].push(instance);
+      measured[server].push({ ...round, pauses: pausesOf(instance) });
     }
   }
   const ours = pooled(LABELS.scaler, measured.scaler);
@@ -655,20 +666,20 @@ async function run(gcDir: string): Promise<void> {
       scaler.generatorGcFile,
     );
     clearInterval(sampler);
-    soak = { samples, result, generatorGc: gcOf([scaler.generatorGcFile], [result.window]) };
+    soak = { samples, result, generatorGc: gcOf([readGcEvents(scaler.generatorGcFile)], [result.window]) };
     await stop(scaler);
   }
   await fleet.stop();
   fleetRunning = undefined;
-  const gcFiles = (server: Server) => started[server].map((instance) => instance.gcFile);
-  const generatorGcFiles = (server: Server) => started[server].map((instance) => instance.generatorGcFile);
+  const recorded = (server: Server, which: keyof RoundPauses) =>
+    measured[server].map((round) => round.pauses[which]);
   const gc = {
-    scaler: gcOf(gcFiles("scaler"), ours.result.windows),
-    noop: gcOf(gcFiles("noop"), floor.result.windows),
+    scaler: gcOf(recorded("scaler", "server"), ours.result.windows),
+    noop: gcOf(recorded("noop", "server"), floor.result.windows),
     // The instrument's own pauses: each adds its length to every call in flight during it.
     generator: {
-      scaler: gcOf(generatorGcFiles("scaler"), ours.result.windows),
-      noop: gcOf(generatorGcFiles("noop"), floor.result.windows),
+      scaler: gcOf(recorded("scaler", "generator"), ours.result.windows),
+      noop: gcOf(recorded("noop", "generator"), floor.result.windows),
     },
   };
 
@@ -695,7 +706,7 @@ async function run(gcDir: string): Promise<void> {
     for (const [code, example] of Object.entries(run.result.errorExamples))
       say(`${run.label}: first ${code}: ${example}`);
   say("");
-  const perRound = roundFigures(measured, started);
+  const perRound = roundFigures(measured);
   // The pooled p99 follows whichever round had the slowest tail; the rounds' median ratio says
   // what most rounds saw. Both are printed, so that neither alone is taken for the verdict.
   const medianRoundRatio = median(perRound.map((round) => round.p99Ratio));
