@@ -7,7 +7,7 @@ import type {
 import type { ServiceConfig } from "../config/service-config.ts";
 import { type FailedReading, failureOf, type Reading, readingOf } from "../readings/reading.ts";
 import { failureForError, failureForStatus, isAbortError, unlessAborted } from "./failures.ts";
-import { requestSignal } from "./stopping.ts";
+import { requestDeadline } from "./stopping.ts";
 
 type AzureMonitorConfig = ServiceConfig["azureMonitor"];
 
@@ -82,7 +82,8 @@ export class AzureMonitorGpuReader {
   async query(query: AzureMonitorGpuQuery, nowMs: number, timeoutMs: number): Promise<GpuAnswer> {
     const what = `Azure Monitor ${query.metric}`;
     if (!this.client) return failureOf("azureMonitor", "not_configured", `${what}: ${this.problem}`);
-    const abortSignal = requestSignal(timeoutMs, this.stopping);
+    using deadline = requestDeadline(timeoutMs, this.stopping);
+    const abortSignal = deadline.signal;
     const options = {
       startTime: new Date(nowMs - LOOKBACK_MS),
       endTime: new Date(nowMs),

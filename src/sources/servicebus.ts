@@ -7,7 +7,7 @@ import type {
 import type { ServiceConfig } from "../config/service-config.ts";
 import { type FailedReading, failureOf, type Reading, readingOf } from "../readings/reading.ts";
 import { failureForError, failureForStatus, isAbortError } from "./failures.ts";
-import { requestSignal } from "./stopping.ts";
+import { requestDeadline } from "./stopping.ts";
 
 export type ServiceBusEntity =
   | { readonly queue: string }
@@ -103,7 +103,8 @@ export class ServiceBusBacklogReader {
     const what = `Service Bus ${describeEntity(entity)}`;
     if (this.problem) return failureOf("serviceBus", "not_configured", `${what}: ${this.problem}`);
     this.client ??= this.makeClient();
-    const abortSignal = requestSignal(timeoutMs, this.options.stopping);
+    using deadline = requestDeadline(timeoutMs, this.options.stopping);
+    const abortSignal = deadline.signal;
     try {
       const client = await this.client;
       if (typeof client === "string") return failureOf("serviceBus", "not_configured", `${what}: ${client}`);

@@ -1,12 +1,22 @@
 /**
- * The signal one upstream request runs under: its own deadline, or the process stopping,
+ * The deadline one upstream request runs under: its own timeout, or the process stopping,
  * whichever comes first. Aborting on stop closes the request's socket, so a hanging upstream
  * cannot hold the process past its shutdown grace (a 60 s queryTimeoutMs would otherwise
  * outlive Kubernetes' 30 s terminationGracePeriodSeconds).
+ *
+ * Disposable: the request ends it when it settles (`using`), so that its timer, and the loop
+ * clock's ticker, do not outlive it. Left running, every answered request kept both until its
+ * timeout and then aborted a signal nobody listened to: at 4,000 ScaledObjects, about twelve a
+ * second, each with an exception and its stack made for nothing.
  */
-export function requestSignal(timeoutMs: number, stopping: AbortSignal | undefined): AbortSignal {
+export interface RequestDeadline extends Disposable {
+  readonly signal: AbortSignal;
+}
+
+export function requestDeadline(timeoutMs: number, stopping: AbortSignal | undefined): RequestDeadline {
   const deadline = loopTimeout(timeoutMs);
-  return stopping ? AbortSignal.any([deadline, stopping]) : deadline;
+  if (!stopping) return deadline;
+  return { signal: AbortSignal.any([deadline.signal, stopping]), [Symbol.dispose]: deadline[Symbol.dispose] };
 }
 
 /** How often the loop clock ticks while a deadline is pending. */
@@ -58,22 +68,31 @@ const loopClock = {
  * sent, when the timer gave up, and every first reading failed although the upstream answered in
  * milliseconds. The wall-time bound keeps a hung upstream bounded under any load.
  */
-export function loopTimeout(timeoutMs: number): AbortSignal {
+export function loopTimeout(timeoutMs: number): RequestDeadline {
   const controller = new AbortController();
   const startedAtMs = performance.now();
   const wallLimitMs = WALL_LIMIT_FACTOR * timeoutMs;
   loopClock.hold();
   const loopStartedAt = loopClock.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const end = () => {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    timer = undefined;
+    loopClock.release();
+  };
   const check = () => {
     const wallMs = performance.now() - startedAtMs;
     const freeMs = loopClock.now() - loopStartedAt;
     if (freeMs >= timeoutMs || wallMs >= wallLimitMs) {
-      loopClock.release();
+      end();
       controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError"));
       return;
     }
-    setTimeout(check, Math.min(timeoutMs - freeMs, wallLimitMs - wallMs)).unref?.();
+    timer = setTimeout(check, Math.min(timeoutMs - freeMs, wallLimitMs - wallMs));
+    timer.unref?.();
   };
-  setTimeout(check, timeoutMs).unref?.();
-  return controller.signal;
+  timer = setTimeout(check, timeoutMs);
+  timer.unref?.();
+  return { signal: controller.signal, [Symbol.dispose]: end };
 }

@@ -3,7 +3,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import type { ServiceConfig } from "../../config/service-config.ts";
 import { type FailedReading, failureOf } from "../../readings/reading.ts";
 import { failureForError, failureForStatus } from "../failures.ts";
-import { requestSignal } from "../stopping.ts";
+import { requestDeadline } from "../stopping.ts";
 import { BodyTooLargeError, createAgent, postForm } from "./http.ts";
 
 export interface Sample {
@@ -101,7 +101,8 @@ export class PrometheusClient {
   async query(expr: string, options: { timeoutMs: number; what: string }): Promise<QueryAnswer> {
     const { what, timeoutMs } = options;
     if (this.misconfiguration) return failureOf("prometheus", "not_configured", this.misconfiguration);
-    const signal = requestSignal(timeoutMs, this.options.stopping);
+    using deadline = requestDeadline(timeoutMs, this.options.stopping);
+    const signal = deadline.signal;
     try {
       let headers: Record<string, string>;
       try {
