@@ -1,6 +1,6 @@
 import type { ScalerSpec } from "../config/spec.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
-import { decide } from "./decide.ts";
+import { type DecideOptions, decide } from "./decide.ts";
 import type { Decision } from "./decision.ts";
 import type { PolicyMemory } from "./memory.ts";
 
@@ -68,9 +68,10 @@ export class Decider {
     spec: ScalerSpec,
     readings: SignalReadings,
     nowMs: number,
+    options?: DecideOptions,
   ): { decision: Decision; startedFrom: PolicyMemory | undefined } {
     const startedFrom = this.store.get(key);
-    const result = decide(spec, readings, nowMs, startedFrom);
+    const result = decide(spec, readings, nowMs, startedFrom, options);
     this.store.set(key, result.memory, nowMs);
     return { decision: result.decision, startedFrom };
   }

@@ -61,7 +61,13 @@ function setting(spec: ScalerSpec, why?: string): LeadTime {
  */
 const LEAD_TIME_MAX_AGE_SECONDS = 3600;
 
-export function leadTimeFor(spec: ScalerSpec, readings: SignalReadings, nowMs: number): LeadTime {
+/** `words`: whether to write the note of a measured lead time (decide()'s option of that name). */
+export function leadTimeFor(
+  spec: ScalerSpec,
+  readings: SignalReadings,
+  nowMs: number,
+  words = true,
+): LeadTime {
   const { leadTimeSeconds: prior, leadTimeMeasured, leadTimeWindowHours } = spec.forecast;
   if (!leadTimeMeasured) return setting(spec);
   const reading = readings.leadTimeObserved;
@@ -85,6 +91,8 @@ export function leadTimeFor(spec: ScalerSpec, readings: SignalReadings, nowMs: n
   const low = prior * LEAD_MIN_FACTOR;
   const high = Math.min(prior * LEAD_MAX_FACTOR, LEAD_MAX_SECONDS);
   const seconds = Math.min(high, Math.max(low, observed));
+  const windowFactor = nearestFactor(prior, seconds);
+  if (!words) return { seconds, windowFactor, measured: true };
   const bound =
     seconds === observed
       ? ""
@@ -97,7 +105,7 @@ export function leadTimeFor(spec: ScalerSpec, readings: SignalReadings, nowMs: n
   const ofPods = pods !== undefined ? `the ${pods} pod(s)` : "the pods";
   return {
     seconds,
-    windowFactor: nearestFactor(prior, seconds),
+    windowFactor,
     measured: true,
     note: `lead time ${minutes(seconds)}, measured: ${ofPods} created in the last ${leadTimeWindowHours} h that waited for a node took a median ${minutes(observed)} from created to Ready${bounded} (leadTimeSeconds ${minutes(prior)})`,
   };

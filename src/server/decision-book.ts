@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { RawInputs } from "../config/resolve.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { ScaledObjectIdentity, ScalerSpec } from "../config/spec.ts";
-import { decide } from "../policy/decide.ts";
+import { type DecideOptions, decide } from "../policy/decide.ts";
 import { Decider, type MemoryStore } from "../policy/decider.ts";
 import type { Decision } from "../policy/decision.ts";
 import type { PolicyMemory } from "../policy/memory.ts";
@@ -10,7 +10,7 @@ import type { SignalReadings } from "../readings/signal-table.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
 import { DeadlineQueue } from "./deadline-queue.ts";
 import { InPlaceMemoryStore } from "./in-place-memory-store.ts";
-import { type KeptDecision, keepDecision } from "./kept-decision.ts";
+import { type DecisionInputs, decisionInWords, type KeptDecision, keepDecision } from "./kept-decision.ts";
 import { NameIndex, type RememberedMetadata, rememberMetadata } from "./name-index.ts";
 import { PollRhythm } from "./poll-rhythm.ts";
 import { SpecTemplates } from "./spec-templates.ts";
@@ -68,7 +68,11 @@ export interface DecisionBookOptions {
   readonly maxEntries?: number;
   /** Bound on the approximate bytes of all entries together; the least recently used goes first. */
   readonly maxBytes?: number;
-  /** Every decision made; `changed` when it changes what KEDA or a dashboard sees (decisionChanged). */
+  /**
+   * Every decision made; `changed` when it changes what KEDA or a dashboard sees (decisionChanged).
+   * A changed or unavailable decision comes in words; any other is figures only (its notes and
+   * summary are empty: fullDecision() makes them again).
+   */
   readonly onDecision?: (decision: Decision, changed: boolean) => void;
   /** A decision made ahead of a poll failed (on a timer, with no caller to answer). */
   readonly onError?: (error: unknown) => void;
@@ -141,6 +145,9 @@ const MAX_VARIANTS_PER_NAME = 4;
 
 /** What an entry costs beyond its spec: its kept decision and that decision's inputs, its memory. */
 const ENTRY_OVERHEAD_BYTES = 2 * 1024;
+
+/** How the book decides: words are made only when someone reads them (settle, fullDecision). */
+const FIGURES_ONLY: DecideOptions = { words: false };
 
 /** A decision planned ahead is not moved for a call that plans it less than this much apart. */
 const AHEAD_RESOLUTION_MS = 250;
@@ -388,17 +395,24 @@ export class DecisionBook {
     nowMs: number,
   ): { decision: Decision; startedFrom: PolicyMemory | undefined } {
     if (this.entries.get(entry.key) === entry)
-      return this.decider.decideFrom(entry.key, spec, readings, nowMs);
+      return this.decider.decideFrom(entry.key, spec, readings, nowMs, FIGURES_ONLY);
     const startedFrom = this.memoryStore.get(entry.key);
-    return { decision: decide(spec, readings, nowMs, startedFrom).decision, startedFrom };
+    return { decision: decide(spec, readings, nowMs, startedFrom, FIGURES_ONLY).decision, startedFrom };
   }
 
+  /**
+   * Decides without words, on the path that answers KEDA. The few decisions someone reads at
+   * once are made again in words from the same inputs: one KEDA is told is unavailable (its
+   * summary is the error it is sent) and one that changes the answer (the log writes its summary).
+   */
   private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): KeptDecision {
-    const { decision, startedFrom } = this.decideFor(entry, spec, readings, nowMs);
+    const { decision: figures, startedFrom } = this.decideFor(entry, spec, readings, nowMs);
+    const inputs: DecisionInputs = { spec, readings, nowMs, memory: startedFrom };
     // Compared before the entry's kept decision is overwritten with the new one.
-    const changed = decisionChanged(decision, entry.latest);
+    const changed = decisionChanged(figures, entry.latest);
     if (changed) entry.changes++;
-    const kept = keepDecision(decision, { spec, readings, nowMs, memory: startedFrom }, entry.latest);
+    const decision = changed || !figures.available ? decisionInWords(inputs) : figures;
+    const kept = keepDecision(decision, inputs, entry.latest);
     entry.latest = kept;
     entry.latestAtMs = this.options.clock();
     this.options.onDecision?.(decision, changed);

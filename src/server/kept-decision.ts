@@ -18,7 +18,8 @@ export interface DecisionInputs {
  * What the server keeps of a ScaledObject's latest decision until the next one: the figures that
  * KEDA's calls and a /metrics scrape read, and the inputs it was made from. Its verdicts, rules
  * and sentences are made again from those inputs when /debug/decisions asks: decide() is pure, so
- * they come out exactly as they were.
+ * they come out exactly as they would have. (The book decides without words in the first place:
+ * decide()'s `words` option.)
  *
  * Why not keep the Decision: it is a hundred-odd small objects and strings (~5 KB) that live until
  * the ScaledObject's next poll, seconds later, so every one of them is copied by a young-generation
@@ -105,8 +106,12 @@ function newKeptDecision(decision: Decision, inputs: DecisionInputs): KeptDecisi
   };
 }
 
+/** The decision made from these inputs, in words: its verdicts' notes and its summary. */
+export function decisionInWords(inputs: DecisionInputs): Decision {
+  return decide(inputs.spec, inputs.readings, inputs.nowMs, inputs.memory).decision;
+}
+
 /** The whole decision again, with its verdicts, rules and summary, made from its inputs. */
 export function fullDecision(kept: KeptDecision): Decision {
-  const { spec, readings, nowMs, memory } = kept.inputs;
-  return decide(spec, readings, nowMs, memory).decision;
+  return decisionInWords(kept.inputs);
 }

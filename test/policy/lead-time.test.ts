@@ -45,6 +45,15 @@ describe("the lead time the forecast plans with", () => {
     expect(leadTimeFor(spec, readingsOf({ leadTimeObserved: 540 }, NOON), NOON).windowFactor).toBe(1.25);
   });
 
+  it("is the same figures without words, with no note to write", () => {
+    for (const observed of [30, 612, 5000]) {
+      const readings = readingsOf({ leadTimeObserved: observed, leadTimePods: 3 }, NOON);
+      const { note, ...figures } = leadTimeFor(spec, readings, NOON);
+      expect(note).toBeDefined();
+      expect(leadTimeFor(spec, readings, NOON, false)).toEqual(figures);
+    }
+  });
+
   it("is bounded to half and twice the setting, and an hour", () => {
     const fast = leadTimeFor(spec, readingsOf({ leadTimeObserved: 30, leadTimePods: 2 }, NOON), NOON);
     expect(fast).toMatchObject({ seconds: 240, windowFactor: 0.5 });

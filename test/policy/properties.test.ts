@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ScalerSpec } from "../../src/config/spec.ts";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
+import type { Decision } from "../../src/policy/decision.ts";
 import type { Reading } from "../../src/readings/reading.ts";
 import { SIGNAL_KEYS, type SignalReadings } from "../../src/readings/signal-table.ts";
 import { broken, NOON, ok, specOf } from "./helpers.ts";
@@ -242,6 +243,60 @@ describe.each(HOST_CLOCKS)("decision properties under %s", (_clock, fakeNow) => 
             expect(decision.desiredReplicas).toBeGreaterThanOrEqual(before);
             expect(decision.metricValue).toBeGreaterThan(0);
             expect(decision.active).toBe(true);
+          }
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it("a decision made without words has every figure, rule and memory of the one made with them", () => {
+    const history = fc.record({
+      leadTimeObserved: fc.option(fc.integer({ min: 60, max: 3000 }), { nil: undefined }),
+      inflowDayAgo: fc.option(fc.double({ min: 0, max: 50, noNaN: true }), { nil: undefined }),
+      inflowPeakAheadDayAgo: fc.option(fc.double({ min: 0, max: 80, noNaN: true }), { nil: undefined }),
+    });
+    /** Every verdict's figures and every rule's name: what may not depend on the words. */
+    const figures = (decision: Decision) => ({
+      ...decision,
+      signals: decision.signals.map(({ note: _note, ...verdict }) => verdict),
+      rules: decision.rules.map((rule) => rule.rule),
+      summary: undefined,
+    });
+    fc.assert(
+      fc.property(
+        metadataArb,
+        fc.boolean(),
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 1, max: 120 }),
+            otherReadingsArb("bad"),
+            fc.oneof(fc.integer({ min: 0, max: 5000 }), badArb),
+            history,
+          ),
+          {
+            minLength: 1,
+            maxLength: 10,
+          },
+        ),
+        (metadata, measured, timeline) => {
+          const spec = specOf({ ...metadata, leadTimeMeasured: String(measured) });
+          let memory: PolicyMemory | undefined;
+          let nowMs = NOON;
+          for (const [afterSeconds, other, backlog, past] of timeline) {
+            nowMs += afterSeconds * 1000;
+            const readings = readingsFrom(other, backlog, nowMs) as Record<string, Reading>;
+            for (const [key, value] of Object.entries(past))
+              if (value !== undefined) readings[key] = ok(value, nowMs - 60_000);
+            const worded = decide(spec, readings as SignalReadings, nowMs, memory);
+            const bare = decide(spec, readings as SignalReadings, nowMs, memory, { words: false });
+            expect(figures(bare.decision)).toEqual(figures(worded.decision));
+            expect(bare.memory).toEqual(worded.memory);
+            if (worded.decision.available) {
+              expect(worded.decision.summary).not.toBe("");
+              expect(bare.decision.summary).toBe("");
+            } else expect(bare.decision.summary).toBe(worded.decision.summary);
+            memory = worded.memory;
           }
         },
       ),

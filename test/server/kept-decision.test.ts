@@ -36,17 +36,32 @@ const POLLS: readonly Values[] = [
   { queueBacklog: 0, vllmWaiting: 0, replicasReady: 4, replicasDesired: 4 },
 ];
 
+/** A decision as the book makes it on the hot path: every figure, no notes and no summary. */
+function withoutWords(decision: Decision): Decision {
+  return {
+    ...decision,
+    signals: decision.signals.map((verdict) =>
+      verdict.status === "disabled" ? verdict : { ...verdict, note: "" },
+    ),
+    summary: "",
+  };
+}
+
 describe("the decision the book keeps", () => {
   it("gives back, whole, the very decision that was made, at every poll", async () => {
     const source = new SettableSource();
     let clockMs = NOON;
     const made: Decision[] = [];
+    const changes: boolean[] = [];
     const book = new DecisionBook({
       source,
       env: {},
       clock: () => clockMs,
       decisionTtlMs: 1000,
-      onDecision: (decision) => made.push(decision),
+      onDecision: (decision, changed) => {
+        made.push(decision);
+        changes.push(changed);
+      },
     });
     const request = {
       name: "chat",
@@ -77,10 +92,23 @@ describe("the decision the book keeps", () => {
         const demand = decision.signals.find((v) => v.signal === signal)?.demandReplicas;
         expect(Number.isNaN(kept.demand[i]!) ? undefined : kept.demand[i]).toBe(demand);
       }
-      // ...and /debug/decisions shows it whole, verdicts, rules and summary, as it was made.
-      expect(fullDecision(kept)).toEqual(decision);
-      expect(fullDecision(book.latestDecisions()[0]!)).toEqual(decision);
+      // ...and /debug/decisions shows it whole, verdicts, rules and summary, as it was made. The
+      // book decides without words and makes them again when they are read: a decision that
+      // changed the answer is handed over in words (the log writes its summary), any other as
+      // figures only.
+      const whole = fullDecision(kept);
+      expect(whole.summary).not.toBe("");
+      expect(fullDecision(book.latestDecisions()[0]!)).toEqual(whole);
+      if (changes[changes.length - 1]) expect(whole).toEqual(decision);
+      else {
+        expect(decision.summary).toBe("");
+        expect(
+          decision.signals.every((verdict) => verdict.note === "" || verdict.status === "disabled"),
+        ).toBe(true);
+        expect(withoutWords(whole)).toEqual(decision);
+      }
     }
+    expect(changes).toContain(false);
     // /metrics writes the kept demands: the queue's, and no line for a signal that did not vote.
     let text = "";
     for await (const slice of decisionSeriesSlices(book.records())) text += slice;

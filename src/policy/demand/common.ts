@@ -20,6 +20,19 @@ export interface DemandContext {
   readonly ttftWithoutSamples?: boolean;
   /** End-to-end latency P95 came back NaN: no request finished in the rate window. */
   readonly e2eWithoutSamples?: boolean;
+  /**
+   * Whether the verdicts carry their notes (the default). Without (false), every note a rule
+   * would compute is an empty string and every figure is the same: decide()'s `words` option.
+   */
+  readonly words?: boolean;
+}
+
+/**
+ * A verdict's note, written only when the decision is in words (DemandContext.words): a note
+ * formats several figures, and the server decides without them on the path that answers KEDA.
+ */
+export function say(context: Pick<DemandContext, "words">, note: () => string): string {
+  return context.words === false ? "" : note();
 }
 
 /** Whether the latency-type signals (TTFT, token throughput, busy-time GPU) may vote now, and why (not). */
@@ -153,18 +166,30 @@ export function proportional(
 ): SignalVerdict {
   const ready = context.readyReplicas;
   if (ready === undefined)
-    return verdict(signal, "abstained", readings, describe(": ready replicas unknown (kube-state-metrics)"));
+    return verdict(
+      signal,
+      "abstained",
+      readings,
+      say(context, () => describe(": ready replicas unknown (kube-state-metrics)")),
+    );
   if (ready === 0)
-    return verdict(signal, "abstained", readings, describe(": no ready replica to scale from"));
+    return verdict(
+      signal,
+      "abstained",
+      readings,
+      say(context, () => describe(": no ready replica to scale from")),
+    );
   const bounded = Math.min(ratio, maxStep);
   const demand = ready * bounded;
-  const bound = bounded < ratio ? ` (step bound ×${maxStep})` : "";
-  const held = status === "held" ? " [last good value held]" : "";
   return verdict(
     signal,
     status,
     { ...readings, replicasReady: ready },
-    describe(` → ${ready} ready × ${round2(bounded)}${bound} = ${round2(demand)}${held}`),
+    say(context, () => {
+      const bound = bounded < ratio ? ` (step bound ×${maxStep})` : "";
+      const held = status === "held" ? " [last good value held]" : "";
+      return describe(` → ${ready} ready × ${round2(bounded)}${bound} = ${round2(demand)}${held}`);
+    }),
     demand,
   );
 }

@@ -2,7 +2,15 @@ import type { ScalerSpec } from "../../config/spec.ts";
 import type { SignalVerdict } from "../decision.ts";
 import { round2 } from "../format.ts";
 import type { UsableReadings } from "../usable.ts";
-import { type DemandRule, disabled, heldSuffix, inputState, verdict } from "./common.ts";
+import {
+  type DemandContext,
+  type DemandRule,
+  disabled,
+  heldSuffix,
+  inputState,
+  say,
+  verdict,
+} from "./common.ts";
 
 /**
  * Work in flight is load: requests running inside vLLM plus those waiting for a slot, over the
@@ -10,7 +18,11 @@ import { type DemandRule, disabled, heldSuffix, inputState, verdict } from "./co
  * nothing queued and no inflow figure would read as idle and be scaled to zero mid-generation.
  * Always on: running requests are never "no load".
  */
-export function concurrencyDemand(spec: ScalerSpec, usable: UsableReadings): SignalVerdict {
+export function concurrencyDemand(
+  spec: ScalerSpec,
+  usable: UsableReadings,
+  context: Pick<DemandContext, "words"> = {},
+): SignalVerdict {
   const state = inputState("concurrency", [
     ["vllmRunning", usable.vllmRunning],
     ["vllmWaiting", usable.vllmWaiting],
@@ -21,12 +33,14 @@ export function concurrencyDemand(spec: ScalerSpec, usable: UsableReadings): Sig
   const waiting = state.readings.vllmWaiting ?? 0;
   const perReplica = spec.concurrency.maxConcurrencyPerReplica;
   const demand = (running + waiting) / perReplica;
-  const caveats = heldSuffix(state.status, usable, ["vllmRunning", "vllmWaiting"]) + state.missing;
   return verdict(
     "concurrency",
     state.status,
     state.readings,
-    `(${running} running + ${waiting} waiting) / ${perReplica} per replica → ${round2(demand)}${caveats}`,
+    say(context, () => {
+      const caveats = heldSuffix(state.status, usable, ["vllmRunning", "vllmWaiting"]) + state.missing;
+      return `(${running} running + ${waiting} waiting) / ${perReplica} per replica → ${round2(demand)}${caveats}`;
+    }),
     demand,
   );
 }
@@ -34,7 +48,7 @@ export function concurrencyDemand(spec: ScalerSpec, usable: UsableReadings): Sig
 export const concurrencyRule: DemandRule = {
   signal: "concurrency",
   readyRelative: false,
-  vote: (spec, usable) => concurrencyDemand(spec, usable),
+  vote: (spec, usable, context) => concurrencyDemand(spec, usable, context),
   // Running requests always keep it active; waiting ones above activationBacklog, like the queue.
   keepsActive: (spec, _usable, verdict) =>
     (verdict.readings.vllmRunning ?? 0) > 0 ||

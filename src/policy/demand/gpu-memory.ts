@@ -9,6 +9,7 @@ import {
   inputState,
   type LatencyGate,
   proportional,
+  say,
   verdict,
   votesDemand,
 } from "./common.ts";
@@ -37,15 +38,27 @@ export function gpuMemoryDemand(
   const usage = state.readings.gpuMemoryUsage ?? 0;
   const describe = (rest: string) =>
     `GPU memory ${round2(usage * 100)} % vs ${round2(target * 100)} % target`.concat(rest);
-  if (usage <= target) return verdict("gpuMemory", "abstained", state.readings, describe(": no pressure"));
+  if (usage <= target)
+    return verdict(
+      "gpuMemory",
+      "abstained",
+      state.readings,
+      say(context, () => describe(": no pressure")),
+    );
   if (!gate)
     return verdict(
       "gpuMemory",
       "abstained",
       state.readings,
-      describe(": backlog unknown, and full memory alone is not overload"),
+      say(context, () => describe(": backlog unknown, and full memory alone is not overload")),
     );
-  if (!gate.open) return verdict("gpuMemory", "abstained", state.readings, describe(`, but ${gate.reason}`));
+  if (!gate.open)
+    return verdict(
+      "gpuMemory",
+      "abstained",
+      state.readings,
+      say(context, () => describe(`, but ${gate.reason}`)),
+    );
   return proportional(
     "gpuMemory",
     state.status,

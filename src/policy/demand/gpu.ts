@@ -10,6 +10,7 @@ import {
   inputState,
   type LatencyGate,
   proportional,
+  say,
   verdict,
 } from "./common.ts";
 
@@ -43,9 +44,15 @@ export function gpuDemand(
       "gpu",
       "abstained",
       state.readings,
-      describe(": busy-time GPU utilisation needs the queue to say whether"),
+      say(context, () => describe(": busy-time GPU utilisation needs the queue to say whether")),
     );
-  if (!gate.open) return verdict("gpu", "abstained", state.readings, describe(`, but ${gate.reason}`));
+  if (!gate.open)
+    return verdict(
+      "gpu",
+      "abstained",
+      state.readings,
+      say(context, () => describe(`, but ${gate.reason}`)),
+    );
   return proportional(
     "gpu",
     state.status,

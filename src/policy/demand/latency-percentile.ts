@@ -9,6 +9,7 @@ import {
   inputState,
   type LatencyGate,
   proportional,
+  say,
   verdict,
 } from "./common.ts";
 
@@ -58,16 +59,24 @@ export function latencyPercentileDemand(
       signal,
       "abstained",
       readings,
-      `${round2(rate)} req/s is below ${latency.minRequestsPerSecond}: too few samples for a P95`,
+      say(
+        context,
+        () => `${round2(rate)} req/s is below ${latency.minRequestsPerSecond}: too few samples for a P95`,
+      ),
     );
   if (p95 <= target)
-    return verdict(signal, "abstained", readings, `${label} ${round2(p95)} s within the ${target} s target`);
+    return verdict(
+      signal,
+      "abstained",
+      readings,
+      say(context, () => `${label} ${round2(p95)} s within the ${target} s target`),
+    );
   if (gate && !gate.open)
     return verdict(
       signal,
       "abstained",
       readings,
-      `${label} ${round2(p95)} s over target, but ${gate.reason}`,
+      say(context, () => `${label} ${round2(p95)} s over target, but ${gate.reason}`),
     );
   return proportional(
     signal,

@@ -3,7 +3,15 @@ import type { SignalVerdict } from "../decision.ts";
 import { round2 } from "../format.ts";
 import { type UsableReadings, usableValue } from "../usable.ts";
 import { waitingRequests } from "../workload.ts";
-import { type DemandRule, disabled, heldSuffix, inputState, verdict } from "./common.ts";
+import {
+  type DemandContext,
+  type DemandRule,
+  disabled,
+  heldSuffix,
+  inputState,
+  say,
+  verdict,
+} from "./common.ts";
 
 /**
  * The backlog: requests waiting, from Service Bus active messages and vLLM waiting requests, the
@@ -12,7 +20,11 @@ import { type DemandRule, disabled, heldSuffix, inputState, verdict } from "./co
  * replica per N messages; drain carries what keeps arriving and clears what already waits within
  * the SLA.
  */
-export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVerdict {
+export function queueDemand(
+  spec: ScalerSpec,
+  usable: UsableReadings,
+  context: Pick<DemandContext, "words"> = {},
+): SignalVerdict {
   if (!spec.queue.enabled) return disabled("queue", false);
   const state = inputState("queue", [
     ["queueBacklog", usable.queueBacklog],
@@ -21,14 +33,18 @@ export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVer
   if (!state) return disabled("queue", true);
   if ("signal" in state) return state;
   const backlog = waitingRequests(state.readings.queueBacklog, state.readings.vllmWaiting);
-  const caveats = heldSuffix(state.status, usable, ["queueBacklog", "vllmWaiting"]) + state.missing;
+  const caveats = () => heldSuffix(state.status, usable, ["queueBacklog", "vllmWaiting"]) + state.missing;
   if (spec.queue.mode === "perReplica") {
     const demand = backlog / spec.queue.messagesPerReplica;
     return verdict(
       "queue",
       state.status,
       state.readings,
-      `${backlog} waiting / ${spec.queue.messagesPerReplica} per replica → ${round2(demand)}${caveats}`,
+      say(
+        context,
+        () =>
+          `${backlog} waiting / ${spec.queue.messagesPerReplica} per replica → ${round2(demand)}${caveats()}`,
+      ),
       demand,
     );
   }
@@ -37,12 +53,14 @@ export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVer
   const perReplica = spec.queue.requestsPerSecondPerReplica;
   const sla = spec.queue.latencySlaSeconds;
   const demand = ((inflow ?? 0) + backlog / sla) / perReplica;
-  const inflowText = inflow === undefined ? "inflow unknown" : `${round2(inflow)} req/s inflow`;
   return verdict(
     "queue",
     state.status,
     inflow === undefined ? state.readings : { ...state.readings, ttftRequestsPerSecond: inflow },
-    `(${inflowText} + ${backlog} waiting drained in ${sla} s) at ${round2(perReplica)} req/s per replica → ${round2(demand)}${caveats}`,
+    say(context, () => {
+      const inflowText = inflow === undefined ? "inflow unknown" : `${round2(inflow)} req/s inflow`;
+      return `(${inflowText} + ${backlog} waiting drained in ${sla} s) at ${round2(perReplica)} req/s per replica → ${round2(demand)}${caveats()}`;
+    }),
     demand,
   );
 }
@@ -50,7 +68,7 @@ export function queueDemand(spec: ScalerSpec, usable: UsableReadings): SignalVer
 export const queueRule: DemandRule = {
   signal: "queue",
   readyRelative: false,
-  vote: (spec, usable) => queueDemand(spec, usable),
+  vote: (spec, usable, context) => queueDemand(spec, usable, context),
   // Requests arriving keep it active; a backlog only above activationBacklog (KEDA's activation).
   keepsActive: (spec, _usable, verdict) => {
     const backlog = waitingRequests(verdict.readings.queueBacklog, verdict.readings.vllmWaiting);

@@ -11,6 +11,7 @@ import {
   inputState,
   type LatencyGate,
   proportional,
+  say,
   verdict,
 } from "./common.ts";
 
@@ -49,7 +50,7 @@ export function tokensDemand(
       "tokens",
       "abstained",
       state.readings,
-      `${round2(perPod)} tok/s per pod, but ${gate.reason}`,
+      say(context, () => `${round2(perPod)} tok/s per pod, but ${gate.reason}`),
     );
   // With the token rates set, the drain rule's capacity already follows the traffic's prompt and
   // generated tokens per request. Generated tokens per pod are then no overload sign of their
@@ -62,7 +63,11 @@ export function tokensDemand(
       "tokens",
       "abstained",
       state.readings,
-      `${round2(perPod)} tok/s per pod: the drain rule plans with the token rates (${rates.prefill} prefill, ${rates.decode} decode per replica)`,
+      say(
+        context,
+        () =>
+          `${round2(perPod)} tok/s per pod: the drain rule plans with the token rates (${rates.prefill} prefill, ${rates.decode} decode per replica)`,
+      ),
     );
   const engineWaiting = usableValue(usable.vllmWaiting);
   if (engineWaiting === 0)
@@ -70,14 +75,17 @@ export function tokensDemand(
       "tokens",
       "abstained",
       state.readings,
-      `${round2(perPod)} tok/s per pod with nothing waiting inside vLLM: light load, not overload`,
+      say(
+        context,
+        () => `${round2(perPod)} tok/s per pod with nothing waiting inside vLLM: light load, not overload`,
+      ),
     );
   if (perPod >= floor)
     return verdict(
       "tokens",
       "abstained",
       state.readings,
-      `${round2(perPod)} tok/s per pod is at or above ${floor}`,
+      say(context, () => `${round2(perPod)} tok/s per pod is at or above ${floor}`),
     );
   // Zero throughput while requests wait is the worst overload; the step bound caps it.
   const ratio = perPod > 0 ? floor / perPod : Number.POSITIVE_INFINITY;
