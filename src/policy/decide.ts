@@ -23,7 +23,7 @@ import { applyLearnedCapacity } from "./learned-capacity.ts";
 import { applyLimits } from "./limits.ts";
 import type { PolicyMemory } from "./memory.ts";
 import { interpretIdleReadings } from "./no-pods.ts";
-import { applyForecast, splitHistory } from "./provision-ahead.ts";
+import { applyForecast, historyOf } from "./provision-ahead.ts";
 import { applyRole } from "./role.ts";
 import { applyScaleDownDelay, type RecentAnswer } from "./scale-down-delay.ts";
 import { screenReadings } from "./screen.ts";
@@ -88,7 +88,7 @@ function unavailable(input: NoAnswer): DecideResult {
  * The whole decision, as a pipeline of stages (each a function in a file of its own that returns
  * its own reasons):
  *
- *   lead time (lead-time.ts), history split off (provision-ahead.ts) → screen (bad and stale values fail) → no ready pods
+ *   lead time (lead-time.ts), seasons from the history (provision-ahead.ts) → screen (bad and stale values fail; history passes) → no ready pods
  *   → fail-static per reading → smoothing → learned capacity → per-signal demand (demand/)
  *   → every signal down? (fail-static: hold, then UNAVAILABLE)
  *   → fusion → forecast (provision-ahead.ts) → headroom → hysteresis → no scale-down on missing data (fail-static)
@@ -113,9 +113,9 @@ export function decide(
   };
 
   const lead = leadTimeFor(spec, readings, nowMs, words);
-  const history = splitHistory(readings, spec.forecast.seasons, lead.windowFactor);
-  const { current, seasons } = history;
-  const screened = screenReadings(spec, current, nowMs);
+  const history = historyOf(readings, spec.forecast.seasons, lead.windowFactor);
+  const { seasons } = history;
+  const screened = screenReadings(spec, readings, nowMs);
   reasons.push(...screened.reasons);
   const idle = interpretIdleReadings(screened.readings, {
     ttft: spec.ttft.minRequestsPerSecond,

@@ -1,5 +1,5 @@
 import type { Reading } from "../readings/reading.ts";
-import { type SignalKey, type SignalReadings, signalKeysWhere } from "../readings/signal-table.ts";
+import { isHistory, type SignalKey, type SignalReadings, signalKeysWhere } from "../readings/signal-table.ts";
 import type { Count, Step } from "./count.ts";
 import type { RuleFired, SignalVerdict } from "./decision.ts";
 import type { LastGoodReadings } from "./memory.ts";
@@ -16,9 +16,10 @@ import type { UsableReadings } from "./usable.ts";
 const SIGNAL_READINGS = signalKeysWhere((a) => a.role === "demand" || a.role === "qualifier");
 
 /**
- * Applies the fail-static rule to every reading: a fresh value is used and remembered; a failed
- * one is replaced by its last good value while that is at most `holdMs` old, else stays failed.
- * An absent reading stays absent (the signal is not in use). The memory keeps only signals that
+ * Applies the fail-static rule to every live reading: a fresh value is used and remembered; a
+ * failed one is replaced by its last good value while that is at most `holdMs` old, else stays
+ * failed. An absent reading stays absent (the signal is not in use), and so does a history one
+ * (the forecast reads those from the readings themselves). The memory keeps only signals that
  * are still read, so it stays bounded by the number of signal kinds.
  */
 export function applyFailStatic(
@@ -29,9 +30,10 @@ export function applyFailStatic(
 ): { usable: UsableReadings; lastGood: LastGoodReadings } {
   const usable: UsableReadings = {};
   const remembered: LastGoodReadings = {};
-  for (const key of Object.keys(readings) as SignalKey[]) {
+  for (const name in readings) {
+    const key = name as SignalKey;
     const reading: Reading | undefined = readings[key];
-    if (!reading) continue;
+    if (!reading || isHistory(key)) continue;
     if (reading.ok) {
       usable[key] = { state: "fresh", value: reading.value, observedAtMs: reading.observedAtMs };
       // The reading itself, shared with the source's cache and the decision's inputs (memory.ts).

@@ -1,8 +1,7 @@
 import type { ScalerSpec } from "../config/spec.ts";
 import { HISTORY_RATE_WINDOW_SECONDS } from "../readings/history-window.ts";
-import { type LeadFactor, PEAK_AHEAD_KEYS } from "../readings/lead-time.ts";
+import { LEAD_LADDER, type LeadFactor, PEAK_AHEAD_KEYS } from "../readings/lead-time.ts";
 import type { SignalKey, SignalReadings } from "../readings/signal-table.ts";
-import { SIGNAL_TABLE } from "../readings/signal-table.ts";
 import type { RuleFired } from "./decision.ts";
 import { durationMs } from "./duration.ts";
 import { forecastInflow, type SeasonHistory, type TrendMemory } from "./forecast.ts";
@@ -13,7 +12,7 @@ import type { UsableReadings } from "./usable.ts";
 /**
  * The two stages that plan for the capacity a lead time ahead, around fusion:
  *
- *   history readings (split off) → learned capacity (learned-capacity.ts)
+ *   seasons from the history readings → learned capacity (learned-capacity.ts)
  *   → … per-signal demand → fusion → forecast (raise the load to the inflow expected one lead
  *   time ahead) → headroom …
  *
@@ -25,64 +24,45 @@ import type { UsableReadings } from "./usable.ts";
 interface Season {
   readonly label: string;
   readonly now: SignalKey;
-  readonly peaks: Readonly<Record<LeadFactor, SignalKey>>;
+  /** By factor in a Map: a fractional number as an object's key is made a string at every lookup. */
+  readonly peaks: ReadonlyMap<LeadFactor, SignalKey>;
 }
-const DAY: Season = { label: "yesterday", now: "inflowDayAgo", peaks: PEAK_AHEAD_KEYS.day };
-const WEEK: Season = { label: "last week", now: "inflowWeekAgo", peaks: PEAK_AHEAD_KEYS.week };
+const seasonOf = (label: string, now: SignalKey, peaks: Readonly<Record<LeadFactor, SignalKey>>): Season => ({
+  label,
+  now,
+  peaks: new Map(LEAD_LADDER.map((factor) => [factor, peaks[factor]])),
+});
+const DAY = seasonOf("yesterday", "inflowDayAgo", PEAK_AHEAD_KEYS.day);
+const WEEK = seasonOf("last week", "inflowWeekAgo", PEAK_AHEAD_KEYS.week);
+const SEASONS_IN_USE: Readonly<Record<ScalerSpec["forecast"]["seasons"], readonly Season[]>> = {
+  "day+week": [DAY, WEEK],
+  day: [DAY],
+  week: [WEEK],
+  none: [],
+};
 
 /**
- * The readings without the history ones (which never go through fail-static: old by design and
- * absent on a cold start), and the seasons the history gives, where both of a season's readings
- * came back. The peak is the one over the lead-time ladder's `windowFactor` × leadTimeSeconds,
- * or, when that one did not come back, the setting's own window (what the forecast reads without a
- * measured lead time).
+ * The seasons the history gives, where both of a season's readings came back. The peak is the one
+ * over the lead-time ladder's `windowFactor` × leadTimeSeconds, or, when that one did not come
+ * back, the setting's own window (what the forecast reads without a measured lead time). The
+ * history stays in the readings: the stages that judge live readings pass it by (isHistory).
  */
-export function splitHistory(
+export function historyOf(
   readings: SignalReadings,
   use: ScalerSpec["forecast"]["seasons"],
   windowFactor: LeadFactor = 1,
 ): {
-  readonly current: SignalReadings;
   readonly seasons: readonly SeasonHistory[];
   /** The window the seasons' peaks were read over: the wanted one, or the setting's where it was missing. */
   readonly windowFactor: LeadFactor;
 } {
-  const history = seasonsOf(readings, use, windowFactor);
-  return { current: withoutHistory(readings), seasons: history.seasons, windowFactor: history.windowFactor };
-}
-
-/**
- * The readings without the history ones: the record itself when it holds none (the forecast is
- * off, or its history is not read yet): the copy was a tenth of a decision's time in a profile
- * at 4,000 ScaledObjects.
- */
-function withoutHistory(readings: SignalReadings): SignalReadings {
-  let hasHistory = false;
-  for (const key in readings)
-    if (SIGNAL_TABLE[key as SignalKey]?.role === "history") {
-      hasHistory = true;
-      break;
-    }
-  if (!hasHistory) return readings;
-  const current: Record<string, SignalReadings[SignalKey]> = {};
-  for (const key in readings)
-    if (SIGNAL_TABLE[key as SignalKey]?.role !== "history") current[key] = readings[key as SignalKey];
-  return current as SignalReadings;
-}
-
-function seasonsOf(
-  readings: SignalReadings,
-  use: ScalerSpec["forecast"]["seasons"],
-  windowFactor: LeadFactor,
-): { readonly seasons: readonly SeasonHistory[]; readonly windowFactor: LeadFactor } {
   const seasons: SeasonHistory[] = [];
-  const used = use === "day+week" ? [DAY, WEEK] : use === "day" ? [DAY] : use === "week" ? [WEEK] : [];
   let readOver: LeadFactor | undefined;
-  for (const season of used) {
+  for (const season of SEASONS_IN_USE[use]) {
     const now = readings[season.now];
-    const wanted = readings[season.peaks[windowFactor]];
+    const wanted = readings[season.peaks.get(windowFactor) as SignalKey];
     const factor = wanted?.ok ? windowFactor : 1;
-    const peak = readings[season.peaks[factor]];
+    const peak = readings[season.peaks.get(factor) as SignalKey];
     if (now?.ok && peak?.ok && Number.isFinite(now.value) && Number.isFinite(peak.value)) {
       seasons.push({ label: season.label, rateThen: now.value, peakAheadThen: peak.value });
       // Both seasons come in one request, so they read the same window but for a lone bad value.

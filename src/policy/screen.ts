@@ -1,13 +1,14 @@
 import type { ScalerSpec } from "../config/spec.ts";
 import { type FailureKind, failureOf, type Reading, type SourceName } from "../readings/reading.ts";
-import { SIGNAL_TABLE, type SignalKey, type SignalReadings } from "../readings/signal-table.ts";
+import { isHistory, SIGNAL_TABLE, type SignalKey, type SignalReadings } from "../readings/signal-table.ts";
 import type { RuleFired } from "./decision.ts";
 
 /**
  * The first stage: a value no source can truly have is bad data, whatever the source said. NaN
  * or ±Inf, a negative count, rate, usage or latency, and a value older than maxReadingAgeSeconds
  * become failed readings, so the fail-static rules hold them: bad data never lowers the answer
- * and never reads as "no traffic".
+ * and never reads as "no traffic". History readings are old by design and pass through as they
+ * are (the forecast judges them itself).
  */
 export function screenReadings(
   spec: ScalerSpec,
@@ -17,9 +18,10 @@ export function screenReadings(
   const maxAgeMs = spec.failStatic.maxReadingAgeSeconds * 1000;
   let screened: Partial<Record<SignalKey, Reading>> | undefined;
   const notes: string[] = [];
-  for (const key of Object.keys(readings) as SignalKey[]) {
+  for (const name in readings) {
+    const key = name as SignalKey;
     const reading = readings[key];
-    if (!reading?.ok) continue;
+    if (!reading?.ok || isHistory(key)) continue;
     const problem = problemWith(key, reading.value, nowMs - reading.observedAtMs, maxAgeMs);
     if (!problem) continue;
     screened ??= { ...readings };

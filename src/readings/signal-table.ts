@@ -271,6 +271,15 @@ export function signalKeysWhere(where: (attributes: SignalAttributes) => boolean
   return SIGNAL_KEYS.filter((key) => where(SIGNAL_TABLE[key]));
 }
 
+/**
+ * Whether a reading is history (role "history"): old by design and absent on a cold start, read by
+ * the forecast only. The stages that judge live readings (screening, fail-static) pass them by.
+ */
+export const isHistory: (key: SignalKey) => boolean = (() => {
+  const history: ReadonlySet<SignalKey> = new Set(signalKeysWhere((a) => a.role === "history"));
+  return (key) => history.has(key);
+})();
+
 /** The readings a source can produce, as a type (e.g. the Prometheus queries' signal names). */
 export type SignalKeyFrom<S extends SourceName> = {
   [K in SignalKey]: S extends (typeof SIGNAL_TABLE)[K]["sources"][number] ? K : never;

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decide, type PolicyMemory } from "../../src/policy/decide.ts";
 import { type ForecastSettings, forecastInflow, type TrendMemory } from "../../src/policy/forecast.ts";
-import { splitHistory } from "../../src/policy/provision-ahead.ts";
+import { historyOf } from "../../src/policy/provision-ahead.ts";
 import type { SignalReadings } from "../../src/readings/signal-table.ts";
 import { broken, decideOnce, NOON, ok, specOf } from "./helpers.ts";
 
@@ -281,16 +281,45 @@ describe("forecast invariants", () => {
   });
 });
 
-describe("history readings, split off before the policy reads the rest", () => {
+describe("history readings, which only the forecast reads", () => {
   const current: SignalReadings = { vllmWaiting: ok(3), replicasReady: ok(2) };
 
-  it("leaves the history out of the current readings, and gives its seasons", () => {
-    const split = splitHistory({ ...current, inflowDayAgo: ok(4), inflowPeakAheadDayAgo: ok(9) }, "day");
-    expect(split.current).toEqual(current);
-    expect(split.seasons).toEqual([{ label: "yesterday", rateThen: 4, peakAheadThen: 9 }]);
+  it("give the seasons where both of a season's readings came back", () => {
+    const history = historyOf({ ...current, inflowDayAgo: ok(4), inflowPeakAheadDayAgo: ok(9) }, "day");
+    expect(history.seasons).toEqual([{ label: "yesterday", rateThen: 4, peakAheadThen: 9 }]);
+    expect(historyOf({ ...current, inflowDayAgo: ok(4) }, "day").seasons).toEqual([]);
+    // A peak of the ladder's window, or the setting's own when that one did not come back.
+    const ladder = {
+      ...current,
+      inflowDayAgo: ok(4),
+      inflowPeakAheadDayAgo: ok(9),
+      inflowPeakAhead125DayAgo: ok(11),
+    };
+    expect(historyOf(ladder, "day", 1.25)).toEqual({
+      seasons: [{ label: "yesterday", rateThen: 4, peakAheadThen: 11 }],
+      windowFactor: 1.25,
+    });
+    expect(historyOf(ladder, "day", 0.75)).toEqual({
+      seasons: [{ label: "yesterday", rateThen: 4, peakAheadThen: 9 }],
+      windowFactor: 1,
+    });
   });
 
-  it("hands the readings on as they are when none of them is history (no copy per decision)", () => {
-    expect(splitHistory(current, "day").current).toBe(current);
+  it("are never screened or held as live readings: old by design, and absent on a cold start", () => {
+    const spec = specOf();
+    const dayOld = NOON - 86_400_000;
+    const live = { vllmWaiting: ok(3, NOON), replicasReady: ok(2, NOON), queueBacklog: ok(0, NOON) };
+    const readings: SignalReadings = {
+      ...live,
+      inflowDayAgo: ok(4, dayOld),
+      inflowPeakAheadDayAgo: ok(-1, dayOld),
+    };
+    const { decision, memory } = decide(spec, readings, NOON);
+    expect(decision.rules.map((rule) => rule.rule)).not.toContain("bad-reading");
+    expect(Object.keys(memory.lastGood ?? {})).not.toContain("inflowDayAgo");
+    // Gone at the next poll: nothing is held for it, and nothing counts as missing.
+    const next = decide(spec, live, NOON + 15_000, memory).decision;
+    expect(next.rules.map((rule) => rule.rule)).not.toContain("no-scale-down-on-missing-data");
+    expect(next.desiredReplicas).toBe(decision.desiredReplicas);
   });
 });
