@@ -70,8 +70,8 @@ export interface DecisionBookOptions {
   readonly maxBytes?: number;
   /**
    * Every decision made; `changed` when it changes what KEDA or a dashboard sees (decisionChanged).
-   * A changed or unavailable decision comes in words; any other is figures only (its notes and
-   * summary are empty: fullDecision() makes them again).
+   * A changed decision comes in words; any other is figures only (its verdicts' notes and, unless
+   * it is unavailable, its summary are empty: fullDecision() makes them again).
    */
   readonly onDecision?: (decision: Decision, changed: boolean) => void;
   /** A decision made ahead of a poll failed (on a timer, with no caller to answer). */
@@ -401,9 +401,10 @@ export class DecisionBook {
   }
 
   /**
-   * Decides without words, on the path that answers KEDA. The few decisions someone reads at
-   * once are made again in words from the same inputs: one KEDA is told is unavailable (its
-   * summary is the error it is sent) and one that changes the answer (the log writes its summary).
+   * Decides without words, on the path that answers KEDA. A decision that changes the answer is
+   * made again in words from the same inputs: the log writes its summary. An unavailable one
+   * needs none: its summary, the error KEDA is sent, is made of the rules' words, which decide()
+   * always writes (a property test holds that it reads the same without words).
    */
   private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): KeptDecision {
     const { decision: figures, startedFrom } = this.decideFor(entry, spec, readings, nowMs);
@@ -411,7 +412,7 @@ export class DecisionBook {
     // Compared before the entry's kept decision is overwritten with the new one.
     const changed = decisionChanged(figures, entry.latest);
     if (changed) entry.changes++;
-    const decision = changed || !figures.available ? decisionInWords(inputs) : figures;
+    const decision = changed ? decisionInWords(inputs) : figures;
     const kept = keepDecision(decision, inputs, entry.latest);
     entry.latest = kept;
     entry.latestAtMs = this.options.clock();
