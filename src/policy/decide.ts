@@ -37,9 +37,9 @@ export type { PolicyMemory } from "./memory.ts";
 
 export interface DecideOptions {
   /**
-   * Whether the decision is written in words (the default): each verdict's note, a measured lead
-   * time's and the summary. Without them they are empty strings, and every figure, rule and the
-   * memory are the same (a property test holds it). The server decides without words on the path
+   * Whether the decision is written in words (the default): each voting or abstaining verdict's
+   * note and the summary. Without them those are empty strings; every figure, every rule with its
+   * note, a failed verdict's note and the memory are the same (a property test holds it). The server decides without words on the path
    * that answers KEDA, and makes the words again from the same inputs when someone reads them:
    * they were about a fifth of a decision's time and of what it allocated.
    */
@@ -112,7 +112,7 @@ export function decide(
     return step.count;
   };
 
-  const lead = leadTimeFor(spec, readings, nowMs, words);
+  const lead = leadTimeFor(spec, readings, nowMs);
   const history = historyOf(readings, spec.forecast.seasons, lead.windowFactor);
   const { seasons } = history;
   const screened = screenReadings(spec, readings, nowMs);

@@ -32,9 +32,10 @@ export interface LeadTime {
   readonly measured: boolean;
   /**
    * For the forecast's reason, when there is more to say than the setting: "lead time 9.5 min,
-   * measured: …", or why a measurement that came back was not used.
+   * measured: …", or why a measurement that came back was not used. Written when asked: only a
+   * forecast that raises the load says it, and every decision reads the lead time.
    */
-  readonly note?: string;
+  readonly describe?: () => string;
 }
 
 function minutes(seconds: number): string {
@@ -48,7 +49,7 @@ function setting(spec: ScalerSpec, why?: string): LeadTime {
     windowFactor: 1,
     measured: false,
     ...(why
-      ? { note: `lead time ${minutes(seconds)} (leadTimeSeconds): the measured lead time ${why}` }
+      ? { describe: () => `lead time ${minutes(seconds)} (leadTimeSeconds): the measured lead time ${why}` }
       : {}),
   };
 }
@@ -61,13 +62,7 @@ function setting(spec: ScalerSpec, why?: string): LeadTime {
  */
 const LEAD_TIME_MAX_AGE_SECONDS = 3600;
 
-/** `words`: whether to write the note of a measured lead time (decide()'s option of that name). */
-export function leadTimeFor(
-  spec: ScalerSpec,
-  readings: SignalReadings,
-  nowMs: number,
-  words = true,
-): LeadTime {
+export function leadTimeFor(spec: ScalerSpec, readings: SignalReadings, nowMs: number): LeadTime {
   const { leadTimeSeconds: prior, leadTimeMeasured, leadTimeWindowHours } = spec.forecast;
   if (!leadTimeMeasured) return setting(spec);
   const reading = readings.leadTimeObserved;
@@ -91,22 +86,22 @@ export function leadTimeFor(
   const low = prior * LEAD_MIN_FACTOR;
   const high = Math.min(prior * LEAD_MAX_FACTOR, LEAD_MAX_SECONDS);
   const seconds = Math.min(high, Math.max(low, observed));
-  const windowFactor = nearestFactor(prior, seconds);
-  if (!words) return { seconds, windowFactor, measured: true };
-  const bound =
-    seconds === observed
-      ? ""
-      : seconds === low
-        ? `${LEAD_MIN_FACTOR} × the setting`
-        : seconds === LEAD_MAX_SECONDS
-          ? "an hour"
-          : `${LEAD_MAX_FACTOR} × the setting`;
-  const bounded = bound ? `, bounded to ${bound}` : "";
-  const ofPods = pods !== undefined ? `the ${pods} pod(s)` : "the pods";
   return {
     seconds,
-    windowFactor,
+    windowFactor: nearestFactor(prior, seconds),
     measured: true,
-    note: `lead time ${minutes(seconds)}, measured: ${ofPods} created in the last ${leadTimeWindowHours} h that waited for a node took a median ${minutes(observed)} from created to Ready${bounded} (leadTimeSeconds ${minutes(prior)})`,
+    describe: () => {
+      const bound =
+        seconds === observed
+          ? ""
+          : seconds === low
+            ? `${LEAD_MIN_FACTOR} × the setting`
+            : seconds === LEAD_MAX_SECONDS
+              ? "an hour"
+              : `${LEAD_MAX_FACTOR} × the setting`;
+      const bounded = bound ? `, bounded to ${bound}` : "";
+      const ofPods = pods !== undefined ? `the ${pods} pod(s)` : "the pods";
+      return `lead time ${minutes(seconds)}, measured: ${ofPods} created in the last ${leadTimeWindowHours} h that waited for a node took a median ${minutes(observed)} from created to Ready${bounded} (leadTimeSeconds ${minutes(prior)})`;
+    },
   };
 }

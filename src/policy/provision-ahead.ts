@@ -133,7 +133,7 @@ export function applyForecast(
     reasons: [
       {
         rule: "forecast",
-        note: `forecast for ${clockText(nowMs + leadMs)} UTC${lead.note ? ` (${lead.note})` : ""} = ${round2(load)} replicas of load at ${round2(perReplica)} req/s each (the signals see ${round2(fusedLoad)}): ${forecast.note}`,
+        note: `forecast for ${clockText(nowMs + leadMs)} UTC${lead.describe ? ` (${lead.describe()})` : ""} = ${round2(load)} replicas of load at ${round2(perReplica)} req/s each (the signals see ${round2(fusedLoad)}): ${forecast.note}`,
       },
     ],
   };

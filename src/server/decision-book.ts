@@ -70,8 +70,9 @@ export interface DecisionBookOptions {
   readonly maxBytes?: number;
   /**
    * Every decision made; `changed` when it changes what KEDA or a dashboard sees (decisionChanged).
-   * A changed decision comes in words; any other is figures only (its verdicts' notes and, unless
-   * it is unavailable, its summary are empty: fullDecision() makes them again).
+   * A changed decision comes in words; any other with figures only: the notes of its verdicts that
+   * voted or abstained and, unless it is unavailable, its summary are empty (fullDecision() makes
+   * them again).
    */
   readonly onDecision?: (decision: Decision, changed: boolean) => void;
   /** A decision made ahead of a poll failed (on a timer, with no caller to answer). */
@@ -402,9 +403,11 @@ export class DecisionBook {
 
   /**
    * Decides without words, on the path that answers KEDA. A decision that changes the answer is
-   * made again in words from the same inputs: the log writes its summary. An unavailable one
-   * needs none: its summary, the error KEDA is sent, is made of the rules' words, which decide()
-   * always writes (a property test holds that it reads the same without words).
+   * made again in words from the same inputs, for whoever is told of it (the log writes its
+   * summary): during a ramp, when most polls change, that is a second decision each. An
+   * unavailable one needs none: its summary, the error KEDA is sent, is made of the reasons the
+   * rules give and the failed signals' notes, which decide() always writes (a property test holds
+   * that it reads the same without words).
    */
   private settle(entry: Entry, spec: ScalerSpec, readings: SignalReadings, nowMs: number): KeptDecision {
     const { decision: figures, startedFrom } = this.decideFor(entry, spec, readings, nowMs);
@@ -412,12 +415,25 @@ export class DecisionBook {
     // Compared before the entry's kept decision is overwritten with the new one.
     const changed = decisionChanged(figures, entry.latest);
     if (changed) entry.changes++;
-    const decision = changed ? decisionInWords(inputs) : figures;
+    const decision = changed && this.options.onDecision ? this.inWords(inputs, figures) : figures;
     const kept = keepDecision(decision, inputs, entry.latest);
     entry.latest = kept;
     entry.latestAtMs = this.options.clock();
     this.options.onDecision?.(decision, changed);
     return kept;
+  }
+
+  /**
+   * The decision in words, or the figures when writing them failed: the words are for people, and
+   * KEDA's answer must not depend on them.
+   */
+  private inWords(inputs: DecisionInputs, figures: Decision): Decision {
+    try {
+      return decisionInWords(inputs);
+    } catch (error) {
+      this.options.onError?.(error);
+      return figures;
+    }
   }
 
   private entryFor(request: ScaledObjectRequest): Entry {

@@ -29,14 +29,14 @@ describe("the lead time the forecast plans with", () => {
     for (const readings of [{}, readingsOf({ leadTimeObserved: empty(), leadTimePods: empty() }, NOON)]) {
       const lead = leadTimeFor(spec, readings, NOON);
       expect(lead).toMatchObject({ seconds: 480, windowFactor: 1, measured: false });
-      expect(lead.note).toBeUndefined();
+      expect(lead.describe).toBeUndefined();
     }
   });
 
   it("is the measurement, explained, with the ladder's window nearest it", () => {
     const lead = leadTimeFor(spec, readingsOf({ leadTimeObserved: 612, leadTimePods: 6 }, NOON), NOON);
     expect(lead).toMatchObject({ seconds: 612, windowFactor: 1.25, measured: true });
-    expect(lead.note).toBe(
+    expect(lead.describe?.()).toBe(
       "lead time 10.2 min, measured: the 6 pod(s) created in the last 24 h that waited for a node took a median 10.2 min from created to Ready (leadTimeSeconds 8 min)",
     );
     // Within an eighth of the setting, the setting's own window (no jump a quarter up).
@@ -45,26 +45,17 @@ describe("the lead time the forecast plans with", () => {
     expect(leadTimeFor(spec, readingsOf({ leadTimeObserved: 540 }, NOON), NOON).windowFactor).toBe(1.25);
   });
 
-  it("is the same figures without words, with no note to write", () => {
-    for (const observed of [30, 612, 5000]) {
-      const readings = readingsOf({ leadTimeObserved: observed, leadTimePods: 3 }, NOON);
-      const { note, ...figures } = leadTimeFor(spec, readings, NOON);
-      expect(note).toBeDefined();
-      expect(leadTimeFor(spec, readings, NOON, false)).toEqual(figures);
-    }
-  });
-
   it("is bounded to half and twice the setting, and an hour", () => {
     const fast = leadTimeFor(spec, readingsOf({ leadTimeObserved: 30, leadTimePods: 2 }, NOON), NOON);
     expect(fast).toMatchObject({ seconds: 240, windowFactor: 0.5 });
-    expect(fast.note).toContain("bounded to 0.5 × the setting");
+    expect(fast.describe?.()).toContain("bounded to 0.5 × the setting");
     const slow = leadTimeFor(spec, readingsOf({ leadTimeObserved: 5000 }, NOON), NOON);
     expect(slow).toMatchObject({ seconds: 960, windowFactor: 2 });
     const long = specOf({ leadTimeSeconds: "2400" });
     const capped = leadTimeFor(long, readingsOf({ leadTimeObserved: 9000 }, NOON), NOON);
     expect(capped.seconds).toBe(3600);
-    expect(capped.note).toContain("took a median 150 min from created to Ready, bounded to an hour");
-    expect(slow.note).toContain("bounded to 2 × the setting");
+    expect(capped.describe?.()).toContain("took a median 150 min from created to Ready, bounded to an hour");
+    expect(slow.describe?.()).toContain("bounded to 2 × the setting");
   });
 
   it("falls back to the setting, saying why, on a failed, impossible or stale measurement", () => {
@@ -78,7 +69,7 @@ describe("the lead time the forecast plans with", () => {
     for (const [reading, why] of cases) {
       const lead = leadTimeFor(spec, { leadTimeObserved: reading }, NOON);
       expect(lead).toMatchObject({ seconds: 480, windowFactor: 1, measured: false });
-      expect(lead.note).toContain(`the measured lead time ${why}`);
+      expect(lead.describe?.()).toContain(`the measured lead time ${why}`);
     }
     // Forty minutes old is not stale: the source reads it every 10 min, and a day's median
     // does not move in an hour; maxReadingAgeSeconds (300) is for live gauges.

@@ -1,5 +1,7 @@
 import { setFlagsFromString } from "node:v8";
 
+// Node calls changing V8's flags after start-up undefined behaviour; this one only lets the next
+// function be parsed, in tests, and nothing here depends on it beyond that.
 setFlagsFromString("--allow-natives-syntax");
 // V8's own introspection: the function is parsed only once natives syntax is on.
 const fastProperties = new Function("object", "return %HasFastProperties(object)") as (

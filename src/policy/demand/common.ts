@@ -21,8 +21,10 @@ export interface DemandContext {
   /** End-to-end latency P95 came back NaN: no request finished in the rate window. */
   readonly e2eWithoutSamples?: boolean;
   /**
-   * Whether the verdicts carry their notes (the default). Without (false), every note a rule
-   * would compute is an empty string and every figure is the same: decide()'s `words` option.
+   * Whether the verdicts carry their notes (the default). Without (false), the note of a verdict
+   * that voted or abstained is an empty string (a failed one keeps its own: the error KEDA is sent
+   * when every signal is down is made of those) and every figure is the same: decide()'s `words`
+   * option.
    */
   readonly words?: boolean;
 }
