@@ -39,9 +39,10 @@ export interface DecideOptions {
   /**
    * Whether the decision is written in words (the default): each voting or abstaining verdict's
    * note and the summary. Without them those are empty strings; every figure, every rule with its
-   * note, a failed verdict's note and the memory are the same (a property test holds it). The server decides without words on the path
-   * that answers KEDA, and makes the words again from the same inputs when someone reads them:
-   * they were about a fifth of a decision's time and of what it allocated.
+   * note, a failed verdict's note and the memory are the same (a property test holds it). The
+   * server decides without words on the path that answers KEDA, and makes the words again from the
+   * same inputs when someone reads them: they were about a tenth of a decision's time and of what
+   * it allocated (docs/reliability.md).
    */
   readonly words?: boolean;
 }

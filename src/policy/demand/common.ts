@@ -134,6 +134,16 @@ export function inputState(
   };
 }
 
+/** A verdict that abstains, its note written only in words (say). */
+export function abstain(
+  signal: DemandSignal,
+  readings: SignalVerdict["readings"],
+  context: Pick<DemandContext, "words">,
+  note: () => string,
+): SignalVerdict {
+  return verdict(signal, "abstained", readings, say(context, note));
+}
+
 export function disabled(signal: DemandSignal, enabled: boolean): SignalVerdict {
   return verdict(
     signal,
@@ -168,19 +178,11 @@ export function proportional(
 ): SignalVerdict {
   const ready = context.readyReplicas;
   if (ready === undefined)
-    return verdict(
-      signal,
-      "abstained",
-      readings,
-      say(context, () => describe(": ready replicas unknown (kube-state-metrics)")),
+    return abstain(signal, readings, context, () =>
+      describe(": ready replicas unknown (kube-state-metrics)"),
     );
   if (ready === 0)
-    return verdict(
-      signal,
-      "abstained",
-      readings,
-      say(context, () => describe(": no ready replica to scale from")),
-    );
+    return abstain(signal, readings, context, () => describe(": no ready replica to scale from"));
   const bounded = Math.min(ratio, maxStep);
   const demand = ready * bounded;
   return verdict(

@@ -3,14 +3,13 @@ import type { SignalVerdict } from "../decision.ts";
 import { round2 } from "../format.ts";
 import type { UsableReadings } from "../usable.ts";
 import {
+  abstain,
   type DemandContext,
   type DemandRule,
   disabled,
   inputState,
   type LatencyGate,
   proportional,
-  say,
-  verdict,
   votesDemand,
 } from "./common.ts";
 
@@ -38,27 +37,13 @@ export function gpuMemoryDemand(
   const usage = state.readings.gpuMemoryUsage ?? 0;
   const describe = (rest: string) =>
     `GPU memory ${round2(usage * 100)} % vs ${round2(target * 100)} % target`.concat(rest);
-  if (usage <= target)
-    return verdict(
-      "gpuMemory",
-      "abstained",
-      state.readings,
-      say(context, () => describe(": no pressure")),
-    );
+  if (usage <= target) return abstain("gpuMemory", state.readings, context, () => describe(": no pressure"));
   if (!gate)
-    return verdict(
-      "gpuMemory",
-      "abstained",
-      state.readings,
-      say(context, () => describe(": backlog unknown, and full memory alone is not overload")),
+    return abstain("gpuMemory", state.readings, context, () =>
+      describe(": backlog unknown, and full memory alone is not overload"),
     );
   if (!gate.open)
-    return verdict(
-      "gpuMemory",
-      "abstained",
-      state.readings,
-      say(context, () => describe(`, but ${gate.reason}`)),
-    );
+    return abstain("gpuMemory", state.readings, context, () => describe(`, but ${gate.reason}`));
   return proportional(
     "gpuMemory",
     state.status,

@@ -4,14 +4,13 @@ import { round2 } from "../format.ts";
 import type { UsableReadings } from "../usable.ts";
 import {
   aboveActivation,
+  abstain,
   type DemandContext,
   type DemandRule,
   disabled,
   inputState,
   type LatencyGate,
   proportional,
-  say,
-  verdict,
 } from "./common.ts";
 
 /**
@@ -40,19 +39,10 @@ export function gpuDemand(
   const describe = (rest: string) =>
     `GPU ${round2(utilisation * 100)} % vs ${round2(target * 100)} % full`.concat(rest);
   if (!gate)
-    return verdict(
-      "gpu",
-      "abstained",
-      state.readings,
-      say(context, () => describe(": busy-time GPU utilisation needs the queue to say whether")),
+    return abstain("gpu", state.readings, context, () =>
+      describe(": busy-time GPU utilisation needs the queue to say whether"),
     );
-  if (!gate.open)
-    return verdict(
-      "gpu",
-      "abstained",
-      state.readings,
-      say(context, () => describe(`, but ${gate.reason}`)),
-    );
+  if (!gate.open) return abstain("gpu", state.readings, context, () => describe(`, but ${gate.reason}`));
   return proportional(
     "gpu",
     state.status,

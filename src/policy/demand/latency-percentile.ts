@@ -4,12 +4,12 @@ import type { DemandSignal, SignalVerdict } from "../decision.ts";
 import { round2 } from "../format.ts";
 import { type UsableReadings, usableValue } from "../usable.ts";
 import {
+  abstain,
   type DemandContext,
   disabled,
   inputState,
   type LatencyGate,
   proportional,
-  say,
   verdict,
 } from "./common.ts";
 
@@ -55,28 +55,25 @@ export function latencyPercentileDemand(
       "request rate unknown: cannot tell whether the P95 has samples",
     );
   if (rate < latency.minRequestsPerSecond)
-    return verdict(
+    return abstain(
       signal,
-      "abstained",
       readings,
-      say(
-        context,
-        () => `${round2(rate)} req/s is below ${latency.minRequestsPerSecond}: too few samples for a P95`,
-      ),
+      context,
+      () => `${round2(rate)} req/s is below ${latency.minRequestsPerSecond}: too few samples for a P95`,
     );
   if (p95 <= target)
-    return verdict(
+    return abstain(
       signal,
-      "abstained",
       readings,
-      say(context, () => `${label} ${round2(p95)} s within the ${target} s target`),
+      context,
+      () => `${label} ${round2(p95)} s within the ${target} s target`,
     );
   if (gate && !gate.open)
-    return verdict(
+    return abstain(
       signal,
-      "abstained",
       readings,
-      say(context, () => `${label} ${round2(p95)} s over target, but ${gate.reason}`),
+      context,
+      () => `${label} ${round2(p95)} s over target, but ${gate.reason}`,
     );
   return proportional(
     signal,

@@ -5,13 +5,13 @@ import { plannedTokenRates } from "../learned-capacity.ts";
 import { type UsableReadings, usableValue } from "../usable.ts";
 import {
   aboveActivation,
+  abstain,
   type DemandContext,
   type DemandRule,
   disabled,
   inputState,
   type LatencyGate,
   proportional,
-  say,
   verdict,
 } from "./common.ts";
 
@@ -46,11 +46,11 @@ export function tokensDemand(
       "backlog unknown: low throughput alone is not overload",
     );
   if (!gate.open)
-    return verdict(
+    return abstain(
       "tokens",
-      "abstained",
       state.readings,
-      say(context, () => `${round2(perPod)} tok/s per pod, but ${gate.reason}`),
+      context,
+      () => `${round2(perPod)} tok/s per pod, but ${gate.reason}`,
     );
   // With the token rates set, the drain rule's capacity already follows the traffic's prompt and
   // generated tokens per request. Generated tokens per pod are then no overload sign of their
@@ -59,33 +59,27 @@ export function tokensDemand(
   // burst the queue was already sized for.
   const rates = plannedTokenRates(spec);
   if (rates)
-    return verdict(
+    return abstain(
       "tokens",
-      "abstained",
       state.readings,
-      say(
-        context,
-        () =>
-          `${round2(perPod)} tok/s per pod: the drain rule plans with the token rates (${rates.prefill} prefill, ${rates.decode} decode per replica)`,
-      ),
+      context,
+      () =>
+        `${round2(perPod)} tok/s per pod: the drain rule plans with the token rates (${rates.prefill} prefill, ${rates.decode} decode per replica)`,
     );
   const engineWaiting = usableValue(usable.vllmWaiting);
   if (engineWaiting === 0)
-    return verdict(
+    return abstain(
       "tokens",
-      "abstained",
       state.readings,
-      say(
-        context,
-        () => `${round2(perPod)} tok/s per pod with nothing waiting inside vLLM: light load, not overload`,
-      ),
+      context,
+      () => `${round2(perPod)} tok/s per pod with nothing waiting inside vLLM: light load, not overload`,
     );
   if (perPod >= floor)
-    return verdict(
+    return abstain(
       "tokens",
-      "abstained",
       state.readings,
-      say(context, () => `${round2(perPod)} tok/s per pod is at or above ${floor}`),
+      context,
+      () => `${round2(perPod)} tok/s per pod is at or above ${floor}`,
     );
   // Zero throughput while requests wait is the worst overload; the step bound caps it.
   const ratio = perPod > 0 ? floor / perPod : Number.POSITIVE_INFINITY;
