@@ -1,7 +1,7 @@
 /**
  * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --rounds 3 --streams 500
  *                      --soak 0 --json --node-flags=--some-v8-flag --noop-ballast 400000
- *                      --generator-node-flags=""]
+ *                      --generator-node-flags="" --calibrate]
  *
  * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
  * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu}; `rounds`, each
@@ -90,6 +90,11 @@ const { values: args } = parseArgs({
      * runs it with Node's default flags, as before 2026-12-01; the rest of the bench stays as it is).
      */
     "generator-node-flags": { type: "string" },
+    /**
+     * Calibration: the no-op also in the scaler's place (an A/A run). What its ratios read is the
+     * ruler's own spread on this machine, the least a ratio must exceed to say anything.
+     */
+    calibrate: { type: "boolean", default: false },
   },
 });
 
@@ -516,7 +521,10 @@ function describeSlowCalls(slow: SlowCalls | null): string {
   );
 }
 
-const LABELS: Record<Server, string> = { scaler: "keda-llm-scaler", noop: "no-op gRPC server" };
+const LABELS: Record<Server, string> = {
+  scaler: args.calibrate ? "no-op gRPC server in the scaler's place" : "keda-llm-scaler",
+  noop: "no-op gRPC server",
+};
 
 /** What the figures depend on: the service and its sources, the load and the fleet it runs against. */
 const RESULT_INPUTS = [
@@ -587,6 +595,7 @@ async function run(gcDir: string): Promise<void> {
     ...(args["generator-node-flags"] !== undefined
       ? [`the load generator with ${GENERATOR_FLAGS_TEXT}`]
       : []),
+    ...(args.calibrate ? ["calibration: the no-op in the scaler's place too (A/A)"] : []),
     // A profiler slows what it watches: a profiled run's figures are not the shipped ones.
     ...(args["cpu-prof"] ? [`CPU profiles written to ${args["cpu-prof"]}`] : []),
   ];
@@ -601,7 +610,7 @@ async function run(gcDir: string): Promise<void> {
   const countQueries = () => prometheusQueries(fleet.prometheus.url);
   const scalerCommand = buildScaler();
   const start = (server: Server, name: string) =>
-    server === "scaler"
+    server === "scaler" && !args.calibrate
       ? startServer({ name, command: scalerCommand, nodeOptions, env: scalerEnv, gcDir })
       : startServer({
           name,

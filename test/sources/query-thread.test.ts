@@ -1,0 +1,98 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { QueryThread } from "../../src/sources/prometheus/query-thread.ts";
+import { FakeHttpServer } from "../support/fake-http.ts";
+
+/**
+ * The thread that makes Prometheus requests off the event loop that answers KEDA: what crosses
+ * the boundary, and what happens when the thread or the wait ends early.
+ */
+
+const server = new FakeHttpServer();
+const threads: QueryThread[] = [];
+const STOPPING_WORKER = new URL("./fixtures/stopping-query-worker.ts", import.meta.url);
+
+function thread(workerFile?: URL): QueryThread {
+  const created = new QueryThread(new URL(`${server.url}/api/v1/query`), undefined, workerFile);
+  threads.push(created);
+  return created;
+}
+
+const never = new AbortController().signal;
+const query = (expr: string, timeoutMs = 1000) => ({ expr, timeoutMs, what: `${expr} in namespace team-a` });
+
+beforeAll(async () => {
+  await server.listen();
+});
+
+afterEach(() => {
+  for (const created of threads.splice(0)) created.close();
+  server.requests.length = 0;
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+describe("QueryThread", () => {
+  it("posts the query with its headers and Prometheus' own timeout, and hands back the samples", async () => {
+    server.handler = (_request, res) =>
+      res.writeHead(200, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          status: "success",
+          data: { resultType: "vector", result: [{ metric: { pod: "a" }, value: [1700000000, "4"] }] },
+        }),
+      );
+    const answer = await thread().query(query("up", 700), { authorization: "Bearer t" }, never);
+    expect(answer).toEqual({
+      ok: true,
+      samples: [{ labels: { pod: "a" }, timestampMs: 1700000000000, value: "4" }],
+    });
+    const sent = server.requests[0];
+    expect(sent?.headers.authorization).toBe("Bearer t");
+    expect(new URLSearchParams(sent?.body).get("query")).toBe("up");
+    expect(new URLSearchParams(sent?.body).get("timeout")).toBe("700ms");
+  });
+
+  it("answers a timeout at once when the deadline passes, and closes the request's socket on the thread", async () => {
+    let closed = false;
+    server.handler = (_request, res) => res.on("close", () => (closed = true)); // never answers
+    const deadline = new AbortController();
+    const answer = thread().query(query("up", 150), {}, deadline.signal);
+    await expect.poll(() => server.requests.length).toBe(1);
+    deadline.abort();
+    expect(await answer).toMatchObject({
+      ok: false,
+      failure: { kind: "timeout", message: "up in namespace team-a: no answer within 150 ms" },
+    });
+    await expect.poll(() => closed).toBe(true);
+  });
+
+  it("fails the queries waiting on a thread that stops, and starts a new thread for the next", async () => {
+    const stopping = thread(STOPPING_WORKER);
+    const stopped = await stopping.query(query("stop"), {}, never);
+    expect(stopped).toMatchObject({
+      ok: false,
+      failure: {
+        kind: "unreachable",
+        message: "stop in namespace team-a: the query thread stopped (exit code 7)",
+      },
+    });
+    expect(await stopping.query(query("up"), {}, never)).toEqual({ ok: true, samples: [] });
+  });
+
+  it("answers waiting and later queries at once once closed", async () => {
+    server.handler = () => {}; // never answers
+    const closing = thread();
+    const waiting = closing.query(query("up"), {}, never);
+    await expect.poll(() => server.requests.length).toBe(1);
+    closing.close();
+    expect(await waiting).toMatchObject({
+      ok: false,
+      failure: { kind: "unreachable", message: "up in namespace team-a: the scaler is shutting down" },
+    });
+    expect(await closing.query(query("up"), {}, never)).toMatchObject({
+      ok: false,
+      failure: { kind: "unreachable" },
+    });
+  });
+});
