@@ -526,6 +526,21 @@ const LABELS: Record<Server, string> = {
   noop: "no-op gRPC server",
 };
 
+/**
+ * What a calibration's figures depend on: the no-op (its proto and loader), the bench, the
+ * runtime the manifests give both servers. Not the scaler's code: the ruler's spread stays
+ * current while the scaler changes.
+ */
+const CALIBRATION_INPUTS = [
+  "src/server/proto.ts",
+  "proto",
+  "bench/grpc-load.ts",
+  "bench/support",
+  "test/support/prometheus.ts",
+  "deploy/base/deployment.yaml",
+  "Dockerfile",
+];
+
 /** What the figures depend on: the service and its sources, the load and the fleet it runs against. */
 const RESULT_INPUTS = [
   "src/server",
@@ -779,7 +794,15 @@ async function run(gcDir: string): Promise<void> {
       ]);
   }
   // A diagnostic run measures a changed runtime or floor: it never stands in for the shipped one.
+  // A calibration alone has a block of its own: the spread any ratio above must be read against.
   if (diagnostics.length === 0) writeBlock("grpc-load", [planLine, ...load]);
+  else if (args.calibrate && diagnostics.length === 1)
+    writeBlock(
+      "grpc-calibration",
+      [planLine, ...load],
+      CALIBRATION_INPUTS,
+      "npm run bench:grpc -- --calibrate",
+    );
   else log("diagnostics on: the docs' blocks are left as they are");
   if (args.json) {
     const summary = (run: typeof ours) => ({
@@ -830,17 +853,19 @@ async function run(gcDir: string): Promise<void> {
 }
 
 /** The lines a run printed, as a block of docs/reliability.md (tables stay tables, the rest is a list). */
-function writeBlock(name: string, lines: readonly string[]): void {
+function writeBlock(
+  name: string,
+  lines: readonly string[],
+  inputs: readonly string[] = RESULT_INPUTS,
+  command = "npm run bench:grpc",
+): void {
   const markdown = lines
     .filter((line) => line !== "")
     .map((line) => (line.startsWith("|") ? line : `- ${line}`))
     .join("\n")
     .replace(/^(- .*)\n\|/gm, "$1\n\n|")
     .replace(/^(\|.*)\n- /gm, "$1\n\n- ");
-  const written = writeGeneratedBlock("docs/reliability.md", name, markdown, {
-    command: "npm run bench:grpc",
-    inputs: RESULT_INPUTS,
-  });
+  const written = writeGeneratedBlock("docs/reliability.md", name, markdown, { command, inputs });
   log(`docs/reliability.md: ${name} ${written ? "updated" : "already current"}`);
 }
 

@@ -8,20 +8,22 @@ import type { FromQueryThread, QueryThreadData, ToQueryThread } from "./query-wo
 
 /**
  * Prometheus requests on a thread of their own. Each request is a connection write, an HTTP
- * round trip and a JSON parse; on the event loop that answers KEDA they cost ~1 ms each on a
- * 2-core machine and held every call that arrived meanwhile (in CPU profiles of the load bench,
- * Node's HTTP/1 client took about as long as the scaler's own server code). Here that work, and
- * the parse of an 8 MiB body, runs beside the loop: the loop only sends the query and takes the
- * samples back. Deadlines stay on the loop (stopping.ts): a deadline that passes answers at once
- * and closes the request's socket on the thread.
+ * round trip and a JSON parse, and every call that arrives at the event loop that answers KEDA
+ * while it does them waits: an answer of several MiB (a proxy's error page, one tenant's custom
+ * query over every pod) held that loop for ~0.1 s (`npm run bench:answers`). Here that work runs
+ * beside the loop, which only sends the query and takes the samples back. Deadlines stay on the
+ * loop (stopping.ts): a deadline that passes answers at once and closes the request's socket on
+ * the thread.
  */
 
 /**
- * Heap bounds of the thread: its largest job is an 8 MiB body (http.ts's MAX_BODY_BYTES) and its
- * parse. A thread that runs out stops, its queries fail as unreachable, and the next query
- * starts a new one; the process and its other tenants go on.
+ * Heap bounds of the thread. Its largest job is an 8 MiB body (http.ts's MAX_BODY_BYTES) and its
+ * parse: a Prometheus answer of that size takes ~10–20 MB of objects. A body made to take more
+ * (millions of tiny objects) stops the thread, its queries fail as unreachable, and the next query
+ * starts a new one; the process and its other tenants go on. The Deployment's memory limit counts
+ * this heap beside the main one (test/deploy/heap.test.ts).
  */
-const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 };
+export const QUERY_THREAD_LIMITS = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 };
 
 /** The worker's file beside this one: `.ts` under the tests' loader, `.js` in the image's build. */
 const WORKER_FILE = new URL(`./query-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
@@ -97,7 +99,10 @@ export class QueryThread {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.workerFile, { workerData: this.data, resourceLimits: RESOURCE_LIMITS });
+    const worker = new Worker(this.workerFile, {
+      workerData: this.data,
+      resourceLimits: QUERY_THREAD_LIMITS,
+    });
     // An idle thread never keeps the process alive: shutdown is bounded by the deadlines, not by it.
     worker.unref();
     worker.on("message", ({ id, answer }: FromQueryThread) => {
