@@ -28,7 +28,7 @@ const QUERIES = Math.max(1, Math.min(200, Number(args.queries)));
 /** Answers of a realistic shape: one series per pod, with the labels a vLLM pod's series carry. */
 const ANSWERS = [
   { name: "1,000 series (the most the thread hands over)", series: 1_000 },
-  { name: "48,000 series (under the 8 MiB body limit)", series: 48_000 },
+  { name: "12,500 series (under the 2 MiB body limit)", series: 12_500 },
 ] as const;
 
 /** A fake Prometheus on a thread of its own: it answers `?series=N` with N series. */

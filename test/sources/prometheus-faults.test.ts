@@ -290,7 +290,7 @@ describe("Prometheus source faults", () => {
     expect(failure(await waiting(source({ SOURCE_STALE_AFTER_SECONDS: "120" }))).kind).toBe("stale");
   });
 
-  it("a 100 MB body → bad_response once 8 MiB have arrived, without reading the rest", async () => {
+  it("a 100 MB body → bad_response once 2 MiB have arrived, without reading the rest", async () => {
     let written = 0;
     server.handler = (_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
@@ -306,7 +306,7 @@ describe("Prometheus source faults", () => {
     };
     const reading = failure(await waiting(source({ SOURCE_TIMEOUT_MS: "20000" })));
     expect(reading.kind).toBe("bad_response");
-    expect(reading.message).toMatch(/larger than 8388608 bytes/);
+    expect(reading.message).toMatch(/larger than 2097152 bytes/);
     expect(written).toBeLessThan(100 * 1024 * 1024);
   });
 

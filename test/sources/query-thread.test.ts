@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { QueryThread } from "../../src/sources/prometheus/query-thread.ts";
 import { FakeHttpServer } from "../support/fake-http.ts";
@@ -79,6 +81,44 @@ describe("QueryThread", () => {
     });
     expect(await stopping.query(query("up"), {}, never)).toEqual({ ok: true, samples: [] });
   });
+
+  it("keeps a process with nothing else to do alive while a query waits, and lets it exit when idle", async () => {
+    server.handler = (_request, res) =>
+      setTimeout(
+        () =>
+          res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ status: "success", data: { resultType: "scalar", result: [1, "7"] } })),
+        300,
+      );
+    const module = fileURLToPath(new URL("../../src/sources/prometheus/query-thread.ts", import.meta.url));
+    // A one-shot command (`explain --live`): its only pending work is the query on the thread.
+    const script = `
+      const { QueryThread } = await import(${JSON.stringify(module)});
+      const thread = new QueryThread(new URL(${JSON.stringify(`${server.url}/api/v1/query`)}), undefined);
+      const answer = await thread.query({ expr: "up", timeoutMs: 5000, what: "up" }, {}, new AbortController().signal);
+      console.log(JSON.stringify(answer));`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).toBe(0);
+    expect(JSON.parse(out), out).toMatchObject({ ok: true, samples: [{ value: "7" }] });
+    // Idle, the thread holds nothing: the process ends when its own work does.
+    const idle = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `const { QueryThread } = await import(${JSON.stringify(module)});
+         new QueryThread(new URL(${JSON.stringify(`${server.url}/api/v1/query`)}), undefined).start();`,
+      ],
+      { stdio: "ignore" },
+    );
+    expect(await new Promise<number | null>((resolve) => idle.once("exit", resolve))).toBe(0);
+  }, 20_000);
 
   it("answers waiting and later queries at once once closed", async () => {
     server.handler = () => {}; // never answers

@@ -7,8 +7,15 @@ export interface HttpAnswer {
   readonly text: string;
 }
 
-/** Larger than any sane instant-query answer for one aggregated series; bounds memory. */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * The most of an answer that is read. The query thread hands over at most 1,000 series (answer.ts),
+ * which take ~0.2 MiB (~2 MiB with a kilobyte of labels each): a longer body is refused before
+ * it is parsed. The bound on the thread's memory (query-thread.ts) is built from this.
+ */
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/** Connections to Prometheus kept open at most, each reading at most one body at a time. */
+export const MAX_SOCKETS = 32;
 
 export class BodyTooLargeError extends Error {
   override readonly name = "BodyTooLargeError";
@@ -19,7 +26,7 @@ export class BodyTooLargeError extends Error {
  * the latency. A custom CA is trusted by this agent only, never process-wide.
  */
 export function createAgent(url: URL, caPem: Buffer | undefined): http.Agent {
-  const options = { keepAlive: true, maxSockets: 32, maxFreeSockets: 8 };
+  const options = { keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: 8 };
   return url.protocol === "https:"
     ? new https.Agent(caPem ? { ...options, ca: caPem } : options)
     : new http.Agent(options);

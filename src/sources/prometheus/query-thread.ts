@@ -4,26 +4,32 @@ import { Worker } from "node:worker_threads";
 import { failureOf } from "../../readings/reading.ts";
 import { failureForError } from "../failures.ts";
 import type { QueryAnswer } from "./answer.ts";
+import { MAX_BODY_BYTES, MAX_SOCKETS } from "./http.ts";
 import type { FromQueryThread, QueryThreadData, ToQueryThread } from "./query-worker.ts";
 
 /**
  * Prometheus requests on a thread of their own. Each request is a connection write, an HTTP
  * round trip and a JSON parse, and every call that arrives at the event loop that answers KEDA
  * while it does them waits: an answer of several MiB (a proxy's error page, one tenant's custom
- * query over every pod) held that loop for ~0.1 s (`npm run bench:answers`). Here that work runs
+ * query over every pod) held that loop for tens of milliseconds (`npm run bench:answers`). Here that work runs
  * beside the loop, which only sends the query and takes the samples back. Deadlines stay on the
  * loop (stopping.ts): a deadline that passes answers at once and closes the request's socket on
  * the thread.
  */
 
 /**
- * Heap bounds of the thread. Its largest job is an 8 MiB body (http.ts's MAX_BODY_BYTES) and its
- * parse: a Prometheus answer of that size takes ~10–20 MB of objects. A body made to take more
- * (millions of tiny objects) stops the thread, its queries fail as unreachable, and the next query
- * starts a new one; the process and its other tenants go on. The Deployment's memory limit counts
- * this heap beside the main one (test/deploy/heap.test.ts).
+ * The most memory the thread can hold, in MiB: every connection (MAX_SOCKETS) with a body at the
+ * limit buffered, one body parsed at a time (the worst JSON for its size, millions of empty
+ * objects, takes ~22 times its text: 44.7 MiB of heap for 2 MiB, measured with
+ * `v8.getHeapStatistics()` around one JSON.parse), and the isolate itself (~10 MiB). V8 cannot
+ * bound it for us: a worker's `resourceLimits` give way to the process's --max-old-space-size,
+ * which the Deployment sets (with it a thread's heap limit reads 816 MiB, not the 60 asked for),
+ * so the body limit is the bound. The Deployment's memory limit counts this beside the main heap
+ * (test/deploy/heap.test.ts).
  */
-export const QUERY_THREAD_LIMITS = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 };
+export const QUERY_THREAD_WORST_CASE_MIB = Math.ceil(
+  (MAX_SOCKETS * MAX_BODY_BYTES + 22 * MAX_BODY_BYTES) / 2 ** 20 + 10,
+);
 
 /** The worker's file beside this one: `.ts` under the tests' loader, `.js` in the image's build. */
 const WORKER_FILE = new URL(`./query-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
@@ -61,10 +67,12 @@ export class QueryThread {
       return Promise.resolve(failureOf("prometheus", "unreachable", `${what}: the scaler is shutting down`));
     if (signal.aborted) return Promise.resolve(abortedAnswer(what, timeoutMs));
     const worker = this.started();
+    if (typeof worker === "string")
+      return Promise.resolve(failureOf("prometheus", "unreachable", `${what}: ${worker}`));
     const id = this.nextId++;
     return new Promise<QueryAnswer>((resolve) => {
       const onAbort = () => {
-        this.waiting.delete(id);
+        this.forget(id);
         worker.postMessage({ type: "cancel", id } satisfies ToQueryThread);
         resolve(abortedAnswer(what, timeoutMs));
       };
@@ -76,6 +84,10 @@ export class QueryThread {
           resolve(answer);
         },
       });
+      // While a query waits, the thread keeps the process alive, as the request's socket did
+      // before (a one-shot command such as `explain --live` waits for its answer); idle, it
+      // never does.
+      if (this.waiting.size === 1) worker.ref();
       worker.postMessage({ type: "query", id, ...request, headers } satisfies ToQueryThread);
     });
   }
@@ -97,41 +109,59 @@ export class QueryThread {
     if (!this.closed) this.started();
   }
 
-  private started(): Worker {
+  /** The running thread, started if need be; or why it could not start. */
+  private started(): Worker | string {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.workerFile, {
-      workerData: this.data,
-      resourceLimits: QUERY_THREAD_LIMITS,
-    });
-    // An idle thread never keeps the process alive: shutdown is bounded by the deadlines, not by it.
-    worker.unref();
+    let worker: Worker;
+    try {
+      // None of the main thread's flags: the thread needs none, and some (a loader, an input
+      // type, a recorder preloaded by a benchmark) are not for it.
+      worker = new Worker(this.workerFile, { workerData: this.data, execArgv: [] });
+    } catch (error) {
+      return `the query thread could not start (${codeOf(error)})`;
+    }
     worker.on("message", ({ id, answer }: FromQueryThread) => {
       const waiting = this.waiting.get(id);
       if (!waiting) return;
-      this.waiting.delete(id);
+      this.forget(id);
       waiting.settle(answer);
     });
     // An uncaught error ends the thread ("exit" follows): its queries fail, the next starts anew.
     // Only the error's code is kept: an error's text can carry the upstream's address.
     let stoppedBy = "";
-    worker.on("error", (error: Error & { code?: unknown }) => {
-      stoppedBy = typeof error.code === "string" ? error.code : error.name;
+    worker.on("error", (error: unknown) => {
+      stoppedBy = codeOf(error);
     });
     worker.on("exit", (code) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
       this.failWaiting(`the query thread stopped (${stoppedBy || `exit code ${code}`})`);
     });
+    // After the listeners: adding a "message" listener refs the thread again. Idle, the thread
+    // never keeps the process alive; while a query waits, it does (query()).
+    worker.unref();
     this.worker = worker;
     return worker;
+  }
+
+  private forget(id: number): void {
+    this.waiting.delete(id);
+    if (this.waiting.size === 0) this.worker?.unref();
   }
 
   private failWaiting(reason: string): void {
     const waiting = [...this.waiting.values()];
     this.waiting.clear();
+    this.worker?.unref();
     for (const { what, settle } of waiting)
       settle(failureOf("prometheus", "unreachable", `${what}: ${reason}`));
   }
+}
+
+/** An error's code (or name): never its text, which can carry the upstream's address. */
+function codeOf(error: unknown): string {
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  return typeof code === "string" ? code : typeof name === "string" ? name : "unknown error";
 }
 
 /** A deadline that passed, or the process stopping, reads as a timeout (as a closed socket did). */
