@@ -527,12 +527,10 @@ const LABELS: Record<Server, string> = {
 };
 
 /**
- * What a calibration's figures depend on: the no-op (its proto and loader), the bench, the
- * runtime the manifests give both servers. Not the scaler's code: the ruler's spread stays
- * current while the scaler changes.
+ * The bench and the runtime the manifests give both servers: the load, the fleet it runs against
+ * and the process flags. Every block this bench writes depends on these.
  */
-const CALIBRATION_INPUTS = [
-  "src/server/proto.ts",
+const BENCH_INPUTS = [
   "proto",
   "bench/grpc-load.ts",
   "bench/support",
@@ -541,19 +539,20 @@ const CALIBRATION_INPUTS = [
   "Dockerfile",
 ];
 
-/** What the figures depend on: the service and its sources, the load and the fleet it runs against. */
+/**
+ * What a calibration's figures depend on: the no-op (its proto and loader) and the bench. Not the
+ * scaler's code: the ruler's spread stays current while the scaler changes.
+ */
+const CALIBRATION_INPUTS = ["src/server/proto.ts", ...BENCH_INPUTS];
+
+/** What the figures depend on: the service and its sources, and the bench. */
 const RESULT_INPUTS = [
   "src/server",
   "src/sources",
   "src/policy",
   "src/config",
   "src/readings",
-  "proto",
-  "bench/grpc-load.ts",
-  "bench/support",
-  "test/support/prometheus.ts",
-  "deploy/base/deployment.yaml",
-  "Dockerfile",
+  ...BENCH_INPUTS,
 ];
 
 /**

@@ -45,7 +45,15 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
   const config = configOrExplain(env);
   if (!config) return 1;
   const logger = createLogger(config.server.logLevel);
-  const built = collectProblems(() => createSignalSource(config));
+  const built = collectProblems(() =>
+    createSignalSource(config, {
+      onQueryThreadStop: ({ reason, restartInMs }) =>
+        logger.warn(
+          { reason, restartInMs },
+          `the Prometheus query thread ${reason}: its queries read unreachable until it restarts`,
+        ),
+    }),
+  );
   if (!built.value) {
     process.stderr.write(
       `keda-llm-scaler: invalid configuration\n${built.problems.map((p) => `  ✗ ${p.message}`).join("\n")}\n`,

@@ -14,6 +14,7 @@ import { answerOf, batchQueries } from "./prometheus/batch.ts";
 import { PrometheusClient, type QueryAnswer } from "./prometheus/client.ts";
 import { readingFromAnswer } from "./prometheus/interpret.ts";
 import { type PrometheusQuery, prometheusQuery } from "./prometheus/queries.ts";
+import type { QueryThreadStop } from "./prometheus/query-thread.ts";
 import { historyRefreshMs, type RefreshLimits, refreshScheduleOf } from "./refresh-schedule.ts";
 import { describeEntity, ServiceBusBacklogReader } from "./servicebus.ts";
 import type { SignalSource } from "./signal-source.ts";
@@ -55,6 +56,8 @@ export interface SignalSourceOptions {
   /** Entra ID credential for PROMETHEUS_AUTH=azure, SERVICEBUS_NAMESPACE and Azure Monitor. */
   readonly credential?: () => TokenCredential;
   readonly clock?: () => number;
+  /** The thread that makes Prometheus requests stopped or could not start (serve logs it). */
+  readonly onQueryThreadStop?: (stop: QueryThreadStop) => void;
 }
 
 function readCa(env: string, file: string | undefined): Buffer | undefined {
@@ -124,6 +127,10 @@ export function createSignalSource(
           caPem: readCa("PROMETHEUS_CA_FILE", config.prometheus.caFile),
           credential,
           stopping: stopping.signal,
+          onThreadStop: (stop) => {
+            metrics.queryThreadStopped();
+            options.onQueryThreadStop?.(stop);
+          },
         },
       )
     : undefined;

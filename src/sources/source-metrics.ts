@@ -50,6 +50,16 @@ export class SourceMetrics {
     registers: [this.registry],
   });
 
+  private readonly queryThreadStops = new Counter({
+    name: `${PREFIX}prometheus_query_thread_stops_total`,
+    help: "Times the thread that makes Prometheus requests stopped or could not start (its queries read unreachable until it restarts).",
+    registers: [this.registry],
+  });
+
+  queryThreadStopped(): void {
+    this.queryThreadStops.inc();
+  }
+
   upstream(source: SourceName, outcome: Reading | { ok: true }, seconds: number): void {
     const label = outcome.ok ? "ok" : outcome.failure.kind;
     this.requests.inc({ source, outcome: label });

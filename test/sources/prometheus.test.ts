@@ -381,6 +381,8 @@ describe("Prometheus source (real Prometheus)", () => {
     expect(exposition).toContain(
       `keda_llm_scaler_source_requests_total{source="prometheus",outcome="ok"} ${distinct}`,
     );
+    // The thread that made those requests never stopped.
+    expect(exposition).toContain("keda_llm_scaler_prometheus_query_thread_stops_total 0");
     await source.close();
   });
 });

@@ -1,7 +1,12 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { QueryThread } from "../../src/sources/prometheus/query-thread.ts";
+import {
+  QueryThread,
+  type QueryThreadOptions,
+  type QueryThreadStop,
+  restartDelayMs,
+} from "../../src/sources/prometheus/query-thread.ts";
 import { FakeHttpServer } from "../support/fake-http.ts";
 
 /**
@@ -13,8 +18,8 @@ const server = new FakeHttpServer();
 const threads: QueryThread[] = [];
 const STOPPING_WORKER = new URL("./fixtures/stopping-query-worker.ts", import.meta.url);
 
-function thread(workerFile?: URL): QueryThread {
-  const created = new QueryThread(new URL(`${server.url}/api/v1/query`), undefined, workerFile);
+function thread(options?: QueryThreadOptions): QueryThread {
+  const created = new QueryThread(new URL(`${server.url}/api/v1/query`), undefined, options);
   threads.push(created);
   return created;
 }
@@ -70,7 +75,8 @@ describe("QueryThread", () => {
   });
 
   it("fails the queries waiting on a thread that stops, and starts a new thread for the next", async () => {
-    const stopping = thread(STOPPING_WORKER);
+    const stops: QueryThreadStop[] = [];
+    const stopping = thread({ workerFile: STOPPING_WORKER, onStop: (stop) => stops.push(stop) });
     const stopped = await stopping.query(query("stop"), {}, never);
     expect(stopped).toMatchObject({
       ok: false,
@@ -79,7 +85,62 @@ describe("QueryThread", () => {
         message: "stop in namespace team-a: the query thread stopped (exit code 7)",
       },
     });
+    expect(stops).toEqual([{ reason: "stopped (exit code 7)", restartInMs: 0 }]);
     expect(await stopping.query(query("up"), {}, never)).toEqual({ ok: true, samples: [] });
+  });
+
+  it("waits longer before each restart of a thread that keeps stopping, and forgets once one answers", async () => {
+    let nowMs = 0;
+    const stops: QueryThreadStop[] = [];
+    const stopping = thread({
+      workerFile: STOPPING_WORKER,
+      clock: () => nowMs,
+      onStop: (stop) => stops.push(stop),
+    });
+    await stopping.query(query("stop"), {}, never);
+    await stopping.query(query("stop"), {}, never);
+    expect(stops.map((stop) => stop.restartInMs)).toEqual([0, 1000]);
+    // Inside the delay no thread is started: the query fails at once, saying when it will be.
+    nowMs = 999;
+    expect(await stopping.query(query("up"), {}, never)).toMatchObject({
+      ok: false,
+      failure: {
+        kind: "unreachable",
+        message: "up in namespace team-a: the query thread stopped (exit code 7); it restarts in 1 s",
+      },
+    });
+    expect(stops).toHaveLength(2);
+    nowMs = 1000;
+    await stopping.query(query("stop"), {}, never);
+    expect(stops.map((stop) => stop.restartInMs)).toEqual([0, 1000, 2000]);
+    nowMs = 3000;
+    expect(await stopping.query(query("up"), {}, never)).toEqual({ ok: true, samples: [] });
+    await stopping.query(query("stop"), {}, never);
+    expect(stops.at(-1)).toEqual({ reason: "stopped (exit code 7)", restartInMs: 0 });
+  });
+
+  it("counts a thread that cannot start as a stop", async () => {
+    const stops: QueryThreadStop[] = [];
+    const missing = thread({
+      workerFile: new URL("./fixtures/no-such-worker.ts", import.meta.url),
+      onStop: (stop) => stops.push(stop),
+    });
+    expect(await missing.query(query("up"), {}, never)).toMatchObject({
+      ok: false,
+      failure: {
+        kind: "unreachable",
+        message: expect.stringMatching(
+          /^up in namespace team-a: the query thread (stopped|could not start) \(/,
+        ),
+      },
+    });
+    expect(stops).toHaveLength(1);
+  });
+
+  it("caps the restart delay at 30 s", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map(restartDelayMs)).toEqual([
+      0, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000,
+    ]);
   });
 
   it("keeps a process with nothing else to do alive while a query waits, and lets it exit when idle", async () => {

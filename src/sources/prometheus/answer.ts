@@ -21,7 +21,7 @@ export type QueryAnswer = { readonly ok: true; readonly samples: readonly Sample
  * more is wrong, and copying thousands of samples to the event loop that answers KEDA would cost
  * those calls milliseconds for nothing.
  */
-export const MAX_SERIES = 1000;
+const MAX_SERIES = 1000;
 
 interface ApiBody {
   status?: unknown;

@@ -4,7 +4,7 @@ import { failureOf } from "../../readings/reading.ts";
 import { failureForError } from "../failures.ts";
 import { requestDeadline } from "../stopping.ts";
 import type { QueryAnswer } from "./answer.ts";
-import { QueryThread } from "./query-thread.ts";
+import { QueryThread, type QueryThreadStop } from "./query-thread.ts";
 
 export type { QueryAnswer, Sample } from "./answer.ts";
 
@@ -40,29 +40,33 @@ class TokenCache {
   }
 }
 
+export interface PrometheusClientOptions {
+  readonly caPem?: Buffer;
+  readonly credential?: () => TokenCredential;
+  readonly stopping?: AbortSignal;
+  /** The query thread stopped or could not start (for the log and /metrics). */
+  readonly onThreadStop?: (stop: QueryThreadStop) => void;
+}
+
 /**
  * Instant queries against the Prometheus HTTP API (self-hosted, or Azure Monitor managed
  * Prometheus's query endpoint). Never throws: trouble comes back as a typed failure whose
  * message names the query's purpose, not the credentials.
  */
 export class PrometheusClient {
-  private readonly queryUrl: URL;
   private readonly thread: QueryThread;
   private readonly tokens: TokenCache | undefined;
   /** Set when the auth settings are incomplete: every query fails with it. */
   readonly misconfiguration: string | undefined;
 
   private readonly config: PrometheusConfig & { url: string };
-  private readonly options: { caPem?: Buffer; credential?: () => TokenCredential; stopping?: AbortSignal };
+  private readonly options: PrometheusClientOptions;
 
-  constructor(
-    config: PrometheusConfig & { url: string },
-    options: { caPem?: Buffer; credential?: () => TokenCredential; stopping?: AbortSignal },
-  ) {
+  constructor(config: PrometheusConfig & { url: string }, options: PrometheusClientOptions) {
     this.config = config;
     this.options = options;
-    this.queryUrl = new URL(`${config.url.replace(/\/+$/, "")}/api/v1/query`);
-    this.thread = new QueryThread(this.queryUrl, options.caPem);
+    const queryUrl = new URL(`${config.url.replace(/\/+$/, "")}/api/v1/query`);
+    this.thread = new QueryThread(queryUrl, options.caPem, { onStop: options.onThreadStop });
     this.misconfiguration = authProblem(config);
     if (!this.misconfiguration) this.thread.start();
     this.tokens =

@@ -34,6 +34,36 @@ export const QUERY_THREAD_WORST_CASE_MIB = Math.ceil(
 /** The worker's file beside this one: `.ts` under the tests' loader, `.js` in the image's build. */
 const WORKER_FILE = new URL(`./query-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
+/**
+ * How long the next start waits after the thread stopped (or could not start) this many times in
+ * a row: the first restart at once (a one-off fault costs one failed read), then 1, 2, 4… s up to
+ * RESTART_DELAY_MAX_MS, so a thread that keeps stopping (a broken image, a fault on every load)
+ * does not cost a start on every query. A thread that answers a query resets the count.
+ */
+export function restartDelayMs(consecutiveStops: number): number {
+  if (consecutiveStops <= 1) return 0;
+  return Math.min(RESTART_DELAY_MAX_MS, 1000 * 2 ** (consecutiveStops - 2));
+}
+
+const RESTART_DELAY_MAX_MS = 30_000;
+
+/** The thread stopped or could not start; queries fail as unreachable until it restarts. */
+export interface QueryThreadStop {
+  /** The error's code or the exit code: never an error's text, which can carry the upstream's address. */
+  readonly reason: string;
+  /** How long until the next query starts a new thread. */
+  readonly restartInMs: number;
+}
+
+export interface QueryThreadOptions {
+  /** The thread's code (query-worker.ts; a test gives one that misbehaves). */
+  readonly workerFile?: URL;
+  /** For the restart delay (default: the process's monotonic clock). */
+  readonly clock?: () => number;
+  /** Told of every stop, for the log and /metrics. */
+  readonly onStop?: (stop: QueryThreadStop) => void;
+}
+
 interface Waiting {
   readonly what: string;
   readonly settle: (answer: QueryAnswer) => void;
@@ -45,12 +75,15 @@ export class QueryThread {
   private nextId = 1;
   private closed = false;
   private readonly data: QueryThreadData;
-  private readonly workerFile: URL;
+  private readonly options: QueryThreadOptions;
+  /** Stops since a thread last answered a query, why the last one stopped, and when to start again. */
+  private consecutiveStops = 0;
+  private lastStop = "";
+  private restartAtMs = 0;
 
-  /** `workerFile`: the thread's code (query-worker.ts; a test gives one that misbehaves). */
-  constructor(queryUrl: URL, caPem: Buffer | undefined, workerFile: URL = WORKER_FILE) {
+  constructor(queryUrl: URL, caPem: Buffer | undefined, options: QueryThreadOptions = {}) {
     this.data = { queryUrl: queryUrl.href, caPem: caPem ? new Uint8Array(caPem) : undefined };
-    this.workerFile = workerFile;
+    this.options = options;
   }
 
   /**
@@ -109,18 +142,23 @@ export class QueryThread {
     if (!this.closed) this.started();
   }
 
-  /** The running thread, started if need be; or why it could not start. */
+  /** The running thread, started if need be; or why there is none. */
   private started(): Worker | string {
     if (this.worker) return this.worker;
+    const waitMs = this.restartAtMs - this.now();
+    if (waitMs > 0) return `the query thread ${this.lastStop}; it restarts in ${Math.ceil(waitMs / 1000)} s`;
     let worker: Worker;
     try {
       // None of the main thread's flags: the thread needs none, and some (a loader, an input
       // type, a recorder preloaded by a benchmark) are not for it.
-      worker = new Worker(this.workerFile, { workerData: this.data, execArgv: [] });
+      worker = new Worker(this.options.workerFile ?? WORKER_FILE, { workerData: this.data, execArgv: [] });
     } catch (error) {
-      return `the query thread could not start (${codeOf(error)})`;
+      const reason = `could not start (${codeOf(error)})`;
+      this.stopped(reason);
+      return `the query thread ${reason}`;
     }
     worker.on("message", ({ id, answer }: FromQueryThread) => {
+      this.consecutiveStops = 0;
       const waiting = this.waiting.get(id);
       if (!waiting) return;
       this.forget(id);
@@ -135,13 +173,28 @@ export class QueryThread {
     worker.on("exit", (code) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      this.failWaiting(`the query thread stopped (${stoppedBy || `exit code ${code}`})`);
+      const reason = `stopped (${stoppedBy || `exit code ${code}`})`;
+      this.stopped(reason);
+      this.failWaiting(`the query thread ${reason}`);
     });
     // After the listeners: adding a "message" listener refs the thread again. Idle, the thread
     // never keeps the process alive; while a query waits, it does (query()).
     worker.unref();
     this.worker = worker;
     return worker;
+  }
+
+  /** Counts a stop and sets when the next start may be. */
+  private stopped(reason: string): void {
+    this.consecutiveStops++;
+    this.lastStop = reason;
+    const restartInMs = restartDelayMs(this.consecutiveStops);
+    this.restartAtMs = this.now() + restartInMs;
+    this.options.onStop?.({ reason, restartInMs });
+  }
+
+  private now(): number {
+    return this.options.clock ? this.options.clock() : performance.now();
   }
 
   private forget(id: number): void {
