@@ -45,7 +45,7 @@ import {
 } from "./support/gc-summary.ts";
 import type { LoadPlan, LoadResult } from "./support/load-generator.ts";
 import { sumSeries } from "./support/prometheus-text.ts";
-import { median, poolRounds, roundOrder, type Server } from "./support/rounds.ts";
+import { geometricMean, median, poolRounds, roundOrder, type Server } from "./support/rounds.ts";
 import { type SlowCalls, slowCalls } from "./support/slow-calls.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -731,8 +731,10 @@ async function run(gcDir: string): Promise<void> {
   say("");
   const perRound = roundFigures(measured);
   // The pooled p99 follows whichever round had the slowest tail; the rounds' median ratio says
-  // what most rounds saw. Both are printed, so that neither alone is taken for the verdict.
+  // what most rounds saw, and their geometric mean weighs every round (a round at ×2 and one at
+  // ×0.5 cancel). All are printed, so that no one of them alone is taken for the verdict.
   const medianRoundRatio = median(perRound.map((round) => round.p99Ratio));
+  const geometricRoundRatio = geometricMean(perRound.map((round) => round.p99Ratio));
   say(
     `each round alone, p50 / p99 ms: ${perRound
       .map(
@@ -754,7 +756,7 @@ async function run(gcDir: string): Promise<void> {
   );
   say(
     `ratio p99 latency (scaler / no-op): ${fmt(ours.result.latencyMs.p99 / floor.result.latencyMs.p99, 2)} ` +
-      `(over the pooled calls; the median of the rounds' own ratios: ${fmt(medianRoundRatio, 2)})`,
+      `(over the pooled calls; the rounds' own ratios: median ${fmt(medianRoundRatio, 2)}, geometric mean ${fmt(geometricRoundRatio, 2)})`,
   );
   say(
     `ratio throughput (scaler / no-op): ${fmt(ours.result.throughputPerSecond / floor.result.throughputPerSecond, 2)}`,
@@ -834,6 +836,7 @@ async function run(gcDir: string): Promise<void> {
           p50: ratio(ours.result.latencyMs.p50, floor.result.latencyMs.p50),
           p99: ratio(ours.result.latencyMs.p99, floor.result.latencyMs.p99),
           p99RoundMedian: Number(fmt(medianRoundRatio, 3)),
+          p99RoundGeometricMean: Number(fmt(geometricRoundRatio, 3)),
           rps: ratio(ours.result.throughputPerSecond, floor.result.throughputPerSecond),
           rss: ratio(ours.rssAfter, floor.rssAfter),
           cpu: ratio(ours.cpuMs, Math.max(1, floor.cpuMs)),

@@ -89,3 +89,12 @@ export function median(values: readonly number[]): number {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
+
+/**
+ * The geometric mean of positive numbers (NaN for none, or for any that is not positive). The
+ * mean of ratios that fits them: a round at ×2 and one at ×0.5 average to ×1, not ×1.25.
+ */
+export function geometricMean(values: readonly number[]): number {
+  if (values.length === 0 || values.some((value) => !(value > 0))) return Number.NaN;
+  return Math.exp(values.reduce((sum, value) => sum + Math.log(value), 0) / values.length);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LoadResult } from "../../bench/support/load-generator.ts";
-import { median, percentile, poolRounds, roundOrder } from "../../bench/support/rounds.ts";
+import { geometricMean, median, percentile, poolRounds, roundOrder } from "../../bench/support/rounds.ts";
 
 function round(latenciesMs: number[], extra: Partial<LoadResult> = {}): LoadResult {
   const sorted = [...latenciesMs].sort((a, b) => a - b);
@@ -28,6 +28,17 @@ describe("roundOrder", () => {
       ["scaler", "noop"],
       ["noop", "scaler"],
     ]);
+  });
+});
+
+describe("geometricMean", () => {
+  it("averages ratios so that ×2 and ×0.5 cancel, and refuses what is not a positive number", () => {
+    expect(geometricMean([2, 0.5])).toBeCloseTo(1, 12);
+    expect(geometricMean([1.5, 1.5, 1.5])).toBeCloseTo(1.5, 12);
+    expect(geometricMean([4, 1, 2])).toBeCloseTo(2, 12);
+    expect(geometricMean([])).toBeNaN();
+    expect(geometricMean([1, 0])).toBeNaN();
+    expect(geometricMean([1, Number.NaN])).toBeNaN();
   });
 });
 
