@@ -50,7 +50,9 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
       onQueryThreadStop: ({ reason, restartInMs }) =>
         logger.warn(
           { reason, restartInMs },
-          `the Prometheus query thread ${reason}: its queries read unreachable until it restarts`,
+          restartInMs === 0
+            ? `the Prometheus query thread ${reason}; the queries waiting on it failed, and a new one starts now`
+            : `the Prometheus query thread ${reason} again; Prometheus reads fail until a new one starts in ${Math.ceil(restartInMs / 1000)} s`,
         ),
     }),
   );

@@ -58,6 +58,8 @@ export interface SignalSourceOptions {
   readonly clock?: () => number;
   /** The thread that makes Prometheus requests stopped or could not start (serve logs it). */
   readonly onQueryThreadStop?: (stop: QueryThreadStop) => void;
+  /** The Prometheus query thread's code (default: the real one; a test gives one that stops). */
+  readonly queryWorkerFile?: URL;
 }
 
 function readCa(env: string, file: string | undefined): Buffer | undefined {
@@ -127,10 +129,11 @@ export function createSignalSource(
           caPem: readCa("PROMETHEUS_CA_FILE", config.prometheus.caFile),
           credential,
           stopping: stopping.signal,
-          onThreadStop: (stop) => {
+          onQueryThreadStop: (stop) => {
             metrics.queryThreadStopped();
             options.onQueryThreadStop?.(stop);
           },
+          queryWorkerFile: options.queryWorkerFile,
         },
       )
     : undefined;

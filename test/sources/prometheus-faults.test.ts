@@ -6,6 +6,7 @@ import { parseScalerSpec } from "../../src/config/spec.ts";
 import type { Reading } from "../../src/readings/reading.ts";
 import { DecisionBook } from "../../src/server/decision-book.ts";
 import { createSignalSource, type ScalerSignalSource } from "../../src/sources/collect.ts";
+import type { QueryThreadStop } from "../../src/sources/prometheus/query-thread.ts";
 import { makeCa, makeLeaf, tempDir } from "../support/certs.ts";
 import { closedPort, FakeHttpServer, type RecordedRequest } from "../support/fake-http.ts";
 
@@ -134,6 +135,31 @@ describe("Prometheus source faults", () => {
     const busyUntil = performance.now() + 1500;
     while (performance.now() < busyUntil) {}
     expect(await read).toMatchObject({ ok: true, value: 5 });
+  });
+
+  it("counts a stop of the query thread on /metrics and tells whoever listens (serve logs it)", async () => {
+    const stops: QueryThreadStop[] = [];
+    const from = createSignalSource(
+      loadServiceConfig({ PROMETHEUS_URL: server.url, SOURCE_CACHE_TTL_MS: "0" }),
+      {
+        // A thread that stops on this namespace's queries.
+        queryWorkerFile: new URL("./fixtures/stopping-query-worker.ts", import.meta.url),
+        onQueryThreadStop: (stop) => stops.push(stop),
+      },
+    );
+    sources.push(from);
+    const readings = await from.read(
+      parseScalerSpec({ name: "llama", namespace: "stop-team" }, NO_EXTRAS, {}),
+      { nowMs: Date.now() },
+    );
+    expect(failure(readings.vllmWaiting as Reading)).toMatchObject({
+      kind: "unreachable",
+      message: expect.stringContaining("the query thread stopped (exit code 7)"),
+    });
+    expect(stops[0]).toEqual({ reason: "stopped (exit code 7)", restartInMs: 0 });
+    expect(await from.metricsText()).toContain(
+      `keda_llm_scaler_prometheus_query_thread_stops_total ${stops.length}`,
+    );
   });
 
   it("still gives up on a hung upstream, at four times the deadline at most whatever the loop does", async () => {

@@ -89,7 +89,7 @@ describe("QueryThread", () => {
     expect(await stopping.query(query("up"), {}, never)).toEqual({ ok: true, samples: [] });
   });
 
-  it("waits longer before each restart of a thread that keeps stopping, and forgets once one answers", async () => {
+  it("waits longer before each new thread while threads keep stopping, and forgets after a steady life", async () => {
     let nowMs = 0;
     const stops: QueryThreadStop[] = [];
     const stopping = thread({
@@ -98,28 +98,63 @@ describe("QueryThread", () => {
       onStop: (stop) => stops.push(stop),
     });
     await stopping.query(query("stop"), {}, never);
+    // A thread that answers and then stops again is no steady life: the delays still grow.
+    expect(await stopping.query(query("up"), {}, never)).toEqual({ ok: true, samples: [] });
     await stopping.query(query("stop"), {}, never);
     expect(stops.map((stop) => stop.restartInMs)).toEqual([0, 1000]);
-    // Inside the delay no thread is started: the query fails at once, saying when it will be.
+    // Inside the delay no thread is started: the query fails at once, saying when one will be.
     nowMs = 999;
     expect(await stopping.query(query("up"), {}, never)).toMatchObject({
       ok: false,
       failure: {
         kind: "unreachable",
-        message: "up in namespace team-a: the query thread stopped (exit code 7); it restarts in 1 s",
+        message: "up in namespace team-a: the query thread stopped (exit code 7); a new one starts in 1 s",
       },
     });
     expect(stops).toHaveLength(2);
     nowMs = 1000;
     await stopping.query(query("stop"), {}, never);
     expect(stops.map((stop) => stop.restartInMs)).toEqual([0, 1000, 2000]);
+    // A thread that ran for a minute before it stopped starts the count afresh.
     nowMs = 3000;
     expect(await stopping.query(query("up"), {}, never)).toEqual({ ok: true, samples: [] });
+    nowMs = 63_000;
     await stopping.query(query("stop"), {}, never);
     expect(stops.at(-1)).toEqual({ reason: "stopped (exit code 7)", restartInMs: 0 });
   });
 
-  it("counts a thread that cannot start as a stop", async () => {
+  it("counts a thread that cannot start as a stop, and waits before trying again", async () => {
+    const nowMs = 0;
+    const stops: QueryThreadStop[] = [];
+    // A worker's code must be a file: the constructor refuses any other URL at once.
+    const refused = thread({
+      workerFile: new URL("https://example.invalid/query-worker.js"),
+      clock: () => nowMs,
+      onStop: (stop) => stops.push(stop),
+    });
+    expect(await refused.query(query("up"), {}, never)).toMatchObject({
+      ok: false,
+      failure: {
+        kind: "unreachable",
+        message: "up in namespace team-a: the query thread could not start (ERR_INVALID_URL_SCHEME)",
+      },
+    });
+    // The first retry comes at once and by itself (the restart timer, no query asked for it); the
+    // next only after a second.
+    await expect.poll(() => stops.length).toBe(2);
+    expect(stops).toEqual([
+      { reason: "could not start (ERR_INVALID_URL_SCHEME)", restartInMs: 0 },
+      { reason: "could not start (ERR_INVALID_URL_SCHEME)", restartInMs: 1000 },
+    ]);
+    expect(await refused.query(query("up"), {}, never)).toMatchObject({
+      failure: {
+        message:
+          "up in namespace team-a: the query thread could not start (ERR_INVALID_URL_SCHEME); a new one starts in 1 s",
+      },
+    });
+  });
+
+  it("reports a thread whose code is missing (a broken image) as stopped with the loader's code", async () => {
     const stops: QueryThreadStop[] = [];
     const missing = thread({
       workerFile: new URL("./fixtures/no-such-worker.ts", import.meta.url),
@@ -129,12 +164,10 @@ describe("QueryThread", () => {
       ok: false,
       failure: {
         kind: "unreachable",
-        message: expect.stringMatching(
-          /^up in namespace team-a: the query thread (stopped|could not start) \(/,
-        ),
+        message: "up in namespace team-a: the query thread stopped (MODULE_NOT_FOUND)",
       },
     });
-    expect(stops).toHaveLength(1);
+    expect(stops[0]).toEqual({ reason: "stopped (MODULE_NOT_FOUND)", restartInMs: 0 });
   });
 
   it("caps the restart delay at 30 s", () => {
@@ -183,7 +216,8 @@ describe("QueryThread", () => {
 
   it("answers waiting and later queries at once once closed", async () => {
     server.handler = () => {}; // never answers
-    const closing = thread();
+    const stops: QueryThreadStop[] = [];
+    const closing = thread({ onStop: (stop) => stops.push(stop) });
     const waiting = closing.query(query("up"), {}, never);
     await expect.poll(() => server.requests.length).toBe(1);
     closing.close();
@@ -195,5 +229,8 @@ describe("QueryThread", () => {
       ok: false,
       failure: { kind: "unreachable" },
     });
+    // The thread it ended is not a stop: no warning, no count, no new thread.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(stops).toEqual([]);
   });
 });

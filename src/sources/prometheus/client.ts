@@ -45,7 +45,9 @@ export interface PrometheusClientOptions {
   readonly credential?: () => TokenCredential;
   readonly stopping?: AbortSignal;
   /** The query thread stopped or could not start (for the log and /metrics). */
-  readonly onThreadStop?: (stop: QueryThreadStop) => void;
+  readonly onQueryThreadStop?: (stop: QueryThreadStop) => void;
+  /** The query thread's code (default: query-worker.ts; a test gives one that stops). */
+  readonly queryWorkerFile?: URL;
 }
 
 /**
@@ -66,7 +68,10 @@ export class PrometheusClient {
     this.config = config;
     this.options = options;
     const queryUrl = new URL(`${config.url.replace(/\/+$/, "")}/api/v1/query`);
-    this.thread = new QueryThread(queryUrl, options.caPem, { onStop: options.onThreadStop });
+    this.thread = new QueryThread(queryUrl, options.caPem, {
+      onStop: options.onQueryThreadStop,
+      workerFile: options.queryWorkerFile,
+    });
     this.misconfiguration = authProblem(config);
     if (!this.misconfiguration) this.thread.start();
     this.tokens =

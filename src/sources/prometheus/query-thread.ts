@@ -34,31 +34,38 @@ export const QUERY_THREAD_WORST_CASE_MIB = Math.ceil(
 /** The worker's file beside this one: `.ts` under the tests' loader, `.js` in the image's build. */
 const WORKER_FILE = new URL(`./query-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
+const RESTART_DELAY_MAX_MS = 30_000;
+
 /**
- * How long the next start waits after the thread stopped (or could not start) this many times in
- * a row: the first restart at once (a one-off fault costs one failed read), then 1, 2, 4… s up to
- * RESTART_DELAY_MAX_MS, so a thread that keeps stopping (a broken image, a fault on every load)
- * does not cost a start on every query. A thread that answers a query resets the count.
+ * A thread that ran this long before it stopped had a life of its own: its stop starts the count
+ * afresh. (Not "answered a query": a thread that answers one and then stops on the next, every
+ * time, would otherwise be restarted at once for ever.)
+ */
+const STEADY_LIFE_MS = 60_000;
+
+/**
+ * How long a new thread waits after the thread stopped (or could not start) this many times in a
+ * row: the first at once (a one-off fault costs the queries that were waiting), then 1, 2, 4… s up
+ * to RESTART_DELAY_MAX_MS, so a thread that keeps stopping (a broken image, a fault on every load)
+ * costs neither a start per query nor a warning per poll.
  */
 export function restartDelayMs(consecutiveStops: number): number {
   if (consecutiveStops <= 1) return 0;
   return Math.min(RESTART_DELAY_MAX_MS, 1000 * 2 ** (consecutiveStops - 2));
 }
 
-const RESTART_DELAY_MAX_MS = 30_000;
-
-/** The thread stopped or could not start; queries fail as unreachable until it restarts. */
+/** The thread stopped or could not start. */
 export interface QueryThreadStop {
-  /** The error's code or the exit code: never an error's text, which can carry the upstream's address. */
+  /** "stopped (CODE)" or "could not start (CODE)": an error's code or the exit code, never its text. */
   readonly reason: string;
-  /** How long until the next query starts a new thread. */
+  /** When a new thread starts; until then every query fails at once as unreachable. */
   readonly restartInMs: number;
 }
 
 export interface QueryThreadOptions {
   /** The thread's code (query-worker.ts; a test gives one that misbehaves). */
   readonly workerFile?: URL;
-  /** For the restart delay (default: the process's monotonic clock). */
+  /** For the restart delay and a thread's life (default: the process's monotonic clock). */
   readonly clock?: () => number;
   /** Told of every stop, for the log and /metrics. */
   readonly onStop?: (stop: QueryThreadStop) => void;
@@ -76,10 +83,13 @@ export class QueryThread {
   private closed = false;
   private readonly data: QueryThreadData;
   private readonly options: QueryThreadOptions;
-  /** Stops since a thread last answered a query, why the last one stopped, and when to start again. */
+  /** Stops in a row (none counted across a steady life), why the last one, and when to start again. */
   private consecutiveStops = 0;
   private lastStop = "";
   private restartAtMs = 0;
+  private startedAtMs = 0;
+  /** Starts the next thread when the restart delay is over, without waiting for a query. */
+  private restartTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(queryUrl: URL, caPem: Buffer | undefined, options: QueryThreadOptions = {}) {
     this.data = { queryUrl: queryUrl.href, caPem: caPem ? new Uint8Array(caPem) : undefined };
@@ -128,6 +138,7 @@ export class QueryThread {
   /** Stops the thread; queries still waiting fail at once. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.restartTimer);
     const worker = this.worker;
     this.worker = undefined;
     this.failWaiting("the scaler is shutting down");
@@ -146,8 +157,10 @@ export class QueryThread {
   private started(): Worker | string {
     if (this.worker) return this.worker;
     const waitMs = this.restartAtMs - this.now();
-    if (waitMs > 0) return `the query thread ${this.lastStop}; it restarts in ${Math.ceil(waitMs / 1000)} s`;
+    if (waitMs > 0)
+      return `the query thread ${this.lastStop}; a new one starts in ${Math.ceil(waitMs / 1000)} s`;
     let worker: Worker;
+    this.startedAtMs = this.now();
     try {
       // None of the main thread's flags: the thread needs none, and some (a loader, an input
       // type, a recorder preloaded by a benchmark) are not for it.
@@ -158,7 +171,6 @@ export class QueryThread {
       return `the query thread ${reason}`;
     }
     worker.on("message", ({ id, answer }: FromQueryThread) => {
-      this.consecutiveStops = 0;
       const waiting = this.waiting.get(id);
       if (!waiting) return;
       this.forget(id);
@@ -174,8 +186,8 @@ export class QueryThread {
       if (this.worker !== worker) return;
       this.worker = undefined;
       const reason = `stopped (${stoppedBy || `exit code ${code}`})`;
-      this.stopped(reason);
       this.failWaiting(`the query thread ${reason}`);
+      this.stopped(reason);
     });
     // After the listeners: adding a "message" listener refs the thread again. Idle, the thread
     // never keeps the process alive; while a query waits, it does (query()).
@@ -184,13 +196,25 @@ export class QueryThread {
     return worker;
   }
 
-  /** Counts a stop and sets when the next start may be. */
+  /**
+   * Counts a stop, and starts a new thread after the delay it earns: at once for a first stop, so
+   * that its load (0.1–0.3 s) falls outside the next query's deadline, as start() does.
+   */
   private stopped(reason: string): void {
+    const nowMs = this.now();
+    if (nowMs - this.startedAtMs >= STEADY_LIFE_MS) this.consecutiveStops = 0;
     this.consecutiveStops++;
     this.lastStop = reason;
     const restartInMs = restartDelayMs(this.consecutiveStops);
-    this.restartAtMs = this.now() + restartInMs;
-    this.options.onStop?.({ reason, restartInMs });
+    this.restartAtMs = nowMs + restartInMs;
+    clearTimeout(this.restartTimer);
+    // Unreferenced: a new thread is no reason to keep the process alive.
+    this.restartTimer = setTimeout(() => this.start(), restartInMs);
+    this.restartTimer.unref();
+    // The log and the counter must not decide whether the thread's queries are answered.
+    try {
+      this.options.onStop?.({ reason, restartInMs });
+    } catch {}
   }
 
   private now(): number {
