@@ -51,7 +51,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
         logger.warn(
           { reason, restartInMs },
           restartInMs === 0
-            ? `the Prometheus query thread ${reason}; the queries waiting on it failed, and a new one starts now`
+            ? `the Prometheus query thread ${reason}; a new one starts now`
             : `the Prometheus query thread ${reason} again; Prometheus reads fail until a new one starts in ${Math.ceil(restartInMs / 1000)} s`,
         ),
     }),
