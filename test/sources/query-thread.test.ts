@@ -176,6 +176,33 @@ describe("QueryThread", () => {
     ]);
   });
 
+  it("ends a thread that gives no sign of life after a deadline passed, and starts a new one", async () => {
+    const stops: QueryThreadStop[] = [];
+    const stuck = thread({ workerFile: STOPPING_WORKER, onStop: (stop) => stops.push(stop) });
+    const deadline = new AbortController();
+    const hung = stuck.query(query("hang", 100), {}, deadline.signal);
+    setTimeout(() => deadline.abort(), 100);
+    expect(await hung).toMatchObject({ ok: false, failure: { kind: "timeout" } });
+    await expect
+      .poll(() => stops, { timeout: 5000 })
+      .toEqual([{ reason: "stopped (no sign of life within 2 s of a deadline)", restartInMs: 0 }]);
+    expect(await stuck.query(query("up"), {}, never)).toEqual({ ok: true, samples: [] });
+  });
+
+  it("keeps a thread whose requests hang but which answers for itself", async () => {
+    server.handler = () => {}; // Prometheus never answers
+    const stops: QueryThreadStop[] = [];
+    const waiting = thread({ onStop: (stop) => stops.push(stop) });
+    const deadline = new AbortController();
+    const read = waiting.query(query("up", 100), {}, deadline.signal);
+    await expect.poll(() => server.requests.length).toBe(1);
+    deadline.abort();
+    expect(await read).toMatchObject({ ok: false, failure: { kind: "timeout" } });
+    // Longer than the sign of life may take: the thread answered it, so it stays.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(stops).toEqual([]);
+  });
+
   it("keeps a process with nothing else to do alive while a query waits, and lets it exit when idle", async () => {
     server.handler = (_request, res) =>
       setTimeout(

@@ -37,6 +37,15 @@ const WORKER_FILE = new URL(`./query-worker${extname(fileURLToPath(import.meta.u
 const RESTART_DELAY_MAX_MS = 30_000;
 
 /**
+ * When a query's deadline passes, the thread is asked for a sign of life: a thread whose event
+ * loop is free answers at once, however long its requests hang (a hung Prometheus is the
+ * deadlines' business). One that has not answered within this long is stuck (a loop that never
+ * yields), and every query would time out until the process restarted: it is ended, and a new
+ * thread starts as after any stop.
+ */
+const PING_TIMEOUT_MS = 2000;
+
+/**
  * A thread that ran this long before it stopped had a life of its own: its stop starts the count
  * afresh. (Not "answered a query": a thread that answers one and then stops on the next, every
  * time, would otherwise be restarted at once for ever.)
@@ -90,6 +99,10 @@ export class QueryThread {
   private startedAtMs = 0;
   /** Starts the next thread when the restart delay is over, without waiting for a query. */
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The sign of life asked for after a deadline passed, until the thread answers it. */
+  private ping: { readonly worker: Worker; readonly timer: ReturnType<typeof setTimeout> } | undefined;
+  /** A thread ended for not answering one: its exit is reported as that. */
+  private unresponsive: Worker | undefined;
 
   constructor(queryUrl: URL, caPem: Buffer | undefined, options: QueryThreadOptions = {}) {
     this.data = { queryUrl: queryUrl.href, caPem: caPem ? new Uint8Array(caPem) : undefined };
@@ -118,6 +131,7 @@ export class QueryThread {
         this.forget(id);
         worker.postMessage({ type: "cancel", id } satisfies ToQueryThread);
         resolve(abortedAnswer(what, timeoutMs));
+        this.askForSignOfLife(worker);
       };
       signal.addEventListener("abort", onAbort, { once: true });
       this.waiting.set(id, {
@@ -139,6 +153,7 @@ export class QueryThread {
   close(): void {
     this.closed = true;
     clearTimeout(this.restartTimer);
+    clearTimeout(this.ping?.timer);
     const worker = this.worker;
     this.worker = undefined;
     this.failWaiting("the scaler is shutting down");
@@ -170,7 +185,15 @@ export class QueryThread {
       this.stopped(reason);
       return `the query thread ${reason}`;
     }
-    worker.on("message", ({ id, answer }: FromQueryThread) => {
+    worker.on("message", (message: FromQueryThread) => {
+      if ("pong" in message) {
+        if (this.ping?.worker === worker) {
+          clearTimeout(this.ping.timer);
+          this.ping = undefined;
+        }
+        return;
+      }
+      const { id, answer } = message;
       const waiting = this.waiting.get(id);
       if (!waiting) return;
       this.forget(id);
@@ -185,7 +208,15 @@ export class QueryThread {
     worker.on("exit", (code) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      const reason = `stopped (${stoppedBy || `exit code ${code}`})`;
+      const reason =
+        this.unresponsive === worker
+          ? `stopped (no sign of life within ${PING_TIMEOUT_MS / 1000} s of a deadline)`
+          : `stopped (${stoppedBy || `exit code ${code}`})`;
+      this.unresponsive = undefined;
+      if (this.ping?.worker === worker) {
+        clearTimeout(this.ping.timer);
+        this.ping = undefined;
+      }
       this.failWaiting(`the query thread ${reason}`);
       this.stopped(reason);
     });
@@ -194,6 +225,21 @@ export class QueryThread {
     worker.unref();
     this.worker = worker;
     return worker;
+  }
+
+  /** After a deadline passed: a thread that does not answer a ping in time is ended (PING_TIMEOUT_MS). */
+  private askForSignOfLife(worker: Worker): void {
+    if (this.closed || this.worker !== worker || this.ping?.worker === worker) return;
+    const timer = setTimeout(() => {
+      if (this.ping?.worker !== worker) return;
+      this.ping = undefined;
+      if (this.worker !== worker) return;
+      this.unresponsive = worker;
+      void worker.terminate();
+    }, PING_TIMEOUT_MS);
+    timer.unref();
+    this.ping = { worker, timer };
+    worker.postMessage({ type: "ping" } satisfies ToQueryThread);
   }
 
   /**

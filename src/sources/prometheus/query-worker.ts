@@ -26,12 +26,11 @@ export type ToQueryThread =
       readonly what: string;
       readonly headers: Record<string, string>;
     }
-  | { readonly type: "cancel"; readonly id: number };
+  | { readonly type: "cancel"; readonly id: number }
+  /** Answered at once, whatever the requests are doing: the thread's event loop is not stuck. */
+  | { readonly type: "ping" };
 
-export interface FromQueryThread {
-  readonly id: number;
-  readonly answer: QueryAnswer;
-}
+export type FromQueryThread = { readonly id: number; readonly answer: QueryAnswer } | { readonly pong: true };
 
 const { queryUrl, caPem } = workerData as QueryThreadData;
 const url = new URL(queryUrl);
@@ -59,6 +58,10 @@ async function answer(
 }
 
 port.on("message", (message: ToQueryThread) => {
+  if (message.type === "ping") {
+    port.postMessage({ pong: true } satisfies FromQueryThread);
+    return;
+  }
   if (message.type === "cancel") {
     inFlight.get(message.id)?.abort();
     return;
@@ -68,6 +71,7 @@ port.on("message", (message: ToQueryThread) => {
   void answer(message, controller.signal).then((result) => {
     inFlight.delete(message.id);
     // A cancelled query was already answered on the other side, as a timeout.
-    if (!controller.signal.aborted) port.postMessage({ id: message.id, answer: result });
+    if (!controller.signal.aborted)
+      port.postMessage({ id: message.id, answer: result } satisfies FromQueryThread);
   });
 });
