@@ -101,8 +101,6 @@ export class QueryThread {
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   /** The sign of life asked for after a deadline passed, until the thread answers it. */
   private ping: { readonly worker: Worker; readonly timer: ReturnType<typeof setTimeout> } | undefined;
-  /** A thread ended for not answering one: its exit is reported as that. */
-  private unresponsive: Worker | undefined;
 
   constructor(queryUrl: URL, caPem: Buffer | undefined, options: QueryThreadOptions = {}) {
     this.data = { queryUrl: queryUrl.href, caPem: caPem ? new Uint8Array(caPem) : undefined };
@@ -187,10 +185,7 @@ export class QueryThread {
     }
     worker.on("message", (message: FromQueryThread) => {
       if ("pong" in message) {
-        if (this.ping?.worker === worker) {
-          clearTimeout(this.ping.timer);
-          this.ping = undefined;
-        }
+        this.endPing(worker);
         return;
       }
       const { id, answer } = message;
@@ -205,20 +200,9 @@ export class QueryThread {
     worker.on("error", (error: unknown) => {
       stoppedBy = codeOf(error);
     });
+    // A thread already retired (closed, or ended for giving no sign of life) is not stopped twice.
     worker.on("exit", (code) => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      const reason =
-        this.unresponsive === worker
-          ? `stopped (no sign of life within ${PING_TIMEOUT_MS / 1000} s of a deadline)`
-          : `stopped (${stoppedBy || `exit code ${code}`})`;
-      this.unresponsive = undefined;
-      if (this.ping?.worker === worker) {
-        clearTimeout(this.ping.timer);
-        this.ping = undefined;
-      }
-      this.failWaiting(`the query thread ${reason}`);
-      this.stopped(reason);
+      if (this.worker === worker) this.retire(worker, `stopped (${stoppedBy || `exit code ${code}`})`);
     });
     // After the listeners: adding a "message" listener refs the thread again. Idle, the thread
     // never keeps the process alive; while a query waits, it does (query()).
@@ -231,15 +215,28 @@ export class QueryThread {
   private askForSignOfLife(worker: Worker): void {
     if (this.closed || this.worker !== worker || this.ping?.worker === worker) return;
     const timer = setTimeout(() => {
-      if (this.ping?.worker !== worker) return;
-      this.ping = undefined;
-      if (this.worker !== worker) return;
-      this.unresponsive = worker;
+      if (this.ping?.worker !== worker || this.worker !== worker) return;
+      this.retire(worker, `stopped (no sign of life within ${PING_TIMEOUT_MS / 1000} s of a deadline)`);
       void worker.terminate();
     }, PING_TIMEOUT_MS);
     timer.unref();
     this.ping = { worker, timer };
     worker.postMessage({ type: "ping" } satisfies ToQueryThread);
+  }
+
+  /** The sign of life asked of `worker`, if any, is no longer awaited. */
+  private endPing(worker: Worker): void {
+    if (this.ping?.worker !== worker) return;
+    clearTimeout(this.ping.timer);
+    this.ping = undefined;
+  }
+
+  /** The running thread is done: its waiting queries fail with `reason`, and the stop is counted. */
+  private retire(worker: Worker, reason: string): void {
+    this.worker = undefined;
+    this.endPing(worker);
+    this.failWaiting(`the query thread ${reason}`);
+    this.stopped(reason);
   }
 
   /**
