@@ -28,14 +28,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
-import {
-  DcgmExporter,
-  KubeStateMetricsExporter,
-  type PrometheusHarness,
-  startPrometheus,
-  VllmPodExporter,
-} from "../test/support/prometheus.ts";
 import { deploymentNodeOptions, imageNodeFlags } from "./support/deployment-runtime.ts";
+import { startFleet } from "./support/fleet.ts";
 import {
   type GcEvent,
   type GcSummary,
@@ -365,57 +359,6 @@ async function measure(label: string, server: Started, plan: LoadPlan, countQuer
   };
 }
 
-/** Two vLLM pods per namespace, their GPUs, and kube-state-metrics: the fleet the scaler reads. */
-async function startFleet(
-  namespaces: number,
-): Promise<{ prometheus: PrometheusHarness; stop: () => Promise<void> }> {
-  const pods: VllmPodExporter[] = [];
-  const dcgm = new DcgmExporter();
-  const ksm = new KubeStateMetricsExporter();
-  for (let n = 0; n < namespaces; n++) {
-    const namespace = `tenant-${n}`;
-    for (let p = 0; p < 2; p++) {
-      const pod = new VllmPodExporter(namespace, `vllm-${n}-5d8f7c9b6-pod${p}`, "llama-3-70b");
-      pod.setWaiting(n % 5);
-      pod.setRunning(16);
-      pod.setKvCacheUsage(0.5 + (n % 4) / 10);
-      dcgm.setGpu({
-        index: p,
-        host: `gpu-node-${n}`,
-        pod: { namespace, name: pod.pod },
-        utilPercent: 60,
-        grEngineActive: 0.5,
-      });
-      pods.push(pod);
-    }
-    ksm.setDeployment(namespace, `vllm-${n}`, { desired: 2, ready: 2 });
-  }
-  const tick = () => {
-    for (const pod of pods) {
-      pod.observeTtft([0.3, 0.4, 0.5, 0.8]);
-      pod.addGenerationTokens(50);
-    }
-  };
-  tick();
-  const ticker = setInterval(tick, 250);
-  const prometheus = await startPrometheus({ vllm: pods, dcgm: [dcgm], kubeStateMetrics: [ksm] });
-  const fleet = {
-    prometheus,
-    stop: async () => {
-      clearInterval(ticker);
-      await prometheus.stop();
-    },
-  };
-  // Stopped by main() however the run ends, from here on: even if the wait below times out.
-  fleetRunning = fleet;
-  await prometheus.waitFor(
-    "count(rate(vllm:generation_tokens_total[10s]) > 0)",
-    (n) => n === pods.length,
-    60_000,
-  );
-  return fleet;
-}
-
 /** The instant queries Prometheus has answered, from its own /metrics (the scaler's only upstream call). */
 async function prometheusQueries(prometheusUrl: string): Promise<number> {
   const text = await (await fetch(`${prometheusUrl}/metrics`)).text();
@@ -590,6 +533,8 @@ async function run(gcDir: string): Promise<void> {
   const rounds = Math.max(1, Math.round(positive("rounds")));
   const roundPlan: LoadPlan = { ...plan, durationMs: plan.durationMs / rounds, keepLatencies: true };
   const fleet = await startFleet(plan.namespaces);
+  // Stopped by main() however the run ends, from here on.
+  fleetRunning = fleet;
   // Both servers run under the image's node flags and the Deployment's heap flags (the no-op too,
   // so the floor is the same runtime's): the figures describe the process the manifests start.
   const nodeOptions = deploymentNodeOptions(`${ROOT}deploy/base/deployment.yaml`);

@@ -6,6 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { externalScalerClientConstructor } from "../../src/server/proto.ts";
+import { fleetScaledObject } from "./fleet-process.ts";
 import { percentile } from "./rounds.ts";
 
 export interface LoadPlan {
@@ -52,17 +53,7 @@ export interface LoadResult {
 type Client = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
 function refFor(index: number, plan: LoadPlan) {
-  return {
-    name: `llm-${index}`,
-    namespace: `tenant-${index % plan.namespaces}`,
-    scalerMetadata: {
-      scalerAddress: plan.address,
-      modelName: "llama-3-70b",
-      deployment: `vllm-${index % plan.namespaces}`,
-      rateWindow: "10s",
-      maxReplicas: "16",
-    },
-  };
+  return fleetScaledObject(index, plan.namespaces, plan.address);
 }
 
 export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
