@@ -15,6 +15,11 @@
  * At most MAX_DUE_PER_TURN items are handed over per turn of the event loop, the rest a turn
  * later: deadlines are on the owner's clock (the wall clock in the server), and a step forward
  * makes every pending item due at once — thousands of decisions that must not hold KEDA's calls.
+ *
+ * With `resolutionMs`, the timer fires only at multiples of it, each time for every item due by
+ * then: an item is handed over up to that much late, and items spread over time share a timer.
+ * At 4,000 ScaledObjects, decisions planned ahead come due every 2 ms on average; each had a
+ * timer of its own to arm, fire and re-arm.
  */
 const MAX_DUE_PER_TURN = 100;
 
@@ -25,11 +30,19 @@ export class DeadlineQueue<T extends { readonly atMs: number }> {
   private readonly clock: () => number;
   private readonly isLive: (item: T) => boolean;
   private readonly due: (item: T) => void;
+  private readonly resolutionMs: number;
 
-  constructor(options: { clock: () => number; isLive: (item: T) => boolean; due: (item: T) => void }) {
+  constructor(options: {
+    clock: () => number;
+    isLive: (item: T) => boolean;
+    due: (item: T) => void;
+    /** Fire only at multiples of this (ms on the clock); 0 (the default) fires at each item's instant. */
+    resolutionMs?: number;
+  }) {
     this.clock = options.clock;
     this.isLive = options.isLive;
     this.due = options.due;
+    this.resolutionMs = options.resolutionMs ?? 0;
   }
 
   add(item: T): void {
@@ -43,7 +56,7 @@ export class DeadlineQueue<T extends { readonly atMs: number }> {
       at = parent;
     }
     heap[at] = item;
-    if (item.atMs < this.timerAtMs) this.schedule();
+    if (this.firingAt(item.atMs) < this.timerAtMs) this.schedule();
   }
 
   /** An item was cancelled: drops cancelled ones from the front and moves the timer if that changed it. */
@@ -88,14 +101,21 @@ export class DeadlineQueue<T extends { readonly atMs: number }> {
       this.stopTimer();
       return;
     }
-    if (this.timer !== undefined && first.atMs === this.timerAtMs) return;
+    const atMs = this.firingAt(first.atMs);
+    if (this.timer !== undefined && atMs === this.timerAtMs) return;
     this.stopTimer();
     // The delay is worked out on the queue's clock (Date.now in the server) and waited on the
     // event loop's monotonic timers; a wall-clock step in between moves the firing, which checks
     // the clock again (and, for a step forward, hands the items over a turn at a time).
-    this.timer = setTimeout(() => this.fire(), Math.max(0, first.atMs - this.clock()));
+    this.timer = setTimeout(() => this.fire(), Math.max(0, atMs - this.clock()));
     this.timer.unref();
-    this.timerAtMs = first.atMs;
+    this.timerAtMs = atMs;
+  }
+
+  /** When the timer fires for an item due at `atMs`: then, or at the next multiple of the resolution. */
+  private firingAt(atMs: number): number {
+    const resolution = this.resolutionMs;
+    return resolution > 0 ? Math.ceil(atMs / resolution) * resolution : atMs;
   }
 
   private stopTimer(): void {

@@ -99,6 +99,33 @@ describe("DeadlineQueue: many deadlines on one timer", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("with a resolution, fires only at its multiples, each time for every item due by then", () => {
+    // The test's start is a whole second: multiples of 25 ms fall at 25, 50, 75… ms after it.
+    queue = new DeadlineQueue<Item>({
+      clock: Date.now,
+      isLive: (i) => i.live,
+      due: (i) => fired.push(`${i.name}@${Date.now() - Date.parse("2026-11-30T09:00:00Z")}`),
+      resolutionMs: 25,
+    });
+    for (const [name, inMs] of [
+      ["a", 1001],
+      ["b", 1013],
+      ["c", 1025],
+      ["d", 1026],
+    ] as const)
+      queue.add(item(name, inMs));
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(1024);
+    expect(fired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(fired).toEqual(["a@1025", "b@1025", "c@1025"]);
+    vi.advanceTimersByTime(24);
+    expect(fired).toHaveLength(3);
+    vi.advanceTimersByTime(1);
+    expect(fired.at(-1)).toBe("d@1050");
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("moves its timer earlier for an earlier item", () => {
     queue.add(item("later", 5000));
     queue.add(item("sooner", 500));
