@@ -2,196 +2,146 @@
  * npm run bench:decisions [-- --scaled-objects 4000 --namespaces 20 --interval-ms 8000 --rounds 4
  *                           --seconds 40 --json]
  *
- * What deciding costs per poll, apart from gRPC. The server's decision book and the real signal
- * source, in this process, read a real Prometheus (the fleet `npm run bench:grpc` reads, in a
- * process of its own), and
- * KEDA's polls (GetMetrics and IsActive together, every ScaledObject on its own steady clock, as
- * the gRPC bench sends them) are made as direct calls on the book. Two modes, in alternating rounds,
- * a fresh book and source each:
+ * What deciding costs per poll, apart from gRPC. The server's decision book and signal source,
+ * compiled as the image runs them, read a real Prometheus (the fleet `npm run bench:grpc` reads,
+ * in a process of its own so that its exporters' work is not counted), and KEDA's polls
+ * (GetMetrics and IsActive together, every ScaledObject on its own steady clock, as the gRPC bench
+ * sends them) are made as direct calls on the book. Two modes, in alternating rounds, each round a
+ * fresh process (support/decision-round.ts) with the image's `node` flags and the Deployment's
+ * NODE_OPTIONS:
  *
  *  - deciding: the shipped decision TTL (DECISION_TTL_SECONDS), shorter than the poll interval, so
- *    every poll is answered by a decision of its own (made ahead of it once its rhythm is known):
- *    the scaler at work;
+ *    every poll is answered by a decision of its own, made ahead of it once its rhythm is known:
+ *    the readings from the source's cache and the background refreshes that keep it, the poll
+ *    rhythm and the plan ahead, the decision and what the book keeps of it;
  *  - reusing: a TTL longer than the run, so every poll after a ScaledObject's first is answered
- *    from the decision in hand: the same lookups and rhythm, no decision. The floor.
+ *    from the decision in hand: the lookups only. The floor.
  *
- * Each request is parsed from JSON at every call, so that its strings are new as a decoded gRPC
- * message's are (a lookup that compares strings costs what it costs in the server). Reported per
- * poll: the process's CPU time (every thread: the query thread and the collector's helpers
- * included), the main thread's busy time (the event loop's, which KEDA's calls share), the time
- * the main thread was paused by garbage collection and the decisions made; and deciding ÷ reusing. CPU time is steadier than latency on a
- * shared machine, so the per-decision cost is the figure to compare a change of the policy or the
- * book by. Prints the human-readable report on stderr (stdout carries one JSON object with --json)
- * and writes it into docs/reliability.md as a generated block.
+ * Reported per poll, the median over each mode's rounds (and their range): the main thread's CPU
+ * time (the thread KEDA's calls share), the process's CPU time (every thread), its garbage
+ * collection pauses, and the decisions made; and deciding − reusing per decision. CPU time is far
+ * steadier than a latency percentile on a shared machine, so the cost per decision is the figure
+ * to judge a change of the policy or the book by. With the default arguments the report is also
+ * written into docs/reliability.md as a generated block; stdout carries one JSON object with --json.
  */
-import { PerformanceObserver } from "node:perf_hooks";
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
-import { loadServiceConfig } from "../src/config/service-config.ts";
-import { DecisionBook, type ScaledObjectRequest } from "../src/server/decision-book.ts";
-import { createSignalSource } from "../src/sources/collect.ts";
-import { fleetScaledObject, startFleetProcess } from "./support/fleet-process.ts";
+import { type Mode, type RoundPlan, type RoundResult, WARM_UP_POLLS } from "./support/decision-round.ts";
+import { deploymentNodeOptions, imageNodeFlags } from "./support/deployment-runtime.ts";
+import { startFleetProcess } from "./support/fleet-process.ts";
 import { median } from "./support/rounds.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const TSC = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
+const ROUND_SCRIPT = fileURLToPath(new URL("./support/decision-round.ts", import.meta.url));
+
+const DEFAULTS = {
+  "scaled-objects": "4000",
+  namespaces: "20",
+  "interval-ms": "8000",
+  /** Alternating rounds of each mode (deciding first in odd rounds, reusing first in even ones). */
+  rounds: "4",
+  /** Measured seconds per mode, split evenly over the rounds. */
+  seconds: "40",
+} as const;
 
 const { values: args } = parseArgs({
   options: {
-    "scaled-objects": { type: "string", default: "4000" },
-    namespaces: { type: "string", default: "20" },
-    "interval-ms": { type: "string", default: "8000" },
-    /** Alternating rounds of each mode (deciding first in odd rounds, reusing first in even ones). */
-    rounds: { type: "string", default: "4" },
-    /** Measured seconds per mode, split evenly over the rounds. */
-    seconds: { type: "string", default: "40" },
+    "scaled-objects": { type: "string", default: DEFAULTS["scaled-objects"] },
+    namespaces: { type: "string", default: DEFAULTS.namespaces },
+    "interval-ms": { type: "string", default: DEFAULTS["interval-ms"] },
+    rounds: { type: "string", default: DEFAULTS.rounds },
+    seconds: { type: "string", default: DEFAULTS.seconds },
     json: { type: "boolean", default: false },
   },
 });
 
-type Mode = "deciding" | "reusing";
-
-interface RoundResult {
-  readonly mode: Mode;
-  readonly polls: number;
-  readonly decisions: number;
-  readonly cpuMs: number;
-  readonly busyMs: number;
-  readonly gcPauseMs: number;
-  readonly seconds: number;
-}
-
-function positive(name: keyof typeof args): number {
+function positive(name: keyof typeof DEFAULTS): number {
   const value = Number(args[name]);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
   return value;
 }
 
-/**
- * Polls before the window: a ScaledObject's rhythm is known from its fifth poll (three gaps in a
- * row that agree, src/server/poll-rhythm.ts), so from the sixth its decisions are made ahead. The
- * window opens after that, as it does in a cluster in steady state.
- */
-const WARM_UP_POLLS = 6;
+/** Whether every figure-shaping argument is its default: only then is the docs' block written. */
+const defaultPlan = (Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]).every(
+  (name) => Number(args[name]) === Number(DEFAULTS[name]),
+);
 
-/** How often the poller wakes to send the polls that came due (KEDA's loops, one per ScaledObject). */
-const TICK_MS = 10;
-
-/** The main thread's garbage-collection pauses so far, in ms (every kind). */
-let gcPausedMs = 0;
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) gcPausedMs += entry.duration;
-}).observe({ entryTypes: ["gc"] });
-
-async function runRound(mode: Mode, prometheusUrl: string, seconds: number): Promise<RoundResult> {
-  const scaledObjects = positive("scaled-objects");
-  const namespaces = positive("namespaces");
-  const intervalMs = positive("interval-ms");
-  const env = { PROMETHEUS_URL: prometheusUrl };
-  const config = loadServiceConfig(env);
-  const source = createSignalSource(config);
-  let decisions = 0;
-  let errors = 0;
-  const book = new DecisionBook({
-    source,
-    env,
-    clock: Date.now,
-    decisionTtlMs: mode === "deciding" ? config.server.decisionTtlSeconds * 1000 : 24 * 3600_000,
-    maxEntries: Math.max(config.server.maxScaledObjects, scaledObjects),
-    onDecision: () => {
-      decisions++;
-    },
-    // A decision made ahead that failed: counted, and the round is refused below.
-    onError: () => {
-      errors++;
-    },
+/** Compiles the service (`npm run build`): the rounds run dist/, as the image does. */
+function build(): void {
+  const built = spawnSync(process.execPath, [TSC, "-p", "tsconfig.build.json"], {
+    cwd: ROOT,
+    encoding: "utf8",
   });
-  // Each request as JSON, parsed at every call: new strings, as a decoded gRPC message brings.
-  const requests = Array.from({ length: scaledObjects }, (_, index) =>
-    JSON.stringify(fleetScaledObject(index, namespaces, "keda-llm-scaler:9090")),
-  );
-  const poll = async (index: number): Promise<void> => {
-    const request = JSON.parse(requests[index]!) as ScaledObjectRequest;
-    // GetMetrics and IsActive: one lookup each, as the service makes one per call.
-    await book.decisionOf(book.lookup(request), true);
-    await book.decisionOf(book.lookup(JSON.parse(requests[index]!) as ScaledObjectRequest), true);
-  };
-
-  let polls = 0;
-  let failures = 0;
-  const startMs = Date.now();
-  // The polls in the order they come due: the nth is ScaledObject n mod N, due n/N intervals in.
-  const dueAtMs = (n: number) => startMs + (n / scaledObjects) * intervalMs;
-  const windowOpensMs = startMs + WARM_UP_POLLS * intervalMs;
-  const windowClosesMs = windowOpensMs + seconds * 1000;
-  const snapshot = () => ({
-    cpu: process.cpuUsage(),
-    elu: performance.eventLoopUtilization(),
-    gcPausedMs,
-    polls,
-    decisions,
-  });
-  let before: ReturnType<typeof snapshot> | undefined;
-  let after: ReturnType<typeof snapshot> | undefined;
-  await new Promise<void>((resolve) => {
-    const ticker = setInterval(() => {
-      const nowMs = Date.now();
-      if (!before && nowMs >= windowOpensMs) before = snapshot();
-      if (nowMs >= windowClosesMs) {
-        after = snapshot();
-        clearInterval(ticker);
-        resolve();
-        return;
-      }
-      while (dueAtMs(polls) <= nowMs) {
-        const index = polls % scaledObjects;
-        polls++;
-        poll(index).catch(() => failures++);
-      }
-    }, TICK_MS);
-  });
-  book.close();
-  await source.close();
-  if (!before || !after) throw new Error("the measured window never opened");
-  if (failures + errors > 0)
-    throw new Error(`${failures + errors} polls or decisions failed in a ${mode} round`);
-  const cpuMicros = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system);
-  const elu = performance.eventLoopUtilization(after.elu, before.elu);
-  return {
-    mode,
-    polls: after.polls - before.polls,
-    decisions: after.decisions - before.decisions,
-    cpuMs: cpuMicros / 1000,
-    busyMs: elu.active,
-    gcPauseMs: after.gcPausedMs - before.gcPausedMs,
-    seconds,
-  };
+  if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
 }
 
-/** One mode's rounds: each figure per poll, the median over the rounds. */
+/** One round in a fresh process with the image's flags and the Deployment's NODE_OPTIONS. */
+function runRound(plan: RoundPlan): Promise<RoundResult> {
+  const image = imageNodeFlags(`${ROOT}Dockerfile`);
+  const child = spawn(process.execPath, [...image.flags, ROUND_SCRIPT, JSON.stringify(plan)], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      NODE_OPTIONS: deploymentNodeOptions(`${ROOT}deploy/base/deployment.yaml`),
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    out += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      const line = out.split("\n").find((text) => text.startsWith("{"));
+      if (code === 0 && line) resolve(JSON.parse(line) as RoundResult);
+      else reject(new Error(`a ${plan.mode} round exited with ${code}`));
+    });
+  });
+}
+
+/** One mode's figure per poll: the median over its rounds, and the lowest and highest. */
+function spread(rounds: readonly RoundResult[], figure: (round: RoundResult) => number) {
+  const values = rounds.map((round) => (figure(round) * 1000) / round.polls);
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
 function perPoll(rounds: readonly RoundResult[]) {
-  const of = (figure: (round: RoundResult) => number) =>
-    median(rounds.map((round) => figure(round) / round.polls));
   return {
     polls: rounds.reduce((sum, round) => sum + round.polls, 0),
-    decisionsPerPoll: of((round) => round.decisions),
-    cpuMicros: of((round) => round.cpuMs * 1000),
-    busyMicros: of((round) => round.busyMs * 1000),
-    gcPauseMicros: of((round) => round.gcPauseMs * 1000),
+    decisionsPerPoll: median(rounds.map((round) => round.decisions / round.polls)),
+    mainThreadMicros: spread(rounds, (round) => round.mainThreadMs),
+    cpuMicros: spread(rounds, (round) => round.userMs + round.systemMs),
+    systemMicros: spread(rounds, (round) => round.systemMs),
+    gcPauseMicros: spread(rounds, (round) => round.gcPauseMs),
   };
 }
 
-const fmt = (value: number, digits: number) => value.toFixed(digits);
+const fmt = (value: number, digits = 1) => value.toFixed(digits);
+const range = (figure: { median: number; min: number; max: number }) =>
+  `${fmt(figure.median)} (${fmt(figure.min)}–${fmt(figure.max)})`;
 
 async function main(): Promise<void> {
   const rounds = Math.max(1, Math.round(positive("rounds")));
-  const secondsPerRound = positive("seconds") / rounds;
-  // In a process of its own: its exporters answer Prometheus's scrapes, work this process must not count.
-  const fleet = await startFleetProcess(positive("namespaces"));
+  const plan = {
+    scaledObjects: positive("scaled-objects"),
+    namespaces: positive("namespaces"),
+    intervalMs: positive("interval-ms"),
+    seconds: positive("seconds") / rounds,
+    distDir: `${ROOT}dist`,
+  };
+  build();
+  const fleet = await startFleetProcess(plan.namespaces);
   const results: RoundResult[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
       const order: Mode[] = round % 2 === 0 ? ["deciding", "reusing"] : ["reusing", "deciding"];
       for (const mode of order) {
         process.stderr.write(`round ${round + 1} of ${rounds}: ${mode}\n`);
-        results.push(await runRound(mode, fleet.url, secondsPerRound));
+        results.push(await runRound({ ...plan, mode, prometheusUrl: fleet.url }));
       }
     }
   } finally {
@@ -199,58 +149,57 @@ async function main(): Promise<void> {
   }
   const deciding = perPoll(results.filter((round) => round.mode === "deciding"));
   const reusing = perPoll(results.filter((round) => round.mode === "reusing"));
-  const perDecision = (figure: "cpuMicros" | "busyMicros" | "gcPauseMicros") =>
-    (deciding[figure] - reusing[figure]) / deciding.decisionsPerPoll;
+  const perDecision = (figure: "mainThreadMicros" | "cpuMicros" | "gcPauseMicros") =>
+    (deciding[figure].median - reusing[figure].median) / deciding.decisionsPerPoll;
   const report = {
-    plan: {
-      scaledObjects: positive("scaled-objects"),
-      namespaces: positive("namespaces"),
-      intervalMs: positive("interval-ms"),
-      rounds,
-      secondsPerRound,
-    },
+    plan: { ...plan, rounds, distDir: undefined },
     deciding,
     reusing,
     ratios: {
-      cpu: deciding.cpuMicros / reusing.cpuMicros,
-      busy: deciding.busyMicros / reusing.busyMicros,
-      gcPause: deciding.gcPauseMicros / reusing.gcPauseMicros,
+      mainThread: deciding.mainThreadMicros.median / reusing.mainThreadMicros.median,
+      cpu: deciding.cpuMicros.median / reusing.cpuMicros.median,
     },
     perDecision: {
+      mainThreadMicros: perDecision("mainThreadMicros"),
       cpuMicros: perDecision("cpuMicros"),
-      busyMicros: perDecision("busyMicros"),
       gcPauseMicros: perDecision("gcPauseMicros"),
     },
     rounds: results,
   };
-  const row = (name: string, figures: typeof deciding) =>
-    `| ${name} | ${figures.polls} | ${fmt(figures.decisionsPerPoll, 2)} | ${fmt(figures.cpuMicros, 1)} | ${fmt(figures.busyMicros, 1)} | ${fmt(figures.gcPauseMicros, 1)} |`;
+  const row = (name: string, figures: ReturnType<typeof perPoll>) =>
+    `| ${name} | ${figures.polls} | ${fmt(figures.decisionsPerPoll, 2)} | ${range(figures.mainThreadMicros)} | ${range(figures.cpuMicros)} | ${range(figures.gcPauseMicros)} |`;
   const markdown = [
-    `${report.plan.scaledObjects} ScaledObjects in ${report.plan.namespaces} namespaces, each polled (GetMetrics + IsActive) every ${report.plan.intervalMs} ms; ${rounds} alternating rounds of ${fmt(secondsPerRound, 1)} s per mode, after ${WARM_UP_POLLS} polls of warm-up each. Per poll, the median over the rounds:`,
+    `${plan.scaledObjects} ScaledObjects in ${plan.namespaces} namespaces (each namespace's ScaledObjects share one target and one metadata, as in \`npm run bench:grpc\`), each polled (GetMetrics + IsActive) every ${plan.intervalMs} ms; ${rounds} alternating rounds of ${fmt(plan.seconds)} s per mode, each a fresh process with the image's flags, after ${WARM_UP_POLLS} polls of warm-up. Per poll, the median over the rounds (lowest–highest):`,
     "",
-    "| mode | polls measured | decisions per poll | CPU µs (all threads) | main thread busy µs | of which GC pauses µs |",
+    "| mode | polls measured | decisions per poll | main thread CPU µs | process CPU µs (all threads) | GC pauses µs |",
     "|---|---|---|---|---|---|",
     row("deciding (DECISION_TTL_SECONDS as shipped)", deciding),
-    row("reusing (the decision in hand; the floor)", reusing),
+    row("reusing (the decision in hand: the floor)", reusing),
     "",
-    `deciding ÷ reusing: CPU ×${fmt(report.ratios.cpu, 2)}, main thread ×${fmt(report.ratios.busy, 2)}, GC pauses ×${fmt(report.ratios.gcPause, 2)}; one decision costs ${fmt(report.perDecision.cpuMicros, 1)} µs of CPU and ${fmt(report.perDecision.busyMicros, 1)} µs of the main thread, ${fmt(report.perDecision.gcPauseMicros, 1)} µs of them in GC pauses.`,
+    `deciding ÷ reusing: main thread ×${fmt(report.ratios.mainThread, 2)}, process ×${fmt(report.ratios.cpu, 2)}. One decision, the medians' difference: ${fmt(report.perDecision.mainThreadMicros)} µs of the main thread's CPU, ${fmt(report.perDecision.cpuMicros)} µs of the process's, ${fmt(report.perDecision.gcPauseMicros)} µs of GC pauses.`,
   ].join("\n");
   process.stderr.write(`\n${markdown}\n`);
-  const written = writeGeneratedBlock("docs/reliability.md", "decision-cost", markdown, {
-    command: "npm run bench:decisions",
-    inputs: [
-      "src/server",
-      "src/sources",
-      "src/policy",
-      "src/config",
-      "src/readings",
-      "bench/decision-cost.ts",
-      "bench/support/fleet.ts",
-      "bench/support/fleet-process.ts",
-      "test/support/prometheus.ts",
-    ],
-  });
-  process.stderr.write(`docs/reliability.md: decision-cost ${written ? "updated" : "already current"}\n`);
+  if (defaultPlan) {
+    const written = writeGeneratedBlock("docs/reliability.md", "decision-cost", markdown, {
+      command: "npm run bench:decisions",
+      inputs: [
+        "src/server",
+        "src/sources",
+        "src/policy",
+        "src/config",
+        "src/readings",
+        "bench/decision-cost.ts",
+        "bench/support/decision-round.ts",
+        "bench/support/fleet.ts",
+        "bench/support/fleet-process.ts",
+        "bench/support/deployment-runtime.ts",
+        "test/support/prometheus.ts",
+        "deploy/base/deployment.yaml",
+        "Dockerfile",
+      ],
+    });
+    process.stderr.write(`docs/reliability.md: decision-cost ${written ? "updated" : "already current"}\n`);
+  } else process.stderr.write("arguments other than the defaults: the docs' block is left as it is\n");
   if (args.json) process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 

@@ -45,7 +45,11 @@ export function startFleetProcess(namespaces: number): Promise<{ url: string; st
     let out = "";
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       out += chunk;
-      const line = out.split("\n").find((text) => text.startsWith("{"));
+      // Complete lines only: a chunk can end inside one.
+      const line = out
+        .split("\n")
+        .slice(0, -1)
+        .find((text) => text.startsWith("{"));
       if (line) resolve({ url: (JSON.parse(line) as { url: string }).url, stop });
     });
     child.once("exit", (code) => reject(new Error(`the fleet process exited with ${code} before it was up`)));

@@ -82,8 +82,20 @@ export async function startFleet(namespaces: number): Promise<Fleet> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const fleet = await startFleet(Number(process.argv[2] ?? "20"));
-  process.stdout.write(`${JSON.stringify({ url: fleet.prometheus.url })}\n`);
-  process.stdin.resume();
-  process.stdin.once("end", () => void fleet.stop().then(() => process.exit(0)));
+  // Told to stop (stdin closed: the bench is done or gone; or a signal) at any time, even while
+  // the fleet is still starting: then it is stopped as soon as it is up, never left running.
+  let fleet: Fleet | undefined;
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    // While it is starting, the start's end stops it (below): exiting now would leave Prometheus.
+    if (fleet) void fleet.stop().finally(() => process.exit(0));
+  };
+  process.stdin.on("end", stop).on("error", stop).resume();
+  process.stdout.on("error", stop);
+  process.once("SIGINT", stop).once("SIGTERM", stop);
+  fleet = await startFleet(Number(process.argv[2] ?? "20"));
+  if (stopping) await fleet.stop().finally(() => process.exit(0));
+  else process.stdout.write(`${JSON.stringify({ url: fleet.prometheus.url })}\n`);
 }

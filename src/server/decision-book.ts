@@ -161,8 +161,10 @@ const AHEAD_LEAD_MS = 1000;
 
 /**
  * Decisions planned ahead come due on a timer that fires at most this often, for every one due
- * by then: a decision made up to this much later than planned is still AHEAD_LEAD_MS before its
- * poll, and at 4,000 ScaledObjects (a decision due every 2 ms) one timer serves a dozen.
+ * by then: each is made up to this much later than planned, still at least AHEAD_LEAD_MS − 25 ms
+ * before its poll. At 4,000 ScaledObjects (a decision due every 2 ms) one timer serves a dozen,
+ * made in one turn of the event loop (~0.6 ms) instead of a turn each; ScaledObjects polled in
+ * step come due together either way (at most MAX_DUE_PER_TURN a turn, deadline-queue.ts).
  */
 const AHEAD_TIMER_RESOLUTION_MS = 25;
 

@@ -134,14 +134,22 @@ describe("DeadlineQueue: many deadlines on one timer", () => {
     expect(vi.getTimerCount()).toBe(1);
   });
 
-  it("fires every live item exactly once, in the order of its instant, whatever the order of adding", () => {
+  it("fires every live item exactly once, in the order of its instant, whatever the order of adding, at its instant or its resolution's next multiple", () => {
     fc.assert(
       fc.property(
         fc.array(fc.record({ inMs: fc.integer({ min: 0, max: 10_000 }), live: fc.boolean() }), {
           maxLength: 60,
         }),
-        (plans) => {
+        fc.constantFrom(0, 25, 1000),
+        (plans, resolutionMs) => {
           fired = [];
+          queue = new DeadlineQueue<Item>({
+            clock: Date.now,
+            isLive: (i) => i.live,
+            due: (i) => fired.push(`${i.name}@${Date.now() - Date.parse("2026-11-30T09:00:00Z")}`),
+            resolutionMs,
+          });
+          // Each property run starts where the last left off; a resolution's multiples are counted on the clock.
           const startMs = Date.now();
           const items = plans.map((p, i) => ({ atMs: startMs + p.inMs, name: String(i), live: true }));
           for (const i of items) queue.add(i);
@@ -149,12 +157,14 @@ describe("DeadlineQueue: many deadlines on one timer", () => {
             if (!p.live) (items[i] as Item).live = false;
           });
           queue.cancelled();
-          vi.advanceTimersByTime(10_001);
-          const expected = items
-            .filter((i) => i.live)
-            .sort((a, b) => a.atMs - b.atMs)
-            .map((i) => i.atMs - Date.parse("2026-11-30T09:00:00Z"));
-          expect(fired.map((f) => Number(f.split("@")[1]))).toEqual(expected);
+          vi.advanceTimersByTime(11_001);
+          const firingAt = (atMs: number) =>
+            resolutionMs > 0 ? Math.ceil(atMs / resolutionMs) * resolutionMs : atMs;
+          const live = items.filter((i) => i.live).sort((a, b) => a.atMs - b.atMs);
+          const epochMs = Date.parse("2026-11-30T09:00:00Z");
+          expect(fired.map((f) => Number(f.split("@")[1]))).toEqual(
+            live.map((i) => firingAt(i.atMs) - epochMs),
+          );
           expect(new Set(fired.map((f) => f.split("@")[0])).size).toBe(fired.length);
           expect(queue.size).toBe(0);
           expect(vi.getTimerCount()).toBe(0);
