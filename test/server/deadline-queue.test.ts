@@ -11,16 +11,22 @@ interface Item {
 describe("DeadlineQueue: many deadlines on one timer", () => {
   let fired: string[];
   let queue: DeadlineQueue<Item>;
+  /** The fake clock's start, a whole second: a resolution's multiples fall at whole offsets from it. */
+  const START_MS = Date.parse("2026-11-30T09:00:00Z");
   const item = (name: string, inMs: number): Item => ({ atMs: Date.now() + inMs, name, live: true });
-
-  beforeEach(() => {
-    vi.useFakeTimers({ now: Date.parse("2026-11-30T09:00:00Z") });
-    fired = [];
-    queue = new DeadlineQueue<Item>({
+  /** A queue that records each item it hands over as `name@ms since START_MS`. */
+  const recordingQueue = (resolutionMs?: number) =>
+    new DeadlineQueue<Item>({
       clock: Date.now,
       isLive: (i) => i.live,
-      due: (i) => fired.push(`${i.name}@${Date.now() - Date.parse("2026-11-30T09:00:00Z")}`),
+      due: (i) => fired.push(`${i.name}@${Date.now() - START_MS}`),
+      ...(resolutionMs !== undefined ? { resolutionMs } : {}),
     });
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: START_MS });
+    fired = [];
+    queue = recordingQueue();
   });
   afterEach(() => {
     queue.clear();
@@ -100,13 +106,8 @@ describe("DeadlineQueue: many deadlines on one timer", () => {
   });
 
   it("with a resolution, fires only at its multiples, each time for every item due by then", () => {
-    // The test's start is a whole second: multiples of 25 ms fall at 25, 50, 75… ms after it.
-    queue = new DeadlineQueue<Item>({
-      clock: Date.now,
-      isLive: (i) => i.live,
-      due: (i) => fired.push(`${i.name}@${Date.now() - Date.parse("2026-11-30T09:00:00Z")}`),
-      resolutionMs: 25,
-    });
+    // Multiples of 25 ms fall at 25, 50, 75… ms after the test's start.
+    queue = recordingQueue(25);
     for (const [name, inMs] of [
       ["a", 1001],
       ["b", 1013],
@@ -143,12 +144,7 @@ describe("DeadlineQueue: many deadlines on one timer", () => {
         fc.constantFrom(0, 25, 1000),
         (plans, resolutionMs) => {
           fired = [];
-          queue = new DeadlineQueue<Item>({
-            clock: Date.now,
-            isLive: (i) => i.live,
-            due: (i) => fired.push(`${i.name}@${Date.now() - Date.parse("2026-11-30T09:00:00Z")}`),
-            resolutionMs,
-          });
+          queue = recordingQueue(resolutionMs);
           // Each property run starts where the last left off; a resolution's multiples are counted on the clock.
           const startMs = Date.now();
           const items = plans.map((p, i) => ({ atMs: startMs + p.inMs, name: String(i), live: true }));
@@ -161,9 +157,8 @@ describe("DeadlineQueue: many deadlines on one timer", () => {
           const firingAt = (atMs: number) =>
             resolutionMs > 0 ? Math.ceil(atMs / resolutionMs) * resolutionMs : atMs;
           const live = items.filter((i) => i.live).sort((a, b) => a.atMs - b.atMs);
-          const epochMs = Date.parse("2026-11-30T09:00:00Z");
           expect(fired.map((f) => Number(f.split("@")[1]))).toEqual(
-            live.map((i) => firingAt(i.atMs) - epochMs),
+            live.map((i) => firingAt(i.atMs) - START_MS),
           );
           expect(new Set(fired.map((f) => f.split("@")[0])).size).toBe(fired.length);
           expect(queue.size).toBe(0);
