@@ -24,17 +24,16 @@
  * to judge a change of the policy or the book by. With the default arguments the report is also
  * written into docs/reliability.md as a generated block; stdout carries one JSON object with --json.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
 import { type Mode, type RoundPlan, type RoundResult, WARM_UP_POLLS } from "./support/decision-round.ts";
-import { deploymentNodeOptions, imageNodeFlags } from "./support/deployment-runtime.ts";
+import { buildLikeTheImage, deploymentNodeOptions, imageNodeFlags } from "./support/deployment-runtime.ts";
 import { startFleetProcess } from "./support/fleet-process.ts";
 import { median } from "./support/rounds.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const TSC = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
 const ROUND_SCRIPT = fileURLToPath(new URL("./support/decision-round.ts", import.meta.url));
 
 const DEFAULTS = {
@@ -68,15 +67,6 @@ function positive(name: keyof typeof DEFAULTS): number {
 const defaultPlan = (Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]).every(
   (name) => Number(args[name]) === Number(DEFAULTS[name]),
 );
-
-/** Compiles the service (`npm run build`): the rounds run dist/, as the image does. */
-function build(): void {
-  const built = spawnSync(process.execPath, [TSC, "-p", "tsconfig.build.json"], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
-  if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
-}
 
 /** One round in a fresh process with the image's flags and the Deployment's NODE_OPTIONS. */
 function runRound(plan: RoundPlan): Promise<RoundResult> {
@@ -133,7 +123,7 @@ async function main(): Promise<void> {
     seconds: positive("seconds") / rounds,
     distDir: `${ROOT}dist`,
   };
-  build();
+  buildLikeTheImage();
   const fleet = await startFleetProcess(plan.namespaces);
   const results: RoundResult[] = [];
   try {

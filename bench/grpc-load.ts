@@ -1,7 +1,7 @@
 /**
  * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --rounds 3 --streams 500
  *                      --soak 0 --json --node-flags=--some-v8-flag --noop-ballast 400000
- *                      --generator-node-flags="" --calibrate]
+ *                      --generator-node-flags="" --calibrate --scaler-env KEY=VALUE]
  *
  * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
  * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu}; `rounds`, each
@@ -21,14 +21,14 @@
  * and seconds. The results are also written into docs/reliability.md as generated blocks (load, and
  * soak when run), stamped with a hash of the code they measured.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
-import { deploymentNodeOptions, imageNodeFlags } from "./support/deployment-runtime.ts";
+import { buildLikeTheImage, deploymentNodeOptions, imageNodeFlags } from "./support/deployment-runtime.ts";
 import { startFleet } from "./support/fleet.ts";
 import {
   type GcEvent,
@@ -43,7 +43,6 @@ import { geometricMean, median, poolRounds, roundOrder, type Server } from "./su
 import { type SlowCalls, slowCalls } from "./support/slow-calls.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const TSC = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
 const GC_RECORDER = fileURLToPath(new URL("./support/gc-recorder.mjs", import.meta.url));
 
 const { values: args } = parseArgs({
@@ -85,6 +84,12 @@ const { values: args } = parseArgs({
      */
     "generator-node-flags": { type: "string" },
     /**
+     * Diagnostics: a setting of the scaler's, KEY=VALUE, repeatable (`--scaler-env
+     * DECISION_TTL_SECONDS=86400` makes one decision per ScaledObject and answers every later poll
+     * from it: what the scaler costs when its decisions cost nothing).
+     */
+    "scaler-env": { type: "string", multiple: true, default: [] },
+    /**
      * Calibration: the no-op also in the scaler's place (an A/A run). What its ratios read is the
      * ruler's own spread on this machine, the least a ratio must exceed to say anything.
      */
@@ -118,6 +123,26 @@ const GENERATOR_NODE_FLAGS =
 
 /** The generator's flags as the report names them. */
 const GENERATOR_FLAGS_TEXT = GENERATOR_NODE_FLAGS.join(" ") || "Node's default flags";
+
+/** The settings the bench itself gives the scaler: where it listens, what it logs and reads. */
+const BENCH_SETTINGS = new Set(["LISTEN_HOST", "GRPC_PORT", "HTTP_PORT", "LOG_LEVEL", "PROMETHEUS_URL"]);
+
+/** `--scaler-env`, each KEY=VALUE checked: a typo must not pass for a measurement of the setting. */
+function scalerSettings(pairs: readonly string[]): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const pair of pairs) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/s.exec(pair);
+    if (!match)
+      throw new Error(`--scaler-env takes KEY=VALUE with an upper-case KEY, got ${JSON.stringify(pair)}`);
+    const [, key = "", value = ""] = match;
+    if (BENCH_SETTINGS.has(key)) throw new Error(`--scaler-env ${key}: the bench sets ${key} itself`);
+    settings[key] = value;
+  }
+  return settings;
+}
+
+/** `--scaler-env`. */
+const SCALER_SETTINGS = scalerSettings(args["scaler-env"]);
 
 function positive(name: keyof typeof args): number {
   const value = Number(args[name]);
@@ -194,11 +219,7 @@ const IMAGE = imageNodeFlags(`${ROOT}Dockerfile`);
  * expression in a naming helper that runs on every call).
  */
 function buildScaler(): string[] {
-  const built = spawnSync(process.execPath, [TSC, "-p", "tsconfig.build.json"], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
-  if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
+  buildLikeTheImage();
   return [IMAGE.script, "serve"];
 }
 
@@ -546,10 +567,12 @@ async function run(gcDir: string): Promise<void> {
     // the "serving" line gives the bench the ports.
     LOG_LEVEL: "info",
     PROMETHEUS_URL: fleet.prometheus.url,
+    ...SCALER_SETTINGS,
   };
   const noopBallast = positive("noop-ballast");
   const diagnostics = [
     ...(NODE_FLAGS.length > 0 ? [`node flags ${NODE_FLAGS.join(" ")} on both servers`] : []),
+    ...Object.entries(SCALER_SETTINGS).map(([key, value]) => `the scaler with ${key}=${value}`),
     ...(noopBallast > 0 ? [`the no-op keeping ${noopBallast} small objects alive`] : []),
     ...(args["generator-node-flags"] !== undefined
       ? [`the load generator with ${GENERATOR_FLAGS_TEXT}`]
