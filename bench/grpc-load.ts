@@ -28,6 +28,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeGeneratedBlock } from "../scripts/docs-blocks.ts";
+import type { Groups } from "../src/config/resolve.ts";
+import { serviceConfigGroups } from "../src/config/service-config.ts";
+import { scalerSpecGroups } from "../src/config/spec.ts";
 import { buildLikeTheImage, deploymentNodeOptions, imageNodeFlags } from "./support/deployment-runtime.ts";
 import { startFleet } from "./support/fleet.ts";
 import {
@@ -127,16 +130,29 @@ const GENERATOR_FLAGS_TEXT = GENERATOR_NODE_FLAGS.join(" ") || "Node's default f
 /** The settings the bench itself gives the scaler: where it listens, what it logs and reads. */
 const BENCH_SETTINGS = new Set(["LISTEN_HOST", "GRPC_PORT", "HTTP_PORT", "LOG_LEVEL", "PROMETHEUS_URL"]);
 
-/** `--scaler-env`, each KEY=VALUE checked: a typo must not pass for a measurement of the setting. */
+/** Every environment variable the scaler reads as a setting (docs/configuration.md lists them). */
+const SCALER_SETTING_NAMES = new Set(
+  ([serviceConfigGroups, scalerSpecGroups] as Groups[]).flatMap((groups) =>
+    Object.values(groups).flatMap((settings) => Object.values(settings).map((setting) => setting.env)),
+  ),
+);
+
+/**
+ * `--scaler-env`, each KEY=VALUE checked: a misspelt name would be ignored by the scaler, and the
+ * run would pass for a measurement of a setting it never had. A value the scaler cannot use stops
+ * it at start, and so the bench.
+ */
 function scalerSettings(pairs: readonly string[]): Record<string, string> {
   const settings: Record<string, string> = {};
   for (const pair of pairs) {
-    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/s.exec(pair);
-    if (!match)
-      throw new Error(`--scaler-env takes KEY=VALUE with an upper-case KEY, got ${JSON.stringify(pair)}`);
-    const [, key = "", value = ""] = match;
+    const at = pair.indexOf("=");
+    const key = at < 0 ? "" : pair.slice(0, at);
+    if (!SCALER_SETTING_NAMES.has(key))
+      throw new Error(
+        `--scaler-env takes KEY=VALUE, KEY one of the scaler's settings (docs/configuration.md), got ${JSON.stringify(pair)}`,
+      );
     if (BENCH_SETTINGS.has(key)) throw new Error(`--scaler-env ${key}: the bench sets ${key} itself`);
-    settings[key] = value;
+    settings[key] = pair.slice(at + 1);
   }
   return settings;
 }
