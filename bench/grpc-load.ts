@@ -1,7 +1,8 @@
 /**
  * npm run bench:grpc [-- --scaled-objects 2000 --interval-ms 2000 --seconds 15 --rounds 3 --streams 500
  *                      --soak 0 --json --node-flags=--some-v8-flag --noop-ballast 400000
- *                      --generator-node-flags="" --calibrate --scaler-env KEY=VALUE]
+ *                      --generator-node-flags="" --calibrate --stand-in-work-us 90
+ *                      --scaler-env KEY=VALUE]
  *
  * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
  * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu}; `rounds`, each
@@ -97,6 +98,12 @@ const { values: args } = parseArgs({
      * ruler's own spread on this machine, the least a ratio must exceed to say anything.
      */
     calibrate: { type: "boolean", default: false },
+    /**
+     * Diagnostics, with --calibrate: the no-op in the scaler's place spends this many µs of CPU on
+     * each GetMetrics and IsActive before it answers. What the ruler reads for a server whose only
+     * difference from the floor is that much more CPU per call.
+     */
+    "stand-in-work-us": { type: "string", default: "0" },
   },
 });
 
@@ -128,7 +135,20 @@ const GENERATOR_NODE_FLAGS =
 const GENERATOR_FLAGS_TEXT = GENERATOR_NODE_FLAGS.join(" ") || "Node's default flags";
 
 /** The settings the bench itself gives the scaler: where it listens, what it logs and reads. */
-const BENCH_SETTINGS = new Set(["LISTEN_HOST", "GRPC_PORT", "HTTP_PORT", "LOG_LEVEL", "PROMETHEUS_URL"]);
+function benchSettings(prometheusUrl: string): Record<string, string> {
+  return {
+    LISTEN_HOST: "127.0.0.1",
+    GRPC_PORT: "0",
+    HTTP_PORT: "0",
+    // The Deployment's level (its ConfigMap): decision changes are logged, as in a cluster, and
+    // the "serving" line gives the bench the ports.
+    LOG_LEVEL: "info",
+    PROMETHEUS_URL: prometheusUrl,
+  };
+}
+
+/** Their names, which `--scaler-env` may not override. */
+const BENCH_SETTINGS = new Set(Object.keys(benchSettings("")));
 
 /** Every environment variable the scaler reads as a setting (docs/configuration.md lists them). */
 const SCALER_SETTING_NAMES = new Set(
@@ -575,17 +595,11 @@ async function run(gcDir: string): Promise<void> {
   // Both servers run under the image's node flags and the Deployment's heap flags (the no-op too,
   // so the floor is the same runtime's): the figures describe the process the manifests start.
   const nodeOptions = deploymentNodeOptions(`${ROOT}deploy/base/deployment.yaml`);
-  const scalerEnv = {
-    LISTEN_HOST: "127.0.0.1",
-    GRPC_PORT: "0",
-    HTTP_PORT: "0",
-    // The Deployment's level (its ConfigMap): decision changes are logged, as in a cluster, and
-    // the "serving" line gives the bench the ports.
-    LOG_LEVEL: "info",
-    PROMETHEUS_URL: fleet.prometheus.url,
-    ...SCALER_SETTINGS,
-  };
+  const scalerEnv = { ...benchSettings(fleet.prometheus.url), ...SCALER_SETTINGS };
   const noopBallast = positive("noop-ballast");
+  const standInWorkUs = positive("stand-in-work-us");
+  if (standInWorkUs > 0 && !args.calibrate)
+    throw new Error("--stand-in-work-us gives the no-op in the scaler's place work: it needs --calibrate");
   const diagnostics = [
     ...(NODE_FLAGS.length > 0 ? [`node flags ${NODE_FLAGS.join(" ")} on both servers`] : []),
     ...Object.entries(SCALER_SETTINGS).map(([key, value]) => `the scaler with ${key}=${value}`),
@@ -594,6 +608,11 @@ async function run(gcDir: string): Promise<void> {
       ? [`the load generator with ${GENERATOR_FLAGS_TEXT}`]
       : []),
     ...(args.calibrate ? ["calibration: the no-op in the scaler's place too (A/A)"] : []),
+    ...(standInWorkUs > 0
+      ? [
+          `the no-op in the scaler's place spending ${standInWorkUs} µs of CPU on each GetMetrics and IsActive`,
+        ]
+      : []),
     // A profiler slows what it watches: a profiled run's figures are not the shipped ones.
     ...(args["cpu-prof"] ? [`CPU profiles written to ${args["cpu-prof"]}`] : []),
   ];
@@ -614,7 +633,10 @@ async function run(gcDir: string): Promise<void> {
           name,
           command: NOOP_COMMAND,
           nodeOptions,
-          env: { NOOP_BALLAST: String(noopBallast) },
+          env: {
+            NOOP_BALLAST: String(noopBallast),
+            NOOP_WORK_US: String(server === "scaler" ? standInWorkUs : 0),
+          },
           gcDir,
         });
   const measured: Record<Server, Measured[]> = { scaler: [], noop: [] };
@@ -813,6 +835,8 @@ async function run(gcDir: string): Promise<void> {
           nodeFlags: NODE_FLAGS,
           generatorNodeFlags: GENERATOR_NODE_FLAGS,
           noopBallast,
+          scalerEnv: SCALER_SETTINGS,
+          standInWorkUs,
         },
         scaler: summary(ours),
         noop: summary(floor),

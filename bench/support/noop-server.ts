@@ -22,11 +22,32 @@ const ballastSize = Number(process.env.NOOP_BALLAST ?? "0");
   lookup: new Map([[index, index]]),
 }));
 
+/**
+ * `bench:grpc --calibrate --stand-in-work-us N`: the no-op in the scaler's place spends N µs of
+ * CPU on its event loop in each GetMetrics and IsActive before it answers. A floor that does a
+ * service's work and nothing else: what the ruler reads for a server that costs that much more
+ * CPU per call than the no-op, whatever the work is.
+ */
+const workUs = Number(process.env.NOOP_WORK_US ?? "0");
+
+/** Spins for `workUs`: CPU spent, nothing allocated, so no collection is added to the work. */
+function work(): void {
+  if (workUs <= 0) return;
+  const until = performance.now() + workUs / 1000;
+  while (performance.now() < until);
+}
+
 const server = new grpc.Server({ "grpc.max_concurrent_streams": 10_000 });
 server.addService(externalScalerService(loadPackageDefinition()), {
-  IsActive: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, { result: true }),
+  IsActive: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
+    work();
+    callback(null, { result: true });
+  },
   GetMetricSpec: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, spec),
-  GetMetrics: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, metrics),
+  GetMetrics: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
+    work();
+    callback(null, metrics);
+  },
   StreamIsActive: (call: grpc.ServerWritableStream<unknown, unknown>) => {
     call.write({ result: true });
     call.on("cancelled", () => call.end());
