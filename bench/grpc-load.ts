@@ -4,7 +4,8 @@
  *                      --generator-node-flags="" --calibrate --stand-in-work-us 90
  *                      --scaler-env KEY=VALUE]
  *
- * With --json, stdout carries exactly one JSON object (`scaler` and `noop`, each {requests, errors,
+ * With --json, stdout carries exactly one JSON object (`plan`, what ran: the load, the rounds, the
+ * flags, `scalerEnv` and `standInWorkUs`; `scaler` and `noop`, each {requests, errors,
  * rps, p50Ms, p99Ms, maxMs, rssMiB, cpuMs}; `ratios` {p50, p99, rps, rss, cpu}; `rounds`, each
  * round's own p50 and p99 and what its calls at or above its p99 were in flight through;
  * `upstreamRequestsPerPoll`; `gc` {scaler, noop, generator}, each server's collections in its
@@ -99,9 +100,11 @@ const { values: args } = parseArgs({
      */
     calibrate: { type: "boolean", default: false },
     /**
-     * Diagnostics, with --calibrate: the no-op in the scaler's place spends this many µs of CPU on
-     * each GetMetrics and IsActive before it answers. What the ruler reads for a server whose only
-     * difference from the floor is that much more CPU per call.
+     * Diagnostics, with --calibrate: the no-op in the scaler's place holds its event loop this
+     * many µs (a spin) in each GetMetrics and IsActive before it answers. What the ruler reads
+     * for a server whose only difference from the floor is more CPU per call, the amount read
+     * from the report's CPU ratio: on a contended machine the spin's N µs of wall time are at
+     * most N of CPU.
      */
     "stand-in-work-us": { type: "string", default: "0" },
   },
@@ -179,6 +182,16 @@ function scalerSettings(pairs: readonly string[]): Record<string, string> {
 
 /** `--scaler-env`. */
 const SCALER_SETTINGS = scalerSettings(args["scaler-env"]);
+
+/** `--stand-in-work-us`. */
+const STAND_IN_WORK_US = positive("stand-in-work-us");
+
+// Refused before anything starts: each of these would otherwise run for minutes and measure
+// something other than what it says.
+if (args.calibrate && Object.keys(SCALER_SETTINGS).length > 0)
+  throw new Error("--scaler-env changes the scaler, and --calibrate runs no scaler: give one or the other");
+if (STAND_IN_WORK_US > 0 && !args.calibrate)
+  throw new Error("--stand-in-work-us gives the no-op in the scaler's place work: it needs --calibrate");
 
 function positive(name: keyof typeof args): number {
   const value = Number(args[name]);
@@ -522,7 +535,11 @@ function describeSlowCalls(slow: SlowCalls | null): string {
 }
 
 const LABELS: Record<Server, string> = {
-  scaler: args.calibrate ? "no-op gRPC server in the scaler's place" : "keda-llm-scaler",
+  scaler: !args.calibrate
+    ? "keda-llm-scaler"
+    : STAND_IN_WORK_US > 0
+      ? `no-op gRPC server in the scaler's place, holding its loop ${STAND_IN_WORK_US} µs a call`
+      : "no-op gRPC server in the scaler's place",
   noop: "no-op gRPC server",
 };
 
@@ -597,9 +614,7 @@ async function run(gcDir: string): Promise<void> {
   const nodeOptions = deploymentNodeOptions(`${ROOT}deploy/base/deployment.yaml`);
   const scalerEnv = { ...benchSettings(fleet.prometheus.url), ...SCALER_SETTINGS };
   const noopBallast = positive("noop-ballast");
-  const standInWorkUs = positive("stand-in-work-us");
-  if (standInWorkUs > 0 && !args.calibrate)
-    throw new Error("--stand-in-work-us gives the no-op in the scaler's place work: it needs --calibrate");
+  const standInWorkUs = STAND_IN_WORK_US;
   const diagnostics = [
     ...(NODE_FLAGS.length > 0 ? [`node flags ${NODE_FLAGS.join(" ")} on both servers`] : []),
     ...Object.entries(SCALER_SETTINGS).map(([key, value]) => `the scaler with ${key}=${value}`),
@@ -610,7 +625,7 @@ async function run(gcDir: string): Promise<void> {
     ...(args.calibrate ? ["calibration: the no-op in the scaler's place too (A/A)"] : []),
     ...(standInWorkUs > 0
       ? [
-          `the no-op in the scaler's place spending ${standInWorkUs} µs of CPU on each GetMetrics and IsActive`,
+          `the no-op in the scaler's place holding its event loop ${standInWorkUs} µs in each GetMetrics and IsActive`,
         ]
       : []),
     // A profiler slows what it watches: a profiled run's figures are not the shipped ones.

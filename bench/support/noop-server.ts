@@ -23,14 +23,14 @@ const ballastSize = Number(process.env.NOOP_BALLAST ?? "0");
 }));
 
 /**
- * `bench:grpc --calibrate --stand-in-work-us N`: the no-op in the scaler's place spends N µs of
- * CPU on its event loop in each GetMetrics and IsActive before it answers. A floor that does a
- * service's work and nothing else: what the ruler reads for a server that costs that much more
- * CPU per call than the no-op, whatever the work is.
+ * `bench:grpc --calibrate --stand-in-work-us N`: the no-op in the scaler's place holds its event
+ * loop for N µs in each GetMetrics and IsActive before it answers: a floor with more CPU per call
+ * and nothing else of a service's. The spin runs on the wall clock, so on a contended machine it
+ * uses at most N µs of CPU; the bench's CPU ratio says how much it used.
  */
 const workUs = Number(process.env.NOOP_WORK_US ?? "0");
 
-/** Spins for `workUs`: CPU spent, nothing allocated, so no collection is added to the work. */
+/** Spins for `workUs` and allocates nothing, so the work itself adds no collection. */
 function work(): void {
   if (workUs <= 0) return;
   const until = performance.now() + workUs / 1000;

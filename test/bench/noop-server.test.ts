@@ -45,7 +45,7 @@ describe("the bench's no-op server (bench:grpc's floor)", () => {
 
   // --stand-in-work-us: the stand-in's answers come no sooner than its work allows. A lower bound
   // on time only: a busy machine can make a call slower, never faster.
-  it("with NOOP_WORK_US, spends that long on each GetMetrics and IsActive before it answers", async () => {
+  it("with NOOP_WORK_US, holds each GetMetrics and IsActive that long before it answers", async () => {
     const workMs = 40;
     const client = await startNoop({ NOOP_WORK_US: String(workMs * 1000) });
     try {
