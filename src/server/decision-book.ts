@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { RawInputs } from "../config/resolve.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { ScaledObjectIdentity, ScalerSpec } from "../config/spec.ts";
@@ -11,29 +10,16 @@ import type { SignalSource } from "../sources/signal-source.ts";
 import { DeadlineQueue } from "./deadline-queue.ts";
 import { InPlaceMemoryStore } from "./in-place-memory-store.ts";
 import { type DecisionInputs, decisionInWords, type KeptDecision, keepDecision } from "./kept-decision.ts";
-import { NameIndex, type RememberedMetadata, rememberMetadata } from "./name-index.ts";
 import { PollRhythm } from "./poll-rhythm.ts";
-import { SpecTemplates } from "./spec-templates.ts";
+import { type ScaledObjectRequest, ScaledObjectTable, type TableEntry } from "./scaled-object-table.ts";
 
-export interface ScaledObjectRequest extends ScaledObjectIdentity {
-  readonly scalerMetadata: Readonly<Record<string, string>>;
-}
+export { entryKey, type ScaledObjectRequest } from "./scaled-object-table.ts";
 
-interface Entry {
-  readonly identity: ScaledObjectIdentity;
-  /**
-   * The metadata it was created with, when short enough to find the entry by comparing it
-   * (a copy); long metadata is found by its digest instead.
-   */
-  readonly metadata: RememberedMetadata | undefined;
-  /** The Decider's key for this ScaledObject's memory. */
-  readonly key: string;
-  readonly spec: ScalerSpec | ConfigError;
+/** A ScaledObject as the book remembers it; its key is also the Decider's key for its memory. */
+interface Entry extends TableEntry {
   latest: KeptDecision | undefined;
   /** When `latest` was computed (process clock), for reuse within the TTL. */
   latestAtMs: number;
-  /** When the entry last moved to the recent end of the least-recently-used order. */
-  usedAtMs: number;
   inFlight: Promise<KeptDecision> | undefined;
   /** Decisions that changed the answer (desired replicas, value, activity, availability, factor). */
   changes: number;
@@ -41,8 +27,6 @@ interface Entry {
   rhythm: PollRhythm | undefined;
   /** The decision to make ahead of the next expected poll (the one in the book's queue). */
   ahead: AheadPlan | undefined;
-  /** Approximate bytes this entry keeps alive, for the book's byte bound. */
-  readonly bytes: number;
 }
 
 /** A decision to make at `atMs`, a moment before the poll expected at `pollAtMs`. */
@@ -77,72 +61,13 @@ export interface DecisionBookOptions {
   readonly onDecision?: (decision: Decision, changed: boolean) => void;
   /** A decision made ahead of a poll failed (on a timer, with no caller to answer). */
   readonly onError?: (error: unknown) => void;
-  readonly onForget?: (identity: ScaledObjectIdentity) => void;
+  /** A ScaledObject was forgotten (beyond a bound); `handle` is what lookup() had handed out. */
+  readonly onForget?: (identity: ScaledObjectIdentity, handle: BookEntry) => void;
+  /** Every decision kept, with the entry it is for and when it was kept (its TTL counts from then). */
+  readonly onKept?: (handle: BookEntry, kept: KeptDecision, keptAtMs: number) => void;
   /** Where the policy's memory between polls lives (default: in this process). */
   readonly memoryStore?: MemoryStore;
 }
-
-/**
- * A digest of the ScaledObject and its metadata (in key order: order is not meaningful). The key
- * is 43 characters whatever the tenant sends; keying on the metadata's JSON kept every byte of
- * it alive as long as the entry.
- */
-export function entryKey(request: ScaledObjectRequest): string {
-  const hash = createHash("sha256");
-  hash.update(JSON.stringify([request.namespace, request.name]));
-  for (const key of Object.keys(request.scalerMetadata).sort())
-    hash.update(JSON.stringify([key, request.scalerMetadata[key]]));
-  return hash.digest("base64url");
-}
-
-/**
- * The request's namespace and metadata as one string (metadata in key order: order is not
- * meaningful), every part length-prefixed so that no choice of keys and values can make two
- * different requests read alike. What a ScaledObject's settings depend on: its name is not part of it.
- */
-function contentOf(request: ScaledObjectRequest): string {
-  const metadata = request.scalerMetadata;
-  const keys = Object.keys(metadata).sort();
-  let text = `${request.namespace.length}:${request.namespace}`;
-  for (const key of keys) {
-    const value = metadata[key] ?? "";
-    text += `${key.length}:${key}${value.length}:${value}`;
-  }
-  return text;
-}
-
-/** Keys and characters (keys and values) of the request's metadata, counted without allocating. */
-function metadataSize(metadata: Readonly<Record<string, string>>): { keys: number; characters: number } {
-  let keys = 0;
-  let characters = 0;
-  for (const key in metadata) {
-    keys++;
-    characters += key.length + (metadata[key]?.length ?? 0);
-  }
-  return { keys, characters };
-}
-
-/**
- * Requests whose metadata is at most this long are found by name and compared entry by entry (a
- * normal ScaledObject's is a few hundred characters): a poll builds no key and hashes nothing.
- * Longer ones are found by their digest, so the index never holds a tenant's bulk.
- */
-const MAX_COMPARED_CHARACTERS = 1024;
-
-/**
- * And at most this many keys: a comparison looks for each of a request's keys among the
- * remembered ones (name-index.ts), so its cost grows with the square of their number. A normal
- * ScaledObject has a dozen or fewer.
- */
-const MAX_COMPARED_KEYS = 32;
-
-/**
- * Metadata variants of one ScaledObject found by comparison (a ScaledObject being edited has two
- * or three); more are found by digest. Without a bound, a caller sending one name with thousands
- * of variants made every lookup of that name a scan of thousands, on the event loop every
- * tenant's calls share.
- */
-const MAX_VARIANTS_PER_NAME = 4;
 
 /** What an entry costs beyond its spec: its kept decision and that decision's inputs, its memory. */
 const ENTRY_OVERHEAD_BYTES = 2 * 1024;
@@ -170,13 +95,6 @@ const AHEAD_TIMER_RESOLUTION_MS = 25;
 
 /** Gaps between polls that differ by at most this are one clock: KEDA's loops drift by milliseconds. */
 const RHYTHM_TOLERANCE_MS = 500;
-
-/** The least-recently-used order is kept to this resolution: an entry moves at most this often. */
-const LRU_RESOLUTION_MS = 1000;
-
-/** Distinct metadata whose parsed settings are kept for the next ScaledObject that sends it. */
-const MAX_TEMPLATES = 2048;
-const MAX_TEMPLATE_BYTES = 8 * 1024 * 1024;
 
 /**
  * The default of maxBytes. A normal ScaledObject is estimated at ~5.4 KB: its parsed spec is
@@ -212,16 +130,10 @@ export function decisionChanged(decision: ChangeFields, previous: ChangeFields |
  * so every RPC of one poll answers from the same snapshot.
  */
 export class DecisionBook {
-  private readonly entries = new Map<string, Entry>();
-  /** The entries with short metadata by namespace and name: the common lookup, with no hashing. */
-  private readonly byName = new NameIndex<Entry>();
-  private readonly maxEntries: number;
-  private readonly maxBytes: number;
-  private bytes = 0;
+  private readonly entries: ScaledObjectTable<Entry>;
   private closed = false;
   private readonly decider: Decider;
   private readonly memoryStore: MemoryStore;
-  private readonly templates: SpecTemplates;
   /** Every entry's decision planned ahead, on one timer; a plan is live while its entry holds it. */
   private readonly aheadQueue: DeadlineQueue<AheadPlan>;
 
@@ -229,8 +141,6 @@ export class DecisionBook {
 
   constructor(options: DecisionBookOptions) {
     this.options = options;
-    this.maxEntries = options.maxEntries ?? 10_000;
-    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES;
     this.memoryStore = options.memoryStore ?? new InPlaceMemoryStore();
     this.decider = new Decider(this.memoryStore);
     this.aheadQueue = new DeadlineQueue<AheadPlan>({
@@ -239,10 +149,22 @@ export class DecisionBook {
       due: (plan) => this.decideAhead(plan),
       resolutionMs: AHEAD_TIMER_RESOLUTION_MS,
     });
-    this.templates = new SpecTemplates({
+    this.entries = new ScaledObjectTable<Entry>({
       env: options.env,
-      maxEntries: MAX_TEMPLATES,
-      maxBytes: MAX_TEMPLATE_BYTES,
+      clock: options.clock,
+      maxEntries: options.maxEntries ?? 10_000,
+      maxBytes: options.maxBytes ?? DEFAULT_MAX_BOOK_BYTES,
+      create: (fields) => ({
+        ...fields,
+        latest: undefined,
+        latestAtMs: 0,
+        inFlight: undefined,
+        changes: 0,
+        rhythm: undefined,
+        ahead: undefined,
+        bytes: ENTRY_OVERHEAD_BYTES + fields.bytes,
+      }),
+      onEvict: (entry) => this.forget(entry),
     });
   }
 
@@ -262,7 +184,23 @@ export class DecisionBook {
 
   /** The remembered ScaledObject for a request (parsed on its first call): one lookup per RPC. */
   lookup(request: ScaledObjectRequest): BookEntry {
-    return this.entryFor(request);
+    return this.entries.entryFor(request);
+  }
+
+  /** Whether the entry is still remembered (not forgotten since lookup() handed it out). */
+  holds(handle: BookEntry): boolean {
+    return this.entries.holds(handle as Entry);
+  }
+
+  /**
+   * Notes one of KEDA's polls answered elsewhere (the answer thread, from a decision it was sent)
+   * at `atMs`: its rhythm is learned and the next decision planned, as a poll through
+   * decisionOf() would, but nothing is decided now.
+   */
+  notePoll(handle: BookEntry, atMs: number): void {
+    const entry = handle as Entry;
+    if (entry.spec instanceof ConfigError || !this.entries.holds(entry)) return;
+    this.planAhead(entry, atMs);
   }
 
   /** The entry's spec. Throws its ConfigError. */
@@ -319,7 +257,7 @@ export class DecisionBook {
 
   /** The approximate bytes held by the entries (bounded by maxBytes). */
   get approximateBytes(): number {
-    return this.bytes;
+    return this.entries.approximateBytes;
   }
 
   /** A new decision, at once when every reading is in memory (the common case: no promise). */
@@ -367,7 +305,7 @@ export class DecisionBook {
     if (!entry) return;
     entry.ahead = undefined;
     // Forgotten meanwhile, or a read under way.
-    if (this.closed || this.entries.get(entry.key) !== entry || entry.inFlight) return;
+    if (this.closed || !this.entries.holds(entry) || entry.inFlight) return;
     const nowMs = this.options.clock();
     // Decided meanwhile (a stream's refresh, an early call) recently enough to answer the poll.
     if (entry.latest && entry.latestAtMs <= nowMs && pollAtMs - entry.latestAtMs < this.options.decisionTtlMs)
@@ -405,7 +343,7 @@ export class DecisionBook {
     readings: SignalReadings,
     nowMs: number,
   ): { decision: Decision; startedFrom: PolicyMemory | undefined } {
-    if (this.entries.get(entry.key) === entry)
+    if (this.entries.holds(entry))
       return this.decider.decideFrom(entry.key, spec, readings, nowMs, FIGURES_ONLY);
     const startedFrom = this.memoryStore.get(entry.key);
     return { decision: decide(spec, readings, nowMs, startedFrom, FIGURES_ONLY).decision, startedFrom };
@@ -430,6 +368,7 @@ export class DecisionBook {
     entry.latest = kept;
     entry.latestAtMs = this.options.clock();
     this.options.onDecision?.(decision, changed);
+    this.options.onKept?.(entry, kept, entry.latestAtMs);
     return kept;
   }
 
@@ -446,66 +385,9 @@ export class DecisionBook {
     }
   }
 
-  private entryFor(request: ScaledObjectRequest): Entry {
-    // Found by name in the common case; otherwise by digest (long metadata, or a name already
-    // holding its share of metadata variants), computed only when the name lookup misses. The
-    // comparisons are bounded by what is indexed (MAX_COMPARED_CHARACTERS, MAX_COMPARED_KEYS).
-    const found = this.byName.find(request);
-    const key = found ? found.key : entryKey(request);
-    const existing = found ?? this.entries.get(key);
-    if (existing) {
-      // Re-insert to keep the map in least-recently-used order, at most once a second per entry:
-      // the GetMetrics + IsActive of one poll (and a stream's refreshes) need not move it twice.
-      const nowMs = this.options.clock();
-      if (nowMs - existing.usedAtMs >= LRU_RESOLUTION_MS) {
-        existing.usedAtMs = nowMs;
-        this.entries.delete(existing.key);
-        this.entries.set(existing.key, existing);
-      }
-      return existing;
-    }
-    const identity = { name: request.name, namespace: request.namespace };
-    const { keys, characters } = metadataSize(request.scalerMetadata);
-    const indexed =
-      characters <= MAX_COMPARED_CHARACTERS &&
-      keys <= MAX_COMPARED_KEYS &&
-      this.byName.variants(identity) < MAX_VARIANTS_PER_NAME;
-    const metadata = indexed ? rememberMetadata(request.scalerMetadata) : undefined;
-    const { spec, bytes } = this.templates.specFor(identity, request.scalerMetadata, contentOf(request));
-    const entry: Entry = {
-      identity,
-      metadata,
-      key,
-      spec,
-      latest: undefined,
-      latestAtMs: 0,
-      usedAtMs: this.options.clock(),
-      inFlight: undefined,
-      changes: 0,
-      rhythm: undefined,
-      ahead: undefined,
-      bytes: ENTRY_OVERHEAD_BYTES + bytes + (indexed ? 2 * characters : 0),
-    };
-    this.entries.set(key, entry);
-    if (indexed) this.byName.add(entry);
-    this.bytes += entry.bytes;
-    this.evictBeyondBound();
-    return entry;
-  }
-
-  private evictBeyondBound(): void {
-    // The newest entry always stays, whatever its size: the caller is about to use it.
-    while (this.entries.size > 1 && (this.entries.size > this.maxEntries || this.bytes > this.maxBytes)) {
-      const oldestKey = this.entries.keys().next().value as string;
-      const oldest = this.entries.get(oldestKey);
-      this.entries.delete(oldestKey);
-      this.decider.forget(oldestKey);
-      if (oldest?.metadata) this.byName.remove(oldest);
-      if (oldest) {
-        this.cancelAhead(oldest);
-        this.bytes -= oldest.bytes;
-        this.options.onForget?.(oldest.identity);
-      }
-    }
+  private forget(entry: Entry): void {
+    this.decider.forget(entry.key);
+    this.cancelAhead(entry);
+    this.options.onForget?.(entry.identity, entry);
   }
 }
