@@ -71,6 +71,9 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
     logger[level]({ component: "grpc-js" }, String(message));
   grpc.setLogger({ error: grpcLog("error"), info: grpcLog("info"), debug: grpcLog("debug") });
 
+  // Without the answer thread nobody answers KEDA: the process stops (with status 1), and
+  // Kubernetes starts a new one, rather than staying alive and ready to no one.
+  let lost: ((reason: string) => void) | undefined;
   let scaler: Awaited<ReturnType<typeof startScalerServer>>;
   try {
     scaler = await startScalerServer({
@@ -79,6 +82,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
       source,
       logger,
       sourceMetrics: () => source.metricsText(),
+      onAnswerThreadLost: (reason) => lost?.(reason),
     });
   } catch (error) {
     await source.close?.();
@@ -90,14 +94,15 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
   logger.flush();
 
   return new Promise<number>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
+    let status = 0;
+    const stop = (signal: NodeJS.Signals | "answer thread lost") => {
       logger.info({ signal }, "shutting down: health NOT_SERVING, streams ending, in-flight calls finishing");
       for (const name of STOP_SIGNALS) process.removeListener(name, stop);
       exitBy(config.server.shutdownGraceSeconds * 1000 + EXIT_MARGIN_MS, logger);
       scaler.shutdown().then(
         () => {
           logger.info("stopped");
-          resolve(0);
+          resolve(status);
         },
         (error: unknown) => {
           logger.error({ err: error }, "shutdown failed");
@@ -106,6 +111,10 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
       );
     };
     for (const name of STOP_SIGNALS) process.on(name, stop);
+    lost = () => {
+      status = 1;
+      stop("answer thread lost");
+    };
   });
 }
 

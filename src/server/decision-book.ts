@@ -7,6 +7,7 @@ import type { Decision } from "../policy/decision.ts";
 import type { PolicyMemory } from "../policy/memory.ts";
 import type { SignalReadings } from "../readings/signal-table.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
+import type { AnswerSource } from "./answer-source.ts";
 import { DeadlineQueue } from "./deadline-queue.ts";
 import { InPlaceMemoryStore } from "./in-place-memory-store.ts";
 import { type DecisionInputs, decisionInWords, type KeptDecision, keepDecision } from "./kept-decision.ts";
@@ -129,7 +130,7 @@ export function decisionChanged(decision: ChangeFields, previous: ChangeFields |
  * one ScaledObject share one computation (single-flight), and a decision is reused within its TTL,
  * so every RPC of one poll answers from the same snapshot.
  */
-export class DecisionBook {
+export class DecisionBook implements AnswerSource<BookEntry> {
   private readonly entries: ScaledObjectTable<Entry>;
   private closed = false;
   private readonly decider: Decider;
@@ -187,6 +188,11 @@ export class DecisionBook {
     return this.entries.entryFor(request);
   }
 
+  /** When the entry's latest decision was kept (its TTL counts from then); 0 before the first. */
+  keptAtMs(handle: BookEntry): number {
+    return (handle as Entry).latestAtMs;
+  }
+
   /** Whether the entry is still remembered (not forgotten since lookup() handed it out). */
   holds(handle: BookEntry): boolean {
     return this.entries.holds(handle as Entry);
@@ -201,6 +207,19 @@ export class DecisionBook {
     const entry = handle as Entry;
     if (entry.spec instanceof ConfigError || !this.entries.holds(entry)) return;
     this.planAhead(entry, atMs);
+  }
+
+  /** The AnswerSource of a book that answers KEDA itself: the decision is the answer. */
+  answerOf(
+    handle: BookEntry,
+    _request: ScaledObjectRequest,
+    polled: boolean,
+  ): KeptDecision | Promise<KeptDecision> {
+    return this.decisionOf(handle, polled);
+  }
+
+  answerFor(request: ScaledObjectRequest): Promise<KeptDecision> {
+    return this.decisionFor(request);
   }
 
   /** The entry's spec. Throws its ConfigError. */

@@ -1,11 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { excerpt } from "../config/excerpt.ts";
 import type { ScalerSpec } from "../config/spec.ts";
-import type { BookEntry, DecisionBook, ScaledObjectRequest } from "./decision-book.ts";
-import type { KeptDecision } from "./kept-decision.ts";
+import type { Answer, AnswerSource, RpcMetrics } from "./answer-source.ts";
 import type { Logger } from "./logger.ts";
 import { isOurMetricName } from "./metric-name.ts";
-import type { ScalerMetrics } from "./metrics.ts";
 import type {
   GetMetricSpecResponseMessage,
   GetMetricsRequestMessage,
@@ -14,10 +12,11 @@ import type {
   ScaledObjectRefMessage,
 } from "./proto.ts";
 import { RpcError, toServiceError } from "./rpc-errors.ts";
+import type { ScaledObjectRequest } from "./scaled-object-table.ts";
 
 export interface ExternalScalerDeps {
-  readonly book: DecisionBook;
-  readonly metrics: ScalerMetrics;
+  readonly book: AnswerSource;
+  readonly metrics: RpcMetrics;
   readonly logger: Logger;
   /** How often an open stream re-evaluates; it writes only when the answer changes. */
   readonly streamRefreshMs: number;
@@ -88,7 +87,7 @@ function metricSpecsFor(spec: ScalerSpec): GetMetricSpecResponseMessage {
   return { metricSpecs: [{ metricName: spec.target.metricName, targetSize: 1, targetSizeFloat: 1 }] };
 }
 
-function requireAvailable(decision: KeptDecision): KeptDecision {
+function requireAvailable(decision: Answer): Answer {
   if (decision.unavailableReason !== undefined)
     throw new RpcError(grpc.status.UNAVAILABLE, decision.unavailableReason);
   return decision;
@@ -133,7 +132,8 @@ export class ExternalScalerService {
         metricSpecsFor(this.deps.book.specFor(toRequest(ref))),
       ),
       GetMetrics: this.unary("GetMetrics", (request: GetMetricsRequestMessage, call) => {
-        const entry = this.deps.book.lookup(toRequest(request.scaledObjectRef));
+        const ref = toRequest(request.scaledObjectRef);
+        const entry = this.deps.book.lookup(ref);
         const spec = this.deps.book.specOf(entry);
         const metricName = spec.target.metricName;
         if (!isOurMetricName(request.metricName ?? "", metricName))
@@ -141,18 +141,20 @@ export class ExternalScalerService {
             grpc.status.NOT_FOUND,
             `unknown metric ${JSON.stringify((request.metricName ?? "").slice(0, 100))}: this ScaledObject's metric is "${metricName}"`,
           );
-        return this.whenDecided(entry, call, (decision): GetMetricsResponseMessage => {
+        return this.whenDecided(entry, ref, call, (decision): GetMetricsResponseMessage => {
           const value = decision.metricValue;
           return { metricValues: [{ metricName, metricValue: value, metricValueFloat: value }] };
         });
       }),
-      IsActive: this.unary("IsActive", (ref: ScaledObjectRefMessage, call) =>
-        this.whenDecided(
-          this.deps.book.lookup(toRequest(ref)),
+      IsActive: this.unary("IsActive", (message: ScaledObjectRefMessage, call) => {
+        const ref = toRequest(message);
+        return this.whenDecided(
+          this.deps.book.lookup(ref),
+          ref,
           call,
           (decision): IsActiveResponseMessage => ({ result: decision.active }),
-        ),
-      ),
+        );
+      }),
       StreamIsActive: (call: grpc.ServerWritableStream<ScaledObjectRefMessage, IsActiveResponseMessage>) =>
         this.streamIsActive(call),
       StreamMetricSpec: (
@@ -176,12 +178,13 @@ export class ExternalScalerService {
    * CANCELLED as soon as KEDA gives up.
    */
   private whenDecided<Res>(
-    entry: BookEntry,
+    entry: unknown,
+    request: ScaledObjectRequest,
     call: grpc.ServerUnaryCall<unknown, unknown>,
-    answer: (decision: KeptDecision) => Res,
+    answer: (decision: Answer) => Res,
   ): Res | Promise<Res> {
     // A unary GetMetrics or IsActive is one of KEDA's polls: its rhythm is learned.
-    const decision = this.deps.book.decisionOf(entry, true);
+    const decision = this.deps.book.answerOf(entry, request, true);
     if (!(decision instanceof Promise)) return answer(requireAvailable(decision));
     const cancellation = whenCancelled(call);
     return Promise.race([decision, cancellation.promise]).then(
@@ -252,10 +255,11 @@ export class ExternalScalerService {
       return;
     }
     let lastSent: boolean | undefined;
-    let firstMessageTimer: (() => number) | undefined = this.deps.metrics.rpcDuration.startTimer({ method });
+    const openedAt = performance.now();
+    let firstSent = false;
     const evaluate = async () => {
       try {
-        const decision = await this.deps.book.decisionFor(request);
+        const decision = await this.deps.book.answerFor(request);
         // An unknown answer is not sent: KEDA ignores `false`, and a made-up `true` would wake the target.
         if (
           !decision.available ||
@@ -266,8 +270,8 @@ export class ExternalScalerService {
           return;
         lastSent = decision.active;
         call.write({ result: decision.active });
-        firstMessageTimer?.();
-        firstMessageTimer = undefined;
+        if (!firstSent) this.deps.metrics.streamFirstMessage(method, secondsSince(openedAt));
+        firstSent = true;
       } catch (error) {
         this.deps.logger.warn({ err: error, method, scaledObject: request }, "stream evaluation failed");
       }
@@ -289,14 +293,14 @@ export class ExternalScalerService {
     call: grpc.ServerWritableStream<ScaledObjectRefMessage, GetMetricSpecResponseMessage>,
   ): void {
     const method = "StreamMetricSpec";
-    const stopTimer = this.deps.metrics.rpcDuration.startTimer({ method });
+    const openedAt = performance.now();
     try {
       const specs = metricSpecsFor(this.deps.book.specFor(toRequest(call.request)));
       // Specs come from configuration alone, which is fixed for the process's life: the first
       // message is also the last, and GetMetricSpec answers byte-for-byte the same.
       this.track(call, method, () => {});
       call.write(specs);
-      stopTimer();
+      this.deps.metrics.streamFirstMessage(method, secondsSince(openedAt));
     } catch (error) {
       this.endWithError(call, method, error);
     }
@@ -312,18 +316,18 @@ export class ExternalScalerService {
       end: () => {
         if (!this.openStreams.delete(stream)) return;
         release();
-        this.deps.metrics.openStreams.dec({ method });
-        this.deps.metrics.rpcRequests.inc({ method, code: OK });
+        this.deps.metrics.streamClosed(method);
+        this.deps.metrics.streamAnswered(method, OK);
         if (!call.cancelled) call.end();
       },
     };
     this.openStreams.add(stream);
-    this.deps.metrics.openStreams.inc({ method });
+    this.deps.metrics.streamOpened(method);
     call.once("cancelled", () => {
       if (!this.openStreams.delete(stream)) return;
       release();
-      this.deps.metrics.openStreams.dec({ method });
-      this.deps.metrics.rpcRequests.inc({ method, code: statusName(grpc.status.CANCELLED) });
+      this.deps.metrics.streamClosed(method);
+      this.deps.metrics.streamAnswered(method, statusName(grpc.status.CANCELLED));
     });
     return stream;
   }
@@ -334,7 +338,7 @@ export class ExternalScalerService {
     error: unknown,
   ): void {
     const serviceError = toServiceError(error);
-    this.deps.metrics.rpcRequests.inc({ method, code: statusName(serviceError.code) });
+    this.deps.metrics.streamAnswered(method, statusName(serviceError.code));
     call.emit("error", serviceError);
   }
 }

@@ -17,6 +17,8 @@ export interface HttpEndpointsDeps {
   readonly isServing: () => boolean;
   /** Extra exposition appended to /metrics (e.g. the sources' own registry). */
   readonly extraMetrics?: () => Promise<string>;
+  /** Awaited before a scrape reads the registry (the answer thread hands its counts over). */
+  readonly beforeScrape?: () => Promise<void>;
 }
 
 /**
@@ -44,6 +46,7 @@ export function createHttpEndpoints(deps: HttpEndpointsDeps): Server {
     "/metrics": async (res) => {
       // Written as it is made (chunked): the per-ScaledObject part comes in slices that let
       // KEDA's calls in between, and is never one string of several megabytes.
+      await deps.beforeScrape?.();
       const registry = await deps.metrics.registry.metrics();
       res.writeHead(200, { "content-type": deps.metrics.registry.contentType });
       res.write(registry);

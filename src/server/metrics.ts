@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { RpcMetrics } from "./answer-source.ts";
 import { RpcMeter } from "./rpc-meter.ts";
 
 const PREFIX = "keda_llm_scaler_";
@@ -6,7 +7,7 @@ const PREFIX = "keda_llm_scaler_";
  * The scaler's own Prometheus metrics about its RPCs. The per-ScaledObject series are written at
  * scrape time from the decision book (decision-series.ts).
  */
-export class ScalerMetrics {
+export class ScalerMetrics implements RpcMetrics {
   readonly registry = new Registry();
 
   readonly rpcRequests = new Counter({
@@ -51,6 +52,33 @@ export class ScalerMetrics {
       this.meters.set(method, meter);
     }
     return meter;
+  }
+
+  /** Answers counted on the answer thread and handed over in a batch (answer-thread/). */
+  handedOver(
+    method: string,
+    counts: readonly [code: string, count: number][],
+    seconds: readonly number[],
+  ): void {
+    for (const [code, count] of counts) this.rpcRequests.inc({ method, code }, count);
+    const duration = this.rpcDuration.labels(method);
+    for (const value of seconds) duration.observe(value);
+  }
+
+  streamOpened(method: string): void {
+    this.openStreams.inc({ method });
+  }
+
+  streamClosed(method: string): void {
+    this.openStreams.dec({ method });
+  }
+
+  streamAnswered(method: string, code: string): void {
+    this.rpcRequests.inc({ method, code });
+  }
+
+  streamFirstMessage(method: string, seconds: number): void {
+    this.rpcDuration.observe({ method }, seconds);
   }
 
   private flushMeters(): void {

@@ -21,6 +21,8 @@ export interface MeterSinks {
   readonly observe: (seconds: number) => void;
   /** Adds `count` answers with this gRPC status name for the method. */
   readonly count: (code: string, count: number) => void;
+  /** After each hand-over (the answer thread posts what the two sinks above were given). */
+  readonly handedOver?: () => void;
 }
 
 export class RpcMeter {
@@ -52,5 +54,6 @@ export class RpcMeter {
       this.sinks.count(code, count);
     }
     for (let i = 0; i < held; i++) this.sinks.observe(this.durations[i] as number);
+    this.sinks.handedOver?.();
   }
 }

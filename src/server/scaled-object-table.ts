@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import type { RawInputs } from "../config/resolve.ts";
-import type { ConfigError } from "../config/resolve.ts";
+import type { ConfigError, RawInputs } from "../config/resolve.ts";
 import type { ScaledObjectIdentity, ScalerSpec } from "../config/spec.ts";
 import { type Indexed, NameIndex, rememberMetadata } from "./name-index.ts";
 import { SpecTemplates } from "./spec-templates.ts";

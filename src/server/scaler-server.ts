@@ -1,21 +1,17 @@
-import * as grpc from "@grpc/grpc-js";
-import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation } from "grpc-health-check";
 import type { RawInputs } from "../config/resolve.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
 import type { SignalSource } from "../sources/signal-source.ts";
-import { serverCredentials, type TransportSecurity, transportSecurity } from "./credentials.ts";
+import { type AnswerThread, startAnswerThread } from "./answer-thread/host.ts";
+import type { TransportSecurity } from "./credentials.ts";
 import { DecisionBook } from "./decision-book.ts";
 import { decisionSeriesSlices } from "./decision-series.ts";
 import { ExternalScalerService } from "./external-scaler.ts";
+import { EXTERNAL_SCALER_SERVICE_NAME, type GrpcServer, startGrpcServer } from "./grpc-server.ts";
 import { createHttpEndpoints, listenHttp } from "./http.ts";
 import { listenError } from "./listen-error.ts";
 import type { Logger } from "./logger.ts";
 import { ScalerMetrics } from "./metrics.ts";
 import { startPeerSharing } from "./peers/sharing.ts";
-import { externalScalerService, loadPackageDefinition } from "./proto.ts";
-
-const EXTERNAL_SCALER_SERVICE_NAME = "externalscaler.ExternalScaler";
 
 export interface ScalerServerOptions {
   readonly config: ServiceConfig;
@@ -24,9 +20,15 @@ export interface ScalerServerOptions {
   readonly source: SignalSource & { close?: () => Promise<void> };
   readonly logger: Logger;
   readonly metrics?: ScalerMetrics;
+  /**
+   * The book's clock (tests). With one, KEDA is answered on the main thread: the answer thread
+   * reads the wall clock, and would disagree with a clock the test moves.
+   */
   readonly clock?: () => number;
   /** Prometheus exposition of the sources' own counters, appended to /metrics. */
   readonly sourceMetrics?: () => Promise<string>;
+  /** The answer thread stopped without being asked to (serve.ts shuts the process down). */
+  readonly onAnswerThreadLost?: (reason: string) => void;
 }
 
 export interface RunningScaler {
@@ -34,38 +36,13 @@ export interface RunningScaler {
   readonly httpPort: number;
   readonly security: TransportSecurity;
   readonly book: DecisionBook;
-  readonly service: ExternalScalerService;
+  /** Whether KEDA is answered on a thread of its own (ANSWER_THREAD) or on the main thread. */
+  readonly answerThread: boolean;
+  /** Open StreamIsActive / StreamMetricSpec streams. */
+  readonly openStreamCount: number;
   readonly metrics: ScalerMetrics;
   /** Health NOT_SERVING, streams end with OK, in-flight calls finish within the grace period. */
   shutdown(): Promise<void>;
-}
-
-function serverOptions(config: ServiceConfig): grpc.ServerOptions {
-  const server = config.server;
-  return {
-    // KEDA configures no keepalive on its side; our pings keep idle push streams alive through proxies.
-    "grpc.keepalive_time_ms": server.keepaliveSeconds * 1000,
-    "grpc.keepalive_timeout_ms": 20_000,
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.max_connection_age_ms": server.maxConnectionAgeSeconds * 1000,
-    "grpc.max_connection_age_grace_ms": server.shutdownGraceSeconds * 1000,
-    "grpc.max_concurrent_streams": server.maxConcurrentStreams,
-    "grpc.max_receive_message_length": server.maxMessageBytes,
-    "grpc.max_send_message_length": server.maxMessageBytes,
-    // Channelz (gRPC's introspection service) is never served here, yet tracking it costs every
-    // call a few per cent of the CPU under KEDA's load.
-    "grpc.enable_channelz": 0,
-  };
-}
-
-function bindGrpc(
-  server: grpc.Server,
-  address: string,
-  credentials: grpc.ServerCredentials,
-): Promise<number> {
-  return new Promise((resolve, reject) =>
-    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port))),
-  );
 }
 
 /** Starts the gRPC services (ExternalScaler, health, reflection) and the HTTP endpoints. */
@@ -73,6 +50,10 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
   const { config, logger } = options;
   const metrics = options.metrics ?? new ScalerMetrics();
   const peers = startPeerSharing({ config, registry: metrics.registry, logger });
+  // The answer thread serves the ExternalScaler service alone; the peers' memory service shares
+  // the gRPC port with it, and is served where the memory is, so with peers KEDA is answered here.
+  const onThread = config.server.answerThread && options.clock === undefined && peers === undefined;
+  let thread: AnswerThread | undefined;
   // The decision line's keys are fixed below, and none is a redacted path: it goes without the
   // redaction pass, which parses every path and copies the object on every line (~4 KB of
   // garbage each), and this line is written for every changed decision of every ScaledObject.
@@ -85,6 +66,8 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     decisionTtlMs: config.server.decisionTtlSeconds * 1000,
     maxEntries: config.server.maxScaledObjects,
     onError: (error) => logger.error({ err: error }, "a decision made ahead of KEDA's next poll failed"),
+    onKept: (entry, kept, keptAtMs) => thread?.kept(entry, kept, keptAtMs),
+    onForget: (_identity, entry) => thread?.forgotten(entry),
     onDecision: (decision, changed) => {
       if (!changed) return;
       decisionLog.info(
@@ -100,49 +83,49 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
       );
     },
   });
-  const service = new ExternalScalerService({
-    book,
-    metrics,
-    logger,
-    streamRefreshMs: config.server.streamRefreshSeconds * 1000,
-  });
-
-  const packageDefinition = loadPackageDefinition();
-  const grpcServer = new grpc.Server(serverOptions(config));
-  grpcServer.addService(externalScalerService(packageDefinition), service.implementation);
-  const health = new HealthImplementation({ "": "SERVING", [EXTERNAL_SCALER_SERVICE_NAME]: "SERVING" });
-  health.addToServer(grpcServer);
-  peers?.sync.addToServer(grpcServer);
-  new ReflectionService(packageDefinition).addToServer(grpcServer);
-
-  const tlsFiles = {
-    certFile: config.tls.certFile,
-    keyFile: config.tls.keyFile,
-    clientCaFile: config.tls.clientCaFile,
-    reloadCheckMs: config.tls.reloadCheckSeconds * 1000,
-  };
-  const security = transportSecurity(tlsFiles);
-  const host = config.server.listenHost.includes(":")
-    ? `[${config.server.listenHost}]`
-    : config.server.listenHost;
-  let credentials: grpc.ServerCredentials;
-  try {
-    credentials = await serverCredentials(tlsFiles);
-  } catch (error) {
-    grpcServer.forceShutdown();
-    throw error;
+  let service: ExternalScalerService | undefined;
+  let grpc: GrpcServer | undefined;
+  if (onThread) {
+    thread = await startAnswerThread({
+      config,
+      env: options.env,
+      book,
+      metrics,
+      logger,
+      onLost: (reason) => {
+        logger.error({ reason }, "the answer thread stopped: KEDA's gRPC port is closed");
+        options.onAnswerThreadLost?.(reason);
+      },
+    });
+  } else {
+    service = new ExternalScalerService({
+      book,
+      metrics,
+      logger,
+      streamRefreshMs: config.server.streamRefreshSeconds * 1000,
+    });
+    grpc = await startGrpcServer({
+      config,
+      externalScaler: service.implementation,
+      addServices: (server) => peers?.sync.addToServer(server),
+    });
   }
-  const grpcPort = await bindGrpc(grpcServer, `${host}:${config.server.grpcPort}`, credentials).catch(
-    (error: unknown) => {
-      grpcServer.forceShutdown();
-      throw listenError("GRPC_PORT", config.server.grpcPort, config.server.listenHost, error);
-    },
-  );
+  const grpcPort = thread?.grpcPort ?? (grpc as GrpcServer).port;
+  const security = thread?.security ?? (grpc as GrpcServer).security;
+  const setHealth = (name: string, status: "SERVING" | "NOT_SERVING") =>
+    thread ? thread.setHealth(name, status) : grpc?.health.setStatus(name, status);
+  const stopGrpc = (graceMs: number) => {
+    if (thread) return thread.stop(graceMs);
+    service?.endAllStreams();
+    return (grpc as GrpcServer).stop(graceMs, () =>
+      logger.warn("in-flight calls outlived the shutdown grace period; closing them"),
+    );
+  };
 
   let serving = true;
   // With peers, KEDA is told "not ready" until this replica holds their memory (bounded wait).
   let ready = peers === undefined;
-  if (!ready) health.setStatus(EXTERNAL_SCALER_SERVICE_NAME, "NOT_SERVING");
+  if (!ready) setHealth(EXTERNAL_SCALER_SERVICE_NAME, "NOT_SERVING");
   const http = createHttpEndpoints({
     metrics,
     logger,
@@ -151,12 +134,13 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     exposeDecisions: config.debug.exposeDecisions,
     isServing: () => serving && ready,
     extraMetrics: options.sourceMetrics,
+    beforeScrape: thread ? () => (thread as AnswerThread).flushMetrics() : undefined,
   });
   let httpPort: number;
   try {
     httpPort = await listenHttp(http, config.server.httpPort, config.server.listenHost);
   } catch (error) {
-    grpcServer.forceShutdown();
+    await stopGrpc(0);
     throw listenError("HTTP_PORT", config.server.httpPort, config.server.listenHost, error);
   }
 
@@ -166,20 +150,9 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
       serving = false;
       peers?.sync.close();
       book.close();
-      health.setStatus("", "NOT_SERVING");
-      health.setStatus(EXTERNAL_SCALER_SERVICE_NAME, "NOT_SERVING");
-      service.endAllStreams();
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          logger.warn("in-flight calls outlived the shutdown grace period; closing them");
-          grpcServer.forceShutdown();
-          resolve();
-        }, config.server.shutdownGraceSeconds * 1000);
-        grpcServer.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
+      setHealth("", "NOT_SERVING");
+      setHealth(EXTERNAL_SCALER_SERVICE_NAME, "NOT_SERVING");
+      await stopGrpc(config.server.shutdownGraceSeconds * 1000);
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
@@ -198,10 +171,21 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     );
     if (serving) {
       ready = true;
-      health.setStatus(EXTERNAL_SCALER_SERVICE_NAME, "SERVING");
+      setHealth(EXTERNAL_SCALER_SERVICE_NAME, "SERVING");
     }
   }
 
   logger.info({ grpcPort, httpPort, security, host: config.server.listenHost }, "keda-llm-scaler serving");
-  return { grpcPort, httpPort, security, book, service, metrics, shutdown };
+  return {
+    grpcPort,
+    httpPort,
+    security,
+    book,
+    answerThread: thread !== undefined,
+    get openStreamCount() {
+      return thread?.openStreamCount ?? service?.openStreamCount ?? 0;
+    },
+    metrics,
+    shutdown,
+  };
 }

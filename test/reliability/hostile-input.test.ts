@@ -121,7 +121,7 @@ describe("limits", () => {
     // The ninth call on the same connection cannot start while eight streams are open.
     const blocked = await statusOf(client.call("GetMetricSpec", ref("ninth", ONE_PER_MESSAGE), 500));
     expect(blocked.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-    expect(harness.scaler.service.openStreamCount).toBe(8);
+    expect(harness.scaler.openStreamCount).toBe(8);
     for (const s of streams) s.cancel();
     const after = await statusOf(client.call("GetMetricSpec", ref("ninth", ONE_PER_MESSAGE), 3000));
     expect(after.code).toBe(grpc.status.OK);

@@ -211,7 +211,7 @@ describe("StreamIsActive", () => {
     expect(received).toEqual([false, true]);
     expect(setup.harness.source.reads).toBeGreaterThan(readsBefore);
     stream.cancel();
-    await eventually(() => expect(setup.harness.scaler.service.openStreamCount).toBe(0));
+    await eventually(() => expect(setup.harness.scaler.openStreamCount).toBe(0));
     // A cancelled stream stops re-evaluating: its timers are gone, nothing reads for it any more.
     const readsAtCancel = setup.harness.source.reads;
     await new Promise((resolve) => setTimeout(resolve, 300));

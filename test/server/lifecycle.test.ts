@@ -187,7 +187,7 @@ describe("graceful shutdown", () => {
     const ended = new Promise<grpc.StatusObject>((resolve) => stream.on("status", resolve));
     stream.on("data", () => {});
     stream.on("error", () => {});
-    await eventually(() => expect(harness!.scaler.service.openStreamCount).toBe(1));
+    await eventually(() => expect(harness!.scaler.openStreamCount).toBe(1));
 
     harness.source.delayMs = 300;
     const inFlight = client.call<{ metricValues: { metricValueFloat: number }[] }>("GetMetrics", {

@@ -1,5 +1,5 @@
 import { parsePeerNames } from "../peer-names.ts";
-import { integer, oneOf, optional, parsedBy, positiveNumber, setting, text } from "../setting.ts";
+import { boolean, integer, oneOf, optional, parsedBy, positiveNumber, setting, text } from "../setting.ts";
 
 const filePath = () => optional(text({ allowed: "a file path", maxLength: 4096 }));
 
@@ -71,6 +71,12 @@ export const serviceGroups = {
       type: positiveNumber(),
       default: "5",
       doc: "A decision is reused for this long, so the GetMetrics + IsActive pair of one poll agree.",
+    }),
+    answerThread: setting({
+      env: "ANSWER_THREAD",
+      type: boolean(),
+      default: "true",
+      doc: "Answer KEDA's gRPC calls on a thread of their own, from the decisions the main thread makes ahead of each poll (which also runs the sources, /metrics and /debug). false: one thread does everything (always so with PEERS_DNS, whose memory service shares the gRPC port).",
     }),
     maxScaledObjects: setting({
       env: "MAX_SCALED_OBJECTS",

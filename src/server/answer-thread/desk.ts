@@ -1,0 +1,102 @@
+import type { BookEntry, DecisionBook } from "../decision-book.ts";
+import type { KeptDecision } from "../kept-decision.ts";
+import { toServiceError } from "../rpc-errors.ts";
+import type { ScaledObjectRequest } from "../scaled-object-table.ts";
+import { DROPPED, type KeptAnswer, POLLED, type ToAnswerThread } from "./messages.ts";
+
+function keptAnswer(slotId: number, kept: KeptDecision, keptAtMs: number): KeptAnswer {
+  return [
+    slotId,
+    kept.available ? 1 : 0,
+    kept.metricValue,
+    kept.active ? 1 : 0,
+    kept.unavailableReason ?? "",
+    keptAtMs,
+  ];
+}
+
+/**
+ * The main thread's side of the answer thread: its asks are answered from the decision book, its
+ * poll notes teach the book each ScaledObject's rhythm, and every decision the book keeps for a
+ * ScaledObject the thread holds is sent to it, in one batch per turn of the event loop.
+ */
+export class AnswerDesk {
+  /** The book's entry of each slot the answer thread holds (set by its asks). */
+  private readonly entries = new Map<number, BookEntry>();
+  private readonly slotOf = new WeakMap<BookEntry, number>();
+  private pending: KeptAnswer[] = [];
+  private readonly book: DecisionBook;
+  private readonly send: (message: ToAnswerThread) => void;
+
+  constructor(book: DecisionBook, send: (message: ToAnswerThread) => void) {
+    this.book = book;
+    this.send = send;
+  }
+
+  /** An ask of the answer thread: the book's decision (in hand or made now) or why there is none. */
+  ask(askId: number, slotId: number, request: ScaledObjectRequest, polled: boolean): void {
+    const refuse = (error: unknown) => {
+      const { code, details } = toServiceError(error);
+      this.send({ type: "refused", askId, code, details });
+    };
+    try {
+      const entry = this.book.lookup(request);
+      this.link(slotId, entry);
+      const decision = this.book.decisionOf(entry, polled);
+      const answer = (kept: KeptDecision) =>
+        this.send({ type: "answered", askId, answer: keptAnswer(slotId, kept, this.book.keptAtMs(entry)) });
+      if (decision instanceof Promise) decision.then(answer, refuse);
+      else answer(decision);
+    } catch (error) {
+      refuse(error);
+    }
+  }
+
+  /** The answer thread's notes: polls it answered, slots it forgot. */
+  noted(notes: readonly number[]): void {
+    for (let i = 0; i + 2 < notes.length; i += 3) {
+      const slotId = notes[i + 1] as number;
+      const entry = this.entries.get(slotId);
+      if (entry === undefined) continue;
+      if (notes[i] === POLLED) this.book.notePoll(entry, notes[i + 2] as number);
+      else if (notes[i] === DROPPED) this.unlink(slotId, entry);
+    }
+  }
+
+  /** The book kept a decision (onKept): sent on if the answer thread holds the ScaledObject. */
+  kept(entry: BookEntry, decision: KeptDecision, keptAtMs: number): void {
+    const slotId = this.slotOf.get(entry);
+    if (slotId === undefined) return;
+    if (this.pending.length === 0) setImmediate(() => this.flush());
+    this.pending.push(keptAnswer(slotId, decision, keptAtMs));
+  }
+
+  /** The book forgot an entry (onForget): the slot is linked again by its next ask. */
+  forgotten(entry: BookEntry): void {
+    const slotId = this.slotOf.get(entry);
+    if (slotId !== undefined) this.unlink(slotId, entry);
+  }
+
+  get linked(): number {
+    return this.entries.size;
+  }
+
+  private link(slotId: number, entry: BookEntry): void {
+    const previous = this.entries.get(slotId);
+    if (previous === entry) return;
+    if (previous) this.slotOf.delete(previous);
+    this.entries.set(slotId, entry);
+    this.slotOf.set(entry, slotId);
+  }
+
+  private unlink(slotId: number, entry: BookEntry): void {
+    if (this.entries.get(slotId) === entry) this.entries.delete(slotId);
+    if (this.slotOf.get(entry) === slotId) this.slotOf.delete(entry);
+  }
+
+  private flush(): void {
+    const answers = this.pending;
+    this.pending = [];
+    if (answers.length > 0) this.send({ type: "kept", answers });
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The answer thread: the gRPC server KEDA calls, answering from a table of the answers the main
+ * thread's decision book sends it (answer-table.ts). Nothing else runs on this thread's event
+ * loop — no decision, no source, no scrape — so a call waits only for the calls before it.
+ * Started by host.ts; it talks to the main thread over its parent port (messages.ts).
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import * as grpc from "@grpc/grpc-js";
+import { DEFAULT_MAX_BOOK_BYTES } from "../decision-book.ts";
+import { ExternalScalerService } from "../external-scaler.ts";
+import { startGrpcServer } from "../grpc-server.ts";
+import { ListenError } from "../listen-error.ts";
+import { createLogger } from "../logger.ts";
+import type { ScaledObjectRequest } from "../scaled-object-table.ts";
+import { type AnswerDeskLink, AnswerTable, refusal } from "./answer-table.ts";
+import { HandedOverMetrics } from "./handed-over-metrics.ts";
+import {
+  type AnswerThreadData,
+  DROPPED,
+  type FromAnswerThread,
+  type KeptAnswer,
+  POLLED,
+  type ToAnswerThread,
+} from "./messages.ts";
+
+/**
+ * Poll notes wait at most this long before they go to the main thread, in one message: the book
+ * plans each next decision from them, a second ahead of the poll, so a few milliseconds late is
+ * nothing, and one message per call would cost this thread more than the call's own answer.
+ */
+const NOTES_BATCH_MS = 25;
+
+const port = parentPort;
+if (!port) throw new Error("the answer thread runs as a worker thread (host.ts starts it)");
+const post = (message: FromAnswerThread) => port.postMessage(message);
+const { config, env } = workerData as AnswerThreadData;
+
+// Lines go to the main thread's log, which writes them with its own, in order, to one stdout.
+const logger = createLogger(config.server.logLevel, { write: (line: string) => post({ type: "log", line }) });
+const grpcLog = (level: "error" | "info" | "debug") => (message: unknown) =>
+  logger[level]({ component: "grpc-js" }, String(message));
+grpc.setLogger({ error: grpcLog("error"), info: grpcLog("info"), debug: grpcLog("debug") });
+
+/** The asks under way, by id: settled by the main thread's reply. */
+const asks = new Map<number, { resolve: (answer: KeptAnswer) => void; reject: (error: Error) => void }>();
+let nextAskId = 1;
+let notes: number[] = [];
+
+function note(kind: number, slotId: number, atMs: number): void {
+  if (notes.length === 0) setTimeout(sendNotes, NOTES_BATCH_MS).unref();
+  notes.push(kind, slotId, atMs);
+}
+
+function sendNotes(): void {
+  if (notes.length === 0) return;
+  post({ type: "notes", notes });
+  notes = [];
+}
+
+const desk: AnswerDeskLink = {
+  ask: (slotId: number, request: ScaledObjectRequest, polled: boolean) =>
+    new Promise<KeptAnswer>((resolve, reject) => {
+      const askId = nextAskId++;
+      asks.set(askId, { resolve, reject });
+      // Plain copies: the request's metadata is a decoded message's object.
+      const { name, namespace, scalerMetadata } = request;
+      post({ type: "ask", askId, slotId, request: { name, namespace, scalerMetadata }, polled });
+    }),
+  polled: (slotId, atMs) => note(POLLED, slotId, atMs),
+  dropped: (slotId) => note(DROPPED, slotId, 0),
+};
+
+const table = new AnswerTable({
+  env,
+  clock: Date.now,
+  decisionTtlMs: config.server.decisionTtlSeconds * 1000,
+  maxEntries: config.server.maxScaledObjects,
+  maxBytes: DEFAULT_MAX_BOOK_BYTES,
+  desk,
+});
+const metrics = new HandedOverMetrics(post);
+const service = new ExternalScalerService({
+  book: table,
+  metrics,
+  logger,
+  streamRefreshMs: config.server.streamRefreshSeconds * 1000,
+});
+
+function settle(askId: number, settle: (ask: NonNullable<ReturnType<typeof asks.get>>) => void): void {
+  const ask = asks.get(askId);
+  if (!ask) return;
+  asks.delete(askId);
+  settle(ask);
+}
+
+try {
+  const server = await startGrpcServer({ config, externalScaler: service.implementation });
+  port.on("message", (message: ToAnswerThread) => {
+    switch (message.type) {
+      case "kept":
+        table.received(message.answers);
+        break;
+      case "answered":
+        settle(message.askId, (ask) => ask.resolve(message.answer));
+        break;
+      case "refused":
+        settle(message.askId, (ask) => ask.reject(refusal(message.code, message.details)));
+        break;
+      case "health":
+        server.health.setStatus(message.service, message.status);
+        break;
+      case "flush":
+        metrics.flushAll();
+        post({ type: "flushed", flushId: message.flushId });
+        break;
+      case "stop":
+        service.endAllStreams();
+        void server
+          .stop(message.graceMs, () =>
+            logger.warn("in-flight calls outlived the shutdown grace period; closing them"),
+          )
+          .then(() => {
+            sendNotes();
+            metrics.flushAll();
+            post({ type: "stopped" });
+          });
+        break;
+    }
+  });
+  post({ type: "serving", port: server.port, security: server.security });
+} catch (error) {
+  post({
+    type: "failed",
+    message: error instanceof Error ? error.message : String(error),
+    listen: error instanceof ListenError,
+  });
+}
