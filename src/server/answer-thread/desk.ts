@@ -16,9 +16,16 @@ function keptAnswer(slotId: number, kept: KeptDecision, keptAtMs: number): KeptA
 }
 
 /**
+ * Kept answers wait at most this long before they go to the answer thread, in one message: the
+ * book decides a second ahead of each expected poll, and every message wakes that thread and
+ * costs it the copy's unpacking; decisions made ahead come every 25 ms (the book's timer).
+ */
+const KEPT_BATCH_MS = 100;
+
+/**
  * The main thread's side of the answer thread: its asks are answered from the decision book, its
  * poll notes teach the book each ScaledObject's rhythm, and every decision the book keeps for a
- * ScaledObject the thread holds is sent to it, in one batch per turn of the event loop.
+ * ScaledObject the thread holds is sent to it, in batches (KEPT_BATCH_MS).
  */
 export class AnswerDesk {
   /** The book's entry of each slot the answer thread holds (set by its asks). */
@@ -67,7 +74,7 @@ export class AnswerDesk {
   kept(entry: BookEntry, decision: KeptDecision, keptAtMs: number): void {
     const slotId = this.slotOf.get(entry);
     if (slotId === undefined) return;
-    if (this.pending.length === 0) setImmediate(() => this.flush());
+    if (this.pending.length === 0) setTimeout(() => this.flush(), KEPT_BATCH_MS).unref();
     this.pending.push(keptAnswer(slotId, decision, keptAtMs));
   }
 

@@ -1,0 +1,96 @@
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type Harness,
+  KedaLikeClient,
+  ONE_PER_MESSAGE,
+  ref,
+  startHarness,
+  statusOf,
+} from "../support/scaler-harness.ts";
+
+interface Running {
+  readonly harness: Harness;
+  readonly client: KedaLikeClient;
+}
+
+async function start(env: Record<string, string>): Promise<Running> {
+  const harness = await startHarness(env);
+  return { harness, client: new KedaLikeClient(harness.address) };
+}
+
+/** Every ScaledObject's GetMetrics value and IsActive, as KEDA would read them in one poll. */
+async function poll(running: Running, names: readonly string[]) {
+  const answers: [number, boolean][] = [];
+  for (const name of names) {
+    const so = ref(name, { ...ONE_PER_MESSAGE });
+    const metrics = await running.client.call<{ metricValues: { metricValue: number }[] }>("GetMetrics", {
+      scaledObjectRef: so,
+      metricName: "llm-desired-replicas",
+    });
+    const active = await running.client.call<{ result: boolean }>("IsActive", so);
+    answers.push([metrics.metricValues[0]?.metricValue ?? Number.NaN, active.result]);
+  }
+  return answers;
+}
+
+describe("KEDA answered on a thread of its own (ANSWER_THREAD)", () => {
+  let onThread: Running;
+  let onMain: Running;
+  const names = ["a", "b", "c", "d"];
+
+  beforeAll(async () => {
+    // A TTL longer than the test's pauses below would hide a stale answer: 20 ms, as the harness sets.
+    onThread = await start({});
+    onMain = await start({ ANSWER_THREAD: "false" });
+  });
+  afterAll(async () => {
+    for (const running of [onThread, onMain]) {
+      running.client.close();
+      await running.harness.stop();
+    }
+  });
+
+  it("is on by default, and off when asked", () => {
+    expect(onThread.harness.scaler.answerThread).toBe(true);
+    expect(onMain.harness.scaler.answerThread).toBe(false);
+  });
+
+  it("gives the answers the main thread gives, and follows the readings as they change", async () => {
+    const seen = new Map<number, [number, boolean][]>();
+    for (const backlog of [0, 7, 300, 2]) {
+      onThread.harness.source.setBacklog(backlog);
+      onMain.harness.source.setBacklog(backlog);
+      // Past the TTL, so that each poll sees the new readings.
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      const threaded = await poll(onThread, names);
+      expect(threaded).toEqual(await poll(onMain, names));
+      seen.set(backlog, threaded);
+    }
+    // The thread's answers moved with the readings: not one answer kept for all.
+    expect(seen.get(300)?.[0]?.[0]).toBeGreaterThan(seen.get(7)?.[0]?.[0] ?? Number.POSITIVE_INFINITY);
+  });
+
+  it("refuses a bad manifest as the main thread does", async () => {
+    const bad = ref("bad", { maxReplicas: "x" });
+    const [threaded, main] = await Promise.all(
+      [onThread, onMain].map((running) => statusOf(running.client.call("IsActive", bad))),
+    );
+    expect(threaded?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(threaded).toEqual(main);
+  });
+
+  it("counts its calls in the main thread's /metrics, every one before the scrape", async () => {
+    const before = await okCount(onThread, "GetMetrics");
+    await poll(onThread, names);
+    expect(await okCount(onThread, "GetMetrics")).toBe(before + names.length);
+  });
+});
+
+async function okCount(running: Running, method: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${running.harness.scaler.httpPort}/metrics`)).text();
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith(`keda_llm_scaler_rpc_requests_total{method="${method}",code="OK"}`));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
