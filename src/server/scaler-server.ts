@@ -50,9 +50,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
   const { config, logger } = options;
   const metrics = options.metrics ?? new ScalerMetrics();
   const peers = startPeerSharing({ config, registry: metrics.registry, logger });
-  // The answer thread serves the ExternalScaler service alone; the peers' memory service shares
-  // the gRPC port with it, and is served where the memory is, so with peers KEDA is answered here.
-  const onThread = config.server.answerThread && options.clock === undefined && peers === undefined;
+  const onThread = config.server.answerThread && options.clock === undefined;
   let thread: AnswerThread | undefined;
   // The decision line's keys are fixed below, and none is a redacted path: it goes without the
   // redaction pass, which parses every path and copies the object on every line (~4 KB of
@@ -92,6 +90,8 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
       book,
       metrics,
       logger,
+      // The peers' memory service shares the gRPC port; its calls are relayed to the store here.
+      addRelayedServices: (server) => peers?.sync.addToServer(server),
       onLost: (reason) => {
         logger.error({ reason }, "the answer thread stopped: KEDA's gRPC port is closed");
         options.onAnswerThreadLost?.(reason);

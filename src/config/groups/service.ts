@@ -76,7 +76,7 @@ export const serviceGroups = {
       env: "ANSWER_THREAD",
       type: boolean(),
       default: "true",
-      doc: "Answer KEDA's gRPC calls on a thread of their own, from the decisions the main thread makes ahead of each poll (which also runs the sources, /metrics and /debug). false: one thread does everything (always so with PEERS_DNS, whose memory service shares the gRPC port).",
+      doc: "Answer KEDA's gRPC calls on a thread of their own, from the decisions the main thread makes ahead of each poll (which also runs the sources, /metrics and /debug). With PEERS_DNS the replicas' memory service shares the port and its calls are passed to the main thread, where the memory is. false: one thread does everything.",
     }),
     maxScaledObjects: setting({
       env: "MAX_SCALED_OBJECTS",

@@ -1,6 +1,7 @@
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import type * as grpc from "@grpc/grpc-js";
 import type { ServingStatus } from "grpc-health-check";
 import { pino } from "pino";
 import type { RawInputs } from "../../config/resolve.ts";
@@ -13,6 +14,7 @@ import type { Logger } from "../logger.ts";
 import type { ScalerMetrics } from "../metrics.ts";
 import { AnswerDesk } from "./desk.ts";
 import type { AnswerThreadData, FromAnswerThread, ToAnswerThread } from "./messages.ts";
+import { RelayTarget } from "./relay.ts";
 
 /** The thread's file beside this one: `.ts` under the tests' loader, `.js` in the image's build. */
 const THREAD_FILE = new URL(`./thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
@@ -45,6 +47,8 @@ export interface AnswerThreadOptions {
   readonly book: DecisionBook;
   readonly metrics: ScalerMetrics;
   readonly logger: Logger;
+  /** Services served here whose calls the thread relays (the replicas' PeerMemory): given the stand-in server. */
+  readonly addRelayedServices?: (server: grpc.Server) => void;
   /** The thread stopped without being asked to: KEDA's port is gone with it. */
   readonly onLost: (reason: string) => void;
 }
@@ -60,6 +64,8 @@ export function startAnswerThread(options: AnswerThreadOptions): Promise<AnswerT
   const worker = new Worker(THREAD_FILE, { workerData: data, execArgv: [] });
   const send = (message: ToAnswerThread) => worker.postMessage(message);
   const desk = new AnswerDesk(options.book, send);
+  const relay = new RelayTarget(send);
+  options.addRelayedServices?.(relay.server);
   // The thread's lines are whole JSON lines already: written to the log's own destination.
   const logStream = (logger as unknown as Record<symbol, { write(line: string): void } | undefined>)[
     pino.symbols.streamSym
@@ -136,6 +142,9 @@ export function startAnswerThread(options: AnswerThreadOptions): Promise<AnswerT
           break;
         case "ask":
           desk.ask(message.askId, message.slotId, message.request, message.polled);
+          break;
+        case "relay":
+          relay.call(message);
           break;
         case "notes":
           desk.noted(message.notes);

@@ -42,6 +42,14 @@ export type ToAnswerThread =
   | { readonly type: "health"; readonly service: string; readonly status: ServingStatus }
   /** Hand every RPC count and duration held over now (a scrape of /metrics is waiting). */
   | { readonly type: "flush"; readonly flushId: number }
+  /** The answer to a relayed call (relay.ts): its response, or the status to fail it with. */
+  | {
+      readonly type: "relayed";
+      readonly relayId: number;
+      readonly response?: unknown;
+      readonly code?: number;
+      readonly details?: string;
+    }
   /** End the streams, let in-flight calls finish within `graceMs`, then stop serving. */
   | { readonly type: "stop"; readonly graceMs: number };
 
@@ -69,6 +77,14 @@ export type FromAnswerThread =
   | { readonly type: "stream"; readonly event: "answered"; readonly method: string; readonly code: string }
   | { readonly type: "stream"; readonly event: "first"; readonly method: string; readonly seconds: number }
   | { readonly type: "flushed"; readonly flushId: number }
+  /** A call of a service served on the main thread (relay.ts), with its caller's address. */
+  | {
+      readonly type: "relay";
+      readonly relayId: number;
+      readonly method: string;
+      readonly request: unknown;
+      readonly peer: string;
+    }
   /** A log line, as pino wrote it on the answer thread: the main thread's log writes it. */
   | { readonly type: "log"; readonly line: string }
   | { readonly type: "stopped" };

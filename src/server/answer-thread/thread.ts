@@ -11,6 +11,7 @@ import { ExternalScalerService } from "../external-scaler.ts";
 import { startGrpcServer } from "../grpc-server.ts";
 import { ListenError } from "../listen-error.ts";
 import { createLogger } from "../logger.ts";
+import { peerMemoryService } from "../peers/peer-sync.ts";
 import type { ScaledObjectRequest } from "../scaled-object-table.ts";
 import { type AnswerDeskLink, AnswerTable, refusal } from "./answer-table.ts";
 import { HandedOverMetrics } from "./handed-over-metrics.ts";
@@ -22,6 +23,7 @@ import {
   POLLED,
   type ToAnswerThread,
 } from "./messages.ts";
+import { RelayedCalls } from "./relay.ts";
 
 /**
  * Poll notes wait at most this long before they go to the main thread, in one message: the book
@@ -96,7 +98,15 @@ function settle(askId: number, settle: (ask: NonNullable<ReturnType<typeof asks.
 }
 
 try {
-  const server = await startGrpcServer({ config, externalScaler: service.implementation });
+  // The replicas' memory service shares the port; its store is the main thread's (relay.ts).
+  const relayed = new RelayedCalls(post);
+  const server = await startGrpcServer({
+    config,
+    externalScaler: service.implementation,
+    addServices: (grpcServer) => {
+      if (config.peers.dns !== undefined) relayed.addTo(grpcServer, peerMemoryService().service);
+    },
+  });
   port.on("message", (message: ToAnswerThread) => {
     switch (message.type) {
       case "kept":
@@ -107,6 +117,9 @@ try {
         break;
       case "refused":
         settle(message.askId, (ask) => ask.reject(refusal(message.code, message.details)));
+        break;
+      case "relayed":
+        relayed.answered(message);
         break;
       case "health":
         server.health.setStatus(message.service, message.status);

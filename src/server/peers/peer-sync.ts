@@ -21,7 +21,7 @@ interface SnapshotReply {
   complete: boolean;
 }
 
-function peerMemoryService(): grpc.ServiceClientConstructor {
+export function peerMemoryService(): grpc.ServiceClientConstructor {
   const definition = protoLoader.loadSync(findProto("peer-memory.proto"), {
     keepCase: true,
     longs: Number,
