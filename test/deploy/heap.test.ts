@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import { describe, expect, it } from "vitest";
 import { containerNodeOptions, deploymentNodeOptions } from "../../bench/support/deployment-runtime.ts";
+import { ANSWER_THREAD_WORST_CASE_MIB } from "../../src/server/answer-thread/host.ts";
 import { QUERY_THREAD_WORST_CASE_MIB } from "../../src/sources/prometheus/query-thread.ts";
 import { DEPLOY_DIR, find, kustomizationDirs, renderKustomization } from "./support/kustomize.ts";
 
@@ -54,15 +55,18 @@ describe("the scaler container's heap", () => {
   });
 
   it.each(scalerContainers)(
-    "$dir: V8's whole heap limit and the query thread's worst case fit the memory limit with room for the rest",
+    "$dir: V8's whole heap limit and the query and answer threads' worst cases fit the memory limit with room for the rest",
     ({ container }) => {
       const options = containerNodeOptions(container) ?? "";
       expect(oldSpaceMiB(options), "--max-old-space-size").toBeGreaterThanOrEqual(MIN_OLD_SPACE_MIB);
       // Without --max-semi-space-size V8 sizes the young generation up to 192 MB next to this old
       // space: the heap limit then outgrows the container and an overrun is an OOM kill.
       const limit = mebibytes(String(container.resources?.limits?.memory));
-      // The Prometheus query thread's heap is bounded by what it reads, not by V8 (query-thread.ts).
-      expect(heapLimitMiB(options) + QUERY_THREAD_WORST_CASE_MIB + NON_HEAP_MIB).toBeLessThanOrEqual(limit);
+      // The Prometheus query thread's heap is bounded by what it reads, not by V8 (query-thread.ts);
+      // the answer thread's by its table (answer-thread/host.ts).
+      expect(
+        heapLimitMiB(options) + QUERY_THREAD_WORST_CASE_MIB + ANSWER_THREAD_WORST_CASE_MIB + NON_HEAP_MIB,
+      ).toBeLessThanOrEqual(limit);
     },
   );
 

@@ -7,7 +7,7 @@ import { pino } from "pino";
 import type { RawInputs } from "../../config/resolve.ts";
 import type { ServiceConfig } from "../../config/service-config.ts";
 import type { TransportSecurity } from "../credentials.ts";
-import type { BookEntry, DecisionBook } from "../decision-book.ts";
+import { type BookEntry, DEFAULT_MAX_BOOK_BYTES, type DecisionBook } from "../decision-book.ts";
 import type { KeptDecision } from "../kept-decision.ts";
 import { ListenError } from "../listen-error.ts";
 import type { Logger } from "../logger.ts";
@@ -18,6 +18,16 @@ import { RelayTarget } from "./relay.ts";
 
 /** The thread's file beside this one: `.ts` under the tests' loader, `.js` in the image's build. */
 const THREAD_FILE = new URL(`./thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+/**
+ * The most memory the answer thread's heap can hold, in MiB: its table at its byte bound (the
+ * decision book's, DEFAULT_MAX_BOOK_BYTES, which charges every ScaledObject its parsed settings
+ * in full although ScaledObjects with the same metadata share them), the parsed settings it keeps
+ * for reuse (8 MiB), the young generation as the Deployment's NODE_OPTIONS size it (3 × 16 MiB:
+ * V8's flags are the process's, a worker's too) and the isolate itself (~10 MiB). The Deployment's
+ * memory limit counts it beside the main heap and the query thread's (test/deploy/heap.test.ts).
+ */
+export const ANSWER_THREAD_WORST_CASE_MIB = Math.ceil(DEFAULT_MAX_BOOK_BYTES / 2 ** 20) + 8 + 3 * 16 + 10;
 
 /**
  * How long a scrape of /metrics waits for the answer thread's counts before it goes on without
