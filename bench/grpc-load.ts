@@ -107,6 +107,17 @@ const { values: args } = parseArgs({
      * most N of CPU.
      */
     "stand-in-work-us": { type: "string", default: "0" },
+    /**
+     * Diagnostics, with --stand-in-work-us: the stand-in spends its N µs a call on a worker
+     * thread instead (the calls' work handed over every 10 ms), its event loop as free as the
+     * floor's: what the same CPU costs when it is not on the loop that answers.
+     */
+    "stand-in-off-loop": { type: "boolean", default: false },
+    /**
+     * Diagnostics: the scaler's /metrics read every this many ms during its measured windows, as
+     * Prometheus reads it (the no-op has none): what a scrape costs KEDA's calls.
+     */
+    "scrape-ms": { type: "string", default: "0" },
   },
 });
 
@@ -185,6 +196,8 @@ const SCALER_SETTINGS = scalerSettings(args["scaler-env"]);
 
 /** `--stand-in-work-us`. */
 const STAND_IN_WORK_US = positive("stand-in-work-us");
+/** `--scrape-ms`. */
+const SCRAPE_MS = positive("scrape-ms");
 
 // Refused before anything starts: each of these would otherwise run for minutes and measure
 // something other than what it says.
@@ -192,6 +205,8 @@ if (args.calibrate && Object.keys(SCALER_SETTINGS).length > 0)
   throw new Error("--scaler-env changes the scaler, and --calibrate runs no scaler: give one or the other");
 if (STAND_IN_WORK_US > 0 && !args.calibrate)
   throw new Error("--stand-in-work-us gives the no-op in the scaler's place work: it needs --calibrate");
+if (args["stand-in-off-loop"] && STAND_IN_WORK_US === 0)
+  throw new Error("--stand-in-off-loop moves the stand-in's work off its loop: it needs --stand-in-work-us");
 
 function positive(name: keyof typeof args): number {
   const value = Number(args[name]);
@@ -412,7 +427,9 @@ async function measure(label: string, server: Started, plan: LoadPlan, countQuer
   const rssBefore = rssMiB(pid);
   let queriesAtStart: Promise<number> | undefined;
   let cpuAtStart = Number.NaN;
+  const scrapes = scrapesOf(server.httpPort);
   const result = await runGenerator({ ...plan, address: server.address }, server.generatorGcFile, () => {
+    scrapes.start();
     // In an IPC handler: a server that died meanwhile must fail the run below, not crash it here.
     try {
       cpuAtStart = cpuMs(pid);
@@ -420,6 +437,7 @@ async function measure(label: string, server: Started, plan: LoadPlan, countQuer
     queriesAtStart = countQueries();
     queriesAtStart.catch(() => {});
   });
+  const scrapeMs = await scrapes.stop();
   if (Number.isNaN(cpuAtStart)) throw new Error(`${label} was gone when the measured window opened`);
   const cpu = cpuMs(pid) - cpuAtStart;
   const queriesAtEnd = await countQueries();
@@ -432,6 +450,31 @@ async function measure(label: string, server: Started, plan: LoadPlan, countQuer
     cpuMs: cpu,
     queriesInWindow: queriesAtEnd - ((await queriesAtStart) ?? queriesAtEnd),
     queriesAtEnd,
+    scrapeMs,
+  };
+}
+
+/** `--scrape-ms`: reads of the server's /metrics through its window, each one's duration kept. */
+function scrapesOf(httpPort: number | undefined) {
+  const durations: number[] = [];
+  const pending: Promise<void>[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const scrape = async () => {
+    const started = performance.now();
+    const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+    await response.text();
+    durations.push(performance.now() - started);
+  };
+  return {
+    start: () => {
+      if (SCRAPE_MS <= 0 || httpPort === undefined) return;
+      timer = setInterval(() => pending.push(scrape().catch(() => {})), SCRAPE_MS);
+    },
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(pending);
+      return durations;
+    },
   };
 }
 
@@ -631,9 +674,12 @@ async function run(gcDir: string): Promise<void> {
     ...(args.calibrate ? ["calibration: the no-op in the scaler's place too (A/A)"] : []),
     ...(standInWorkUs > 0
       ? [
-          `the no-op in the scaler's place holding its event loop ${standInWorkUs} µs in each GetMetrics and IsActive`,
+          args["stand-in-off-loop"]
+            ? `the no-op in the scaler's place spending ${standInWorkUs} µs a GetMetrics and IsActive on a worker thread`
+            : `the no-op in the scaler's place holding its event loop ${standInWorkUs} µs in each GetMetrics and IsActive`,
         ]
       : []),
+    ...(SCRAPE_MS > 0 ? [`the scaler's /metrics read every ${SCRAPE_MS} ms in its windows`] : []),
     // A profiler slows what it watches: a profiled run's figures are not the shipped ones.
     ...(args["cpu-prof"] ? [`CPU profiles written to ${args["cpu-prof"]}`] : []),
   ];
@@ -657,6 +703,7 @@ async function run(gcDir: string): Promise<void> {
           env: {
             NOOP_BALLAST: String(noopBallast),
             NOOP_WORK_US: String(server === "scaler" ? standInWorkUs : 0),
+            NOOP_WORK_OFF_LOOP: args["stand-in-off-loop"] ? "1" : "",
           },
           gcDir,
         });
@@ -792,6 +839,13 @@ async function run(gcDir: string): Promise<void> {
   say(
     `CPU time over the measured window: scaler ${fmt(ours.cpuMs, 0)} ms, no-op ${fmt(floor.cpuMs, 0)} ms (ratio ${fmt(ours.cpuMs / Math.max(1, floor.cpuMs), 2)})`,
   );
+  if (SCRAPE_MS > 0) {
+    const scrapes = ours.rounds.flatMap((round) => round.scrapeMs).sort((a, b) => a - b);
+    say(
+      `reads of the scaler's /metrics in its windows: ${scrapes.length}, ` +
+        `median ${fmt(scrapes[Math.floor(scrapes.length / 2)] ?? Number.NaN, 1)} ms, max ${fmt(scrapes.at(-1) ?? Number.NaN, 1)} ms`,
+    );
+  }
   say(`garbage collection in the measured window: scaler ${describeGc(gc.scaler)}`);
   say(`garbage collection in the measured window: no-op ${describeGc(gc.noop)}`);
   say(

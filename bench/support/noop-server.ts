@@ -2,6 +2,7 @@
  * The same ExternalScaler proto served by handlers that answer constants at once: the floor any
  * gRPC service on this machine pays. The load benchmark reports the scaler's cost as a ratio to it.
  */
+import { Worker } from "node:worker_threads";
 import * as grpc from "@grpc/grpc-js";
 import { externalScalerService, loadPackageDefinition } from "../../src/server/proto.ts";
 
@@ -30,9 +31,37 @@ const ballastSize = Number(process.env.NOOP_BALLAST ?? "0");
  */
 const workUs = Number(process.env.NOOP_WORK_US ?? "0");
 
+/**
+ * `--stand-in-off-loop`: the same spin on a worker thread, for every call answered in the last
+ * 10 ms at once. The loop that answers does no more than the floor's; the process spends the
+ * same CPU beside it.
+ */
+const offLoop = workUs > 0 && process.env.NOOP_WORK_OFF_LOOP === "1";
+let callsToWorkFor = 0;
+if (offLoop) {
+  const spinner = new Worker(
+    `const { parentPort } = require("node:worker_threads");
+     parentPort.on("message", (calls) => {
+       const until = performance.now() + (calls * ${workUs}) / 1000;
+       while (performance.now() < until);
+     });`,
+    { eval: true },
+  );
+  spinner.unref();
+  setInterval(() => {
+    if (callsToWorkFor === 0) return;
+    spinner.postMessage(callsToWorkFor);
+    callsToWorkFor = 0;
+  }, 10).unref();
+}
+
 /** Spins for `workUs` and allocates nothing, so the work itself adds no collection. */
 function work(): void {
   if (workUs <= 0) return;
+  if (offLoop) {
+    callsToWorkFor++;
+    return;
+  }
   const until = performance.now() + workUs / 1000;
   while (performance.now() < until);
 }
