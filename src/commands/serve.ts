@@ -72,8 +72,12 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
   grpc.setLogger({ error: grpcLog("error"), info: grpcLog("info"), debug: grpcLog("debug") });
 
   // Without the answer thread nobody answers KEDA: the process stops (with status 1), and
-  // Kubernetes starts a new one, rather than staying alive and ready to no one.
-  let lost: ((reason: string) => void) | undefined;
+  // Kubernetes starts a new one, rather than staying alive and ready to no one. A loss before the
+  // signal handlers below exist is remembered and acted on as soon as they do.
+  let lostEarly = false;
+  let lost: (reason: string) => void = () => {
+    lostEarly = true;
+  };
   let scaler: Awaited<ReturnType<typeof startScalerServer>>;
   try {
     scaler = await startScalerServer({
@@ -82,7 +86,7 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
       source,
       logger,
       sourceMetrics: () => source.metricsText(),
-      onAnswerThreadLost: (reason) => lost?.(reason),
+      onAnswerThreadLost: (reason) => lost(reason),
     });
   } catch (error) {
     await source.close?.();
@@ -113,8 +117,11 @@ export async function run(argv: string[], env: Env = process.env): Promise<numbe
     for (const name of STOP_SIGNALS) process.on(name, stop);
     lost = () => {
       status = 1;
+      // exitBy() exits with this, should the shutdown itself outlive the grace period.
+      process.exitCode = 1;
       stop("answer thread lost");
     };
+    if (lostEarly) lost("before serving");
   });
 }
 

@@ -21,6 +21,8 @@ interface Entry extends TableEntry {
   latest: KeptDecision | undefined;
   /** When `latest` was computed (process clock), for reuse within the TTL. */
   latestAtMs: number;
+  /** The book's count of kept decisions when `latest` was kept: orders answers whatever the clock did. */
+  latestSequence: number;
   inFlight: Promise<KeptDecision> | undefined;
   /** Decisions that changed the answer (desired replicas, value, activity, availability, factor). */
   changes: number;
@@ -28,6 +30,12 @@ interface Entry extends TableEntry {
   rhythm: PollRhythm | undefined;
   /** The decision to make ahead of the next expected poll (the one in the book's queue). */
   ahead: AheadPlan | undefined;
+}
+
+/** When a decision was kept, and its place in the order the book kept decisions in. */
+export interface KeptStamp {
+  readonly atMs: number;
+  readonly sequence: number;
 }
 
 /** A decision to make at `atMs`, a moment before the poll expected at `pollAtMs`. */
@@ -65,7 +73,7 @@ export interface DecisionBookOptions {
   /** A ScaledObject was forgotten (beyond a bound); `handle` is what lookup() had handed out. */
   readonly onForget?: (identity: ScaledObjectIdentity, handle: BookEntry) => void;
   /** Every decision kept, with the entry it is for and when it was kept (its TTL counts from then). */
-  readonly onKept?: (handle: BookEntry, kept: KeptDecision, keptAtMs: number) => void;
+  readonly onKept?: (handle: BookEntry, kept: KeptDecision, stamp: KeptStamp) => void;
   /** Where the policy's memory between polls lives (default: in this process). */
   readonly memoryStore?: MemoryStore;
 }
@@ -133,6 +141,8 @@ export function decisionChanged(decision: ChangeFields, previous: ChangeFields |
 export class DecisionBook implements AnswerSource<BookEntry> {
   private readonly entries: ScaledObjectTable<Entry>;
   private closed = false;
+  /** Decisions kept so far, all entries together: each kept decision's sequence number. */
+  private keptSequence = 0;
   private readonly decider: Decider;
   private readonly memoryStore: MemoryStore;
   /** Every entry's decision planned ahead, on one timer; a plan is live while its entry holds it. */
@@ -159,6 +169,7 @@ export class DecisionBook implements AnswerSource<BookEntry> {
         ...fields,
         latest: undefined,
         latestAtMs: 0,
+        latestSequence: 0,
         inFlight: undefined,
         changes: 0,
         rhythm: undefined,
@@ -189,8 +200,9 @@ export class DecisionBook implements AnswerSource<BookEntry> {
   }
 
   /** When the entry's latest decision was kept (its TTL counts from then); 0 before the first. */
-  keptAtMs(handle: BookEntry): number {
-    return (handle as Entry).latestAtMs;
+  keptStamp(handle: BookEntry): KeptStamp {
+    const entry = handle as Entry;
+    return { atMs: entry.latestAtMs, sequence: entry.latestSequence };
   }
 
   /** Whether the entry is still remembered (not forgotten since lookup() handed it out). */
@@ -206,6 +218,8 @@ export class DecisionBook implements AnswerSource<BookEntry> {
   notePoll(handle: BookEntry, atMs: number): void {
     const entry = handle as Entry;
     if (entry.spec instanceof ConfigError || !this.entries.holds(entry)) return;
+    // A poll answered elsewhere is a use, as one answered here is: the least recently polled go first.
+    this.entries.touch(entry, atMs);
     this.planAhead(entry, atMs);
   }
 
@@ -386,8 +400,9 @@ export class DecisionBook implements AnswerSource<BookEntry> {
     const kept = keepDecision(decision, inputs, entry.latest);
     entry.latest = kept;
     entry.latestAtMs = this.options.clock();
+    entry.latestSequence = ++this.keptSequence;
     this.options.onDecision?.(decision, changed);
-    this.options.onKept?.(entry, kept, entry.latestAtMs);
+    this.options.onKept?.(entry, kept, { atMs: entry.latestAtMs, sequence: entry.latestSequence });
     return kept;
   }
 

@@ -57,12 +57,17 @@ export async function startGrpcServer(options: {
   readonly config: ServiceConfig;
   readonly externalScaler: grpc.UntypedServiceImplementation;
   readonly addServices?: (server: grpc.Server) => void;
+  /** The ExternalScaler service starts NOT_SERVING (a replica still copying its peers' memory). */
+  readonly startsNotServing?: boolean;
 }): Promise<GrpcServer> {
   const { config } = options;
   const packageDefinition = loadPackageDefinition();
   const server = new grpc.Server(serverOptions(config));
   server.addService(externalScalerService(packageDefinition), options.externalScaler);
-  const health = new HealthImplementation({ "": "SERVING", [EXTERNAL_SCALER_SERVICE_NAME]: "SERVING" });
+  const health = new HealthImplementation({
+    "": "SERVING",
+    [EXTERNAL_SCALER_SERVICE_NAME]: options.startsNotServing ? "NOT_SERVING" : "SERVING",
+  });
   health.addToServer(server);
   options.addServices?.(server);
   new ReflectionService(packageDefinition).addToServer(server);

@@ -140,14 +140,7 @@ export class ScaledObjectTable<E extends TableEntry> {
     const key = found ? found.key : entryKey(request);
     const existing = found ?? this.entries.get(key);
     if (existing) {
-      // Re-insert to keep the map in least-recently-used order, at most once a second per entry:
-      // the GetMetrics + IsActive of one poll (and a stream's refreshes) need not move it twice.
-      const nowMs = this.options.clock();
-      if (nowMs - existing.usedAtMs >= LRU_RESOLUTION_MS) {
-        existing.usedAtMs = nowMs;
-        this.entries.delete(existing.key);
-        this.entries.set(existing.key, existing);
-      }
+      this.touch(existing, this.options.clock());
       return existing;
     }
     const identity = { name: request.name, namespace: request.namespace };
@@ -171,6 +164,18 @@ export class ScaledObjectTable<E extends TableEntry> {
     this.bytes += entry.bytes;
     this.evictBeyondBound();
     return entry;
+  }
+
+  /**
+   * A use of the entry at `atMs`: it moves to the recent end of the least-recently-used order, at
+   * most once a second (the GetMetrics + IsActive of one poll, and a stream's refreshes, need not
+   * move it twice).
+   */
+  touch(entry: E, atMs: number): void {
+    if (atMs - entry.usedAtMs < LRU_RESOLUTION_MS || !this.holds(entry)) return;
+    entry.usedAtMs = atMs;
+    this.entries.delete(entry.key);
+    this.entries.set(entry.key, entry);
   }
 
   /** Whether the entry is still this table's (not forgotten since it was handed out). */

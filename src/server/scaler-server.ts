@@ -64,7 +64,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     decisionTtlMs: config.server.decisionTtlSeconds * 1000,
     maxEntries: config.server.maxScaledObjects,
     onError: (error) => logger.error({ err: error }, "a decision made ahead of KEDA's next poll failed"),
-    onKept: (entry, kept, keptAtMs) => thread?.kept(entry, kept, keptAtMs),
+    onKept: (entry, kept, stamp) => thread?.kept(entry, kept, stamp),
     onForget: (_identity, entry) => thread?.forgotten(entry),
     onDecision: (decision, changed) => {
       if (!changed) return;
@@ -82,7 +82,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
     },
   });
   let service: ExternalScalerService | undefined;
-  let grpc: GrpcServer | undefined;
+  let ownServer: GrpcServer | undefined;
   if (onThread) {
     thread = await startAnswerThread({
       config,
@@ -90,6 +90,7 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
       book,
       metrics,
       logger,
+      startsNotServing: peers !== undefined,
       // The peers' memory service shares the gRPC port; its calls are relayed to the store here.
       addRelayedServices: (server) => peers?.sync.addToServer(server),
       onLost: (reason) => {
@@ -104,20 +105,20 @@ export async function startScalerServer(options: ScalerServerOptions): Promise<R
       logger,
       streamRefreshMs: config.server.streamRefreshSeconds * 1000,
     });
-    grpc = await startGrpcServer({
+    ownServer = await startGrpcServer({
       config,
       externalScaler: service.implementation,
       addServices: (server) => peers?.sync.addToServer(server),
     });
   }
-  const grpcPort = thread?.grpcPort ?? (grpc as GrpcServer).port;
-  const security = thread?.security ?? (grpc as GrpcServer).security;
+  const grpcPort = thread?.grpcPort ?? (ownServer as GrpcServer).port;
+  const security = thread?.security ?? (ownServer as GrpcServer).security;
   const setHealth = (name: string, status: "SERVING" | "NOT_SERVING") =>
-    thread ? thread.setHealth(name, status) : grpc?.health.setStatus(name, status);
+    thread ? thread.setHealth(name, status) : ownServer?.health.setStatus(name, status);
   const stopGrpc = (graceMs: number) => {
     if (thread) return thread.stop(graceMs);
     service?.endAllStreams();
-    return (grpc as GrpcServer).stop(graceMs, () =>
+    return (ownServer as GrpcServer).stop(graceMs, () =>
       logger.warn("in-flight calls outlived the shutdown grace period; closing them"),
     );
   };

@@ -7,14 +7,18 @@ import { ONE_PER_MESSAGE, ref } from "../support/scaler-harness.ts";
 
 /** A desk that records what the table says and answers each ask when the test settles it. */
 class ScriptedDesk implements AnswerDeskLink {
-  readonly asks: { slotId: number; polled: boolean; settle: (answer: KeptAnswer | Error) => void }[] = [];
+  readonly asks: {
+    slotId: number;
+    polledAtMs: number | undefined;
+    settle: (answer: KeptAnswer | Error) => void;
+  }[] = [];
   readonly notes: [kind: number, slotId: number, atMs: number][] = [];
 
-  ask(slotId: number, _request: unknown, polled: boolean): Promise<KeptAnswer> {
+  ask(slotId: number, _request: unknown, polledAtMs: number | undefined): Promise<KeptAnswer> {
     return new Promise((resolve, reject) =>
       this.asks.push({
         slotId,
-        polled,
+        polledAtMs,
         settle: (answer) => (answer instanceof Error ? reject(answer) : resolve(answer)),
       }),
     );
@@ -46,13 +50,16 @@ function tableWith(options: { maxEntries?: number } = {}) {
 }
 
 const so = ref("llm", { ...ONE_PER_MESSAGE });
-const kept = (slotId: number, metricValue: number, keptAtMs: number): KeptAnswer => [
+let sequence = 0;
+/** An answer as the book keeps it, each later than the one before in the book's order. */
+const kept = (slotId: number, metricValue: number, keptAtMs: number, order = ++sequence): KeptAnswer => [
   slotId,
   1,
   metricValue,
   metricValue > 0 ? 1 : 0,
   "",
   keptAtMs,
+  order,
 ];
 
 describe("the answer thread's table of answers", () => {
@@ -63,7 +70,7 @@ describe("the answer thread's table of answers", () => {
     const second = table.answerOf(table.lookup(so), so, true);
     expect(first).toBeInstanceOf(Promise);
     expect(desk.asks).toHaveLength(1);
-    expect(desk.asks[0]?.polled).toBe(true);
+    expect(desk.asks[0]?.polledAtMs).toBe(now());
     // The poll that joined the ask is noted; the one that asked is noted by the book itself.
     expect(desk.notes).toEqual([[POLLED, slot.id, now()]]);
     desk.asks[0]?.settle(kept(slot.id, 3, now()));
@@ -91,15 +98,28 @@ describe("the answer thread's table of answers", () => {
     expect(desk.asks).toHaveLength(1);
   });
 
-  it("keeps the newer of two answers that cross (a reply against a batch), and an answer from a clock that stepped back is expired", async () => {
-    const { table, desk, now, at } = tableWith();
+  it("keeps the later of two answers that cross (a reply against a batch), in the book's order", async () => {
+    const { table, desk, now } = tableWith();
     const slot = table.lookup(so);
     const waiting = table.answerOf(slot, so, true);
-    table.received([kept(slot.id, 5, now() + 10)]);
-    desk.asks[0]?.settle(kept(slot.id, 4, now()));
+    const older = kept(slot.id, 4, now());
+    table.received([kept(slot.id, 5, now())]);
+    desk.asks[0]?.settle(older);
     expect(await waiting).toMatchObject({ metricValue: 5 });
-    at(now() - 1);
-    expect(table.answerOf(slot, so, true)).toBeInstanceOf(Promise);
+  });
+
+  it("after the wall clock steps back, asks, and answers with the book's new decision though its time is earlier", async () => {
+    const { table, desk, now, at } = tableWith();
+    const slot = table.lookup(so);
+    table.received([kept(slot.id, 2, now())]);
+    at(now() - 60_000);
+    const waiting = table.answerOf(slot, so, true);
+    expect(waiting).toBeInstanceOf(Promise);
+    desk.asks[0]?.settle(kept(slot.id, 6, now()));
+    expect(await waiting).toMatchObject({ metricValue: 6 });
+    // And the new answer is in hand: the next poll is answered without asking.
+    expect(table.answerOf(slot, so, true)).toMatchObject({ metricValue: 6 });
+    expect(desk.asks).toHaveLength(1);
   });
 
   it("fails the waiting calls with the status the book sent, and asks afresh on the next call", async () => {
@@ -117,7 +137,7 @@ describe("the answer thread's table of answers", () => {
   it("carries an unavailable answer's reason, which the service sends KEDA as UNAVAILABLE", () => {
     const { table, now } = tableWith();
     const slot = table.lookup(so);
-    table.received([[slot.id, 0, 1, 0, "every signal failed", now()]]);
+    table.received([[slot.id, 0, 1, 0, "every signal failed", now(), ++sequence]]);
     expect(table.answerOf(slot, so, true)).toEqual({
       available: false,
       metricValue: 1,
@@ -142,6 +162,10 @@ describe("the answer thread's table of answers", () => {
     expect(table.size).toBe(2);
     expect(desk.notes).toEqual([[DROPPED, first.id, 0]]);
     table.received([kept(first.id, 9, now())]);
-    expect(table.lookup(ref("a")).id).not.toBe(first.id);
+    // Made again, with no answer: the one sent for the forgotten slot went nowhere.
+    const again = table.lookup(ref("a"));
+    expect(again.id).not.toBe(first.id);
+    expect(table.answerOf(again, ref("a"), true)).toBeInstanceOf(Promise);
+    expect(desk.asks.map((ask) => ask.slotId)).toEqual([again.id]);
   });
 });

@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   type Harness,
   KedaLikeClient,
@@ -85,6 +85,43 @@ describe("KEDA answered on a thread of its own (ANSWER_THREAD)", () => {
     await poll(onThread, names);
     expect(await okCount(onThread, "GetMetrics")).toBe(before + names.length);
   });
+});
+
+describe("the answer thread, once the book has learned KEDA's rhythm", () => {
+  let running: Running;
+  beforeAll(async () => {
+    // Polls every 1.5 s against a TTL of 1 s: each poll finds the answer it was sent a moment before.
+    running = await start({ DECISION_TTL_SECONDS: "1" });
+  });
+  afterAll(async () => {
+    running.client.close();
+    await running.harness.stop();
+  });
+
+  it("answers every poll from the answers the book sent ahead, without asking, and they follow the readings", async () => {
+    const { book } = running.harness.scaler;
+    const pollEvery = async (times: number) => {
+      const answers: [number, boolean][][] = [];
+      for (let i = 0; i < times; i++) {
+        answers.push(await poll(running, ["steady"]));
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+      }
+      return answers;
+    };
+    running.harness.source.setBacklog(5);
+    await pollEvery(5);
+    const decisionOf = vi.spyOn(book, "decisionOf");
+    const notePoll = vi.spyOn(book, "notePoll");
+    const before = await pollEvery(2);
+    running.harness.source.setBacklog(300);
+    const after = await pollEvery(2);
+    // No call waited for the main thread: every one was answered on the thread and noted.
+    expect(decisionOf).not.toHaveBeenCalled();
+    expect(notePoll.mock.calls.length).toBeGreaterThanOrEqual(8);
+    expect(after.at(-1)?.[0]?.[0]).toBeGreaterThan(before.at(-1)?.[0]?.[0] ?? Number.POSITIVE_INFINITY);
+    decisionOf.mockRestore();
+    notePoll.mockRestore();
+  }, 30_000);
 });
 
 async function okCount(running: Running, method: string): Promise<number> {

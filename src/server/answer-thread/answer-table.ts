@@ -8,8 +8,11 @@ import type { KeptAnswer } from "./messages.ts";
 
 /** What the table asks of the thread that keeps the decision book (desk.ts, over a MessagePort). */
 export interface AnswerDeskLink {
-  /** Decides (or reuses the decision in hand) and answers; fails with the gRPC status to send. */
-  ask(slotId: number, request: ScaledObjectRequest, polled: boolean): Promise<KeptAnswer>;
+  /**
+   * Decides (or reuses the decision in hand) and answers; fails with the gRPC status to send.
+   * `polledAtMs`: the call is one of KEDA's polls, made then.
+   */
+  ask(slotId: number, request: ScaledObjectRequest, polledAtMs: number | undefined): Promise<KeptAnswer>;
   /** One of KEDA's polls answered here at `atMs`, so that the book learns its rhythm. */
   polled(slotId: number, atMs: number): void;
   /** The table forgot this slot (beyond a bound). */
@@ -23,12 +26,21 @@ interface Slot extends TableEntry {
   answer: Answer | undefined;
   /** When the book kept `answer` (its clock): it answers KEDA while younger than the TTL. */
   keptAtMs: number;
+  /** The book's sequence number of `answer`: a later one replaces it, an earlier one does not. */
+  sequence: number;
   /** The ask under way, shared by every call that finds the answer missing or expired. */
   asking: Promise<Answer> | undefined;
 }
 
 /** What a slot costs beyond its spec: the slot, its answer and the entries that find it. */
 const SLOT_OVERHEAD_BYTES = 512;
+
+/**
+ * The bound on the table's approximate bytes: the decision book's (DEFAULT_MAX_BOOK_BYTES), so
+ * that 10,000 ScaledObjects fit here as they fit there. Kept here rather than imported, so that
+ * the thread does not load the book and the policy it never runs.
+ */
+export const ANSWER_TABLE_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface AnswerTableOptions {
   readonly env: RawInputs["env"];
@@ -76,6 +88,7 @@ export class AnswerTable implements AnswerSource<Slot> {
           id: this.nextId++,
           answer: undefined,
           keptAtMs: 0,
+          sequence: 0,
           asking: undefined,
           bytes: SLOT_OVERHEAD_BYTES + fields.bytes,
         };
@@ -116,7 +129,7 @@ export class AnswerTable implements AnswerSource<Slot> {
       if (polled) this.options.desk.polled(slot.id, nowMs);
       return slot.asking;
     }
-    const asking = this.options.desk.ask(slot.id, request, polled).then(
+    const asking = this.options.desk.ask(slot.id, request, polled ? nowMs : undefined).then(
       (kept) => {
         slot.asking = undefined;
         return this.keep(slot, kept);
@@ -138,7 +151,7 @@ export class AnswerTable implements AnswerSource<Slot> {
     }
   }
 
-  /** Answers the book kept: each replaces its slot's unless older (a reply can cross a batch). */
+  /** Answers the book kept: each replaces its slot's unless kept before it (a reply can cross a batch). */
   received(answers: readonly KeptAnswer[]): void {
     for (const kept of answers) {
       const slot = this.byId.get(kept[0]);
@@ -151,10 +164,13 @@ export class AnswerTable implements AnswerSource<Slot> {
   }
 
   private keep(slot: Slot, kept: KeptAnswer): Answer {
-    const keptAtMs = kept[5];
-    if (slot.answer === undefined || keptAtMs >= slot.keptAtMs) {
+    // Ordered by the book's sequence, not by time: after the wall clock steps back, a fresh
+    // decision carries an earlier time than the one it replaces, and must still replace it.
+    const sequence = kept[6];
+    if (slot.answer === undefined || sequence >= slot.sequence) {
       slot.answer = answerOf(kept);
-      slot.keptAtMs = keptAtMs;
+      slot.keptAtMs = kept[5];
+      slot.sequence = sequence;
     }
     return slot.answer;
   }

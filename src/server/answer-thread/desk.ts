@@ -1,17 +1,20 @@
-import type { BookEntry, DecisionBook } from "../decision-book.ts";
+import * as grpc from "@grpc/grpc-js";
+import type { BookEntry, DecisionBook, KeptStamp } from "../decision-book.ts";
 import type { KeptDecision } from "../kept-decision.ts";
+import type { Logger } from "../logger.ts";
 import { toServiceError } from "../rpc-errors.ts";
 import type { ScaledObjectRequest } from "../scaled-object-table.ts";
 import { DROPPED, type KeptAnswer, POLLED, type ToAnswerThread } from "./messages.ts";
 
-function keptAnswer(slotId: number, kept: KeptDecision, keptAtMs: number): KeptAnswer {
+function keptAnswer(slotId: number, kept: KeptDecision, stamp: KeptStamp): KeptAnswer {
   return [
     slotId,
     kept.available ? 1 : 0,
     kept.metricValue,
     kept.active ? 1 : 0,
     kept.unavailableReason ?? "",
-    keptAtMs,
+    stamp.atMs,
+    stamp.sequence,
   ];
 }
 
@@ -34,24 +37,32 @@ export class AnswerDesk {
   private pending: KeptAnswer[] = [];
   private readonly book: DecisionBook;
   private readonly send: (message: ToAnswerThread) => void;
+  private readonly logger: Logger;
 
-  constructor(book: DecisionBook, send: (message: ToAnswerThread) => void) {
+  constructor(book: DecisionBook, send: (message: ToAnswerThread) => void, logger: Logger) {
     this.book = book;
     this.send = send;
+    this.logger = logger;
   }
 
-  /** An ask of the answer thread: the book's decision (in hand or made now) or why there is none. */
-  ask(askId: number, slotId: number, request: ScaledObjectRequest, polled: boolean): void {
+  /**
+   * An ask of the answer thread: the book's decision (in hand or made now) or why there is none.
+   * A poll's rhythm is noted at the instant the thread took the call, not when the ask arrived.
+   */
+  ask(askId: number, slotId: number, request: ScaledObjectRequest, polledAtMs: number | undefined): void {
     const refuse = (error: unknown) => {
       const { code, details } = toServiceError(error);
+      // The thread is told only the status; the cause is logged here, where it is known.
+      if (code === grpc.status.INTERNAL) this.logger.error({ err: error }, "an answer for KEDA failed");
       this.send({ type: "refused", askId, code, details });
     };
     try {
       const entry = this.book.lookup(request);
       this.link(slotId, entry);
-      const decision = this.book.decisionOf(entry, polled);
+      const decision = this.book.decisionOf(entry, false);
+      if (polledAtMs !== undefined) this.book.notePoll(entry, polledAtMs);
       const answer = (kept: KeptDecision) =>
-        this.send({ type: "answered", askId, answer: keptAnswer(slotId, kept, this.book.keptAtMs(entry)) });
+        this.send({ type: "answered", askId, answer: keptAnswer(slotId, kept, this.book.keptStamp(entry)) });
       if (decision instanceof Promise) decision.then(answer, refuse);
       else answer(decision);
     } catch (error) {
@@ -71,11 +82,11 @@ export class AnswerDesk {
   }
 
   /** The book kept a decision (onKept): sent on if the answer thread holds the ScaledObject. */
-  kept(entry: BookEntry, decision: KeptDecision, keptAtMs: number): void {
+  kept(entry: BookEntry, decision: KeptDecision, stamp: KeptStamp): void {
     const slotId = this.slotOf.get(entry);
     if (slotId === undefined) return;
     if (this.pending.length === 0) setTimeout(() => this.flush(), KEPT_BATCH_MS).unref();
-    this.pending.push(keptAnswer(slotId, decision, keptAtMs));
+    this.pending.push(keptAnswer(slotId, decision, stamp));
   }
 
   /** The book forgot an entry (onForget): the slot is linked again by its next ask. */

@@ -14,11 +14,17 @@ import type { ScaledObjectRequest } from "../scaled-object-table.ts";
 export interface AnswerThreadData {
   readonly config: ServiceConfig;
   readonly env: RawInputs["env"];
+  /** The level of the log the thread's lines go to (the main thread's logger's). */
+  readonly logLevel: string;
+  /** Whether the ExternalScaler service starts NOT_SERVING (replicas still copying a peer's memory). */
+  readonly startsNotServing: boolean;
 }
 
 /**
  * One kept answer, flattened: slot id, available (0/1), metric value, active (0/1), the reason
- * when unavailable ("" otherwise), and when the book kept it (its TTL counts from then).
+ * when unavailable ("" otherwise), when the book kept it (its TTL counts from then), and its place
+ * in the order the book kept decisions in (which of two answers is newer, whatever the wall clock
+ * did between them).
  */
 export type KeptAnswer = [
   slotId: number,
@@ -27,6 +33,7 @@ export type KeptAnswer = [
   active: 0 | 1,
   unavailableReason: string,
   keptAtMs: number,
+  sequence: number,
 ];
 
 /** The answer thread's notes, flattened by threes: kind (POLLED or DROPPED), slot id, instant. */
@@ -40,6 +47,8 @@ export type ToAnswerThread =
   | { readonly type: "answered"; readonly askId: number; readonly answer: KeptAnswer }
   | { readonly type: "refused"; readonly askId: number; readonly code: number; readonly details: string }
   | { readonly type: "health"; readonly service: string; readonly status: ServingStatus }
+  /** The main thread's loop is turning (host.ts): the thread's liveness answer depends on it. */
+  | { readonly type: "heartbeat" }
   /** Hand every RPC count and duration held over now (a scrape of /metrics is waiting). */
   | { readonly type: "flush"; readonly flushId: number }
   /** The answer to a relayed call (relay.ts): its response, or the status to fail it with. */
@@ -63,7 +72,8 @@ export type FromAnswerThread =
       readonly askId: number;
       readonly slotId: number;
       readonly request: ScaledObjectRequest;
-      readonly polled: boolean;
+      /** When the call came, if it is one of KEDA's polls (the book learns the rhythm from it). */
+      readonly polledAtMs: number | undefined;
     }
   | { readonly type: "notes"; readonly notes: readonly number[] }
   /** A method's answers since the last hand-over: counts by gRPC status name, and every duration. */

@@ -32,6 +32,8 @@ export class RelayedCalls {
       ) => {
         const relayId = this.nextId++;
         this.waiting.set(relayId, callback);
+        // A caller gone (cancelled, past its deadline) is not waited for: its answer is dropped.
+        call.once("cancelled", () => this.waiting.delete(relayId));
         this.post({ type: "relay", relayId, method, request: call.request, peer: call.getPeer() });
       };
     }
@@ -91,9 +93,15 @@ export class RelayTarget {
     }
     const call = { request: message.request, getPeer: () => message.peer, cancelled: false };
     try {
-      handler(call as unknown as grpc.ServerUnaryCall<unknown, unknown>, (error, response) =>
-        reply(error ? (error as Partial<grpc.StatusObject>) : null, response),
+      const handled: unknown = handler(
+        call as unknown as grpc.ServerUnaryCall<unknown, unknown>,
+        (error, response) => reply(error ? (error as Partial<grpc.StatusObject>) : null, response),
       );
+      // An async handler that fails without answering still answers.
+      if (handled instanceof Promise)
+        handled.catch(() =>
+          reply({ code: grpc.status.INTERNAL, details: "internal error in keda-llm-scaler (see its logs)" }),
+        );
     } catch (error) {
       reply({
         code: error instanceof RpcError ? error.code : grpc.status.INTERNAL,

@@ -6,14 +6,13 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as grpc from "@grpc/grpc-js";
-import { DEFAULT_MAX_BOOK_BYTES } from "../decision-book.ts";
 import { ExternalScalerService } from "../external-scaler.ts";
 import { startGrpcServer } from "../grpc-server.ts";
 import { ListenError } from "../listen-error.ts";
 import { createLogger } from "../logger.ts";
 import { peerMemoryService } from "../peers/peer-sync.ts";
 import type { ScaledObjectRequest } from "../scaled-object-table.ts";
-import { type AnswerDeskLink, AnswerTable, refusal } from "./answer-table.ts";
+import { ANSWER_TABLE_MAX_BYTES, type AnswerDeskLink, AnswerTable, refusal } from "./answer-table.ts";
 import { HandedOverMetrics } from "./handed-over-metrics.ts";
 import {
   type AnswerThreadData,
@@ -37,16 +36,28 @@ const NOTES_BATCH_MS = 100;
 const port = parentPort;
 if (!port) throw new Error("the answer thread runs as a worker thread (host.ts starts it)");
 const post = (message: FromAnswerThread) => port.postMessage(message);
-const { config, env } = workerData as AnswerThreadData;
+const { config, env, logLevel, startsNotServing } = workerData as AnswerThreadData;
 
 // Lines go to the main thread's log, which writes them with its own, in order, to one stdout.
-const logger = createLogger(config.server.logLevel, { write: (line: string) => post({ type: "log", line }) });
+const logger = createLogger(logLevel, { write: (line: string) => post({ type: "log", line }) });
 const grpcLog = (level: "error" | "info" | "debug") => (message: unknown) =>
   logger[level]({ component: "grpc-js" }, String(message));
 grpc.setLogger({ error: grpcLog("error"), info: grpcLog("info"), debug: grpcLog("debug") });
 
+/**
+ * The main thread's heartbeats (host.ts) may be this late before the liveness answer turns
+ * NOT_SERVING: no decision, parse or scrape holds that loop for seconds, and one that does
+ * leaves every ask waiting; Kubernetes's liveness probe then restarts the pod.
+ */
+const MAIN_STALL_MS = 10_000;
+
+interface Ask {
+  readonly resolve: (answer: KeptAnswer) => void;
+  readonly reject: (error: Error) => void;
+}
+
 /** The asks under way, by id: settled by the main thread's reply. */
-const asks = new Map<number, { resolve: (answer: KeptAnswer) => void; reject: (error: Error) => void }>();
+const asks = new Map<number, Ask>();
 let nextAskId = 1;
 let notes: number[] = [];
 
@@ -62,13 +73,13 @@ function sendNotes(): void {
 }
 
 const desk: AnswerDeskLink = {
-  ask: (slotId: number, request: ScaledObjectRequest, polled: boolean) =>
+  ask: (slotId: number, request: ScaledObjectRequest, polledAtMs: number | undefined) =>
     new Promise<KeptAnswer>((resolve, reject) => {
       const askId = nextAskId++;
       asks.set(askId, { resolve, reject });
       // Plain copies: the request's metadata is a decoded message's object.
       const { name, namespace, scalerMetadata } = request;
-      post({ type: "ask", askId, slotId, request: { name, namespace, scalerMetadata }, polled });
+      post({ type: "ask", askId, slotId, request: { name, namespace, scalerMetadata }, polledAtMs });
     }),
   polled: (slotId, atMs) => note(POLLED, slotId, atMs),
   dropped: (slotId) => note(DROPPED, slotId, 0),
@@ -79,7 +90,7 @@ const table = new AnswerTable({
   clock: Date.now,
   decisionTtlMs: config.server.decisionTtlSeconds * 1000,
   maxEntries: config.server.maxScaledObjects,
-  maxBytes: DEFAULT_MAX_BOOK_BYTES,
+  maxBytes: ANSWER_TABLE_MAX_BYTES,
   desk,
 });
 const metrics = new HandedOverMetrics(post);
@@ -90,11 +101,47 @@ const service = new ExternalScalerService({
   streamRefreshMs: config.server.streamRefreshSeconds * 1000,
 });
 
-function settle(askId: number, settle: (ask: NonNullable<ReturnType<typeof asks.get>>) => void): void {
+function settleAsk(askId: number, outcome: (ask: Ask) => void): void {
   const ask = asks.get(askId);
   if (!ask) return;
   asks.delete(askId);
-  settle(ask);
+  outcome(ask);
+}
+
+/**
+ * The liveness answer (health service ""): what the main thread last said, unless its heartbeats
+ * have stopped. Kept apart so that a stall's NOT_SERVING does not outlive the stall, and a
+ * shutdown's does not end with it.
+ */
+function watchMainThread(setLive: (status: "SERVING" | "NOT_SERVING") => void) {
+  let said: "SERVING" | "NOT_SERVING" = "SERVING";
+  let lastBeatMs = Date.now();
+  let stalled = false;
+  const show = () => setLive(said === "SERVING" && !stalled ? "SERVING" : "NOT_SERVING");
+  setInterval(() => {
+    const late = Date.now() - lastBeatMs > MAIN_STALL_MS;
+    if (late === stalled) return;
+    stalled = late;
+    if (late)
+      logger.error(
+        { lateMs: Date.now() - lastBeatMs },
+        "the main thread has not answered: liveness NOT_SERVING",
+      );
+    show();
+  }, 1000).unref();
+  return {
+    heartbeat: () => {
+      lastBeatMs = Date.now();
+      if (stalled) {
+        stalled = false;
+        show();
+      }
+    },
+    said: (status: "SERVING" | "NOT_SERVING") => {
+      said = status;
+      show();
+    },
+  };
 }
 
 try {
@@ -102,27 +149,33 @@ try {
   const relayed = new RelayedCalls(post);
   const server = await startGrpcServer({
     config,
+    startsNotServing,
     externalScaler: service.implementation,
     addServices: (grpcServer) => {
       if (config.peers.dns !== undefined) relayed.addTo(grpcServer, peerMemoryService().service);
     },
   });
+  const liveness = watchMainThread((status) => server.health.setStatus("", status));
   port.on("message", (message: ToAnswerThread) => {
     switch (message.type) {
       case "kept":
         table.received(message.answers);
         break;
       case "answered":
-        settle(message.askId, (ask) => ask.resolve(message.answer));
+        settleAsk(message.askId, (ask) => ask.resolve(message.answer));
         break;
       case "refused":
-        settle(message.askId, (ask) => ask.reject(refusal(message.code, message.details)));
+        settleAsk(message.askId, (ask) => ask.reject(refusal(message.code, message.details)));
+        break;
+      case "heartbeat":
+        liveness.heartbeat();
         break;
       case "relayed":
         relayed.answered(message);
         break;
       case "health":
-        server.health.setStatus(message.service, message.status);
+        if (message.service === "" && message.status !== "UNKNOWN") liveness.said(message.status);
+        else server.health.setStatus(message.service, message.status);
         break;
       case "flush":
         metrics.flushAll();
