@@ -173,7 +173,14 @@ beforeAll(async () => {
   };
   const [a, b, s] = await Promise.all([freePort(), freePort(), freePort()]);
   const [ah, bh, sh] = await Promise.all([freePort(), freePort(), freePort()]);
-  const peers = { ...common, PEERS_DNS: `127.0.0.1:${a},127.0.0.1:${b}`, PEERS_STARTUP_SECONDS: "10" };
+  // The pair answers on the answer thread, whose relay carries the replicas' memory calls to the
+  // main thread: the test proves the relay as well as the sharing.
+  const peers = {
+    ...common,
+    PEERS_DNS: `127.0.0.1:${a},127.0.0.1:${b}`,
+    PEERS_STARTUP_SECONDS: "10",
+    ANSWER_THREAD: "true",
+  };
   single = new ServeProcess(s!, sh!, common);
   pair = [new ServeProcess(a!, ah!, peers), new ServeProcess(b!, bh!, peers)];
   await Promise.all([single.start(), pair[0].start(), pair[1].start()]);

@@ -41,8 +41,8 @@ describe("KEDA answered on a thread of its own (ANSWER_THREAD)", () => {
 
   beforeAll(async () => {
     // A TTL longer than the test's pauses below would hide a stale answer: 20 ms, as the harness sets.
-    onThread = await start({});
-    onMain = await start({ ANSWER_THREAD: "false" });
+    onThread = await start({ ANSWER_THREAD: "true" });
+    onMain = await start({});
   });
   afterAll(async () => {
     for (const running of [onThread, onMain]) {
@@ -51,7 +51,7 @@ describe("KEDA answered on a thread of its own (ANSWER_THREAD)", () => {
     }
   });
 
-  it("is on by default, and off when asked", () => {
+  it("is on when asked, and off by default", () => {
     expect(onThread.harness.scaler.answerThread).toBe(true);
     expect(onMain.harness.scaler.answerThread).toBe(false);
   });
@@ -91,7 +91,7 @@ describe("the answer thread, once the book has learned KEDA's rhythm", () => {
   let running: Running;
   beforeAll(async () => {
     // Polls every 1.5 s against a TTL of 1 s: each poll finds the answer it was sent a moment before.
-    running = await start({ DECISION_TTL_SECONDS: "1" });
+    running = await start({ ANSWER_THREAD: "true", DECISION_TTL_SECONDS: "1" });
   });
   afterAll(async () => {
     running.client.close();

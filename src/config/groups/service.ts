@@ -75,8 +75,8 @@ export const serviceGroups = {
     answerThread: setting({
       env: "ANSWER_THREAD",
       type: boolean(),
-      default: "true",
-      doc: "Answer KEDA's gRPC calls on a thread of their own, from the decisions the main thread makes ahead of each poll (which also runs the sources, /metrics and /debug). With PEERS_DNS the replicas' memory service shares the port and its calls are passed to the main thread, where the memory is. false: one thread does everything.",
+      default: "false",
+      doc: "Off by default: on the bench's two shared cores it cost more CPU and a longer tail than one thread (docs/reliability.md, \"The answer thread\"). true: answer KEDA's gRPC calls on a thread of their own, from the decisions the main thread makes ahead of each poll (which also runs the sources, /metrics and /debug). With PEERS_DNS the replicas' memory service shares the port and its calls are passed to the main thread, where the memory is. false: one thread does everything.",
     }),
     maxScaledObjects: setting({
       env: "MAX_SCALED_OBJECTS",
