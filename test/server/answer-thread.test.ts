@@ -1,26 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import {
-  type Harness,
-  KedaLikeClient,
-  ONE_PER_MESSAGE,
-  ref,
-  startHarness,
-  statusOf,
-} from "../support/scaler-harness.ts";
-
-interface Running {
-  readonly harness: Harness;
-  readonly client: KedaLikeClient;
-}
-
-async function start(env: Record<string, string>): Promise<Running> {
-  const harness = await startHarness(env);
-  return { harness, client: new KedaLikeClient(harness.address) };
-}
+import { describe, expect, it, vi } from "vitest";
+import { type HarnessInUse, ONE_PER_MESSAGE, ref, statusOf, useHarness } from "../support/scaler-harness.ts";
 
 /** Every ScaledObject's GetMetrics value and IsActive, as KEDA would read them in one poll. */
-async function poll(running: Running, names: readonly string[]) {
+async function poll(running: HarnessInUse, names: readonly string[]) {
   const answers: [number, boolean][] = [];
   for (const name of names) {
     const so = ref(name, { ...ONE_PER_MESSAGE });
@@ -35,21 +18,10 @@ async function poll(running: Running, names: readonly string[]) {
 }
 
 describe("KEDA answered on a thread of its own (ANSWER_THREAD)", () => {
-  let onThread: Running;
-  let onMain: Running;
+  // A TTL longer than the test's pauses below would hide a stale answer: 20 ms, as the harness sets.
+  const onThread = useHarness({ ANSWER_THREAD: "true" });
+  const onMain = useHarness({});
   const names = ["a", "b", "c", "d"];
-
-  beforeAll(async () => {
-    // A TTL longer than the test's pauses below would hide a stale answer: 20 ms, as the harness sets.
-    onThread = await start({ ANSWER_THREAD: "true" });
-    onMain = await start({});
-  });
-  afterAll(async () => {
-    for (const running of [onThread, onMain]) {
-      running.client.close();
-      await running.harness.stop();
-    }
-  });
 
   it("is on when asked, and off by default", () => {
     expect(onThread.harness.scaler.answerThread).toBe(true);
@@ -88,15 +60,8 @@ describe("KEDA answered on a thread of its own (ANSWER_THREAD)", () => {
 });
 
 describe("the answer thread, once the book has learned KEDA's rhythm", () => {
-  let running: Running;
-  beforeAll(async () => {
-    // Polls every 1.5 s against a TTL of 1 s: each poll finds the answer it was sent a moment before.
-    running = await start({ ANSWER_THREAD: "true", DECISION_TTL_SECONDS: "1" });
-  });
-  afterAll(async () => {
-    running.client.close();
-    await running.harness.stop();
-  });
+  // Polls every 1.5 s against a TTL of 1 s: each poll finds the answer it was sent a moment before.
+  const running = useHarness({ ANSWER_THREAD: "true", DECISION_TTL_SECONDS: "1" });
 
   it("answers every poll from the answers the book sent ahead, without asking, and they follow the readings", async () => {
     const { book } = running.harness.scaler;
@@ -124,7 +89,7 @@ describe("the answer thread, once the book has learned KEDA's rhythm", () => {
   }, 30_000);
 });
 
-async function okCount(running: Running, method: string): Promise<number> {
+async function okCount(running: HarnessInUse, method: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${running.harness.scaler.httpPort}/metrics`)).text();
   const line = text
     .split("\n")
